@@ -1,0 +1,363 @@
+"""sealbox benchmark: PUT/GET throughput and latency against sealbox, with nginx and the raw disk as references.
+
+Run with ``make bench`` (or ``.venv/bin/python bench/run.py [--quick] [--with-moto]``); see bench/README.md.
+Everything runs on 127.0.0.1; every case is bounded in request count and in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from diskref import run_disk_case
+from report import make_row, problems, text_table, write_outputs
+from servers import HOST, ManagedProcess, RssSampler, start_moto, start_nginx, start_sealbox
+from sigv4_client import Connection, SigV4Signer, make_connection, s3_path
+from workload import (
+    BodyPool,
+    CaseResult,
+    CaseSpec,
+    KeyStore,
+    KiB,
+    MiB,
+    Planner,
+    run_http_case,
+    s3_get_planner,
+    s3_put_planner,
+    size_label,
+    static_get_planner,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS_DIR = REPO / "bench" / "results"
+ACCESS_KEY = "benchaccesskey"
+SECRET_KEY = "benchsecretkey0123456789abcdefghijklmnop"
+BUCKET = "bench"
+REQUEST_TIMEOUT = 60.0  # seconds; a request still unanswered then counts as an error
+SIZES = (4 * KiB, 1 * MiB, 64 * MiB)
+CONCS = (1, 16)
+POOL_COUNT = {4 * KiB: 4096, 1 * MiB: 256, 64 * MiB: 64}  # distinct bodies per size
+NGINX_FILES = {4 * KiB: 1024, 1 * MiB: 64, 64 * MiB: 8}  # static files per size for nginx
+VERIFY_EVERY = {4 * KiB: 16, 1 * MiB: 8, 64 * MiB: 8}  # check the body of every Nth GET (and the first)
+SSE_MODES = {"sealbox": (False, True), "moto": (True,)}  # moto accepts the SSE header but doesn't encrypt
+
+
+@dataclass(frozen=True)
+class Profile:
+    seconds: float
+    max_ops: dict[int, int]  # per size; 64 MiB is further capped by BIG_OPS
+    big_ops: dict[int, int]  # per concurrency, for 64 MiB
+
+    def ops(self, size: int, conc: int) -> int:
+        return self.big_ops[conc] if size >= 64 * MiB else self.max_ops[size]
+
+    def warmup(self, op: str, size: int, conc: int) -> int:
+        """Untimed requests first (connections, caches); none for 64 MiB PUTs, which are disk-bound anyway."""
+        if size >= 64 * MiB:
+            return conc if op == "GET" else 0
+        return 2 * conc
+
+
+FULL = Profile(seconds=5.0, max_ops={4 * KiB: 50_000, 1 * MiB: 5_000}, big_ops={1: 16, 16: 32})
+QUICK = Profile(seconds=1.5, max_ops={4 * KiB: 10_000, 1 * MiB: 1_000}, big_ops={1: 8, 16: 16})
+
+
+@dataclass
+class Context:
+    args: argparse.Namespace
+    profile: Profile
+    workdir: Path
+    pools: dict[int, BodyPool]
+    servers: dict[str, ManagedProcess] = field(default_factory=dict)
+    store: KeyStore = field(default_factory=KeyStore)
+    signer: SigV4Signer = field(default_factory=lambda: SigV4Signer(ACCESS_KEY, SECRET_KEY))
+    results: list[CaseResult] = field(default_factory=list)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="short run (~1 min): 1.5 s per case, fewer ops")
+    p.add_argument("--seconds", type=float, help="time bound per case (default 5, quick 1.5)")
+    p.add_argument("--workers", type=int, default=2, help="sealbox --workers (default 2)")
+    p.add_argument("--with-moto", action="store_true", help="also benchmark moto_server (the Python peer)")
+    p.add_argument("--no-sealbox", action="store_true", help="skip sealbox (develop the client against moto)")
+    p.add_argument("--client", choices=("raw", "aiohttp"), default="raw", help="HTTP client (default raw)")
+    p.add_argument("--client-check", action="store_true", help="also measure nginx with the other client")
+    p.add_argument("--no-uvloop", action="store_true", help="use the default asyncio event loop")
+    p.add_argument("--sizes", default="4KiB,1MiB,64MiB", help="comma list among 4KiB,1MiB,64MiB")
+    p.add_argument("--sealbox-bin", default=str(REPO / ".venv" / "bin" / "sealbox"))
+    p.add_argument("--tmp-dir", default=None, help="where the temp data dirs go (default: system temp)")
+    p.add_argument("--keep-tmp", action="store_true", help="do not delete the temp dir at the end")
+    p.add_argument("--results-dir", default=str(RESULTS_DIR))
+    return p.parse_args(argv)
+
+
+def chosen_sizes(text: str) -> list[int]:
+    by_label = {size_label(s): s for s in SIZES}
+    try:
+        return [by_label[label.strip()] for label in text.split(",") if label.strip()]
+    except KeyError as exc:
+        raise SystemExit(f"unknown size {exc}; choose among {', '.join(by_label)}") from None
+
+
+def progress(result: CaseResult) -> None:
+    s = result.spec
+    sse = "" if s.target in ("nginx", "disk") else f" sse={'on' if s.sse else 'off'}"
+    flag = f"  ERRORS={result.errors}" if result.errors else ""
+    print(
+        f"  {s.name:<22} {size_label(s.size):>6} c{s.conc:<2}{sse:<8} {result.ops_per_s:9.1f} op/s "
+        f"{result.mb_per_s:8.1f} MB/s  p50 {result.percentile_ms(0.5):7.2f} ms  ({result.ok} ops, "
+        f"{result.elapsed:.1f}s){flag}",
+        flush=True,
+    )
+
+
+def spec_for(ctx: Context, target: str, op: str, size: int, conc: int, sse: bool) -> CaseSpec:
+    p = ctx.profile
+    seconds = ctx.args.seconds or p.seconds
+    return CaseSpec(target, op, size, conc, sse, p.ops(size, conc), seconds, p.warmup(op, size, conc))
+
+
+def connector(ctx: Context, port: int, kind: str | None = None) -> Callable[[], Connection]:
+    client = kind or ctx.args.client
+    return lambda: make_connection(client, HOST, port, timeout=REQUEST_TIMEOUT)
+
+
+async def http_case(
+    ctx: Context, spec: CaseSpec, server: ManagedProcess, plan: Planner, kind: str | None = None
+) -> None:
+    pool = ctx.pools[spec.size]
+    result = await run_http_case(
+        spec, plan, pool, connector(ctx, server.port, kind), server.cpu_seconds, ctx.store
+    )
+    ctx.results.append(result)
+    progress(result)
+
+
+def disk_cases(ctx: Context, size: int) -> None:
+    for conc in CONCS:
+        spec = spec_for(ctx, "disk", "PUT", size, conc, False)
+        result = run_disk_case(spec, ctx.pools[size], ctx.workdir / "disk")
+        ctx.results.append(result)
+        progress(result)
+
+
+async def s3_cases(ctx: Context, target: str, size: int) -> None:
+    server, host = ctx.servers[target], f"{HOST}:{ctx.servers[target].port}"
+    for op in ("PUT", "GET"):
+        for sse in SSE_MODES[target]:
+            for conc in CONCS:
+                spec = spec_for(ctx, target, op, size, conc, sse)
+                if op == "PUT":
+                    plan = s3_put_planner(spec, ctx.signer, host, BUCKET, ctx.pools[size], ctx.store)
+                else:
+                    plan = s3_get_planner(spec, ctx.signer, host, BUCKET, ctx.store, VERIFY_EVERY[size])
+                await http_case(ctx, spec, server, plan)
+
+
+async def nginx_cases(ctx: Context, size: int) -> None:
+    files = min(NGINX_FILES[size], POOL_COUNT[size])
+    for conc in CONCS:
+        spec = spec_for(ctx, "nginx", "GET", size, conc, False)
+        await http_case(ctx, spec, ctx.servers["nginx"], static_get_planner(spec, files, VERIFY_EVERY[size]))
+
+
+async def client_check(ctx: Context) -> None:
+    """Measure nginx with the other client too, to see whether the client is the limit."""
+    other = "aiohttp" if ctx.args.client == "raw" else "raw"
+    for size in chosen_sizes(ctx.args.sizes):
+        for conc in CONCS:
+            spec = spec_for(ctx, f"nginx[{other}]", "GET", size, conc, False)
+            plan = static_get_planner(spec, min(NGINX_FILES[size], POOL_COUNT[size]), VERIFY_EVERY[size])
+            await http_case(ctx, spec, ctx.servers["nginx"], plan, kind=other)
+
+
+async def create_bucket(ctx: Context, target: str) -> None:
+    server = ctx.servers[target]
+    host = f"{HOST}:{server.port}"
+    conn = connector(ctx, server.port)()
+    await conn.connect()
+    try:
+        path = s3_path(BUCKET)
+        resp = await conn.request("PUT", path, ctx.signer.sign("PUT", path, host), None, False)
+    finally:
+        await conn.close()
+    if not resp.ok and resp.status != 409:
+        body = resp.error_body[:500].decode("utf-8", "replace")
+        raise RuntimeError(f"{target}: creating bucket {BUCKET!r} failed: HTTP {resp.status} {body}")
+
+
+async def benchmark(ctx: Context) -> None:
+    s3_targets = [t for t in ("sealbox", "moto") if t in ctx.servers]
+    for target in s3_targets:
+        await create_bucket(ctx, target)
+    for size in chosen_sizes(ctx.args.sizes):
+        print(f"== {size_label(size)}", flush=True)
+        disk_cases(ctx, size)
+        for target in s3_targets:
+            await s3_cases(ctx, target, size)
+        await nginx_cases(ctx, size)
+    if ctx.args.client_check:
+        print("== client check (nginx with the other HTTP client)", flush=True)
+        await client_check(ctx)
+
+
+def run_async(coro: Coroutine[Any, Any, None], use_uvloop: bool) -> str:
+    if use_uvloop:
+        try:
+            import uvloop
+
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                runner.run(coro)
+            return "uvloop"
+        except ImportError:
+            pass
+    asyncio.run(coro)
+    return "asyncio"
+
+
+def make_pools(sizes: list[int]) -> dict[int, BodyPool]:
+    return {size: BodyPool(size, POOL_COUNT[size]) for size in sizes}
+
+
+def nginx_root(workdir: Path, pools: dict[int, BodyPool]) -> Path:
+    root = workdir / "www"
+    for size, pool in pools.items():
+        pool.write_files(root / size_label(size), NGINX_FILES[size])
+    for path in [workdir, *root.rglob("*"), root]:  # nginx workers run as an unprivileged user
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return root
+
+
+def start_servers(ctx: Context, root: Path, sampler: RssSampler) -> None:
+    ctx.servers["nginx"] = start_nginx(ctx.workdir, root)
+    if not ctx.args.no_sealbox:
+        binary = ctx.args.sealbox_bin
+        if not os.access(binary, os.X_OK):
+            raise RuntimeError(f"sealbox binary not found at {binary} (run `make install`)")
+        ctx.servers["sealbox"] = start_sealbox(binary, ctx.workdir, ACCESS_KEY, SECRET_KEY, ctx.args.workers)
+    if ctx.args.with_moto:
+        ctx.servers["moto"] = start_moto(ctx.workdir)
+    for server in ctx.servers.values():
+        server.wait_ready()
+        sampler.watch(server)
+    sampler.start()
+
+
+def git_revision() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        return out.stdout.strip() or "(no commit)"
+    except OSError:
+        return "(unknown)"
+
+
+def summary_lines(ctx: Context, rows: list[dict[str, Any]], sampler: RssSampler) -> list[str]:
+    lines = [
+        f"peak RSS {name} (process tree, {sampler.samples} samples @50ms): {peak / MiB:.1f} MiB"
+        for name, peak in sampler.peaks.items()
+    ]
+    verdicts = [r["target_verdict"] for r in rows if r["target_verdict"]]
+    lines.append(
+        f"targets: {sum('PASS' in v for v in verdicts)} PASS, {sum('MISS' in v for v in verdicts)} MISS, "
+        f"{sum('INVALID' in v for v in verdicts)} INVALID (of {len(verdicts)})"
+    )
+    for row in rows:
+        if row["target"].startswith("nginx") and row["client_cpu_pct"] >= 90:
+            lines.append(
+                f"client-bound? {row['case']} {row['size_label']} c{row['conc']}: the benchmark process used "
+                f"{row['client_cpu_pct']}% of a core while nginx used {row['server_cpu_pct']}% (of 200%)"
+            )
+    verified = sum(r["verified"] for r in rows)
+    failed = sum(r["verify_failed"] for r in rows)
+    lines.append(f"body checks: {verified} sampled GET bodies compared by sha256, {failed} mismatches")
+    return lines + problems(rows)
+
+
+def report(ctx: Context, sampler: RssSampler, loop_kind: str, started: float) -> None:
+    rows = [make_row(r, ctx.results) for r in ctx.results]
+    meta = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "git": git_revision(),
+        "machine": f"{os.cpu_count()} cpus, {platform.machine()}, Python {platform.python_version()}",
+        "client": f"{ctx.args.client} on {loop_kind}, one keep-alive connection per concurrent request",
+        "sealbox_workers": ctx.args.workers if not ctx.args.no_sealbox else "not run",
+        "per_case_bound": f"{ctx.args.seconds or ctx.profile.seconds}s and {ctx.profile.max_ops} ops "
+        f"(64MiB: {ctx.profile.big_ops} by concurrency)",
+        "duration_s": round(time.monotonic() - started, 1),
+        "peak_rss_mib": {name: round(peak / MiB, 1) for name, peak in sampler.peaks.items()},
+    }
+    summary = summary_lines(ctx, rows, sampler)
+    print()
+    print(text_table(rows))
+    print()
+    for line in summary:
+        print(line)
+    write_outputs(Path(ctx.args.results_dir), meta, rows, summary)
+    print(f"\nwritten: {ctx.args.results_dir}/latest.json and latest.md ({meta['duration_s']}s)")
+
+
+def _sigterm(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    signal.signal(signal.SIGTERM, _sigterm)
+    workdir = Path(tempfile.mkdtemp(prefix="sealbox-bench-", dir=args.tmp_dir))
+    sampler = RssSampler()
+    ctx = Context(args, QUICK if args.quick else FULL, workdir, {})
+    loop_kind = "?"
+    try:
+        ctx.pools = make_pools(chosen_sizes(args.sizes))
+        start_servers(ctx, nginx_root(workdir, ctx.pools), sampler)
+        loop_kind = run_async(benchmark(ctx), use_uvloop=not args.no_uvloop)
+    except KeyboardInterrupt:
+        print("\ninterrupted: stopping servers", file=sys.stderr)
+        return 130
+    except RuntimeError as exc:
+        print(f"\nbenchmark failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        cleanup(ctx, sampler)
+    report(ctx, sampler, loop_kind, started)
+    return 0
+
+
+def cleanup(ctx: Context, sampler: RssSampler) -> None:
+    """Stop every server by PID and remove the temp dir; a second Ctrl-C must not cut this short."""
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        sampler.stop()
+        for server in ctx.servers.values():
+            server.stop()
+        if ctx.args.keep_tmp:
+            print(f"temp dir kept: {ctx.workdir}")
+        else:
+            shutil.rmtree(ctx.workdir, ignore_errors=True)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,278 @@
+"""Bodies, cases and the bounded asyncio load loop shared by every HTTP target."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sigv4_client import Connection, Response, SigV4Signer, s3_path
+
+KiB = 1024
+MiB = 1024 * KiB
+STRIDE = 4 * KiB  # body i starts STRIDE*i bytes into one random buffer: distinct bodies, no copies
+MAX_ERROR_SAMPLES = 5
+
+
+def size_label(size: int) -> str:
+    if size % MiB == 0:
+        return f"{size // MiB}MiB"
+    return f"{size // KiB}KiB" if size % KiB == 0 else f"{size}B"
+
+
+class BodyPool:
+    """``count`` distinct random bodies of ``size`` bytes, as zero-copy views of one random buffer."""
+
+    def __init__(self, size: int, count: int):
+        self.size, self.count = size, count
+        self._buf = os.urandom(size + STRIDE * (count - 1))
+        self._view = memoryview(self._buf)
+        self._digests: dict[int, bytes] = {}
+
+    def body(self, n: int) -> memoryview:
+        start = (n % self.count) * STRIDE
+        return self._view[start : start + self.size]
+
+    def digest(self, n: int) -> bytes:
+        i = n % self.count
+        if i not in self._digests:
+            self._digests[i] = hashlib.sha256(self.body(i)).digest()
+        return self._digests[i]
+
+    def write_files(self, directory: Path, count: int) -> int:
+        """Write the first ``count`` bodies as files 0..count-1 (for nginx); returns how many."""
+        directory.mkdir(parents=True, exist_ok=True)
+        count = min(count, self.count)
+        for i in range(count):
+            (directory / str(i)).write_bytes(self.body(i))
+        return count
+
+
+@dataclass
+class CaseSpec:
+    target: str  # sealbox | moto | nginx | disk
+    op: str  # PUT | GET
+    size: int
+    conc: int
+    sse: bool
+    max_ops: int
+    seconds: float
+    warmup: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"{self.target} {self.op}"
+
+
+@dataclass
+class CaseResult:
+    spec: CaseSpec
+    ok: int = 0
+    errors: int = 0
+    elapsed: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    error_kinds: dict[str, int] = field(default_factory=dict)  # kind -> count
+    error_samples: list[str] = field(default_factory=list)  # one example per kind (the first few kinds)
+    notes: list[str] = field(default_factory=list)
+    verified: int = 0
+    verify_failed: int = 0
+    client_cpu: float = 0.0  # CPU seconds the benchmark process used during the case
+    server_cpu: float = 0.0  # CPU seconds the server's process tree used during the case
+
+    @property
+    def ops_per_s(self) -> float:
+        return self.ok / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.ops_per_s * self.spec.size / 1e6
+
+    def percentile_ms(self, q: float) -> float:
+        if not self.latencies:
+            return 0.0
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000.0
+
+    def error(self, kind: str, example: str) -> None:
+        self.errors += 1
+        if kind not in self.error_kinds and len(self.error_kinds) < MAX_ERROR_SAMPLES:
+            self.error_samples.append(f"{kind}: {' '.join(example.split())[:240]}")
+        self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+
+@dataclass
+class Planned:
+    """One request, ready to send."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: memoryview | None
+    verify: int | None = None  # body index the response must match (GET only), or None
+    key: tuple[str, int] | None = None  # (key, body index) written by a PUT
+
+
+# A planner turns the request ordinal into a request. It runs on the event loop, between requests.
+Planner = Callable[[int], Planned]
+
+
+@dataclass
+class KeyStore:
+    """Keys successfully written per (target, size, sse), so the GET phase reads what the PUT phase wrote."""
+
+    keys: dict[tuple[str, int, bool], list[tuple[str, int]]] = field(default_factory=dict)
+    counters: dict[tuple[str, int, bool], int] = field(default_factory=dict)
+
+    def next_ordinal(self, slot: tuple[str, int, bool]) -> int:
+        n = self.counters.get(slot, 0)
+        self.counters[slot] = n + 1
+        return n
+
+    def add(self, slot: tuple[str, int, bool], key: tuple[str, int]) -> None:
+        self.keys.setdefault(slot, []).append(key)
+
+    def get(self, slot: tuple[str, int, bool]) -> list[tuple[str, int]]:
+        return self.keys.get(slot, [])
+
+
+def s3_put_planner(
+    spec: CaseSpec, signer: SigV4Signer, host: str, bucket: str, pool: BodyPool, store: KeyStore
+) -> Planner:
+    slot = (spec.target, spec.size, spec.sse)
+    prefix = f"{size_label(spec.size)}-{'sse' if spec.sse else 'plain'}"
+    extra = {"x-amz-server-side-encryption": "AES256"} if spec.sse else None
+
+    def plan(_: int) -> Planned:
+        n = store.next_ordinal(slot)
+        key = f"{prefix}/{n:07d}"
+        path = s3_path(bucket, key)
+        return Planned("PUT", path, signer.sign("PUT", path, host, extra), pool.body(n), key=(key, n))
+
+    return plan
+
+
+def s3_get_planner(
+    spec: CaseSpec, signer: SigV4Signer, host: str, bucket: str, store: KeyStore, verify_every: int
+) -> Planner:
+    keys = store.get((spec.target, spec.size, spec.sse))
+    if not keys:
+        raise RuntimeError(f"no {size_label(spec.size)} objects were written for {spec.name}: nothing to GET")
+
+    def plan(i: int) -> Planned:
+        key, n = keys[i % len(keys)]
+        path = s3_path(bucket, key)
+        verify = n if i % verify_every == 0 else None
+        return Planned("GET", path, signer.sign("GET", path, host), None, verify=verify)
+
+    return plan
+
+
+def static_get_planner(spec: CaseSpec, files: int, verify_every: int) -> Planner:
+    label = size_label(spec.size)
+
+    def plan(i: int) -> Planned:
+        n = i % files
+        return Planned("GET", f"/{label}/{n}", {}, None, verify=n if i % verify_every == 0 else None)
+
+    return plan
+
+
+class _Loop:
+    """Runs ``conc`` workers, each on its own keep-alive connection, until max_ops or the deadline."""
+
+    def __init__(self, spec: CaseSpec, plan: Planner, pool: BodyPool, store: KeyStore | None):
+        self.spec, self.plan, self.pool, self.store = spec, plan, pool, store
+        self.result = CaseResult(spec)
+        self.issued = 0
+        self.limit = 0
+        self.deadline = 0.0
+        self.record = True
+        self.to_verify: list[tuple[int, bytes | None]] = []
+
+    async def run(self, conns: list[Connection], ops: int, seconds: float, record: bool) -> float:
+        self.issued, self.limit, self.record = 0, ops, record
+        start = time.perf_counter()
+        self.deadline = start + seconds
+        await asyncio.gather(*(self._worker(c) for c in conns))
+        return time.perf_counter() - start
+
+    async def _worker(self, conn: Connection) -> None:
+        while self.issued < self.limit and time.perf_counter() < self.deadline:
+            planned = self.plan(self.issued)
+            self.issued += 1
+            t0 = time.perf_counter()
+            try:
+                resp = await conn.request(
+                    planned.method, planned.path, planned.headers, planned.body, planned.verify is not None
+                )
+            except Exception as exc:  # noqa: BLE001 - any failure is a counted error, the loop goes on
+                if self.record:
+                    self.result.error(f"{planned.method} {type(exc).__name__}", f"{planned.path}: {exc!r}")
+                continue
+            if self.record:
+                self.result.latencies.append(time.perf_counter() - t0)
+            self._check(planned, resp)
+
+    def _check(self, planned: Planned, resp: Response) -> None:
+        if not resp.ok:
+            if self.record:
+                body = resp.error_body.decode("utf-8", "replace")
+                code = body.partition("<Code>")[2].partition("</Code>")[0]
+                kind = f"{planned.method} HTTP {resp.status} {code}".rstrip()
+                self.result.error(kind, f"{planned.path}: {body}")
+            return
+        if planned.method == "GET" and resp.nbytes != self.spec.size:
+            if self.record:
+                self.result.error(
+                    "GET wrong length", f"{planned.path}: {resp.nbytes} bytes, not {self.spec.size}"
+                )
+            return
+        if self.spec.sse and resp.headers.get("x-amz-server-side-encryption") != "AES256":
+            self.result.note(f"{planned.method} response lacks x-amz-server-side-encryption: AES256")
+        if planned.key is not None and self.store is not None:
+            self.store.add((self.spec.target, self.spec.size, self.spec.sse), planned.key)
+        if planned.verify is not None:
+            self.to_verify.append((planned.verify, resp.digest))
+        if self.record:
+            self.result.ok += 1
+
+    def verify(self) -> None:
+        for n, digest in self.to_verify:
+            self.result.verified += 1
+            if digest != self.pool.digest(n):
+                self.result.verify_failed += 1
+                self.result.error("GET body mismatch", f"body {n} differs from what was written (sha256)")
+
+
+async def run_http_case(
+    spec: CaseSpec,
+    plan: Planner,
+    pool: BodyPool,
+    connect: Callable[[], Connection],
+    server_cpu: Callable[[], float],
+    store: KeyStore | None = None,
+) -> CaseResult:
+    """Open ``conc`` connections, warm up, then run the bounded, timed loop."""
+    conns = [connect() for _ in range(spec.conc)]
+    loop = _Loop(spec, plan, pool, store)
+    try:
+        await asyncio.gather(*(c.connect() for c in conns))
+        if spec.warmup:
+            await loop.run(conns, spec.warmup, spec.seconds, record=False)
+        loop.to_verify.clear()
+        cpu0, srv0 = time.process_time(), server_cpu()
+        loop.result.elapsed = await loop.run(conns, spec.max_ops, spec.seconds, record=True)
+        loop.result.client_cpu = time.process_time() - cpu0
+        loop.result.server_cpu = server_cpu() - srv0
+    finally:
+        await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
+    loop.verify()
+    return loop.result

@@ -1,0 +1,45 @@
+"""Composition root: builds the stores, the keyring and the services of one worker process."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+from sealbox.config import Settings, env_default
+from sealbox.crypto.keyring import Keyring, keyring_from_env, load_keyring
+from sealbox.http.app import S3App
+from sealbox.http.handlers import Services
+from sealbox.service.buckets import BucketService
+from sealbox.service.identity import Identity
+from sealbox.service.objects import ObjectService
+from sealbox.service.sealing import Sealer
+from sealbox.storage.data.local import LocalBlobStore
+from sealbox.storage.meta.sqlite import SqliteMetaStore
+
+IO_THREADS = 16  # fsync and hashing wait on the disk and release the GIL: more threads than cores pay off
+
+
+def load_master_keys(settings: Settings) -> Keyring:
+    """Master keys from SEALBOX_MASTER_KEYS when set, else from the key file (which must be 0600)."""
+    from_env = env_default("MASTER_KEYS")
+    if from_env:
+        return keyring_from_env(from_env)
+    return load_keyring(settings.keyring_path)
+
+
+def build_services(settings: Settings) -> Services:
+    keyring = load_master_keys(settings)
+    meta = SqliteMetaStore(settings.db_path)
+    blobs = LocalBlobStore(settings.data_dir)
+    sealer = Sealer(keyring)
+    identity = Identity(meta, sealer)
+    buckets = BucketService(meta, settings.region, settings.default_encryption)
+    pool = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="sealbox-io")
+    objects = ObjectService(meta, blobs, sealer, buckets, pool)
+    return Services(settings=settings, identity=identity, buckets=buckets, objects=objects)
+
+
+def create_app(settings: Settings | None = None) -> S3App:
+    if settings is None:
+        settings = Settings.from_json(os.environ["SEALBOX_SETTINGS"])
+    return S3App(build_services(settings))

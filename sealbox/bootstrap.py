@@ -1,0 +1,58 @@
+"""First start and every start: data directory, master keys, root credentials, the banner."""
+
+from __future__ import annotations
+
+import os
+
+from sealbox.config import Settings, env_default
+from sealbox.crypto.keyring import keyring_from_env, load_or_create_keyring
+from sealbox.service.identity import ROOT, Identity
+from sealbox.service.sealing import Sealer
+from sealbox.storage.meta.sqlite import SqliteMetaStore
+
+
+def initialize(settings: Settings) -> str:
+    """Prepare ``settings.data_dir`` and return the start-up message (credentials shown once)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.data_dir, 0o700)
+    from_env = env_default("MASTER_KEYS")
+    if from_env:
+        keyring, created_keys = keyring_from_env(from_env), False
+    else:
+        keyring, created_keys = load_or_create_keyring(settings.keyring_path)
+    meta = SqliteMetaStore(settings.db_path)
+    try:
+        identity = Identity(meta, Sealer(keyring))
+        lines = [f"sealbox: data in {settings.data_dir.resolve()}"]
+        if created_keys:
+            lines.append(f"sealbox: created master key {keyring.active.key_id} in {settings.keyring_path}"
+                         " (mode 0600) - back it up: without it encrypted objects cannot be read")
+        access_key, secret = _root_credentials(meta, identity)
+        scheme = "https" if settings.tls_cert and not settings.tls_port else "http"
+        endpoint = f"{scheme}://{settings.host}:{settings.port}"
+        lines.append(f"sealbox: S3 endpoint {endpoint}")
+        if settings.console_port:
+            lines.append(f"sealbox: web console {scheme}://{settings.host}:{settings.console_port}/")
+        if secret is not None:
+            lines += ["sealbox: root credentials (shown once, store them now):",
+                      f"  access key: {access_key}", f"  secret key: {secret}",
+                      f"  try: AWS_ACCESS_KEY_ID={access_key} AWS_SECRET_ACCESS_KEY={secret} "
+                      f"aws --endpoint-url {endpoint} s3 ls"]
+        else:
+            lines.append(f"sealbox: root access key {access_key} (secret was shown on first start)")
+        return "\n".join(lines)
+    finally:
+        meta.close()
+
+
+def _root_credentials(meta: SqliteMetaStore, identity: Identity) -> tuple[str, str | None]:
+    """Root keys from SEALBOX_ACCESS_KEY/SEALBOX_SECRET_KEY, or made once on first start."""
+    wanted_key, wanted_secret = env_default("ACCESS_KEY"), env_default("SECRET_KEY")
+    if wanted_key and wanted_secret:
+        if identity.lookup(wanted_key) != (ROOT, wanted_secret):
+            identity.add_key(ROOT, wanted_key, wanted_secret)
+        return wanted_key, None
+    existing = identity.keys_of(ROOT)
+    if existing:
+        return existing[0].access_key, None
+    return identity.add_key(ROOT)

@@ -1,0 +1,78 @@
+"""The ``sealbox`` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from sealbox.config import Settings, env_default
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    data_dir = Path(args.data_dir or env_default("DATA_DIR", "data") or "data")
+    return Settings(
+        data_dir=data_dir, host=args.host, port=args.port, workers=args.workers, domain=args.domain,
+        region=args.region, default_encryption=args.default_encryption,
+        tls_cert=Path(args.tls_cert) if args.tls_cert else None,
+        tls_key=Path(args.tls_key) if args.tls_key else None, tls_port=args.tls_port,
+        console_port=args.console_port, master_key_file=Path(args.master_key_file) if args.master_key_file else None,
+        log_level=args.log_level,
+    )
+
+
+def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("serve", help="run the S3 server")
+    p.add_argument("--host", default=env_default("HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(env_default("PORT", "9000") or 9000))
+    p.add_argument("--data-dir", help="data directory (default ./data or $SEALBOX_DATA_DIR)")
+    p.add_argument("--workers", type=int, default=int(env_default("WORKERS", "0") or 0),
+                   help="worker processes (default: number of cores)")
+    p.add_argument("--domain", default=env_default("DOMAIN"),
+                   help="enable virtual-hosted-style requests for <bucket>.<domain>")
+    p.add_argument("--region", default=env_default("REGION", "us-east-1"))
+    p.add_argument("--default-encryption", choices=["AES256"], default=env_default("DEFAULT_ENCRYPTION"),
+                   help="encrypt every new object with SSE-S3 unless the bucket says otherwise")
+    p.add_argument("--tls-cert", default=env_default("TLS_CERT"))
+    p.add_argument("--tls-key", default=env_default("TLS_KEY"))
+    p.add_argument("--tls-port", type=int, default=None, help="serve HTTPS on this port beside plain HTTP")
+    p.add_argument("--console-port", type=int, default=None)
+    p.add_argument("--master-key-file", default=env_default("MASTER_KEY_FILE"))
+    p.add_argument("--log-level", default=env_default("LOG_LEVEL", "info"))
+    p.set_defaults(func=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from sealbox.bootstrap import initialize
+    from sealbox.server import listeners, supervise
+
+    settings = _settings(args)
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        print("sealbox: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    try:
+        banner = initialize(settings)
+    except Exception as exc:  # noqa: BLE001 - any start-up failure ends in one clear line
+        print(f"sealbox: cannot start: {exc}", file=sys.stderr)
+        return 1
+    socks = listeners(settings)
+    print(banner, flush=True)
+    os.environ["SEALBOX_SETTINGS"] = settings.to_json()
+    supervise(settings, socks)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sealbox", description="An S3-compatible object store that encrypts.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_serve(sub)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO) if hasattr(args, "log_level")
+                        else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Settings: one typed, frozen value built from the command line and the environment, passed explicitly."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    host: str = "127.0.0.1"
+    port: int = 9000
+    workers: int = 0  # 0 = number of cores
+    domain: str | None = None  # enables virtual-hosted-style addressing: <bucket>.<domain>
+    region: str = "us-east-1"
+    default_encryption: str | None = None  # "AES256": encrypt every new object (AWS's 2023 behaviour)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_port: int | None = None  # an extra HTTPS listener beside the plain one
+    console_port: int | None = None  # the web console (issue #4) listens here when set
+    master_key_file: Path | None = None  # default: <data_dir>/keys/master-keys.json
+    log_level: str = "info"
+
+    @property
+    def keyring_path(self) -> Path:
+        return self.master_key_file or self.data_dir / "keys" / "master-keys.json"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "meta.sqlite3"
+
+    @property
+    def effective_workers(self) -> int:
+        return self.workers if self.workers > 0 else (os.cpu_count() or 1)
+
+    def to_json(self) -> str:
+        return json.dumps({k: (str(v) if isinstance(v, Path) else v)
+                           for k, v in dataclasses.asdict(self).items()})
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        raw = json.loads(text)
+        for field in ("data_dir", "tls_cert", "tls_key", "master_key_file"):
+            if raw.get(field) is not None:
+                raw[field] = Path(raw[field])
+        return cls(**raw)
+
+
+def env_default(name: str, default: str | None = None) -> str | None:
+    """Environment variables are all spelled SEALBOX_<NAME>."""
+    return os.environ.get(f"SEALBOX_{name}", default)

@@ -1,0 +1,90 @@
+"""Domain errors of sealbox.
+
+A domain error names *what* went wrong with an S3 error code; it carries no HTTP status.
+The one table that maps codes to HTTP statuses and default messages is ``sealbox.http.errors``.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ErrorCode(enum.Enum):
+    """Every S3 error code sealbox can answer with. The value is the wire ``<Code>``."""
+
+    ACCESS_DENIED = "AccessDenied"
+    AUTHORIZATION_HEADER_MALFORMED = "AuthorizationHeaderMalformed"
+    AUTHORIZATION_QUERY_PARAMETERS_ERROR = "AuthorizationQueryParametersError"
+    BAD_DIGEST = "BadDigest"
+    BUCKET_ALREADY_EXISTS = "BucketAlreadyExists"
+    BUCKET_ALREADY_OWNED_BY_YOU = "BucketAlreadyOwnedByYou"
+    BUCKET_NOT_EMPTY = "BucketNotEmpty"
+    ENTITY_TOO_LARGE = "EntityTooLarge"
+    ENTITY_TOO_SMALL = "EntityTooSmall"
+    EXPIRED_TOKEN = "ExpiredToken"
+    ILLEGAL_VERSIONING_CONFIGURATION = "IllegalVersioningConfigurationException"
+    INCOMPLETE_BODY = "IncompleteBody"
+    INTERNAL_ERROR = "InternalError"
+    INVALID_ACCESS_KEY_ID = "InvalidAccessKeyId"
+    INVALID_ARGUMENT = "InvalidArgument"
+    INVALID_BUCKET_NAME = "InvalidBucketName"
+    INVALID_DIGEST = "InvalidDigest"
+    INVALID_ENCRYPTION_ALGORITHM = "InvalidEncryptionAlgorithmError"
+    INVALID_LOCATION_CONSTRAINT = "InvalidLocationConstraint"
+    INVALID_PART = "InvalidPart"
+    INVALID_PART_ORDER = "InvalidPartOrder"
+    INVALID_POLICY_DOCUMENT = "InvalidPolicyDocument"
+    INVALID_RANGE = "InvalidRange"
+    INVALID_REQUEST = "InvalidRequest"
+    INVALID_STORAGE_CLASS = "InvalidStorageClass"
+    KEY_TOO_LONG = "KeyTooLongError"
+    MALFORMED_POLICY = "MalformedPolicy"
+    MALFORMED_XML = "MalformedXML"
+    MALFORMED_POST_REQUEST = "MalformedPOSTRequest"
+    METADATA_TOO_LARGE = "MetadataTooLarge"
+    METHOD_NOT_ALLOWED = "MethodNotAllowed"
+    MISSING_CONTENT_LENGTH = "MissingContentLength"
+    MISSING_REQUEST_BODY = "MissingRequestBodyError"
+    MISSING_SECURITY_HEADER = "MissingSecurityHeader"
+    NO_SUCH_BUCKET = "NoSuchBucket"
+    NO_SUCH_BUCKET_POLICY = "NoSuchBucketPolicy"
+    NO_SUCH_KEY = "NoSuchKey"
+    NO_SUCH_UPLOAD = "NoSuchUpload"
+    NO_SUCH_VERSION = "NoSuchVersion"
+    NOT_IMPLEMENTED = "NotImplemented"
+    NOT_MODIFIED = "NotModified"
+    PRECONDITION_FAILED = "PreconditionFailed"
+    REQUEST_TIME_TOO_SKEWED = "RequestTimeTooSkewed"
+    REQUEST_TIMEOUT = "RequestTimeout"
+    SERVICE_UNAVAILABLE = "ServiceUnavailable"
+    SIGNATURE_DOES_NOT_MATCH = "SignatureDoesNotMatch"
+    SSE_CONFIG_NOT_FOUND = "ServerSideEncryptionConfigurationNotFoundError"
+    TOO_MANY_BUCKETS = "TooManyBuckets"
+    X_AMZ_CONTENT_SHA256_MISMATCH = "XAmzContentSHA256Mismatch"
+    INVALID_CHUNK_SIZE = "InvalidChunkSizeError"
+    SLOW_DOWN = "SlowDown"
+
+
+class SealboxError(Exception):
+    """An S3-level failure raised anywhere below the HTTP edge.
+
+    ``extra`` holds the additional XML elements AWS returns for this error
+    (e.g. ``ArgumentName``/``ArgumentValue``, ``BucketName``, ``Key``).
+    """
+
+    def __init__(self, code: ErrorCode, message: str | None = None, *, headers: dict[str, str] | None = None,
+                 **extra: str) -> None:
+        super().__init__(message or code.value)
+        self.code = code
+        self.message = message
+        self.extra: dict[str, str] = {k: str(v) for k, v in extra.items()}
+        # Facts the response must also carry as headers (e.g. x-amz-delete-marker on a 404).
+        self.headers: dict[str, str] = headers or {}
+
+    def __repr__(self) -> str:
+        return f"SealboxError({self.code.value}, {self.message!r}, {self.extra!r})"
+
+
+def invalid_argument(message: str, name: str, value: str) -> SealboxError:
+    """The InvalidArgument shape AWS uses: a message plus the offending argument."""
+    return SealboxError(ErrorCode.INVALID_ARGUMENT, message, ArgumentName=name, ArgumentValue=value)

@@ -1,0 +1,79 @@
+"""Domain types shared by the service and storage layers. No HTTP, no SQL."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+NULL_VERSION = "null"
+SSE_AES256 = "AES256"
+
+
+class Versioning(enum.Enum):
+    UNVERSIONED = ""
+    ENABLED = "Enabled"
+    SUSPENDED = "Suspended"
+
+
+@dataclass(frozen=True)
+class Bucket:
+    name: str
+    owner: str
+    created: float
+    region: str
+    versioning: Versioning = Versioning.UNVERSIONED
+    default_sse: str | None = None  # "AES256" when the bucket has default encryption configured
+    bucket_key_enabled: bool = False
+
+
+@dataclass(frozen=True)
+class Extent:
+    """One data file of an object: the whole body of a simple PUT, or one part of a multipart upload."""
+
+    blob_id: str
+    size: int  # plaintext bytes
+
+
+@dataclass(frozen=True)
+class ObjectVersion:
+    bucket: str
+    key: str
+    version_id: str
+    object_uid: bytes  # 16 random bytes; binds ciphertext and sealed key to this version
+    size: int
+    etag: str  # unquoted: hex MD5, or "hex-N" for multipart
+    last_modified: float
+    owner: str
+    is_delete_marker: bool = False
+    content_headers: dict[str, str] = field(default_factory=dict)  # content-type, cache-control, …
+    user_meta: dict[str, str] = field(default_factory=dict)
+    checksums: dict[str, str] = field(default_factory=dict)  # "CRC32" -> base64, …
+    checksum_type: str | None = None  # FULL_OBJECT / COMPOSITE
+    sse: str | None = None
+    sealed_key: str | None = None
+    extents: tuple[Extent, ...] = ()
+    part_count: int = 0  # >0 for objects made by CompleteMultipartUpload
+    storage_class: str = "STANDARD"
+    is_latest: bool = True
+    seq: int = 0
+
+    @property
+    def quoted_etag(self) -> str:
+        return f'"{self.etag}"'
+
+
+@dataclass(frozen=True)
+class ListEntry:
+    """An object or version row as listings show it."""
+
+    key: str
+    version: ObjectVersion
+
+
+@dataclass(frozen=True)
+class ListPage:
+    entries: list[ObjectVersion]
+    common_prefixes: list[str]
+    is_truncated: bool
+    next_marker: str | None  # the last key (or common prefix) returned, for continuation
+    next_version_marker: str | None = None

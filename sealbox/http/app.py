@@ -1,0 +1,143 @@
+"""The S3 ASGI application: parse → route → authenticate → handler → render, errors from one table.
+
+Anything that escapes a handler without being a SealboxError is logged with its request id and
+answered as InternalError; a stored object that fails authentication is logged as an integrity
+event and never served.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sealbox.core.errors import ErrorCode, SealboxError
+from sealbox.http import sigv4
+from sealbox.http.errors import error_xml, status_of
+from sealbox.http.handlers import HANDLERS, Services
+from sealbox.http.request import Request, Response, parse_headers, parse_query
+from sealbox.http.router import route, split_target
+from sealbox.service.identity import Principal
+from sealbox.service.pipeline import IntegrityFailure
+
+log = logging.getLogger("sealbox.http")
+integrity_log = logging.getLogger("sealbox.integrity")
+
+Scope = dict[str, Any]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class S3App:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.domain = services.settings.domain
+
+    async def __call__(self, scope: Scope, receive: Any, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        request = self._request(scope, receive)
+        try:
+            response = await self._handle(request)
+        except SealboxError as exc:
+            response = self._error(request, exc)
+        except IntegrityFailure as exc:
+            integrity_log.error("integrity failure serving %s %s (request %s): %s", request.method,
+                                request.resource, request.request_id, exc)
+            response = self._error(request, SealboxError(ErrorCode.INTERNAL_ERROR))
+        except Exception:
+            log.exception("unhandled error in %s %s (request %s)", request.method, request.resource,
+                          request.request_id)
+            response = self._error(request, SealboxError(ErrorCode.INTERNAL_ERROR))
+        await self._send(request, response, send)
+
+    def _request(self, scope: Scope, receive: Any) -> Request:
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        raw_query = scope.get("query_string", b"").decode("latin-1")
+        client = scope.get("client") or ("", 0)
+        headers = parse_headers(scope["headers"])
+        request = Request(method=scope["method"], raw_path=raw_path.decode("latin-1"), raw_query=raw_query,
+                          query=parse_query(raw_query), headers=headers, receive=receive,
+                          secure=scope.get("scheme") == "https", client_ip=client[0],
+                          request_id=secrets.token_hex(8).upper())
+        return request
+
+    async def _handle(self, request: Request) -> Response:
+        bucket, key = split_target(request.raw_path, request.headers.get("host", ""), self.domain)
+        request.bucket, request.key = bucket, key
+        target = route(request.method, bucket, key, request.query, request.headers)
+        request.auth = sigv4.authenticate(
+            sigv4.SigningRequest(request.method, request.raw_path, request.raw_query, request.headers),
+            self.services.identity.secret_for, datetime.now(UTC))
+        if request.auth.access_key is not None:
+            found = self.services.identity.lookup(request.auth.access_key)
+            if found is None:
+                raise SealboxError(ErrorCode.INVALID_ACCESS_KEY_ID, AWSAccessKeyId=request.auth.access_key)
+            request.principal = Principal(found[0], request.auth.access_key)
+        handler = HANDLERS.get(target.op)
+        if handler is None:
+            raise SealboxError(ErrorCode.NOT_IMPLEMENTED, f"{target.op.value} is not implemented by sealbox yet.")
+        return await handler(self.services, request)
+
+    def _error(self, request: Request, exc: SealboxError) -> Response:
+        status = status_of(exc.code)
+        headers = {"x-amz-request-id": request.request_id, **exc.headers}
+        if status == 304 or request.method == "HEAD":
+            return Response(status, headers)
+        if status >= 500:
+            log.warning("%s %s -> %s (request %s)", request.method, request.resource, exc.code.value,
+                        request.request_id)
+        body = error_xml(exc.code, exc.message, request.resource, request.request_id, exc.extra)
+        return Response(status, {**headers, "content-type": "application/xml"}, body)
+
+    async def _send(self, request: Request, response: Response, send: Send) -> None:
+        headers = response.headers
+        headers.setdefault("x-amz-request-id", request.request_id)
+        headers.setdefault("server", "sealbox")
+        stream = response.stream
+        first = b""
+        if stream is not None:
+            # Pull the first buffer before the status line: a tampered object fails here, as a 500.
+            try:
+                first = await anext(stream, b"")
+            except IntegrityFailure as exc:
+                integrity_log.error("integrity failure serving %s (request %s): %s", request.resource,
+                                    request.request_id, exc)
+                await stream.aclose()
+                response = self._error(request, SealboxError(ErrorCode.INTERNAL_ERROR))
+                headers, stream = response.headers, None
+                headers.setdefault("x-amz-request-id", request.request_id)
+        if "content-length" not in headers and stream is None:
+            headers["content-length"] = str(len(response.body))
+        await send({"type": "http.response.start", "status": response.status,
+                    "headers": [(k.encode("latin-1"), v.encode("latin-1", "replace")) for k, v in headers.items()]})
+        if stream is None:
+            await send({"type": "http.response.body", "body": response.body if request.method != "HEAD" else b""})
+            return
+        try:
+            if first:
+                await send({"type": "http.response.body", "body": first, "more_body": True})
+            async for chunk in stream:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except IntegrityFailure as exc:
+            # Headers are gone already: abort the connection so the client sees a truncated body.
+            integrity_log.error("integrity failure mid-body serving %s (request %s): %s", request.resource,
+                                request.request_id, exc)
+            raise
+        finally:
+            await stream.aclose()
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _lifespan(receive: Any, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,25 @@
+"""Thin S3 handlers: parse the request, call a service, render the answer. One module per family."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sealbox.http.handlers.base import Services
+from sealbox.http.request import Request, Response
+from sealbox.http.router import Op
+
+Handler = Callable[[Services, Request], Awaitable[Response]]
+
+
+def _table() -> dict[Op, Handler]:
+    from sealbox.http.handlers import buckets, listing, objects
+
+    table: dict[Op, Handler] = {}
+    for module in (buckets, listing, objects):
+        table.update(module.HANDLERS)
+    return table
+
+
+HANDLERS: dict[Op, Handler] = _table()
+
+__all__ = ["HANDLERS", "Handler", "Services"]

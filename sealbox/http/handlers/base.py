@@ -1,0 +1,53 @@
+"""What every handler is given: the services of one worker, and shared rendering helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sealbox.config import Settings
+from sealbox.core.errors import ErrorCode, SealboxError
+from sealbox.core.types import NULL_VERSION, ObjectVersion
+from sealbox.http.xml import el, iso8601
+from sealbox.service.buckets import BucketService
+from sealbox.service.identity import Identity, canonical_id
+from sealbox.service.objects import ObjectService
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    identity: Identity
+    buckets: BucketService
+    objects: ObjectService
+
+
+def owner_xml(principal: str, tag: str = "Owner") -> str:
+    return f"<{tag}>{el('ID', canonical_id(principal))}{el('DisplayName', principal)}</{tag}>"
+
+
+def version_headers(version: ObjectVersion) -> dict[str, str]:
+    """Headers every object response carries: version id and encryption state."""
+    headers: dict[str, str] = {}
+    if version.version_id != NULL_VERSION:
+        headers["x-amz-version-id"] = version.version_id
+    if version.sse:
+        headers["x-amz-server-side-encryption"] = version.sse
+    return headers
+
+
+def int_param(query: dict[str, str], name: str, default: int, lo: int = 0, hi: int = 2**31 - 1) -> int:
+    value = query.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if not lo <= number <= hi:
+        raise SealboxError(ErrorCode.INVALID_ARGUMENT, f"Provided {name} not an integer or within integer range",
+                           ArgumentName=name, ArgumentValue=value)
+    return number
+
+
+def object_timestamp(version: ObjectVersion) -> str:
+    return iso8601(version.last_modified)

@@ -1,0 +1,136 @@
+"""Bucket operations: list, create, head, delete, location, versioning, default encryption, ACL."""
+
+from __future__ import annotations
+
+from sealbox.core.errors import ErrorCode, SealboxError
+from sealbox.core.types import Versioning
+from sealbox.http.handlers.base import Services, owner_xml
+from sealbox.http.request import Request, Response
+from sealbox.http.router import Op
+from sealbox.http.xml import child_text, doc, el, iso8601, parse
+
+_MAX_CONFIG_BODY = 64 * 1024
+
+
+async def list_buckets(s: Services, r: Request) -> Response:
+    buckets = s.buckets.list(r.principal)
+    assert r.principal is not None
+    items = "".join(f"<Bucket>{el('Name', b.name)}{el('CreationDate', iso8601(b.created))}"
+                    f"{el('BucketRegion', b.region)}</Bucket>" for b in buckets)
+    return Response.xml(doc("ListAllMyBucketsResult", [owner_xml(r.principal.name), f"<Buckets>{items}</Buckets>"]))
+
+
+async def create_bucket(s: Services, r: Request) -> Response:
+    assert r.bucket is not None
+    body = await r.payload().read_all(_MAX_CONFIG_BODY)
+    location = None
+    if body.strip():
+        location = child_text(parse(body), "LocationConstraint")
+    s.buckets.create(r.principal, r.bucket, location)
+    return Response(200, {"location": f"/{r.bucket}"})
+
+
+async def head_bucket(s: Services, r: Request) -> Response:
+    assert r.bucket is not None
+    bucket = s.buckets.get(r.principal, r.bucket, "s3:ListBucket")
+    return Response(200, {"x-amz-bucket-region": bucket.region})
+
+
+async def delete_bucket(s: Services, r: Request) -> Response:
+    assert r.bucket is not None
+    s.buckets.delete(r.principal, r.bucket)
+    return Response(204)
+
+
+async def get_bucket_location(s: Services, r: Request) -> Response:
+    assert r.bucket is not None
+    bucket = s.buckets.get(r.principal, r.bucket, "s3:GetBucketLocation")
+    region = "" if bucket.region == "us-east-1" else bucket.region
+    return Response.xml(doc("LocationConstraint", [region.replace("<", "")]))
+
+
+async def get_bucket_versioning(s: Services, r: Request) -> Response:
+    assert r.bucket is not None
+    bucket = s.buckets.get(r.principal, r.bucket, "s3:GetBucketVersioning")
+    status = [el("Status", bucket.versioning.value)] if bucket.versioning is not Versioning.UNVERSIONED else []
+    return Response.xml(doc("VersioningConfiguration", status))
+
+
+async def put_bucket_versioning(s: Services, r: Request) -> Response:
+    assert r.bucket is not None
+    root = parse(await r.payload().read_all(_MAX_CONFIG_BODY))
+    status = child_text(root, "Status")
+    if root.tag != "VersioningConfiguration" or status not in ("Enabled", "Suspended"):
+        raise SealboxError(ErrorCode.MALFORMED_XML)
+    mfa = child_text(root, "MfaDelete")
+    if mfa not in (None, "Disabled"):
+        raise SealboxError(ErrorCode.INVALID_ARGUMENT, "MFA delete is not supported by sealbox",
+                           ArgumentName="MfaDelete", ArgumentValue=mfa or "")
+    s.buckets.set_versioning(r.principal, r.bucket, Versioning(status))
+    return Response(200)
+
+
+async def get_bucket_encryption(s: Services, r: Request) -> Response:
+    assert r.bucket is not None
+    bucket = s.buckets.get(r.principal, r.bucket, "s3:GetEncryptionConfiguration")
+    rule = s.buckets.default_encryption(bucket)
+    if rule is None:
+        raise SealboxError(ErrorCode.SSE_CONFIG_NOT_FOUND, "The server side encryption configuration was not"
+                           " found", BucketName=r.bucket)
+    algorithm, bucket_key = rule
+    body = (f"<Rule><ApplyServerSideEncryptionByDefault>{el('SSEAlgorithm', algorithm)}"
+            f"</ApplyServerSideEncryptionByDefault>{el('BucketKeyEnabled', bucket_key)}</Rule>")
+    return Response.xml(doc("ServerSideEncryptionConfiguration", [body]))
+
+
+async def put_bucket_encryption(s: Services, r: Request) -> Response:
+    assert r.bucket is not None
+    root = parse(await r.payload().read_all(_MAX_CONFIG_BODY))
+    rules = root.findall("Rule")
+    if root.tag != "ServerSideEncryptionConfiguration" or len(rules) != 1:
+        raise SealboxError(ErrorCode.MALFORMED_XML)
+    default = rules[0].find("ApplyServerSideEncryptionByDefault")
+    algorithm = child_text(default, "SSEAlgorithm") if default is not None else None
+    if algorithm is None:
+        raise SealboxError(ErrorCode.MALFORMED_XML)
+    if default is not None and default.find("KMSMasterKeyID") is not None and algorithm == "AES256":
+        raise SealboxError(ErrorCode.INVALID_ARGUMENT, "a KMSMasterKeyID is not applicable if the default"
+                           " sse algorithm is not aws:kms or aws:kms:dsse", ArgumentName="ApplyServerSideEncryptionByDefault")
+    bucket_key = (child_text(rules[0], "BucketKeyEnabled") or "false").strip().lower() == "true"
+    s.buckets.set_encryption(r.principal, r.bucket, algorithm, bucket_key)
+    return Response(200)
+
+
+async def delete_bucket_encryption(s: Services, r: Request) -> Response:
+    assert r.bucket is not None
+    s.buckets.set_encryption(r.principal, r.bucket, None)
+    return Response(204)
+
+
+async def get_acl(s: Services, r: Request) -> Response:
+    """A canned owner-full-control ACL: clients probe it; sealbox uses policies, not ACLs."""
+    assert r.bucket is not None
+    if r.key is not None:
+        version = s.objects.lookup(r.principal, r.bucket, r.key, r.query.get("versionId"), "s3:GetObjectAcl")
+        owner = version.owner
+    else:
+        owner = s.buckets.get(r.principal, r.bucket, "s3:GetBucketAcl").owner
+    grant = (f'<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser">'
+             f"{owner_xml(owner, 'Owner')[7:-8]}</Grantee><Permission>FULL_CONTROL</Permission></Grant>")
+    return Response.xml(doc("AccessControlPolicy", [owner_xml(owner), f"<AccessControlList>{grant}</AccessControlList>"]))
+
+
+HANDLERS = {
+    Op.LIST_BUCKETS: list_buckets,
+    Op.CREATE_BUCKET: create_bucket,
+    Op.HEAD_BUCKET: head_bucket,
+    Op.DELETE_BUCKET: delete_bucket,
+    Op.GET_BUCKET_LOCATION: get_bucket_location,
+    Op.GET_BUCKET_VERSIONING: get_bucket_versioning,
+    Op.PUT_BUCKET_VERSIONING: put_bucket_versioning,
+    Op.GET_BUCKET_ENCRYPTION: get_bucket_encryption,
+    Op.PUT_BUCKET_ENCRYPTION: put_bucket_encryption,
+    Op.DELETE_BUCKET_ENCRYPTION: delete_bucket_encryption,
+    Op.GET_BUCKET_ACL: get_acl,
+    Op.GET_OBJECT_ACL: get_acl,
+}

@@ -1,0 +1,206 @@
+"""PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects."""
+
+from __future__ import annotations
+
+from sealbox.core.checksums import HEADER_PREFIX
+from sealbox.core.errors import ErrorCode, SealboxError
+from sealbox.core.types import ObjectVersion
+from sealbox.http.handlers.base import Services, int_param, version_headers
+from sealbox.http.headers import Conditions, check_conditions, content_headers, parse_range, user_metadata
+from sealbox.http.request import Request, Response
+from sealbox.http.router import Op
+from sealbox.http.xml import child_text, doc, el, http_date, parse
+from sealbox.service.objects import WriteParams, check_sse_value
+
+SSE_HEADER = "x-amz-server-side-encryption"
+_RESPONSE_OVERRIDES = {
+    "response-content-type": "content-type", "response-content-language": "content-language",
+    "response-expires": "expires", "response-cache-control": "cache-control",
+    "response-content-disposition": "content-disposition", "response-content-encoding": "content-encoding",
+}
+_STORAGE_CLASSES = {"STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING",
+                    "GLACIER", "DEEP_ARCHIVE", "GLACIER_IR", "OUTPOSTS", "SNOW", "EXPRESS_ONEZONE"}
+MAX_DELETE_KEYS = 1000
+
+
+def refuse_unsupported_sse(r: Request) -> None:
+    """SSE-C and SSE-KMS key headers would imply a protection sealbox does not give: refuse, don't ignore."""
+    if "x-amz-server-side-encryption-customer-algorithm" in r.headers:
+        raise SealboxError(ErrorCode.NOT_IMPLEMENTED, "Server-side encryption with customer-provided keys"
+                           " (SSE-C) is not supported by sealbox.")
+    for name in ("x-amz-server-side-encryption-aws-kms-key-id", "x-amz-server-side-encryption-context"):
+        if name in r.headers:
+            raise SealboxError(ErrorCode.INVALID_ARGUMENT, "The encryption method specified is not supported",
+                               ArgumentName=name, ArgumentValue=r.headers[name])
+
+
+def write_params(r: Request) -> WriteParams:
+    refuse_unsupported_sse(r)
+    storage_class = r.headers.get("x-amz-storage-class", "STANDARD")
+    if storage_class not in _STORAGE_CLASSES:
+        raise SealboxError(ErrorCode.INVALID_STORAGE_CLASS, "The storage class you specified is not valid",
+                           StorageClassRequested=storage_class)
+    if_none_match = r.headers.get("if-none-match")
+    if if_none_match is not None and if_none_match.strip() != "*":
+        raise SealboxError(ErrorCode.NOT_IMPLEMENTED, "A header you provided implies functionality that is not"
+                           " implemented", Header="If-None-Match")
+    return WriteParams(content_headers=content_headers(r.headers), user_meta=user_metadata(r.headers),
+                       sse=check_sse_value(r.headers.get(SSE_HEADER)), storage_class=storage_class,
+                       if_none_match_star=if_none_match is not None, if_match=r.headers.get("if-match"))
+
+
+def checksum_headers(v: ObjectVersion) -> dict[str, str]:
+    headers = {f"{HEADER_PREFIX}{a.lower()}": value for a, value in v.checksums.items()}
+    if v.checksum_type and headers:
+        headers["x-amz-checksum-type"] = v.checksum_type
+    return headers
+
+
+async def put_object(s: Services, r: Request) -> Response:
+    assert r.bucket is not None and r.key is not None
+    params = write_params(r)
+    version = await s.objects.put(r.principal, r.bucket, r.key, r.payload(), params)
+    return Response(200, {"etag": version.quoted_etag, **version_headers(version), **checksum_headers(version)})
+
+
+def object_headers(v: ObjectVersion, r: Request) -> dict[str, str]:
+    headers = {"last-modified": http_date(v.last_modified), "etag": v.quoted_etag, "accept-ranges": "bytes",
+               **v.content_headers, **version_headers(v)}
+    for name, value in v.user_meta.items():
+        headers[f"x-amz-meta-{name}"] = value
+    if v.storage_class != "STANDARD":
+        headers["x-amz-storage-class"] = v.storage_class
+    # A checksum covers the whole object: a ranged or part read must not claim it.
+    whole = "partNumber" not in r.query and "range" not in r.headers
+    if r.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED" and whole:
+        headers.update(checksum_headers(v))
+    for param, header in _RESPONSE_OVERRIDES.items():
+        if param in r.query:
+            headers[header] = r.query[param]
+    return headers
+
+
+def _refuse_sse_on_read(r: Request) -> None:
+    """Amazon S3 answers 400 when a GET or HEAD carries the SSE request header."""
+    if "x-amz-server-side-encryption-customer-algorithm" in r.headers:
+        raise SealboxError(ErrorCode.INVALID_REQUEST, "The encryption parameters are not applicable to this"
+                           " object.")
+    if SSE_HEADER in r.headers:
+        raise SealboxError(ErrorCode.INVALID_ARGUMENT, "The x-amz-server-side-encryption header is not"
+                           " supported for this operation.", ArgumentName=SSE_HEADER,
+                           ArgumentValue=r.headers[SSE_HEADER])
+
+
+def _part_range(v: ObjectVersion, part_number: int) -> tuple[int, int]:
+    if v.part_count == 0:
+        if part_number == 1:
+            return 0, v.size
+        raise SealboxError(ErrorCode.INVALID_PART, "The requested partnumber is not satisfiable",
+                           PartNumberRequested=str(part_number), ActualPartCount="1")
+    if part_number > len(v.extents):
+        raise SealboxError(ErrorCode.INVALID_PART, "The requested partnumber is not satisfiable",
+                           PartNumberRequested=str(part_number), ActualPartCount=str(len(v.extents)))
+    start = sum(e.size for e in v.extents[: part_number - 1])
+    return start, v.extents[part_number - 1].size
+
+
+async def _read(s: Services, r: Request, with_body: bool) -> Response:
+    assert r.bucket is not None and r.key is not None
+    _refuse_sse_on_read(r)
+    version_id = r.query.get("versionId")
+    part_number = int_param(r.query, "partNumber", 0, 1, 10000) if "partNumber" in r.query else 0
+    if part_number and "range" in r.headers:
+        raise SealboxError(ErrorCode.INVALID_REQUEST, "Cannot specify both Range header and partNumber query"
+                           " parameter")
+    for attempt in range(3):
+        v = s.objects.lookup(r.principal, r.bucket, r.key, version_id,
+                             "s3:GetObjectVersion" if version_id else "s3:GetObject")
+        check_conditions(Conditions.from_headers(r.headers), v)
+        headers = object_headers(v, r)
+        status, start, length = 200, 0, v.size
+        if part_number:
+            start, length = _part_range(v, part_number)
+            status = 206
+            if v.part_count:
+                headers["x-amz-mp-parts-count"] = str(v.part_count)
+        else:
+            wanted = parse_range(r.headers.get("range"), v.size)
+            if wanted is not None:
+                status, (start, length) = 206, wanted
+        if status == 206:
+            headers["content-range"] = f"bytes {start}-{start + length - 1}/{v.size}" if length else f"bytes */{v.size}"
+        headers["content-length"] = str(length)
+        if not with_body:
+            return Response(status, headers)
+        try:
+            stream = s.objects.open_reader(v, start, length)
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
+            continue  # overwritten between lookup and open: read the new latest version
+        return Response(status, headers, stream=stream)
+    raise AssertionError("unreachable")
+
+
+async def get_object(s: Services, r: Request) -> Response:
+    return await _read(s, r, True)
+
+
+async def head_object(s: Services, r: Request) -> Response:
+    return await _read(s, r, False)
+
+
+async def delete_object(s: Services, r: Request) -> Response:
+    assert r.bucket is not None and r.key is not None
+    result = await s.objects.delete(r.principal, r.bucket, r.key, r.query.get("versionId"))
+    headers: dict[str, str] = {}
+    if result.version_id:
+        headers["x-amz-version-id"] = result.version_id
+    if result.delete_marker:
+        headers["x-amz-delete-marker"] = "true"
+    return Response(204, headers)
+
+
+async def delete_objects(s: Services, r: Request) -> Response:
+    assert r.bucket is not None
+    if "content-md5" not in r.headers and not any(h.startswith(HEADER_PREFIX) for h in r.headers) and \
+            "x-amz-sdk-checksum-algorithm" not in r.headers:
+        raise SealboxError(ErrorCode.INVALID_REQUEST, "Missing required header for this request: Content-Md5")
+    root = parse(await r.payload().read_all(2 * 1024 * 1024))
+    objects = root.findall("Object")
+    if root.tag != "Delete" or not objects or len(objects) > MAX_DELETE_KEYS:
+        raise SealboxError(ErrorCode.MALFORMED_XML)
+    quiet = (child_text(root, "Quiet") or "false").strip().lower() == "true"
+    s.buckets.get(r.principal, r.bucket, "s3:DeleteObject")
+    out: list[str] = []
+    for node in objects:
+        key = child_text(node, "Key")
+        version_id = child_text(node, "VersionId")
+        if not key:
+            raise SealboxError(ErrorCode.MALFORMED_XML)
+        try:
+            result = await s.objects.delete(r.principal, r.bucket, key, version_id)
+        except SealboxError as exc:
+            out.append(f"<Error>{el('Key', key)}{el('VersionId', version_id) if version_id else ''}"
+                       f"{el('Code', exc.code.value)}{el('Message', exc.message or exc.code.value)}</Error>")
+            continue
+        if quiet:
+            continue
+        parts = [el("Key", key)]
+        if version_id:
+            parts.append(el("VersionId", version_id))
+        if result.delete_marker:
+            parts.append(el("DeleteMarker", True))
+            if result.version_id and not version_id:
+                parts.append(el("DeleteMarkerVersionId", result.version_id))
+        out.append(f"<Deleted>{''.join(parts)}</Deleted>")
+    return Response.xml(doc("DeleteResult", out))
+
+
+HANDLERS = {
+    Op.PUT_OBJECT: put_object,
+    Op.GET_OBJECT: get_object,
+    Op.HEAD_OBJECT: head_object,
+    Op.DELETE_OBJECT: delete_object,
+    Op.DELETE_OBJECTS: delete_objects,
+}

@@ -1,0 +1,148 @@
+"""Routing: a request is classified once into a typed S3 operation (principle 1).
+
+Path-style (``/bucket/key``) and virtual-hosted-style (``bucket.<domain>/key``) addressing both
+end here; handlers receive bucket, key and the operation, and never re-read the query string to
+learn what they are.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from sealbox.core.errors import ErrorCode, SealboxError
+
+
+class Op(enum.Enum):
+    LIST_BUCKETS = "ListBuckets"
+    CREATE_BUCKET = "CreateBucket"
+    HEAD_BUCKET = "HeadBucket"
+    DELETE_BUCKET = "DeleteBucket"
+    GET_BUCKET_LOCATION = "GetBucketLocation"
+    GET_BUCKET_VERSIONING = "GetBucketVersioning"
+    PUT_BUCKET_VERSIONING = "PutBucketVersioning"
+    GET_BUCKET_ENCRYPTION = "GetBucketEncryption"
+    PUT_BUCKET_ENCRYPTION = "PutBucketEncryption"
+    DELETE_BUCKET_ENCRYPTION = "DeleteBucketEncryption"
+    GET_BUCKET_POLICY = "GetBucketPolicy"
+    PUT_BUCKET_POLICY = "PutBucketPolicy"
+    DELETE_BUCKET_POLICY = "DeleteBucketPolicy"
+    GET_BUCKET_ACL = "GetBucketAcl"
+    LIST_OBJECTS = "ListObjects"
+    LIST_OBJECTS_V2 = "ListObjectsV2"
+    LIST_OBJECT_VERSIONS = "ListObjectVersions"
+    LIST_MULTIPART_UPLOADS = "ListMultipartUploads"
+    DELETE_OBJECTS = "DeleteObjects"
+    POST_OBJECT = "PostObject"
+    PUT_OBJECT = "PutObject"
+    COPY_OBJECT = "CopyObject"
+    GET_OBJECT = "GetObject"
+    HEAD_OBJECT = "HeadObject"
+    DELETE_OBJECT = "DeleteObject"
+    GET_OBJECT_ACL = "GetObjectAcl"
+    CREATE_MULTIPART_UPLOAD = "CreateMultipartUpload"
+    UPLOAD_PART = "UploadPart"
+    UPLOAD_PART_COPY = "UploadPartCopy"
+    COMPLETE_MULTIPART_UPLOAD = "CompleteMultipartUpload"
+    ABORT_MULTIPART_UPLOAD = "AbortMultipartUpload"
+    LIST_PARTS = "ListParts"
+
+
+@dataclass(frozen=True)
+class Route:
+    op: Op
+    bucket: str | None
+    key: str | None
+
+
+# Sub-resources sealbox does not implement: answered with NotImplemented rather than misrouted.
+_UNSUPPORTED = ("tagging", "cors", "lifecycle", "website", "logging", "notification", "replication",
+                "requestPayment", "object-lock", "retention", "legal-hold", "accelerate", "analytics",
+                "inventory", "metrics", "intelligent-tiering", "ownershipControls", "publicAccessBlock",
+                "restore", "select", "torrent", "attributes", "policyStatus")
+
+
+def split_target(raw_path: str, host: str, domain: str | None) -> tuple[str | None, str | None]:
+    """(bucket, key) from the Host header and the percent-encoded path."""
+    path = unquote(raw_path, errors="surrogateescape")
+    bucket: str | None = None
+    if domain:
+        hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        suffix = "." + domain
+        if hostname.endswith(suffix) and len(hostname) > len(suffix):
+            bucket = hostname[: -len(suffix)]
+    if bucket is None:
+        stripped = path[1:] if path.startswith("/") else path
+        name, slash, key = stripped.partition("/")
+        return (name or None), (key if slash and key else None)
+    key = path[1:] if path.startswith("/") else path
+    return bucket, key or None
+
+
+def route(method: str, bucket: str | None, key: str | None, query: Mapping[str, str],
+          headers: Mapping[str, str]) -> Route:
+    if bucket is None:
+        if method == "GET":
+            return Route(Op.LIST_BUCKETS, None, None)
+        raise _not_allowed(method)
+    for name in _UNSUPPORTED:
+        if name in query:
+            raise SealboxError(ErrorCode.NOT_IMPLEMENTED, f"The {name} sub-resource is not implemented by sealbox.")
+    op = _object_op(method, query, headers) if key is not None else _bucket_op(method, query)
+    return Route(op, bucket, key)
+
+
+def _bucket_op(method: str, q: Mapping[str, str]) -> Op:
+    table: dict[str, list[tuple[str | None, Op]]] = {
+        "GET": [("location", Op.GET_BUCKET_LOCATION), ("versioning", Op.GET_BUCKET_VERSIONING),
+                ("encryption", Op.GET_BUCKET_ENCRYPTION), ("policy", Op.GET_BUCKET_POLICY),
+                ("acl", Op.GET_BUCKET_ACL), ("versions", Op.LIST_OBJECT_VERSIONS),
+                ("uploads", Op.LIST_MULTIPART_UPLOADS), (None, Op.LIST_OBJECTS)],
+        "PUT": [("versioning", Op.PUT_BUCKET_VERSIONING), ("encryption", Op.PUT_BUCKET_ENCRYPTION),
+                ("policy", Op.PUT_BUCKET_POLICY), ("acl", Op.GET_BUCKET_ACL), (None, Op.CREATE_BUCKET)],
+        "HEAD": [(None, Op.HEAD_BUCKET)],
+        "DELETE": [("encryption", Op.DELETE_BUCKET_ENCRYPTION), ("policy", Op.DELETE_BUCKET_POLICY),
+                   (None, Op.DELETE_BUCKET)],
+        "POST": [("delete", Op.DELETE_OBJECTS), (None, Op.POST_OBJECT)],
+    }
+    for marker, op in table.get(method, []):
+        if marker is None or marker in q:
+            if op is Op.LIST_OBJECTS and q.get("list-type") == "2":
+                return Op.LIST_OBJECTS_V2
+            if op is Op.GET_BUCKET_ACL and method == "PUT":
+                raise SealboxError(ErrorCode.NOT_IMPLEMENTED, "Access control lists are not implemented;"
+                                   " use bucket policies.")
+            return op
+    raise _not_allowed(method)
+
+
+def _object_op(method: str, q: Mapping[str, str], headers: Mapping[str, str]) -> Op:
+    copy = "x-amz-copy-source" in headers
+    if method == "PUT":
+        if "acl" in q:
+            raise SealboxError(ErrorCode.NOT_IMPLEMENTED, "Access control lists are not implemented;"
+                               " use bucket policies.")
+        if "uploadId" in q or "partNumber" in q:
+            return Op.UPLOAD_PART_COPY if copy else Op.UPLOAD_PART
+        return Op.COPY_OBJECT if copy else Op.PUT_OBJECT
+    if method == "GET":
+        if "acl" in q:
+            return Op.GET_OBJECT_ACL
+        return Op.LIST_PARTS if "uploadId" in q else Op.GET_OBJECT
+    if method == "HEAD":
+        return Op.HEAD_OBJECT
+    if method == "DELETE":
+        return Op.ABORT_MULTIPART_UPLOAD if "uploadId" in q else Op.DELETE_OBJECT
+    if method == "POST":
+        if "uploads" in q:
+            return Op.CREATE_MULTIPART_UPLOAD
+        if "uploadId" in q:
+            return Op.COMPLETE_MULTIPART_UPLOAD
+    raise _not_allowed(method)
+
+
+def _not_allowed(method: str) -> SealboxError:
+    return SealboxError(ErrorCode.METHOD_NOT_ALLOWED, "The specified method is not allowed against this"
+                        " resource.", Method=method, ResourceType="OBJECT")

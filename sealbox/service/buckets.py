@@ -1,0 +1,79 @@
+"""Bucket semantics: create (name rules, ownership conflicts), delete, versioning, default encryption."""
+
+from __future__ import annotations
+
+import time
+
+from sealbox.core.errors import ErrorCode, SealboxError
+from sealbox.core.names import validate_bucket_name
+from sealbox.core.types import SSE_AES256, Bucket, Versioning
+from sealbox.service.access import authorize, require_principal
+from sealbox.service.identity import Principal
+from sealbox.storage.meta.base import MetaStore
+
+
+def no_such_bucket(name: str) -> SealboxError:
+    return SealboxError(ErrorCode.NO_SUCH_BUCKET, "The specified bucket does not exist", BucketName=name)
+
+
+class BucketService:
+    def __init__(self, meta: MetaStore, region: str, server_default_sse: str | None) -> None:
+        self._meta = meta
+        self.region = region
+        self.server_default_sse = server_default_sse
+
+    def get(self, principal: Principal | None, name: str, action: str) -> Bucket:
+        """The bucket, if it exists and ``principal`` may perform ``action`` on it."""
+        bucket = self._meta.get_bucket(name)
+        if bucket is None:
+            require_principal(principal)
+            raise no_such_bucket(name)
+        authorize(principal, action, bucket)
+        return bucket
+
+    def list(self, principal: Principal | None) -> list[Bucket]:
+        who = require_principal(principal)
+        return [b for b in self._meta.list_buckets() if who.is_root or b.owner == who.name]
+
+    def create(self, principal: Principal | None, name: str, location: str | None) -> Bucket:
+        who = require_principal(principal)
+        validate_bucket_name(name)
+        if location and location != self.region and not (location == "US" and self.region == "us-east-1"):
+            raise SealboxError(ErrorCode.INVALID_LOCATION_CONSTRAINT,
+                               f"The specified location-constraint is not valid for this endpoint"
+                               f" ({self.region}).", LocationConstraint=location)
+        bucket = Bucket(name=name, owner=who.name, created=time.time(), region=self.region)
+        existing = self._meta.create_bucket(bucket)
+        if existing is not None:
+            if existing.owner == who.name:
+                raise SealboxError(ErrorCode.BUCKET_ALREADY_OWNED_BY_YOU, BucketName=name)
+            raise SealboxError(ErrorCode.BUCKET_ALREADY_EXISTS, BucketName=name)
+        return bucket
+
+    def delete(self, principal: Principal | None, name: str) -> None:
+        self.get(principal, name, "s3:DeleteBucket")
+        if not self._meta.delete_bucket(name):
+            raise no_such_bucket(name)
+
+    def set_versioning(self, principal: Principal | None, name: str, state: Versioning) -> None:
+        bucket = self.get(principal, name, "s3:PutBucketVersioning")
+        if state is Versioning.UNVERSIONED and bucket.versioning is not Versioning.UNVERSIONED:
+            raise SealboxError(ErrorCode.ILLEGAL_VERSIONING_CONFIGURATION,
+                               "A versioned bucket cannot be returned to the unversioned state.")
+        self._meta.set_bucket_versioning(name, state)
+
+    def default_encryption(self, bucket: Bucket) -> tuple[str, bool] | None:
+        """The bucket's effective default encryption rule, or None when unset (spec mode)."""
+        if bucket.default_sse:
+            return bucket.default_sse, bucket.bucket_key_enabled
+        if self.server_default_sse:
+            return self.server_default_sse, False
+        return None
+
+    def set_encryption(self, principal: Principal | None, name: str, sse: str | None,
+                       bucket_key_enabled: bool = False) -> None:
+        self.get(principal, name, "s3:PutEncryptionConfiguration")
+        if sse is not None and sse != SSE_AES256:
+            raise SealboxError(ErrorCode.INVALID_ARGUMENT, "The encryption method specified is not supported",
+                               ArgumentName="SSEAlgorithm", ArgumentValue=sse)
+        self._meta.set_bucket_encryption(name, sse, bucket_key_enabled)

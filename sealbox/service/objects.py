@@ -1,0 +1,228 @@
+"""Object semantics: write (with SSE-S3 decided per the spec), read, ranged read, delete, list.
+
+No HTTP here: the edge hands over a ``Payload`` and typed parameters, and renders what comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import re
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sealbox.core.errors import ErrorCode, SealboxError
+from sealbox.core.names import validate_key, validate_user_metadata
+from sealbox.core.types import NULL_VERSION, SSE_AES256, Bucket, Extent, ListPage, ObjectVersion
+from sealbox.service.buckets import BucketService
+from sealbox.service.identity import Principal
+from sealbox.service.pipeline import (
+    EncryptionTarget,
+    ExtentSlice,
+    IntegrityFailure,
+    Payload,
+    WrittenExtent,
+    read_slices,
+    write_extent,
+)
+from sealbox.service.sealing import Sealer
+from sealbox.storage.data.local import BlobWriter, LocalBlobStore
+from sealbox.storage.meta.base import DeleteResult, MetaStore, WriteResult
+
+log = logging.getLogger("sealbox.objects")
+T = TypeVar("T")
+MAX_LIST_KEYS = 1000
+_VERSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
+
+
+@dataclass(frozen=True)
+class WriteParams:
+    content_headers: dict[str, str] = field(default_factory=dict)
+    user_meta: dict[str, str] = field(default_factory=dict)
+    sse: str | None = None  # as requested by x-amz-server-side-encryption
+    storage_class: str = "STANDARD"
+    if_none_match_star: bool = False
+    if_match: str | None = None
+
+
+def new_version_id() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def check_version_id(version_id: str | None) -> str | None:
+    if version_id is None or version_id == NULL_VERSION or _VERSION_ID_RE.match(version_id):
+        return version_id
+    raise SealboxError(ErrorCode.INVALID_ARGUMENT, "Invalid version id specified",
+                       ArgumentName="versionId", ArgumentValue=version_id)
+
+
+def check_sse_value(value: str | None) -> str | None:
+    """The spec's rule: AES256 is the one supported value; anything else is refused before writing."""
+    if value is None or value == SSE_AES256:
+        return value
+    raise SealboxError(ErrorCode.INVALID_ARGUMENT, "The encryption method specified is not supported",
+                       ArgumentName="x-amz-server-side-encryption", ArgumentValue=value)
+
+
+class ObjectService:
+    def __init__(self, meta: MetaStore, blobs: LocalBlobStore, sealer: Sealer, buckets: BucketService,
+                 pool: Executor) -> None:
+        self.meta = meta
+        self.blobs = blobs
+        self.sealer = sealer
+        self.buckets = buckets
+        self.pool = pool
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Blocking storage work (fsync, SQLite commits) runs in the worker pool."""
+        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+
+    # -- write ---------------------------------------------------------------------------------
+    def effective_sse(self, bucket: Bucket, requested: str | None) -> str | None:
+        """Encrypt when asked, or when the bucket (or the server) has default encryption."""
+        if check_sse_value(requested):
+            return requested
+        rule = self.buckets.default_encryption(bucket)
+        return rule[0] if rule else None
+
+    def encryption_for(self, bucket: str, key: str, sse: str | None) -> tuple[bytes, str | None, bytes | None]:
+        """A new object uid, and for SSE a fresh data key with its sealed form."""
+        uid = Sealer.new_object_uid()
+        if not sse:
+            return uid, None, None
+        data_key, sealed = self.sealer.new_data_key(bucket, key, uid)
+        return uid, sealed, data_key
+
+    async def put(self, principal: Principal | None, bucket_name: str, key: str, payload: Payload,
+                  params: WriteParams) -> ObjectVersion:
+        bucket = self.buckets.get(principal, bucket_name, "s3:PutObject")
+        assert principal is not None
+        validate_key(key)
+        validate_user_metadata(params.user_meta)
+        sse = self.effective_sse(bucket, params.sse)
+        uid, sealed, data_key = self.encryption_for(bucket.name, key, sse)
+        target = EncryptionTarget(data_key, uid, 0) if data_key else None
+        written, writer = await write_extent(self.blobs, self.pool, payload, target, commit=False)
+        version = self.new_version(bucket.name, key, principal, uid, written, params, sse, sealed)
+        return await self.commit(writer, version, params)
+
+    def new_version(self, bucket: str, key: str, principal: Principal, uid: bytes, written: WrittenExtent,
+                    params: WriteParams, sse: str | None, sealed: str | None) -> ObjectVersion:
+        from sealbox.core.checksums import b64
+
+        return ObjectVersion(
+            bucket=bucket, key=key, version_id=new_version_id(), object_uid=uid, size=written.extent.size,
+            etag=written.md5.hex(), last_modified=time.time(), owner=principal.name,
+            content_headers=params.content_headers, user_meta=params.user_meta,
+            checksums={a: b64(d) for a, d in written.checksums.items()},
+            checksum_type="FULL_OBJECT" if written.checksums else None, sse=sse, sealed_key=sealed,
+            extents=(written.extent,), storage_class=params.storage_class,
+        )
+
+    async def commit(self, writer: BlobWriter | None, version: ObjectVersion, params: WriteParams) -> ObjectVersion:
+        """Make the data durable, then the metadata: one transaction makes the version visible."""
+        result = await self.run(self._commit_blocking, writer, version, params)
+        if result.orphaned:
+            await self.run(self.blobs.delete, [e.blob_id for e in result.orphaned])
+        return dataclasses.replace(version, version_id=result.version_id)
+
+    def _commit_blocking(self, writer: BlobWriter | None, version: ObjectVersion,
+                         params: WriteParams) -> WriteResult:
+        if writer is not None:
+            try:
+                writer.commit()
+            except BaseException:
+                writer.abort()
+                raise
+        try:
+            return self.meta.put_version(version, params.if_none_match_star, params.if_match)
+        except BaseException:
+            self.blobs.delete(e.blob_id for e in version.extents if writer and e.blob_id == writer.blob_id)
+            raise
+
+    # -- read ----------------------------------------------------------------------------------
+    def lookup(self, principal: Principal | None, bucket_name: str, key: str, version_id: str | None,
+               action: str = "s3:GetObject") -> ObjectVersion:
+        bucket = self.buckets.get(principal, bucket_name, action)
+        check_version_id(version_id)
+        version = self.meta.get_version(bucket.name, key, version_id)
+        if version is None:
+            if version_id is not None:
+                raise SealboxError(ErrorCode.NO_SUCH_VERSION, "The specified version does not exist.",
+                                   Key=key, VersionId=version_id)
+            raise SealboxError(ErrorCode.NO_SUCH_KEY, "The specified key does not exist.", Key=key)
+        if version.is_delete_marker:
+            headers = {"x-amz-delete-marker": "true", "x-amz-version-id": version.version_id}
+            if version_id is not None:
+                raise SealboxError(ErrorCode.METHOD_NOT_ALLOWED,
+                                   "The specified method is not allowed against this resource.",
+                                   headers={**headers, "allow": "DELETE"}, Method="GET", ResourceType="DeleteMarker")
+            raise SealboxError(ErrorCode.NO_SUCH_KEY, "The specified key does not exist.", headers=headers, Key=key)
+        return version
+
+    def slices(self, version: ObjectVersion, start: int, length: int) -> list[ExtentSlice]:
+        """Open the extent files that cover plaintext [start, start+length)."""
+        slices: list[ExtentSlice] = []
+        offset = 0
+        try:
+            for index, extent in enumerate(version.extents):
+                lo, hi = max(start, offset), min(start + length, offset + extent.size)
+                if lo < hi or (length == 0 and index == 0):
+                    f = self.blobs.open(extent.blob_id)
+                    slices.append(ExtentSlice(f, extent, index, lo - offset, max(0, hi - lo)))
+                offset += extent.size
+        except BaseException:
+            for s in slices:
+                s.file.close()
+            raise
+        return slices
+
+    def open_reader(self, version: ObjectVersion, start: int, length: int) -> AsyncIterator[bytes]:
+        """Plaintext of [start, start+length); raises FileNotFoundError if a blob vanished (retry lookup)."""
+        data_key = None
+        if version.sse:
+            if not version.sealed_key:
+                raise IntegrityFailure(f"{version.bucket}/{version.key} is marked encrypted but has no key")
+            try:
+                data_key = self.sealer.open_data_key(version.bucket, version.key, version.object_uid,
+                                                     version.sealed_key)
+            except Exception as exc:
+                raise IntegrityFailure(f"data key of {version.bucket}/{version.key} does not open: {exc}") from exc
+        slices = self.slices(version, start, length)
+        return read_slices(self.pool, slices, data_key, version.object_uid, length)
+
+    # -- delete --------------------------------------------------------------------------------
+    async def delete(self, principal: Principal | None, bucket_name: str, key: str,
+                     version_id: str | None) -> DeleteResult:
+        action = "s3:DeleteObjectVersion" if version_id else "s3:DeleteObject"
+        bucket = self.buckets.get(principal, bucket_name, action)
+        assert principal is not None
+        check_version_id(version_id)
+        marker = ObjectVersion(bucket=bucket.name, key=key, version_id=new_version_id(), object_uid=b"",
+                               size=0, etag="", last_modified=time.time(), owner=principal.name,
+                               is_delete_marker=True)
+        result = await self.run(self.meta.delete, bucket.name, key, version_id, marker)
+        if result.orphaned:
+            await self.run(self.blobs.delete, [e.blob_id for e in result.orphaned])
+        return result
+
+    # -- list ----------------------------------------------------------------------------------
+    def list(self, principal: Principal | None, bucket_name: str, prefix: str, delimiter: str, after: str,
+             max_keys: int) -> ListPage:
+        bucket = self.buckets.get(principal, bucket_name, "s3:ListBucket")
+        return self.meta.list_objects(bucket.name, prefix, delimiter, after, min(max_keys, MAX_LIST_KEYS))
+
+    def list_versions(self, principal: Principal | None, bucket_name: str, prefix: str, delimiter: str,
+                      key_marker: str, version_id_marker: str, max_keys: int) -> ListPage:
+        bucket = self.buckets.get(principal, bucket_name, "s3:ListBucketVersions")
+        return self.meta.list_versions(bucket.name, prefix, delimiter, key_marker, version_id_marker,
+                                       min(max_keys, MAX_LIST_KEYS))
+
+
+def extents_size(extents: tuple[Extent, ...]) -> int:
+    return sum(e.size for e in extents)

@@ -1,0 +1,249 @@
+"""Streaming between request bodies and extent files, with hashing and encryption off the event loop.
+
+Write side: the body arrives in pieces; they are coalesced into ~1 MiB buffers and each buffer is
+hashed (MD5 for the ETag, requested checksums, SHA-256 when the signature covers the payload),
+encrypted and written by a worker thread while the event loop receives the next buffer — a
+two-stage pipeline, so neither hashing nor AES-GCM runs serially with network I/O. hashlib and
+cryptography release the GIL on large buffers, so several uploads use several cores.
+
+Read side: extent files are opened before the response starts (an open descriptor keeps a blob
+readable even if a concurrent overwrite unlinks it), then read and decrypted ~1 MiB at a time in a
+worker thread, one buffer ahead of the socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import BinaryIO, Protocol
+
+from sealbox.core.checksums import Checksum, b64, new_checksum
+from sealbox.core.errors import ErrorCode, SealboxError
+from sealbox.core.types import Extent
+from sealbox.crypto import stream as aead
+from sealbox.storage.data.local import BlobWriter, LocalBlobStore
+
+BUFFER = 1024 * 1024
+INLINE_LIMIT = 128 * 1024  # below this, hashing/encrypting inline beats a thread hop
+
+
+@dataclass
+class PayloadChecks:
+    """What the client claims about the body, verified once it has been read in full."""
+
+    content_md5: bytes | None = None
+    sha256_hex: str | None = None
+    algorithms: tuple[str, ...] = ()
+    expected: Callable[[], dict[str, str]] = field(default=lambda: {})  # called after the body (trailers)
+
+
+class Payload(Protocol):
+    checks: PayloadChecks
+
+    def chunks(self) -> AsyncIterator[bytes]: ...
+
+
+@dataclass(frozen=True)
+class EncryptionTarget:
+    data_key: bytes
+    object_uid: bytes
+    extent_index: int
+
+
+@dataclass(frozen=True)
+class WrittenExtent:
+    extent: Extent
+    md5: bytes
+    checksums: dict[str, bytes]  # algorithm -> raw digest
+
+
+class _Sink:
+    """Hashes, encrypts and writes; every method runs in one thread at a time."""
+
+    def __init__(self, writer: BlobWriter, enc: EncryptionTarget | None, algorithms: tuple[str, ...],
+                 sha256: bool) -> None:
+        self.writer = writer
+        self.md5 = hashlib.md5()
+        self.sums: dict[str, Checksum] = {a: new_checksum(a) for a in algorithms}
+        self.sha256 = hashlib.sha256() if sha256 else None
+        self.size = 0
+        self.encryptor = aead.ExtentEncryptor(enc.data_key, enc.object_uid, enc.extent_index) if enc else None
+        if self.encryptor:
+            writer.write(self.encryptor.header())
+
+    def feed(self, data: bytes) -> None:
+        self.size += len(data)
+        self.md5.update(data)
+        for c in self.sums.values():
+            c.update(data)
+        if self.sha256:
+            self.sha256.update(data)
+        self.writer.write(self.encryptor.update(data) if self.encryptor else data)
+
+    def close(self) -> None:
+        if self.encryptor:
+            self.writer.write(self.encryptor.finalize())
+
+
+async def _coalesce(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    buf: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        if not chunk:
+            continue
+        buf.append(chunk)
+        size += len(chunk)
+        if size >= BUFFER:
+            yield b"".join(buf)
+            buf, size = [], 0
+    if buf:
+        yield b"".join(buf)
+
+
+async def write_extent(blobs: LocalBlobStore, pool: Executor, payload: Payload,
+                       enc: EncryptionTarget | None, commit: bool = True) -> tuple[WrittenExtent, BlobWriter]:
+    """Stream ``payload`` into a new blob; verify what the client claimed; fsync+rename if ``commit``.
+
+    On any failure the temporary file is removed and nothing becomes visible. The returned writer
+    is already committed when ``commit`` is true; otherwise the caller commits it (in a thread).
+    """
+    loop = asyncio.get_running_loop()
+    writer = blobs.new_writer()
+    try:
+        sink = _Sink(writer, enc, payload.checks.algorithms, payload.checks.sha256_hex is not None)
+        pending: asyncio.Future[None] | None = None
+        async for buf in _coalesce(payload.chunks()):
+            if pending is not None:
+                await pending
+                pending = None
+            if len(buf) < INLINE_LIMIT:
+                sink.feed(buf)
+            else:
+                pending = loop.run_in_executor(pool, sink.feed, buf)
+        if pending is not None:
+            await pending
+        sink.close()
+        result = WrittenExtent(Extent(writer.blob_id, sink.size), sink.md5.digest(),
+                               {a: c.digest() for a, c in sink.sums.items()})
+        _verify(payload.checks, result, sink.sha256)
+        if commit:
+            await loop.run_in_executor(pool, writer.commit)
+    except BaseException:
+        writer.abort()
+        raise
+    return result, writer
+
+
+def _verify(checks: PayloadChecks, result: WrittenExtent, sha256: hashlib._Hash | None) -> None:
+    if checks.sha256_hex is not None and sha256 is not None:
+        computed = sha256.hexdigest()
+        if not hmac.compare_digest(computed, checks.sha256_hex.lower()):
+            raise SealboxError(ErrorCode.X_AMZ_CONTENT_SHA256_MISMATCH,
+                               ClientComputedContentSHA256=checks.sha256_hex, S3ComputedContentSHA256=computed)
+    if checks.content_md5 is not None and checks.content_md5 != result.md5:
+        raise SealboxError(ErrorCode.BAD_DIGEST, "The Content-MD5 you specified did not match what we received.",
+                           ExpectedDigest=b64(checks.content_md5), CalculatedDigest=b64(result.md5))
+    for algorithm, expected in checks.expected().items():
+        digest = result.checksums.get(algorithm)
+        if digest is None or b64(digest) != expected:
+            raise SealboxError(ErrorCode.BAD_DIGEST,
+                               f"The {algorithm} you specified did not match the calculated checksum.")
+
+
+# -- read side ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExtentSlice:
+    """Plaintext bytes [start, start+length) of one open extent file."""
+
+    file: BinaryIO
+    extent: Extent
+    extent_index: int
+    start: int
+    length: int
+
+
+class IntegrityFailure(Exception):
+    """Stored data failed authentication or does not match its metadata; never serve it."""
+
+
+def _read_exact(f: BinaryIO, offset: int, length: int) -> bytes:
+    f.seek(offset)
+    data = f.read(length) or b""
+    if len(data) != length:
+        raise IntegrityFailure(f"short read: wanted {length} bytes at {offset}, got {len(data)}")
+    return data
+
+
+class ExtentReader:
+    """Produces the plaintext of one slice in buffers of about ``BUFFER`` bytes (blocking calls)."""
+
+    def __init__(self, part: ExtentSlice, data_key: bytes | None, object_uid: bytes) -> None:
+        self.part = part
+        self.pos = part.start
+        self.end = part.start + part.length
+        self.decryptor: aead.ExtentDecryptor | None = None
+        self._check_size(data_key)
+        if data_key is not None:
+            header = _read_exact(part.file, 0, aead.HEADER_SIZE)
+            try:
+                self.decryptor = aead.ExtentDecryptor(data_key, header, object_uid=object_uid,
+                                                      extent_index=part.extent_index, plain_size=part.extent.size)
+            except Exception as exc:
+                raise IntegrityFailure(f"extent header rejected: {exc}") from exc
+
+    def _check_size(self, data_key: bytes | None) -> None:
+        import os
+
+        on_disk = os.fstat(self.part.file.fileno()).st_size
+        want = aead.ciphertext_size(self.part.extent.size) if data_key is not None else self.part.extent.size
+        if on_disk != want:
+            raise IntegrityFailure(f"blob {self.part.extent.blob_id} is {on_disk} bytes, expected {want}")
+
+    def next(self) -> bytes | None:
+        if self.pos >= self.end:
+            return None
+        want = min(BUFFER, self.end - self.pos)
+        if self.decryptor is None:
+            data = _read_exact(self.part.file, self.pos, want)
+            self.pos += want
+            return data
+        seg = self.decryptor.segment_size
+        plan = aead.plan_range(self.part.extent.size, self.pos, self.pos + want - 1, seg)
+        sealed = _read_exact(self.part.file, plan.cipher_offset, plan.cipher_length)
+        try:
+            plain = self.decryptor.decrypt_run(plan.first_segment, sealed)
+        except Exception as exc:
+            raise IntegrityFailure(f"segment authentication failed in blob {self.part.extent.blob_id}") from exc
+        self.pos += want
+        return plain[plan.skip: plan.skip + want]
+
+
+async def read_slices(pool: Executor, slices: list[ExtentSlice], data_key: bytes | None,
+                      object_uid: bytes, total: int) -> AsyncIterator[bytes]:
+    """Yield plaintext for the slices in order, decrypting one buffer ahead in a worker thread."""
+    loop = asyncio.get_running_loop()
+    inline = total <= INLINE_LIMIT
+    try:
+        for part in slices:
+            if inline:
+                reader = ExtentReader(part, data_key, object_uid)
+                while (chunk := reader.next()) is not None:
+                    yield chunk
+                continue
+            reader = await loop.run_in_executor(pool, ExtentReader, part, data_key, object_uid)
+            ahead = loop.run_in_executor(pool, reader.next)
+            while True:
+                chunk = await ahead
+                if chunk is None:
+                    break
+                ahead = loop.run_in_executor(pool, reader.next)
+                yield chunk
+    finally:
+        for part in slices:
+            part.file.close()

@@ -1,0 +1,145 @@
+"""The metadata store interface.
+
+Every backend (SQLite embedded, PostgreSQL shared) implements ``MetaStore`` and passes the same
+contract suite in ``tests/contract``. Methods are synchronous and each is one transaction; the
+service layer decides which thread calls them. Domain errors (NoSuchBucket, PreconditionFailed, …)
+are raised here only where the check must be atomic with the write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from sealbox.core.types import Bucket, Extent, ListPage, ObjectVersion, Versioning
+
+
+@dataclass(frozen=True)
+class Credential:
+    access_key: str
+    principal: str
+    sealed_secret: str  # the secret sealed under a master key (crypto.envelope.SealedKey text)
+    created: float
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """The version id the write got, and the extents no version references any more (to delete)."""
+
+    version_id: str
+    orphaned: list[Extent]
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    version_id: str | None  # the version removed or the delete marker created
+    delete_marker: bool
+    orphaned: list[Extent]
+
+
+@dataclass(frozen=True)
+class Upload:
+    upload_id: str
+    bucket: str
+    key: str
+    object_uid: bytes
+    initiated: float
+    owner: str
+    content_headers: dict[str, str]
+    user_meta: dict[str, str]
+    sse: str | None
+    sealed_key: str | None
+    checksum_algorithm: str | None
+    checksum_type: str | None
+    storage_class: str
+
+
+@dataclass(frozen=True)
+class Part:
+    part_number: int
+    extent: Extent
+    etag: str
+    checksums: dict[str, str]
+    last_modified: float
+
+
+class MetaStore(Protocol):
+    # -- buckets ---------------------------------------------------------------------------
+    def create_bucket(self, bucket: Bucket) -> Bucket | None:
+        """Insert the bucket; return the existing one instead if the name is taken."""
+        ...
+
+    def get_bucket(self, name: str) -> Bucket | None: ...
+
+    def list_buckets(self) -> list[Bucket]: ...
+
+    def delete_bucket(self, name: str) -> bool:
+        """Delete an empty bucket. Raises BucketNotEmpty when versions or uploads remain."""
+        ...
+
+    def set_bucket_versioning(self, name: str, state: Versioning) -> None: ...
+
+    def set_bucket_encryption(self, name: str, sse: str | None, bucket_key_enabled: bool) -> None: ...
+
+    def get_bucket_policy(self, name: str) -> str | None: ...
+
+    def set_bucket_policy(self, name: str, policy: str | None) -> None: ...
+
+    # -- objects ---------------------------------------------------------------------------
+    def get_version(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion | None:
+        """The latest version (``version_id`` None) or the named one; delete markers included."""
+        ...
+
+    def put_version(self, version: ObjectVersion, if_none_match_star: bool = False,
+                    if_match: str | None = None) -> WriteResult:
+        """Make ``version`` the latest, atomically with the bucket's versioning state.
+
+        With versioning Enabled the row keeps ``version.version_id``; otherwise it becomes the
+        "null" version, replacing the previous one. Raises NoSuchBucket, PreconditionFailed.
+        """
+        ...
+
+    def delete(self, bucket: str, key: str, version_id: str | None,
+               marker: ObjectVersion) -> DeleteResult:
+        """Delete one version, or (no version id) the latest according to the bucket's versioning.
+
+        ``marker`` is the delete-marker row inserted when versioning calls for one (its
+        version id is used when Enabled, "null" when Suspended).
+        """
+        ...
+
+    def list_objects(self, bucket: str, prefix: str, delimiter: str, after: str,
+                     max_keys: int) -> ListPage: ...
+
+    def list_versions(self, bucket: str, prefix: str, delimiter: str, key_marker: str,
+                      version_id_marker: str, max_keys: int) -> ListPage: ...
+
+    def referenced_blob_ids(self) -> set[str]: ...
+
+    # -- multipart uploads ---------------------------------------------------------------------
+    def create_upload(self, upload: Upload) -> None: ...
+
+    def get_upload(self, upload_id: str) -> Upload | None: ...
+
+    def put_part(self, upload_id: str, part: Part) -> list[Extent]:
+        """Record a part (replacing a same-numbered one, whose extent is returned). NoSuchUpload if gone."""
+        ...
+
+    def list_parts(self, upload_id: str) -> list[Part]: ...
+
+    def finish_upload(self, upload_id: str, version: ObjectVersion | None) -> WriteResult:
+        """Complete (``version`` given) or abort (None) atomically; returns extents to delete."""
+        ...
+
+    def list_uploads(self, bucket: str) -> list[Upload]: ...
+
+    # -- credentials ----------------------------------------------------------------------------
+    def get_credential(self, access_key: str) -> Credential | None: ...
+
+    def put_credential(self, credential: Credential) -> None: ...
+
+    def list_credentials(self) -> list[Credential]: ...
+
+    def delete_credential(self, access_key: str) -> bool: ...
+
+    def close(self) -> None: ...

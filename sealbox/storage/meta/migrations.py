@@ -1,0 +1,35 @@
+"""Numbered schema migrations, shared by every SQL backend. Append; never edit a shipped entry."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[list[str]] = [
+    # 1: buckets, object versions, multipart uploads, credentials
+    [
+        """CREATE TABLE buckets(
+            name TEXT PRIMARY KEY, owner TEXT NOT NULL, created REAL NOT NULL, region TEXT NOT NULL,
+            versioning TEXT NOT NULL DEFAULT '', default_sse TEXT, bucket_key_enabled INTEGER NOT NULL DEFAULT 0,
+            policy TEXT)""",
+        """CREATE TABLE versions(
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            bucket TEXT NOT NULL, key TEXT NOT NULL, version_id TEXT NOT NULL,
+            object_uid BLOB NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL, last_modified REAL NOT NULL,
+            owner TEXT NOT NULL, is_delete_marker INTEGER NOT NULL,
+            content_headers TEXT NOT NULL, user_meta TEXT NOT NULL, checksums TEXT NOT NULL, checksum_type TEXT,
+            sse TEXT, sealed_key TEXT, extents TEXT NOT NULL, part_count INTEGER NOT NULL,
+            storage_class TEXT NOT NULL, is_latest INTEGER NOT NULL,
+            UNIQUE(bucket, key, version_id))""",
+        "CREATE INDEX versions_latest ON versions(bucket, key) WHERE is_latest = 1",
+        "CREATE INDEX versions_key_id ON versions(bucket, key, id)",
+        """CREATE TABLE uploads(
+            upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL, object_uid BLOB NOT NULL,
+            initiated REAL NOT NULL, owner TEXT NOT NULL, content_headers TEXT NOT NULL, user_meta TEXT NOT NULL,
+            sse TEXT, sealed_key TEXT, checksum_algorithm TEXT, checksum_type TEXT, storage_class TEXT NOT NULL)""",
+        "CREATE INDEX uploads_bucket_key ON uploads(bucket, key)",
+        """CREATE TABLE parts(
+            upload_id TEXT NOT NULL REFERENCES uploads(upload_id) ON DELETE CASCADE, part_number INTEGER NOT NULL,
+            blob_id TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL, checksums TEXT NOT NULL,
+            last_modified REAL NOT NULL, PRIMARY KEY(upload_id, part_number))""",
+        """CREATE TABLE credentials(
+            access_key TEXT PRIMARY KEY, principal TEXT NOT NULL, sealed_secret TEXT NOT NULL, created REAL NOT NULL)""",
+    ],
+]

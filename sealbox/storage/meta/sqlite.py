@@ -1,0 +1,398 @@
+"""SQLite metadata store: the embedded default.
+
+WAL mode lets readers in every worker process run while one writer commits; ``synchronous=FULL``
+makes every acknowledged commit durable. One connection per thread (sqlite3 connections must not
+be shared between threads mid-transaction). Writes use ``BEGIN IMMEDIATE`` so that the
+read-check-write of a conditional PUT or a delete is atomic across processes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sealbox.core.errors import ErrorCode, SealboxError
+from sealbox.core.types import NULL_VERSION, Bucket, Extent, ListPage, ObjectVersion, Versioning
+from sealbox.storage.meta.base import Credential, DeleteResult, Part, Upload, WriteResult
+from sealbox.storage.meta.listing import BATCH, Row, paginate
+from sealbox.storage.meta.migrations import MIGRATIONS
+
+_VERSION_COLS = (
+    "bucket, key, version_id, object_uid, size, etag, last_modified, owner, is_delete_marker, "
+    "content_headers, user_meta, checksums, checksum_type, sse, sealed_key, extents, part_count, "
+    "storage_class, is_latest, id"
+)
+_BATCH = BATCH
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _extents_json(extents: tuple[Extent, ...] | list[Extent]) -> str:
+    return _dumps([[e.blob_id, e.size] for e in extents])
+
+
+def _extents(text: str) -> tuple[Extent, ...]:
+    return tuple(Extent(b, s) for b, s in json.loads(text))
+
+
+def _version(row: tuple[Any, ...]) -> ObjectVersion:
+    return ObjectVersion(
+        bucket=row[0], key=row[1], version_id=row[2], object_uid=row[3], size=row[4], etag=row[5],
+        last_modified=row[6], owner=row[7], is_delete_marker=bool(row[8]),
+        content_headers=json.loads(row[9]), user_meta=json.loads(row[10]), checksums=json.loads(row[11]),
+        checksum_type=row[12], sse=row[13], sealed_key=row[14], extents=_extents(row[15]),
+        part_count=row[16], storage_class=row[17], is_latest=bool(row[18]), seq=row[19],
+    )
+
+
+def _version_params(v: ObjectVersion, version_id: str) -> tuple[Any, ...]:
+    return (
+        v.bucket, v.key, version_id, v.object_uid, v.size, v.etag, v.last_modified, v.owner,
+        int(v.is_delete_marker), _dumps(v.content_headers), _dumps(v.user_meta), _dumps(v.checksums),
+        v.checksum_type, v.sse, v.sealed_key, _extents_json(v.extents), v.part_count, v.storage_class,
+    )
+
+
+def _bucket(row: tuple[Any, ...]) -> Bucket:
+    return Bucket(name=row[0], owner=row[1], created=row[2], region=row[3], versioning=Versioning(row[4]),
+                  default_sse=row[5], bucket_key_enabled=bool(row[6]))
+
+
+def _upload(row: tuple[Any, ...]) -> Upload:
+    return Upload(upload_id=row[0], bucket=row[1], key=row[2], object_uid=row[3], initiated=row[4],
+                  owner=row[5], content_headers=json.loads(row[6]), user_meta=json.loads(row[7]),
+                  sse=row[8], sealed_key=row[9], checksum_algorithm=row[10], checksum_type=row[11],
+                  storage_class=row[12])
+
+
+class SqliteMetaStore:
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        with self._write() as db:
+            _migrate(db)
+
+    # -- connections -------------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self._path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        db = self._conn()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    # -- buckets -------------------------------------------------------------------------------
+    def create_bucket(self, bucket: Bucket) -> Bucket | None:
+        with self._write() as db:
+            row = db.execute("SELECT name, owner, created, region, versioning, default_sse, bucket_key_enabled"
+                             " FROM buckets WHERE name=?", (bucket.name,)).fetchone()
+            if row:
+                return _bucket(row)
+            db.execute("INSERT INTO buckets(name, owner, created, region, versioning, default_sse,"
+                       " bucket_key_enabled) VALUES (?,?,?,?,?,?,?)",
+                       (bucket.name, bucket.owner, bucket.created, bucket.region, bucket.versioning.value,
+                        bucket.default_sse, int(bucket.bucket_key_enabled)))
+        return None
+
+    def get_bucket(self, name: str) -> Bucket | None:
+        row = self._conn().execute("SELECT name, owner, created, region, versioning, default_sse,"
+                                   " bucket_key_enabled FROM buckets WHERE name=?", (name,)).fetchone()
+        return _bucket(row) if row else None
+
+    def list_buckets(self) -> list[Bucket]:
+        rows = self._conn().execute("SELECT name, owner, created, region, versioning, default_sse,"
+                                    " bucket_key_enabled FROM buckets ORDER BY name").fetchall()
+        return [_bucket(r) for r in rows]
+
+    def delete_bucket(self, name: str) -> bool:
+        with self._write() as db:
+            if not db.execute("SELECT 1 FROM buckets WHERE name=?", (name,)).fetchone():
+                return False
+            busy = db.execute("SELECT 1 FROM versions WHERE bucket=? LIMIT 1", (name,)).fetchone() or \
+                db.execute("SELECT 1 FROM uploads WHERE bucket=? LIMIT 1", (name,)).fetchone()
+            if busy:
+                raise SealboxError(ErrorCode.BUCKET_NOT_EMPTY, "The bucket you tried to delete is not empty",
+                                   BucketName=name)
+            db.execute("DELETE FROM buckets WHERE name=?", (name,))
+        return True
+
+    def _update_bucket(self, name: str, sql: str, params: tuple[Any, ...]) -> None:
+        with self._write() as db:
+            if db.execute(sql, params + (name,)).rowcount == 0:
+                raise SealboxError(ErrorCode.NO_SUCH_BUCKET, "The specified bucket does not exist",
+                                   BucketName=name)
+
+    def set_bucket_versioning(self, name: str, state: Versioning) -> None:
+        self._update_bucket(name, "UPDATE buckets SET versioning=? WHERE name=?", (state.value,))
+
+    def set_bucket_encryption(self, name: str, sse: str | None, bucket_key_enabled: bool) -> None:
+        self._update_bucket(name, "UPDATE buckets SET default_sse=?, bucket_key_enabled=? WHERE name=?",
+                            (sse, int(bucket_key_enabled)))
+
+    def get_bucket_policy(self, name: str) -> str | None:
+        row = self._conn().execute("SELECT policy FROM buckets WHERE name=?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def set_bucket_policy(self, name: str, policy: str | None) -> None:
+        self._update_bucket(name, "UPDATE buckets SET policy=? WHERE name=?", (policy,))
+
+    # -- objects -------------------------------------------------------------------------------
+    def get_version(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion | None:
+        db = self._conn()
+        if version_id is None:
+            row = db.execute(f"SELECT {_VERSION_COLS} FROM versions WHERE bucket=? AND key=? AND is_latest=1",
+                             (bucket, key)).fetchone()
+        else:
+            row = db.execute(f"SELECT {_VERSION_COLS} FROM versions WHERE bucket=? AND key=? AND version_id=?",
+                             (bucket, key, version_id)).fetchone()
+        return _version(row) if row else None
+
+    def _versioning_in_tx(self, db: sqlite3.Connection, bucket: str) -> Versioning:
+        row = db.execute("SELECT versioning FROM buckets WHERE name=?", (bucket,)).fetchone()
+        if row is None:
+            raise SealboxError(ErrorCode.NO_SUCH_BUCKET, "The specified bucket does not exist", BucketName=bucket)
+        return Versioning(row[0])
+
+    def _latest_in_tx(self, db: sqlite3.Connection, bucket: str, key: str) -> ObjectVersion | None:
+        row = db.execute(f"SELECT {_VERSION_COLS} FROM versions WHERE bucket=? AND key=? AND is_latest=1",
+                         (bucket, key)).fetchone()
+        return _version(row) if row else None
+
+    def _insert_latest(self, db: sqlite3.Connection, v: ObjectVersion, version_id: str) -> list[Extent]:
+        """Insert ``v`` as the latest version; in non-Enabled modes it replaces the null version."""
+        orphaned: list[Extent] = []
+        if version_id == NULL_VERSION:
+            old = db.execute("SELECT extents FROM versions WHERE bucket=? AND key=? AND version_id=?",
+                             (v.bucket, v.key, NULL_VERSION)).fetchone()
+            if old:
+                orphaned.extend(_extents(old[0]))
+                db.execute("DELETE FROM versions WHERE bucket=? AND key=? AND version_id=?",
+                           (v.bucket, v.key, NULL_VERSION))
+        db.execute("UPDATE versions SET is_latest=0 WHERE bucket=? AND key=? AND is_latest=1", (v.bucket, v.key))
+        db.execute(f"INSERT INTO versions({_VERSION_COLS.rsplit(', ', 2)[0]}, is_latest)"
+                   " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)", _version_params(v, version_id))
+        return orphaned
+
+    def put_version(self, version: ObjectVersion, if_none_match_star: bool = False,
+                    if_match: str | None = None) -> WriteResult:
+        with self._write() as db:
+            versioning = self._versioning_in_tx(db, version.bucket)
+            if if_none_match_star or if_match is not None:
+                _check_write_conditions(self._latest_in_tx(db, version.bucket, version.key),
+                                        if_none_match_star, if_match, version.key)
+            vid = version.version_id if versioning is Versioning.ENABLED else NULL_VERSION
+            orphaned = self._insert_latest(db, version, vid)
+        return WriteResult(vid, orphaned)
+
+    def delete(self, bucket: str, key: str, version_id: str | None, marker: ObjectVersion) -> DeleteResult:
+        with self._write() as db:
+            versioning = self._versioning_in_tx(db, bucket)
+            if version_id is not None:
+                return self._delete_version(db, bucket, key, version_id)
+            if versioning is Versioning.UNVERSIONED:
+                result = self._delete_version(db, bucket, key, NULL_VERSION)
+                return DeleteResult(None, False, result.orphaned)
+            vid = marker.version_id if versioning is Versioning.ENABLED else NULL_VERSION
+            orphaned = self._insert_latest(db, marker, vid)
+            return DeleteResult(vid, True, orphaned)
+
+    def _delete_version(self, db: sqlite3.Connection, bucket: str, key: str, version_id: str) -> DeleteResult:
+        row = db.execute("SELECT id, extents, is_latest, is_delete_marker FROM versions"
+                         " WHERE bucket=? AND key=? AND version_id=?", (bucket, key, version_id)).fetchone()
+        if row is None:
+            return DeleteResult(version_id, False, [])
+        db.execute("DELETE FROM versions WHERE id=?", (row[0],))
+        if row[2]:
+            db.execute("UPDATE versions SET is_latest=1 WHERE id=(SELECT MAX(id) FROM versions"
+                       " WHERE bucket=? AND key=?)", (bucket, key))
+        return DeleteResult(version_id, bool(row[3]), list(_extents(row[1])))
+
+    def list_objects(self, bucket: str, prefix: str, delimiter: str, after: str, max_keys: int) -> ListPage:
+        db = self._conn()
+
+        def fetch(lower: str, inclusive: bool, _lower_id: int) -> list[Row]:
+            op = ">=" if inclusive else ">"
+            rows = db.execute(f"SELECT {_VERSION_COLS} FROM versions WHERE bucket=? AND is_latest=1"
+                              f" AND key {op} ? ORDER BY key LIMIT {_BATCH}", (bucket, lower)).fetchall()
+            return [Row(r[1], r[19], r) for r in rows]
+
+        page = paginate(fetch, prefix, delimiter, after, None, max_keys, skip_delete_markers=True,
+                        is_delete_marker=lambda r: bool(r[8]))
+        return ListPage([_version(r) for r in page.rows], page.common_prefixes, page.is_truncated,
+                        page.next_key, None)
+
+    def list_versions(self, bucket: str, prefix: str, delimiter: str, key_marker: str,
+                      version_id_marker: str, max_keys: int) -> ListPage:
+        db = self._conn()
+        marker_id: int | None = None
+        if key_marker and version_id_marker:
+            found = db.execute("SELECT id FROM versions WHERE bucket=? AND key=? AND version_id=?",
+                               (bucket, key_marker, version_id_marker)).fetchone()
+            marker_id = found[0] if found else None
+
+        def fetch(lower: str, inclusive: bool, lower_id: int | None) -> list[Row]:
+            if lower_id is not None:
+                sql = (f"SELECT {_VERSION_COLS} FROM versions WHERE bucket=? AND (key > ? OR (key = ? AND id < ?))"
+                       f" ORDER BY key, id DESC LIMIT {_BATCH}")
+                params: tuple[Any, ...] = (bucket, lower, lower, lower_id)
+            else:
+                op = ">=" if inclusive else ">"
+                sql = (f"SELECT {_VERSION_COLS} FROM versions WHERE bucket=? AND key {op} ?"
+                       f" ORDER BY key, id DESC LIMIT {_BATCH}")
+                params = (bucket, lower)
+            return [Row(r[1], r[19], r) for r in db.execute(sql, params).fetchall()]
+
+        page = paginate(fetch, prefix, delimiter, key_marker, marker_id, max_keys, skip_delete_markers=False,
+                        is_delete_marker=lambda r: bool(r[8]))
+        versions = [_version(r) for r in page.rows]
+        next_vid = versions[-1].version_id if page.is_truncated and versions and \
+            page.next_key == versions[-1].key else None
+        return ListPage(versions, page.common_prefixes, page.is_truncated, page.next_key, next_vid)
+
+    def referenced_blob_ids(self) -> set[str]:
+        db = self._conn()
+        ids: set[str] = set()
+        for (text,) in db.execute("SELECT extents FROM versions"):
+            ids.update(e.blob_id for e in _extents(text))
+        for (blob_id,) in db.execute("SELECT blob_id FROM parts"):
+            ids.add(blob_id)
+        return ids
+
+    # -- multipart ----------------------------------------------------------------------------
+    def create_upload(self, upload: Upload) -> None:
+        with self._write() as db:
+            self._versioning_in_tx(db, upload.bucket)
+            db.execute("INSERT INTO uploads(upload_id, bucket, key, object_uid, initiated, owner, content_headers,"
+                       " user_meta, sse, sealed_key, checksum_algorithm, checksum_type, storage_class)"
+                       " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                       (upload.upload_id, upload.bucket, upload.key, upload.object_uid, upload.initiated,
+                        upload.owner, _dumps(upload.content_headers), _dumps(upload.user_meta), upload.sse,
+                        upload.sealed_key, upload.checksum_algorithm, upload.checksum_type, upload.storage_class))
+
+    def get_upload(self, upload_id: str) -> Upload | None:
+        row = self._conn().execute("SELECT upload_id, bucket, key, object_uid, initiated, owner, content_headers,"
+                                   " user_meta, sse, sealed_key, checksum_algorithm, checksum_type, storage_class"
+                                   " FROM uploads WHERE upload_id=?", (upload_id,)).fetchone()
+        return _upload(row) if row else None
+
+    def put_part(self, upload_id: str, part: Part) -> list[Extent]:
+        with self._write() as db:
+            if not db.execute("SELECT 1 FROM uploads WHERE upload_id=?", (upload_id,)).fetchone():
+                raise _no_such_upload(upload_id)
+            old = db.execute("SELECT blob_id, size FROM parts WHERE upload_id=? AND part_number=?",
+                             (upload_id, part.part_number)).fetchone()
+            db.execute("INSERT OR REPLACE INTO parts(upload_id, part_number, blob_id, size, etag, checksums,"
+                       " last_modified) VALUES (?,?,?,?,?,?,?)",
+                       (upload_id, part.part_number, part.extent.blob_id, part.extent.size, part.etag,
+                        _dumps(part.checksums), part.last_modified))
+        return [Extent(old[0], old[1])] if old else []
+
+    def list_parts(self, upload_id: str) -> list[Part]:
+        rows = self._conn().execute("SELECT part_number, blob_id, size, etag, checksums, last_modified FROM parts"
+                                    " WHERE upload_id=? ORDER BY part_number", (upload_id,)).fetchall()
+        return [Part(r[0], Extent(r[1], r[2]), r[3], json.loads(r[4]), r[5]) for r in rows]
+
+    def finish_upload(self, upload_id: str, version: ObjectVersion | None) -> WriteResult:
+        with self._write() as db:
+            if not db.execute("SELECT 1 FROM uploads WHERE upload_id=?", (upload_id,)).fetchone():
+                raise _no_such_upload(upload_id)
+            parts = db.execute("SELECT blob_id, size FROM parts WHERE upload_id=?", (upload_id,)).fetchall()
+            used = {e.blob_id for e in version.extents} if version else set()
+            orphaned = [Extent(b, s) for b, s in parts if b not in used]
+            vid = ""
+            if version is not None:
+                versioning = self._versioning_in_tx(db, version.bucket)
+                vid = version.version_id if versioning is Versioning.ENABLED else NULL_VERSION
+                orphaned.extend(self._insert_latest(db, version, vid))
+            db.execute("DELETE FROM parts WHERE upload_id=?", (upload_id,))
+            db.execute("DELETE FROM uploads WHERE upload_id=?", (upload_id,))
+        return WriteResult(vid, orphaned)
+
+    def list_uploads(self, bucket: str) -> list[Upload]:
+        rows = self._conn().execute("SELECT upload_id, bucket, key, object_uid, initiated, owner, content_headers,"
+                                    " user_meta, sse, sealed_key, checksum_algorithm, checksum_type, storage_class"
+                                    " FROM uploads WHERE bucket=? ORDER BY key, initiated", (bucket,)).fetchall()
+        return [_upload(r) for r in rows]
+
+    # -- credentials ----------------------------------------------------------------------------
+    def get_credential(self, access_key: str) -> Credential | None:
+        row = self._conn().execute("SELECT access_key, principal, sealed_secret, created FROM credentials"
+                                   " WHERE access_key=?", (access_key,)).fetchone()
+        return Credential(*row) if row else None
+
+    def put_credential(self, credential: Credential) -> None:
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO credentials(access_key, principal, sealed_secret, created)"
+                       " VALUES (?,?,?,?)", (credential.access_key, credential.principal,
+                                             credential.sealed_secret, credential.created))
+
+    def list_credentials(self) -> list[Credential]:
+        rows = self._conn().execute("SELECT access_key, principal, sealed_secret, created FROM credentials"
+                                    " ORDER BY created").fetchall()
+        return [Credential(*r) for r in rows]
+
+    def delete_credential(self, access_key: str) -> bool:
+        with self._write() as db:
+            return db.execute("DELETE FROM credentials WHERE access_key=?", (access_key,)).rowcount > 0
+
+
+def _no_such_upload(upload_id: str) -> SealboxError:
+    return SealboxError(ErrorCode.NO_SUCH_UPLOAD, "The specified upload does not exist. The upload ID may be"
+                        " invalid, or the upload may have been aborted or completed.", UploadId=upload_id)
+
+
+def _check_write_conditions(current: ObjectVersion | None, if_none_match_star: bool, if_match: str | None,
+                            key: str) -> None:
+    exists = current is not None and not current.is_delete_marker
+    if if_none_match_star and exists:
+        raise SealboxError(ErrorCode.PRECONDITION_FAILED, "At least one of the pre-conditions you specified"
+                           " did not hold", Condition="If-None-Match")
+    if if_match is not None:
+        if not exists:
+            raise SealboxError(ErrorCode.NO_SUCH_KEY, "The specified key does not exist.", Key=key)
+        assert current is not None
+        if if_match.strip('"') != current.etag and if_match != "*":
+            raise SealboxError(ErrorCode.PRECONDITION_FAILED, "At least one of the pre-conditions you specified"
+                               " did not hold", Condition="If-Match")
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS schema_meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL)")
+    row = db.execute("SELECT v FROM schema_meta WHERE k='version'").fetchone()
+    current = row[0] if row else 0
+    for number, script in enumerate(MIGRATIONS, start=1):
+        if number > current:
+            for statement in script:
+                db.execute(statement)
+            db.execute("INSERT OR REPLACE INTO schema_meta(k, v) VALUES ('version', ?)", (number,))
