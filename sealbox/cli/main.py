@@ -68,6 +68,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sealbox", description="An S3-compatible object store that encrypts.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_serve(sub)
+    # Each further command family lives in its own module with a register(subparsers) function.
+    import importlib
+
+    for name in ("keys", "users", "maintenance"):
+        try:
+            module = importlib.import_module(f"sealbox.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"sealbox.cli.{name}":
+                raise
+            continue
+        module.register(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO) if hasattr(args, "log_level")
                         else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

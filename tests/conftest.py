@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import Server, start_server, unique_bucket
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One real sealbox process (2 workers, plain HTTP + an HTTPS listener) shared by the black-box tests."""
+    srv = start_server(tmp_path_factory.mktemp("sealbox") / "data", workers=2, tls=True)
+    yield srv
+    srv.stop()
+    assert "Traceback" not in srv.log(), srv.log()
+
+
+@pytest.fixture
+def s3(server: Server):  # type: ignore[no-untyped-def]
+    return server.client()
+
+
+@pytest.fixture
+def bucket(s3) -> str:  # type: ignore[no-untyped-def]
+    name = unique_bucket()
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"

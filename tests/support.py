@@ -1,0 +1,175 @@
+"""Test support: start the real sealbox process, sign raw requests, make a TLS certificate."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+import requests
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+
+ROOT = Path(__file__).resolve().parent.parent
+SEALBOX = Path(sys.executable).parent / "sealbox"
+ACCESS_KEY = "SBTESTROOTACCESSKEY1"
+SECRET_KEY = "test-secret-key-0123456789abcdefghijklmn"
+REGION = "us-east-1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen[bytes]
+    port: int
+    data_dir: Path
+    log_path: Path
+    tls_port: int | None = None
+    cert: Path | None = None
+    access_key: str = ACCESS_KEY
+    secret_key: str = SECRET_KEY
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def tls_endpoint(self) -> str:
+        return f"https://localhost:{self.tls_port}"
+
+    def client(self, tls: bool = False, **config: object) -> object:
+        return boto3.client(
+            "s3", endpoint_url=self.tls_endpoint if tls else self.endpoint, region_name=REGION,
+            aws_access_key_id=self.access_key, aws_secret_access_key=self.secret_key,
+            verify=str(self.cert) if tls else None,
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}, **config),  # type: ignore[arg-type]
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=15)
+
+
+def wait_ready(port: int, proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"sealbox exited with {proc.returncode}:\n{log_path.read_text(errors='replace')}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"sealbox did not listen on {port}:\n{log_path.read_text(errors='replace')}")
+
+
+def start_server(data_dir: Path, *args: str, workers: int = 1, tls: bool = False,
+                 env: dict[str, str] | None = None, port: int | None = None) -> Server:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    argv = [str(SEALBOX), "serve", "--data-dir", str(data_dir), "--port", str(port), "--workers", str(workers),
+            "--log-level", "warning", *args]
+    tls_port = cert = None
+    if tls:
+        cert, key = make_cert(data_dir.parent / f"tls-{port}")
+        tls_port = free_port()
+        argv += ["--tls-cert", str(cert), "--tls-key", str(key), "--tls-port", str(tls_port)]
+    log_path = data_dir.parent / f"server-{port}.log"
+    full_env = {**os.environ, "SEALBOX_ACCESS_KEY": ACCESS_KEY, "SEALBOX_SECRET_KEY": SECRET_KEY, **(env or {})}
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=full_env, start_new_session=True)
+    wait_ready(port, proc, log_path)
+    if tls_port:
+        wait_ready(tls_port, proc, log_path)
+    return Server(proc, port, data_dir, log_path, tls_port, cert)
+
+
+@contextmanager
+def running_server(data_dir: Path, *args: str, **kwargs: object) -> Iterator[Server]:
+    server = start_server(data_dir, *args, **kwargs)  # type: ignore[arg-type]
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def make_cert(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost/127.0.0.1."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    directory.mkdir(parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def unique_bucket(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:16]}"
+
+
+def signed_request(server: Server, method: str, path: str, *, body: bytes = b"",
+                   headers: dict[str, str] | None = None, params: dict[str, str] | None = None,
+                   payload_hash: str | None = None, secret: str | None = None,
+                   access_key: str | None = None, timeout: float = 30) -> requests.Response:
+    """A raw SigV4-signed request (botocore's signer), for edge cases SDKs won't produce."""
+    url = server.endpoint + path
+    req = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}), params=params or {})
+    if payload_hash is not None:
+        req.headers["X-Amz-Content-SHA256"] = payload_hash
+    creds = Credentials(access_key or server.access_key, secret or server.secret_key)
+    S3SigV4Auth(creds, "s3", REGION).add_auth(req)
+    prepared = req.prepare()
+    return requests.request(method, prepared.url, data=body, headers=dict(prepared.headers), timeout=timeout)
+
+
+def xml_code(response: requests.Response) -> str | None:
+    import re
+
+    m = re.search(r"<Code>([^<]*)</Code>", response.text)
+    return m.group(1) if m else None
