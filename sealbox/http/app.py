@@ -61,7 +61,7 @@ class S3App:
         client = scope.get("client") or ("", 0)
         headers = parse_headers(scope["headers"])
         request = Request(method=scope["method"], raw_path=raw_path.decode("latin-1"), raw_query=raw_query,
-                          query=parse_query(raw_query), headers=headers, receive=receive,
+                          query=parse_query(raw_query), headers=headers, receive=_TrackedReceive(receive),
                           secure=scope.get("scheme") == "https", client_ip=client[0],
                           request_id=secrets.token_hex(8).upper())
         return request
@@ -111,6 +111,10 @@ class S3App:
                 response = self._error(request, SealboxError(ErrorCode.INTERNAL_ERROR))
                 headers, stream = response.headers, None
                 headers.setdefault("x-amz-request-id", request.request_id)
+        if _has_body(request.headers) and not request.receive.finished:  # type: ignore[attr-defined]
+            # Answered before the body was read (e.g. an error without "100 Continue"): the client may
+            # never send it, so this connection cannot carry another request.
+            headers["connection"] = "close"
         if "content-length" not in headers and stream is None:
             headers["content-length"] = str(len(response.body))
         await send({"type": "http.response.start", "status": response.status,
@@ -131,6 +135,24 @@ class S3App:
         finally:
             await stream.aclose()
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+class _TrackedReceive:
+    """ASGI receive that remembers whether the request body was read to its end."""
+
+    def __init__(self, receive: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+        self._receive = receive
+        self.finished = False
+
+    async def __call__(self) -> dict[str, Any]:
+        message = await self._receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            self.finished = True
+        return message
+
+
+def _has_body(headers: dict[str, str]) -> bool:
+    return "transfer-encoding" in headers or headers.get("content-length", "0").strip() not in ("0", "")
 
 
 async def _lifespan(receive: Any, send: Send) -> None:
