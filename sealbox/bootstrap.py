@@ -31,6 +31,8 @@ def initialize(settings: Settings) -> str:
         scheme = "https" if settings.tls_cert and not settings.tls_port else "http"
         endpoint = f"{scheme}://{settings.host}:{settings.port}"
         lines.append(f"sealbox: S3 endpoint {endpoint}")
+        if settings.tls_port:
+            lines.append(f"sealbox: S3 TLS endpoint https://{settings.host}:{settings.tls_port}")
         if settings.console_port:
             lines.append(f"sealbox: web console {scheme}://{settings.host}:{settings.console_port}/")
         if secret is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -51,6 +52,13 @@ def listeners(settings: Settings) -> list[Listener]:
     if settings.console_port:
         result.append(Listener("console", bind(settings.host, settings.console_port), settings.tls_cert is not None))
     return result
+
+
+def bound_settings(settings: Settings, socks: list[Listener]) -> Settings:
+    """Settings with the ports actually bound (differs from the request when a port was 0)."""
+    ports = {lst.name: int(lst.sock.getsockname()[1]) for lst in socks}
+    return dataclasses.replace(settings, port=ports["s3"], tls_port=ports.get("s3-tls", settings.tls_port),
+                               console_port=ports.get("console", settings.console_port))
 
 
 class _Server(uvicorn.Server):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -80,8 +81,25 @@ class Server:
                 self.proc.wait(timeout=15)
 
 
-def wait_ready(port: int, proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 30.0) -> None:
+def wait_ready(proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 30.0) -> dict[str, int]:
+    """Wait for the start-up banner and return the ports it reports ("s3", "s3-tls", "console")."""
     deadline = time.monotonic() + timeout
+    patterns = {"s3": r"S3 endpoint https?://[^:]+:(\d+)", "s3-tls": r"S3 TLS endpoint https://[^:]+:(\d+)",
+                "console": r"web console https?://[^:]+:(\d+)"}
+    while time.monotonic() < deadline:
+        text = log_path.read_text(errors="replace")
+        if proc.poll() is not None:
+            raise RuntimeError(f"sealbox exited with {proc.returncode}:\n{text}")
+        ports = {name: int(m.group(1)) for name, rx in patterns.items() if (m := re.search(rx, text))}
+        if "s3" in ports:
+            for port in ports.values():
+                _wait_port(port, proc, log_path, deadline)
+            return ports
+        time.sleep(0.05)
+    raise RuntimeError(f"sealbox did not start:\n{log_path.read_text(errors='replace')}")
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], log_path: Path, deadline: float) -> None:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"sealbox exited with {proc.returncode}:\n{log_path.read_text(errors='replace')}")
@@ -95,23 +113,29 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes], log_path: Path, timeout
 
 def start_server(data_dir: Path, *args: str, workers: int = 1, tls: bool = False,
                  env: dict[str, str] | None = None, port: int | None = None) -> Server:
+    """Start ``sealbox serve`` on ports the OS picks (no races between parallel test runs)."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
-    argv = [str(SEALBOX), "serve", "--data-dir", str(data_dir), "--port", str(port), "--workers", str(workers),
+    argv = [str(SEALBOX), "serve", "--data-dir", str(data_dir), "--port", str(port or 0), "--workers", str(workers),
             "--log-level", "warning", *args]
-    tls_port = cert = None
+    cert = None
     if tls:
-        cert, key = make_cert(data_dir.parent / f"tls-{port}")
-        tls_port = free_port()
-        argv += ["--tls-cert", str(cert), "--tls-key", str(key), "--tls-port", str(tls_port)]
-    log_path = data_dir.parent / f"server-{port}.log"
-    full_env = {**os.environ, "SEALBOX_ACCESS_KEY": ACCESS_KEY, "SEALBOX_SECRET_KEY": SECRET_KEY, **(env or {})}
+        cert, key = make_cert(data_dir.parent / "tls")
+        argv += ["--tls-cert", str(cert), "--tls-key", str(key), "--tls-port", "0"]
+    log_path = data_dir.parent / f"server-{uuid.uuid4().hex[:8]}.log"
+    # The console (default port 9001) is off unless a test asks for it with --console-port N.
+    full_env = {**os.environ, "SEALBOX_ACCESS_KEY": ACCESS_KEY, "SEALBOX_SECRET_KEY": SECRET_KEY,
+                "SEALBOX_CONSOLE_PORT": "0", **(env or {})}
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=full_env, start_new_session=True)
-    wait_ready(port, proc, log_path)
-    if tls_port:
-        wait_ready(tls_port, proc, log_path)
-    return Server(proc, port, data_dir, log_path, tls_port, cert)
+    try:
+        ports = wait_ready(proc, log_path)
+    except BaseException:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    server = Server(proc, ports["s3"], data_dir, log_path, ports.get("s3-tls"), cert)
+    server.extra["ports"] = ports
+    return server
 
 
 @contextmanager
@@ -151,6 +175,20 @@ def make_cert(directory: Path) -> tuple[Path, Path]:
 
 def unique_bucket(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:16]}"
+
+
+def signed_headers(server: Server, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None,
+                   payload_hash: str | None = None, when: dt.datetime | None = None) -> dict[str, str]:
+    """Headers of a SigV4-signed request (botocore's signer), optionally signed at another time."""
+    from unittest import mock
+
+    req = AWSRequest(method=method, url=server.endpoint + path, data=body, headers=dict(headers or {}))
+    auth = S3SigV4Auth(Credentials(server.access_key, server.secret_key), "s3", REGION)
+    if payload_hash is not None:
+        auth.payload = lambda request: payload_hash  # type: ignore[method-assign]
+    with mock.patch("botocore.auth.get_current_datetime", return_value=when or dt.datetime.now(dt.UTC)):
+        auth.add_auth(req)
+    return dict(req.prepare().headers)
 
 
 def signed_request(server: Server, method: str, path: str, *, body: bytes = b"",
