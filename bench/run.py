@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
 from diskref import run_disk_case
 from report import make_row, problems, text_table, write_outputs
 from servers import HOST, ManagedProcess, RssSampler, start_moto, start_nginx, start_sealbox
-from sigv4_client import Connection, SigV4Signer, make_connection, s3_path
+from sigv4_client import Connection, HttpError, SigV4Signer, make_connection, s3_path
 from workload import (
     BodyPool,
     CaseResult,
@@ -45,19 +46,23 @@ RESULTS_DIR = REPO / "bench" / "results"
 ACCESS_KEY = "benchaccesskey"
 SECRET_KEY = "benchsecretkey0123456789abcdefghijklmnop"
 BUCKET = "bench"
+BUSY_WARNING = 25.0  # % CPU (summed over cores) used by others before the start that earns a warning
 REQUEST_TIMEOUT = 60.0  # seconds; a request still unanswered then counts as an error
 SIZES = (4 * KiB, 1 * MiB, 64 * MiB)
 CONCS = (1, 16)
 POOL_COUNT = {4 * KiB: 4096, 1 * MiB: 256, 64 * MiB: 64}  # distinct bodies per size
 NGINX_FILES = {4 * KiB: 1024, 1 * MiB: 64, 64 * MiB: 8}  # static files per size for nginx
-VERIFY_EVERY = {4 * KiB: 16, 1 * MiB: 8, 64 * MiB: 8}  # check the body of every Nth GET (and the first)
+# Body checks: in the timed loop, hash every Nth GET body (0 = none; hashing 64 MiB costs the client ~40 ms);
+# after each GET case, VERIFY_AFTER more GETs (untimed) all get their bodies hashed and compared.
+VERIFY_EVERY = {4 * KiB: 16, 1 * MiB: 64, 64 * MiB: 0}
+VERIFY_AFTER = {4 * KiB: 64, 1 * MiB: 16, 64 * MiB: 2}
 SSE_MODES = {"sealbox": (False, True), "moto": (True,)}  # moto accepts the SSE header but doesn't encrypt
 
 
 @dataclass(frozen=True)
 class Profile:
     seconds: float
-    max_ops: dict[int, int]  # per size; 64 MiB is further capped by BIG_OPS
+    max_ops: dict[int, int]  # per size, for sizes under 64 MiB
     big_ops: dict[int, int]  # per concurrency, for 64 MiB
 
     def ops(self, size: int, conc: int) -> int:
@@ -84,6 +89,8 @@ class Context:
     store: KeyStore = field(default_factory=KeyStore)
     signer: SigV4Signer = field(default_factory=lambda: SigV4Signer(ACCESS_KEY, SECRET_KEY))
     results: list[CaseResult] = field(default_factory=list)
+    background_cpu: float = 0.0
+    cleaned: bool = False
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -114,7 +121,7 @@ def chosen_sizes(text: str) -> list[int]:
 
 def progress(result: CaseResult) -> None:
     s = result.spec
-    sse = "" if s.target in ("nginx", "disk") else f" sse={'on' if s.sse else 'off'}"
+    sse = "" if s.target.startswith(("nginx", "disk")) else f" sse={'on' if s.sse else 'off'}"
     flag = f"  ERRORS={result.errors}" if result.errors else ""
     print(
         f"  {s.name:<22} {size_label(s.size):>6} c{s.conc:<2}{sse:<8} {result.ops_per_s:9.1f} op/s "
@@ -138,12 +145,17 @@ def connector(ctx: Context, port: int, kind: str | None = None) -> Callable[[], 
 async def http_case(
     ctx: Context, spec: CaseSpec, server: ManagedProcess, plan: Planner, kind: str | None = None
 ) -> None:
-    pool = ctx.pools[spec.size]
-    result = await run_http_case(
-        spec, plan, pool, connector(ctx, server.port, kind), server.cpu_seconds, ctx.store
-    )
+    pool, connect = ctx.pools[spec.size], connector(ctx, server.port, kind)
+    verify_after = VERIFY_AFTER[spec.size] if spec.op == "GET" else 0
+    try:
+        result = await run_http_case(spec, plan, pool, connect, server.cpu_seconds, ctx.store, verify_after)
+    except (OSError, HttpError, TimeoutError) as exc:  # could not even connect
+        result = CaseResult(spec)
+        result.error(f"connect {type(exc).__name__}", repr(exc))
     ctx.results.append(result)
     progress(result)
+    if server.proc.poll() is not None:
+        raise RuntimeError(f"{server.name} exited with {server.proc.returncode}:\n{server.log_tail()}")
 
 
 def disk_cases(ctx: Context, size: int) -> None:
@@ -162,8 +174,14 @@ async def s3_cases(ctx: Context, target: str, size: int) -> None:
                 spec = spec_for(ctx, target, op, size, conc, sse)
                 if op == "PUT":
                     plan = s3_put_planner(spec, ctx.signer, host, BUCKET, ctx.pools[size], ctx.store)
-                else:
+                elif ctx.store.get((target, size, sse)):
                     plan = s3_get_planner(spec, ctx.signer, host, BUCKET, ctx.store, VERIFY_EVERY[size])
+                else:
+                    skipped = CaseResult(spec)
+                    skipped.error("GET skipped", "the PUT phase wrote no object to read")
+                    ctx.results.append(skipped)
+                    progress(skipped)
+                    continue
                 await http_case(ctx, spec, server, plan)
 
 
@@ -256,6 +274,11 @@ def start_servers(ctx: Context, root: Path, sampler: RssSampler) -> None:
     sampler.start()
 
 
+def background_cpu(seconds: float = 1.0) -> float:
+    """Machine-wide CPU busy %, summed over cores (so up to 200 on 2 cores), before anything starts."""
+    return psutil.cpu_percent(interval=seconds) * (os.cpu_count() or 1)
+
+
 def git_revision() -> str:
     try:
         out = subprocess.run(
@@ -271,7 +294,13 @@ def git_revision() -> str:
 
 
 def summary_lines(ctx: Context, rows: list[dict[str, Any]], sampler: RssSampler) -> list[str]:
-    lines = [
+    lines: list[str] = []
+    if ctx.background_cpu > BUSY_WARNING:
+        lines.append(
+            f"WARNING: the machine was already busy before the run ({ctx.background_cpu:.0f}% CPU of "
+            f"{100 * (os.cpu_count() or 1)}%): other processes compete with client and servers; numbers are noisy"
+        )
+    lines += [
         f"peak RSS {name} (process tree, {sampler.samples} samples @50ms): {peak / MiB:.1f} MiB"
         for name, peak in sampler.peaks.items()
     ]
@@ -303,6 +332,7 @@ def report(ctx: Context, sampler: RssSampler, loop_kind: str, started: float) ->
         "per_case_bound": f"{ctx.args.seconds or ctx.profile.seconds}s and {ctx.profile.max_ops} ops "
         f"(64MiB: {ctx.profile.big_ops} by concurrency)",
         "duration_s": round(time.monotonic() - started, 1),
+        "background_cpu_pct_before_start": round(ctx.background_cpu),
         "peak_rss_mib": {name: round(peak / MiB, 1) for name, peak in sampler.peaks.items()},
     }
     summary = summary_lines(ctx, rows, sampler)
@@ -328,6 +358,11 @@ def main(argv: list[str] | None = None) -> int:
     ctx = Context(args, QUICK if args.quick else FULL, workdir, {})
     loop_kind = "?"
     try:
+        ctx.background_cpu = background_cpu()
+        if ctx.background_cpu > BUSY_WARNING:
+            print(
+                f"warning: machine already {ctx.background_cpu:.0f}% busy before start; results will be noisy"
+            )
         ctx.pools = make_pools(chosen_sizes(args.sizes))
         start_servers(ctx, nginx_root(workdir, ctx.pools), sampler)
         loop_kind = run_async(benchmark(ctx), use_uvloop=not args.no_uvloop)
@@ -336,6 +371,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except RuntimeError as exc:
         print(f"\nbenchmark failed: {exc}", file=sys.stderr)
+        cleanup(ctx, sampler)
+        if ctx.results:
+            print("partial results:")
+            report(ctx, sampler, loop_kind, started)
         return 1
     finally:
         cleanup(ctx, sampler)
@@ -345,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def cleanup(ctx: Context, sampler: RssSampler) -> None:
     """Stop every server by PID and remove the temp dir; a second Ctrl-C must not cut this short."""
+    if ctx.cleaned:
+        return
+    ctx.cleaned = True
     previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         sampler.stop()

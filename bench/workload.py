@@ -116,8 +116,9 @@ class Planned:
     path: str
     headers: dict[str, str]
     body: memoryview | None
-    verify: int | None = None  # body index the response must match (GET only), or None
-    key: tuple[str, int] | None = None  # (key, body index) written by a PUT
+    expect: int | None = None  # GET: index of the body the response must equal
+    verify: bool = False  # GET: hash this body in the timed loop and compare it
+    key: tuple[str, int] | None = None  # PUT: (key, body index) written
 
 
 # A planner turns the request ordinal into a request. It runs on the event loop, between requests.
@@ -159,6 +160,10 @@ def s3_put_planner(
     return plan
 
 
+def _sampled(i: int, every: int) -> bool:
+    return every > 0 and i % every == 0
+
+
 def s3_get_planner(
     spec: CaseSpec, signer: SigV4Signer, host: str, bucket: str, store: KeyStore, verify_every: int
 ) -> Planner:
@@ -169,8 +174,8 @@ def s3_get_planner(
     def plan(i: int) -> Planned:
         key, n = keys[i % len(keys)]
         path = s3_path(bucket, key)
-        verify = n if i % verify_every == 0 else None
-        return Planned("GET", path, signer.sign("GET", path, host), None, verify=verify)
+        headers = signer.sign("GET", path, host)
+        return Planned("GET", path, headers, None, expect=n, verify=_sampled(i, verify_every))
 
     return plan
 
@@ -180,13 +185,17 @@ def static_get_planner(spec: CaseSpec, files: int, verify_every: int) -> Planner
 
     def plan(i: int) -> Planned:
         n = i % files
-        return Planned("GET", f"/{label}/{n}", {}, None, verify=n if i % verify_every == 0 else None)
+        return Planned("GET", f"/{label}/{n}", {}, None, expect=n, verify=_sampled(i, verify_every))
 
     return plan
 
 
 class _Loop:
-    """Runs ``conc`` workers, each on its own keep-alive connection, until max_ops or the deadline."""
+    """Runs ``conc`` workers, each on its own keep-alive connection, until an op count or a deadline.
+
+    Phases: ``warmup`` records nothing; ``timed`` records everything; ``verify`` (after the timed part)
+    hashes every body and records only errors, so full-body checks cost the timed part nothing.
+    """
 
     def __init__(self, spec: CaseSpec, plan: Planner, pool: BodyPool, store: KeyStore | None):
         self.spec, self.plan, self.pool, self.store = spec, plan, pool, store
@@ -194,11 +203,11 @@ class _Loop:
         self.issued = 0
         self.limit = 0
         self.deadline = 0.0
-        self.record = True
+        self.phase = "warmup"
         self.to_verify: list[tuple[int, bytes | None]] = []
 
-    async def run(self, conns: list[Connection], ops: int, seconds: float, record: bool) -> float:
-        self.issued, self.limit, self.record = 0, ops, record
+    async def run(self, conns: list[Connection], ops: int, seconds: float, phase: str) -> float:
+        self.limit, self.phase = self.issued + ops, phase
         start = time.perf_counter()
         self.deadline = start + seconds
         await asyncio.gather(*(self._worker(c) for c in conns))
@@ -208,40 +217,39 @@ class _Loop:
         while self.issued < self.limit and time.perf_counter() < self.deadline:
             planned = self.plan(self.issued)
             self.issued += 1
+            want_digest = planned.expect is not None and (planned.verify or self.phase == "verify")
             t0 = time.perf_counter()
             try:
                 resp = await conn.request(
-                    planned.method, planned.path, planned.headers, planned.body, planned.verify is not None
+                    planned.method, planned.path, planned.headers, planned.body, want_digest
                 )
             except Exception as exc:  # noqa: BLE001 - any failure is a counted error, the loop goes on
-                if self.record:
-                    self.result.error(f"{planned.method} {type(exc).__name__}", f"{planned.path}: {exc!r}")
+                self._error(f"{planned.method} {type(exc).__name__}", f"{planned.path}: {exc!r}")
                 continue
-            if self.record:
+            if self.phase == "timed":
                 self.result.latencies.append(time.perf_counter() - t0)
             self._check(planned, resp)
 
+    def _error(self, kind: str, example: str) -> None:
+        if self.phase != "warmup":
+            self.result.error(kind, example)
+
     def _check(self, planned: Planned, resp: Response) -> None:
         if not resp.ok:
-            if self.record:
-                body = resp.error_body.decode("utf-8", "replace")
-                code = body.partition("<Code>")[2].partition("</Code>")[0]
-                kind = f"{planned.method} HTTP {resp.status} {code}".rstrip()
-                self.result.error(kind, f"{planned.path}: {body}")
+            body = resp.error_body.decode("utf-8", "replace")
+            code = body.partition("<Code>")[2].partition("</Code>")[0]
+            self._error(f"{planned.method} HTTP {resp.status} {code}".rstrip(), f"{planned.path}: {body}")
             return
         if planned.method == "GET" and resp.nbytes != self.spec.size:
-            if self.record:
-                self.result.error(
-                    "GET wrong length", f"{planned.path}: {resp.nbytes} bytes, not {self.spec.size}"
-                )
+            self._error("GET wrong length", f"{planned.path}: {resp.nbytes} bytes, not {self.spec.size}")
             return
         if self.spec.sse and resp.headers.get("x-amz-server-side-encryption") != "AES256":
             self.result.note(f"{planned.method} response lacks x-amz-server-side-encryption: AES256")
         if planned.key is not None and self.store is not None:
             self.store.add((self.spec.target, self.spec.size, self.spec.sse), planned.key)
-        if planned.verify is not None:
-            self.to_verify.append((planned.verify, resp.digest))
-        if self.record:
+        if planned.expect is not None and resp.digest is not None and self.phase != "warmup":
+            self.to_verify.append((planned.expect, resp.digest))
+        if self.phase == "timed":
             self.result.ok += 1
 
     def verify(self) -> None:
@@ -259,19 +267,25 @@ async def run_http_case(
     connect: Callable[[], Connection],
     server_cpu: Callable[[], float],
     store: KeyStore | None = None,
+    verify_after: int = 0,
 ) -> CaseResult:
-    """Open ``conc`` connections, warm up, then run the bounded, timed loop."""
+    """Open ``conc`` connections, warm up, run the bounded timed loop, then (GET) verify a sample of bodies.
+
+    ``verify_after`` more requests follow the timed part, untimed, and every body they get is compared with
+    what was written (by sha256); they read the keys that come next in the round-robin.
+    """
     conns = [connect() for _ in range(spec.conc)]
     loop = _Loop(spec, plan, pool, store)
     try:
         await asyncio.gather(*(c.connect() for c in conns))
         if spec.warmup:
-            await loop.run(conns, spec.warmup, spec.seconds, record=False)
-        loop.to_verify.clear()
+            await loop.run(conns, spec.warmup, spec.seconds, "warmup")
         cpu0, srv0 = time.process_time(), server_cpu()
-        loop.result.elapsed = await loop.run(conns, spec.max_ops, spec.seconds, record=True)
+        loop.result.elapsed = await loop.run(conns, spec.max_ops, spec.seconds, "timed")
         loop.result.client_cpu = time.process_time() - cpu0
         loop.result.server_cpu = server_cpu() - srv0
+        if verify_after:
+            await loop.run(conns[:verify_after], verify_after, spec.seconds, "verify")
     finally:
         await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
     loop.verify()

@@ -11,6 +11,7 @@ from sealbox.http.app import S3App
 from sealbox.http.handlers import Services
 from sealbox.service.buckets import BucketService
 from sealbox.service.identity import Identity
+from sealbox.service.keys import key_source
 from sealbox.service.objects import ObjectService
 from sealbox.service.sealing import Sealer
 from sealbox.storage.data.local import LocalBlobStore
@@ -28,10 +29,10 @@ def load_master_keys(settings: Settings) -> Keyring:
 
 
 def build_services(settings: Settings) -> Services:
-    keyring = load_master_keys(settings)
     meta = SqliteMetaStore(settings.db_path)
     blobs = LocalBlobStore(settings.data_dir)
-    sealer = Sealer(keyring)
+    # A key source, not a fixed keyring: `sealbox keys rotate` changes the keys while workers run.
+    sealer = Sealer(key_source(settings))
     identity = Identity(meta, sealer)
     buckets = BucketService(meta, settings.region, settings.default_encryption)
     pool = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="sealbox-io")

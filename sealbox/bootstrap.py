@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 
 from sealbox.config import Settings, env_default
-from sealbox.crypto.keyring import keyring_from_env, load_or_create_keyring
+from sealbox.crypto.keyring import Keyring, keyring_from_env, load_or_create_keyring
 from sealbox.service.identity import ROOT, Identity
+from sealbox.service.keys import KeyCheckError, describe_source, needed_key_ids, verify_keys
 from sealbox.service.sealing import Sealer
 from sealbox.storage.meta.sqlite import SqliteMetaStore
 
@@ -15,13 +16,12 @@ def initialize(settings: Settings) -> str:
     """Prepare ``settings.data_dir`` and return the start-up message (credentials shown once)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(settings.data_dir, 0o700)
-    from_env = env_default("MASTER_KEYS")
-    if from_env:
-        keyring, created_keys = keyring_from_env(from_env), False
-    else:
-        keyring, created_keys = load_or_create_keyring(settings.keyring_path)
     meta = SqliteMetaStore(settings.db_path)
     try:
+        keyring, created_keys = _master_keys(settings, meta)
+        # Never serve undecryptable data as if it were fine: every key id the stored values name
+        # must be present, and each key must really open what was sealed under its id.
+        verify_keys(meta, keyring, describe_source(settings))
         identity = Identity(meta, Sealer(keyring))
         lines = [f"sealbox: data in {settings.data_dir.resolve()}"]
         if created_keys:
@@ -45,6 +45,24 @@ def initialize(settings: Settings) -> str:
         return "\n".join(lines)
     finally:
         meta.close()
+
+
+def _master_keys(settings: Settings, meta: SqliteMetaStore) -> tuple[Keyring, bool]:
+    """The keyring (and whether it was just created): from SEALBOX_MASTER_KEYS, else the key file.
+
+    A key file is created only for a store that holds nothing sealed yet: a missing file in front of
+    encrypted data is lost keys, not a first start.
+    """
+    from_env = env_default("MASTER_KEYS")
+    if from_env:
+        return keyring_from_env(from_env), False
+    path = settings.keyring_path
+    if not os.path.lexists(path):
+        needed = sorted(needed_key_ids(meta))
+        if needed:
+            raise KeyCheckError(f"the key file {path} is missing and stored data needs master key(s)"
+                                f" {', '.join(needed)}; restore it from your backup (or set SEALBOX_MASTER_KEYS)")
+    return load_or_create_keyring(path)
 
 
 def _root_credentials(meta: SqliteMetaStore, identity: Identity) -> tuple[str, str | None]:

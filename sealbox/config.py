@@ -21,7 +21,7 @@ class Settings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_port: int | None = None  # an extra HTTPS listener beside the plain one
-    console_port: int | None = None  # the web console (issue #4) listens here when set
+    console_port: int | None = 9001  # the web console listens here; None or 0 disables it
     master_key_file: Path | None = None  # default: <data_dir>/keys/master-keys.json
     log_level: str = "info"
 

@@ -18,7 +18,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         region=args.region, default_encryption=args.default_encryption,
         tls_cert=Path(args.tls_cert) if args.tls_cert else None,
         tls_key=Path(args.tls_key) if args.tls_key else None, tls_port=args.tls_port,
-        console_port=args.console_port, master_key_file=Path(args.master_key_file) if args.master_key_file else None,
+        console_port=None if args.no_console else args.console_port or None,
+        master_key_file=Path(args.master_key_file) if args.master_key_file else None,
         log_level=args.log_level,
     )
 
@@ -38,7 +39,9 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--tls-cert", default=env_default("TLS_CERT"))
     p.add_argument("--tls-key", default=env_default("TLS_KEY"))
     p.add_argument("--tls-port", type=int, default=None, help="serve HTTPS on this port beside plain HTTP")
-    p.add_argument("--console-port", type=int, default=None)
+    p.add_argument("--console-port", type=int, default=int(env_default("CONSOLE_PORT", "9001") or 0),
+                   help="web console port (default 9001 or $SEALBOX_CONSOLE_PORT; 0 disables it)")
+    p.add_argument("--no-console", action="store_true", help="do not serve the web console")
     p.add_argument("--master-key-file", default=env_default("MASTER_KEY_FILE"))
     p.add_argument("--log-level", default=env_default("LOG_LEVEL", "info"))
     p.set_defaults(func=_serve)
@@ -46,18 +49,19 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def _serve(args: argparse.Namespace) -> int:
     from sealbox.bootstrap import initialize
-    from sealbox.server import listeners, supervise
+    from sealbox.server import bound_settings, listeners, supervise
 
     settings = _settings(args)
     if bool(settings.tls_cert) != bool(settings.tls_key):
         print("sealbox: --tls-cert and --tls-key go together", file=sys.stderr)
         return 2
     try:
+        socks = listeners(settings)  # bound first: --port 0 picks a free port, reported in the banner
+        settings = bound_settings(settings, socks)
         banner = initialize(settings)
     except Exception as exc:  # noqa: BLE001 - any start-up failure ends in one clear line
         print(f"sealbox: cannot start: {exc}", file=sys.stderr)
         return 1
-    socks = listeners(settings)
     print(banner, flush=True)
     os.environ["SEALBOX_SETTINGS"] = settings.to_json()
     supervise(settings, socks)

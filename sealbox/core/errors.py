@@ -41,6 +41,7 @@ class ErrorCode(enum.Enum):
     MALFORMED_POLICY = "MalformedPolicy"
     MALFORMED_XML = "MalformedXML"
     MALFORMED_POST_REQUEST = "MalformedPOSTRequest"
+    MAX_POST_PRE_DATA_LENGTH_EXCEEDED = "MaxPostPreDataLengthExceededError"
     METADATA_TOO_LARGE = "MetadataTooLarge"
     METHOD_NOT_ALLOWED = "MethodNotAllowed"
     MISSING_CONTENT_LENGTH = "MissingContentLength"

@@ -24,6 +24,7 @@ class Bucket:
     versioning: Versioning = Versioning.UNVERSIONED
     default_sse: str | None = None  # "AES256" when the bucket has default encryption configured
     bucket_key_enabled: bool = False
+    policy: str | None = field(default=None, repr=False)  # the bucket policy JSON, as put (issue #5)
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class Extent:
 
     blob_id: str
     size: int  # plaintext bytes
+    # The extent_index sealed into the extent's encryption header: 0 for a simple object, the part
+    # number for a multipart part (parts are encrypted on arrival, before Complete picks them).
+    index: int = 0
 
 
 @dataclass(frozen=True)

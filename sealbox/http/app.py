@@ -7,6 +7,7 @@ event and never served.
 
 from __future__ import annotations
 
+import errno
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -18,9 +19,10 @@ from sealbox.http import sigv4
 from sealbox.http.errors import error_xml, status_of
 from sealbox.http.handlers import HANDLERS, Services
 from sealbox.http.request import Request, Response, parse_headers, parse_query
-from sealbox.http.router import route, split_target
+from sealbox.http.router import host_bucket, route, split_target
 from sealbox.service.identity import Principal
 from sealbox.service.pipeline import IntegrityFailure
+from sealbox.service.policy import RequestContext
 
 log = logging.getLogger("sealbox.http")
 integrity_log = logging.getLogger("sealbox.integrity")
@@ -49,10 +51,12 @@ class S3App:
             integrity_log.error("integrity failure serving %s %s (request %s): %s", request.method,
                                 request.resource, request.request_id, exc)
             response = self._error(request, SealboxError(ErrorCode.INTERNAL_ERROR))
-        except Exception:
-            log.exception("unhandled error in %s %s (request %s)", request.method, request.resource,
-                          request.request_id)
-            response = self._error(request, SealboxError(ErrorCode.INTERNAL_ERROR))
+        except Exception as exc:
+            full = storage_full(exc)
+            if full is None:
+                log.exception("unhandled error in %s %s (request %s)", request.method, request.resource,
+                              request.request_id)
+            response = self._error(request, full or SealboxError(ErrorCode.INTERNAL_ERROR))
         await self._send(request, response, send)
 
     def _request(self, scope: Scope, receive: Any) -> Request:
@@ -71,13 +75,19 @@ class S3App:
         request.bucket, request.key = bucket, key
         target = route(request.method, bucket, key, request.query, request.headers)
         request.auth = sigv4.authenticate(
-            sigv4.SigningRequest(request.method, request.raw_path, request.raw_query, request.headers),
+            sigv4.SigningRequest(request.method, request.raw_path, request.raw_query, request.headers,
+                                 host_bucket(request.headers.get("host", ""), self.domain)),
             self.services.identity.secret_for, datetime.now(UTC))
+        # What bucket-policy conditions may test (aws:SecureTransport, aws:SourceIp, headers, query).
+        context = RequestContext(secure=request.secure, source_ip=request.client_ip, headers=request.headers,
+                                 query=request.query, bucket=bucket, key=key)
         if request.auth.access_key is not None:
             found = self.services.identity.lookup(request.auth.access_key)
             if found is None:
                 raise SealboxError(ErrorCode.INVALID_ACCESS_KEY_ID, AWSAccessKeyId=request.auth.access_key)
-            request.principal = Principal(found[0], request.auth.access_key)
+            request.principal = Principal(found[0], request.auth.access_key, context)
+        else:
+            request.principal = Principal.anonymous(context)
         handler = HANDLERS.get(target.op)
         if handler is None:
             raise SealboxError(ErrorCode.NOT_IMPLEMENTED, f"{target.op.value} is not implemented by sealbox yet.")
@@ -149,6 +159,28 @@ class _TrackedReceive:
         if message["type"] != "http.request" or not message.get("more_body", False):
             self.finished = True
         return message
+
+
+_SQLITE_FULL = 13  # sqlite3.SQLITE_FULL: "database or disk is full"
+
+
+def storage_full(exc: BaseException) -> SealboxError | None:
+    """A write that ran out of disk space (blob file or metadata database) is a 503, not a crash.
+
+    Amazon S3 has no "disk full" error; ServiceUnavailable (503) is what it answers when it cannot take
+    a write right now, and clients retry it with backoff. The temp file of the write is already gone
+    (the write pipeline aborts on any exception), so freeing space is all it takes to recover.
+    """
+    seen: BaseException | None = exc
+    for _ in range(8):  # the OSError may be the cause or context of what surfaced
+        if seen is None:
+            return None
+        if (isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT)) or \
+                getattr(seen, "sqlite_errorcode", None) == _SQLITE_FULL:
+            return SealboxError(ErrorCode.SERVICE_UNAVAILABLE, "The server has no storage space left for this"
+                                " write; nothing was stored. Retry after space has been freed.")
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _has_body(headers: dict[str, str]) -> bool:

@@ -102,8 +102,9 @@ class AwsChunkedDecoder:
         if isinstance(data, memoryview):
             data = data.tobytes()
         out: list[bytes] = []
-        # Only a partial line is ever left over, so joining it to the new piece copies little; a piece
-        # fed after a clean boundary is parsed in place.
+        # Only a partial header/trailer line (or half a CRLF) is ever left over. When there is one, the
+        # new piece is appended to it, which costs one copy of that piece; otherwise the piece is
+        # parsed in place. Either way every byte is handled a bounded number of times.
         src: bytes | bytearray
         if self._pending:
             self._pending += data

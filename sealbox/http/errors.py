@@ -43,6 +43,8 @@ ERRORS: dict[ErrorCode, tuple[int, str]] = {
     E.MALFORMED_XML: (400, "The XML you provided was not well-formed or did not validate against our published"
                            " schema"),
     E.MALFORMED_POST_REQUEST: (400, "The body of your POST request is not well-formed multipart/form-data."),
+    E.MAX_POST_PRE_DATA_LENGTH_EXCEEDED: (400, "Your POST request fields preceding the upload file were too"
+                                              " large."),
     E.METADATA_TOO_LARGE: (400, "Your metadata headers exceed the maximum allowed metadata size."),
     E.METHOD_NOT_ALLOWED: (405, "The specified method is not allowed against this resource."),
     E.MISSING_CONTENT_LENGTH: (411, "You must provide the Content-Length HTTP header."),

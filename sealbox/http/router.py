@@ -64,15 +64,20 @@ _UNSUPPORTED = ("tagging", "cors", "lifecycle", "website", "logging", "notificat
                 "restore", "select", "torrent", "attributes", "policyStatus")
 
 
-def split_target(raw_path: str, host: str, domain: str | None) -> tuple[str | None, str | None]:
-    """(bucket, key) from the Host header and the percent-encoded path."""
-    path = unquote(raw_path, errors="surrogateescape")
-    bucket: str | None = None
+def host_bucket(host: str, domain: str | None) -> str | None:
+    """The bucket a virtual-hosted-style Host header (``<bucket>.<domain>[:port]``) names, if any."""
     if domain:
         hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
         suffix = "." + domain
         if hostname.endswith(suffix) and len(hostname) > len(suffix):
-            bucket = hostname[: -len(suffix)]
+            return hostname[: -len(suffix)]
+    return None
+
+
+def split_target(raw_path: str, host: str, domain: str | None) -> tuple[str | None, str | None]:
+    """(bucket, key) from the Host header and the percent-encoded path."""
+    path = unquote(raw_path, errors="surrogateescape")
+    bucket = host_bucket(host, domain)
     if bucket is None:
         stripped = path[1:] if path.startswith("/") else path
         name, slash, key = stripped.partition("/")

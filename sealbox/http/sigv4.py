@@ -96,6 +96,7 @@ class SigningRequest:
     raw_path: str  # path exactly as received on the wire, percent-encoded, without '?query'
     raw_query: str  # query string exactly as received (may be '')
     headers: Mapping[str, str]  # lowercase header names -> value (repeated headers joined with ',')
+    host_bucket: str | None = None  # bucket named by the Host header (virtual-hosted style); SigV2 signs it
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,9 +145,7 @@ def hmac_sha256_hex(key: bytes, message: str | bytes) -> str:
 
 def chunk_string_to_sign(amz_date: str, scope: str, previous_signature: str, chunk_sha256: str) -> str:
     """String to sign for one aws-chunked data chunk (the chunk's own hex SHA-256 goes last)."""
-    return (
-        f"{_CHUNK_ALGORITHM}\n{amz_date}\n{scope}\n{previous_signature}\n{EMPTY_SHA256}\n{chunk_sha256}"
-    )
+    return f"{_CHUNK_ALGORITHM}\n{amz_date}\n{scope}\n{previous_signature}\n{EMPTY_SHA256}\n{chunk_sha256}"
 
 
 def trailer_string_to_sign(amz_date: str, scope: str, previous_signature: str, trailer_sha256: str) -> str:
@@ -173,6 +172,8 @@ def canonical_uri(raw_path: str) -> str:
 
 
 def _encode_component(raw: str, plus_is_space: bool) -> str:
+    if raw.isalnum() and raw.isascii():
+        return raw  # the common case ("list-type=2" style values aside), already canonical
     if plus_is_space and "+" in raw:
         raw = raw.replace("+", " ")
     return quote(unquote_to_bytes(_wire(raw)), safe="")
@@ -348,10 +349,14 @@ def _header_request_time(headers: Mapping[str, str]) -> tuple[str, datetime]:
             if moment is not None:
                 moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
                 return moment.strftime(AMZ_DATE_FORMAT), moment
-    raise SealboxError(ErrorCode.ACCESS_DENIED, "AWS authentication requires a valid Date or x-amz-date header")
+    raise SealboxError(
+        ErrorCode.ACCESS_DENIED, "AWS authentication requires a valid Date or x-amz-date header"
+    )
 
 
-def _header_claim(authorization: str, headers: Mapping[str, str], now: datetime, max_skew: timedelta) -> _Claim:
+def _header_claim(
+    authorization: str, headers: Mapping[str, str], now: datetime, max_skew: timedelta
+) -> _Claim:
     fields = _parse_authorization(authorization)
     credential = _parse_credential(
         fields["Credential"], ErrorCode.AUTHORIZATION_HEADER_MALFORMED, _HEADER_MALFORMED
@@ -427,7 +432,9 @@ def _query_claim(
     if now > expiry:
         expired = SealboxError(ErrorCode.ACCESS_DENIED, "Request has expired")
         # "X-Amz-Expires" is not an identifier, so it cannot be passed as a keyword.
-        expired.extra.update({"X-Amz-Expires": str(expires), "Expires": _iso(expiry), "ServerTime": _iso(now)})
+        expired.extra.update(
+            {"X-Amz-Expires": str(expires), "Expires": _iso(expiry), "ServerTime": _iso(now)}
+        )
         raise expired
     signed_headers = params["X-Amz-SignedHeaders"]
     # A presigned URL covers no body unless the signer chose to sign x-amz-content-sha256.
@@ -484,9 +491,7 @@ def _header_blocks(names: list[str], headers: Mapping[str, str]) -> list[bytes]:
     return [_wire(text), text.encode("utf-8")]
 
 
-def _path_query_variants(
-    req: SigningRequest, pairs: list[tuple[str, str]]
-) -> Iterable[tuple[str, str]]:
+def _path_query_variants(req: SigningRequest, pairs: list[tuple[str, str]]) -> Iterable[tuple[str, str]]:
     """(canonical URI, canonical query) candidates, strict form first, lazily and without repeats."""
     strict_path = canonical_uri(req.raw_path)
     paths = [strict_path]
@@ -568,8 +573,10 @@ def _is_sigv2(authorization: str | None, params: Mapping[str, str]) -> bool:
 def _authenticate_v2(
     req: SigningRequest, secret_for: Callable[[str], str | None], now: datetime
 ) -> AuthContext:
-    """Hook for Signature Version 2, to be provided by its own module."""
-    raise SealboxError(ErrorCode.ACCESS_DENIED, "Signature Version 2 is not supported")
+    """Signature Version 2 lives in its own module (imported here: it builds on this one's types)."""
+    from sealbox.http import sigv2
+
+    return sigv2.authenticate(req, secret_for, now)
 
 
 def authenticate(

@@ -49,9 +49,9 @@ def http_date(ts: float) -> str:
     return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(ts))
 
 
-def parse(body: bytes) -> Element:
+def parse(body: bytes, limit: int = MAX_XML_BODY) -> Element:
     """Parse a request body; namespaces are stripped so handlers match on local names."""
-    if len(body) > MAX_XML_BODY:
+    if len(body) > limit:
         raise SealboxError(ErrorCode.MALFORMED_XML, "The XML you provided was too large")
     try:
         root = SafeET.fromstring(body)

@@ -1,24 +1,105 @@
-"""Who may do what. For now: buckets belong to their creator; the root principal may do anything.
+"""Who may do what: the one check every operation passes through (``authorize``).
 
-Bucket policies (issue #5) plug in here, so every operation already passes through one check.
+The rules, in order:
+
+1. An explicit Deny in the bucket's policy refuses the request — for the owner and root too —
+   except GetBucketPolicy/PutBucketPolicy/DeleteBucketPolicy by the owner or root, which always
+   succeed so that nobody can lock themselves out of a bucket (as for the root user on AWS).
+2. The bucket's owner and root may do anything else.
+3. Anyone else — another user, or an anonymous (unsigned) request — may do what the policy Allows.
+   The bucket-policy operations stay the owner's: another user allowed them gets 405
+   MethodNotAllowed, as a principal from another account does on AWS.
+4. Everything else is AccessDenied.
+
+The resource is ``bucket`` for bucket actions and ``bucket/key`` for object actions. Object actions
+name their key; an object action checked without one (e.g. a multipart step's bucket lookup)
+concerns the request's own target key — and, without any key, the bucket itself, which an
+object-resource statement does not match (so such a check fails closed for non-owners).
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
+
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.types import Bucket
-from sealbox.service.identity import Principal
+from sealbox.service import policy as pol
+from sealbox.service.identity import Principal, canonical_id
+
+log = logging.getLogger("sealbox.access")
+
+POLICY_ACTIONS = frozenset({"s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"})
+
+
+def access_denied() -> SealboxError:
+    return SealboxError(ErrorCode.ACCESS_DENIED, "Access Denied")
 
 
 def require_principal(principal: Principal | None) -> Principal:
-    if principal is None:
-        raise SealboxError(ErrorCode.ACCESS_DENIED, "Access Denied")
+    """The signed-in principal; anonymous requests are refused (ListBuckets, CreateBucket, …)."""
+    if principal is None or principal.is_anonymous:
+        raise access_denied()
     return principal
 
 
-def authorize(principal: Principal | None, action: str, bucket: Bucket | None) -> Principal:
-    """Raise AccessDenied unless ``principal`` may perform ``action`` (an s3:Action name) on ``bucket``."""
-    who = require_principal(principal)
-    if bucket is None or who.is_root or bucket.owner == who.name:
+def authorize(principal: Principal | None, action: str, bucket: Bucket | None, key: str | None = None, *,
+              extra: Mapping[str, str | None] | None = None) -> Principal:
+    """Raise AccessDenied unless ``principal`` may perform ``action`` (an s3:Action name) on ``bucket``
+    (or on its object ``key``). ``extra`` overrides condition keys the request alone does not carry
+    (e.g. the encryption of a multipart upload for UploadPart). Returns the principal, anonymous
+    included."""
+    if bucket is None:
+        return require_principal(principal)
+    who = principal if principal is not None else Principal.anonymous()
+    privileged = not who.is_anonymous and (who.is_root or bucket.owner == who.name)
+    decision = policy_decision(who, action, bucket, key, extra)
+    if action in POLICY_ACTIONS:
+        if privileged:
+            return who
+        if decision is pol.Decision.ALLOW:
+            raise SealboxError(ErrorCode.METHOD_NOT_ALLOWED, "The specified method is not allowed against this"
+                               " resource.", Method=action.removeprefix("s3:"), ResourceType="BUCKET")
+        raise access_denied()
+    if decision is pol.Decision.DENY:
+        raise access_denied()
+    if privileged or decision is pol.Decision.ALLOW:
         return who
-    raise SealboxError(ErrorCode.ACCESS_DENIED, "Access Denied")
+    raise access_denied()
+
+
+def allowed(principal: Principal | None, action: str, bucket: Bucket, key: str | None = None) -> bool:
+    """``authorize`` as a question (e.g. may this requester learn that a key does not exist?)."""
+    try:
+        authorize(principal, action, bucket, key)
+    except SealboxError:
+        return False
+    return True
+
+
+def policy_decision(who: Principal, action: str, bucket: Bucket, key: str | None,
+                    extra: Mapping[str, str | None] | None = None) -> pol.Decision:
+    """What the bucket's policy says about this request (NONE without a policy)."""
+    if not bucket.policy:
+        return pol.Decision.NONE
+    try:
+        document = pol.stored_policy(bucket.policy, bucket.name)
+    except SealboxError:
+        # A stored policy that no longer parses (hand-edited database?) fails closed for everyone;
+        # the owner can still replace it (policy actions are exempt above).
+        log.error("the stored policy of bucket %s does not parse; denying", bucket.name)
+        return pol.Decision.DENY
+    name = None if who.is_anonymous else who.name
+    request = pol.AccessRequest(
+        principal=name, canonical_id=canonical_id(name) if name else None, action=action,
+        resource=_resource(who, action, bucket, key),
+        context=pol.condition_values(who.context, name, action, extra))
+    return pol.evaluate(document, request)
+
+
+def _resource(who: Principal, action: str, bucket: Bucket, key: str | None) -> str:
+    if not pol.is_object_action(action):
+        return bucket.name
+    if key is None and who.context.bucket == bucket.name:
+        key = who.context.key
+    return f"{bucket.name}/{key}" if key is not None else bucket.name

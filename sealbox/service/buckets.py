@@ -1,14 +1,16 @@
-"""Bucket semantics: create (name rules, ownership conflicts), delete, versioning, default encryption."""
+"""Bucket semantics: create (name rules, ownership conflicts), delete, versioning, encryption, policy."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.names import validate_bucket_name
 from sealbox.core.types import SSE_AES256, Bucket, Versioning
 from sealbox.service.access import authorize, require_principal
-from sealbox.service.identity import Principal
+from sealbox.service.identity import ROOT, Principal, canonical_id
+from sealbox.service.policy import parse_policy
 from sealbox.storage.meta.base import MetaStore
 
 
@@ -22,14 +24,50 @@ class BucketService:
         self.region = region
         self.server_default_sse = server_default_sse
 
-    def get(self, principal: Principal | None, name: str, action: str) -> Bucket:
-        """The bucket, if it exists and ``principal`` may perform ``action`` on it."""
+    def get(self, principal: Principal | None, name: str, action: str, key: str | None = None, *,
+            extra: Mapping[str, str | None] | None = None) -> Bucket:
+        """The bucket, if it exists and ``principal`` may perform ``action`` on it (on its object ``key``
+        for object actions; see ``service.access``)."""
         bucket = self._meta.get_bucket(name)
         if bucket is None:
             require_principal(principal)
             raise no_such_bucket(name)
-        authorize(principal, action, bucket)
+        authorize(principal, action, bucket, key, extra=extra)
         return bucket
+
+    def existing(self, principal: Principal | None, name: str) -> Bucket:
+        """The bucket if it exists, for operations that authorize per key afterwards (DeleteObjects)."""
+        bucket = self._meta.get_bucket(name)
+        if bucket is None:
+            require_principal(principal)
+            raise no_such_bucket(name)
+        return bucket
+
+    # -- bucket policy (issue #5) ---------------------------------------------------------------
+    def get_policy(self, principal: Principal | None, name: str) -> str:
+        bucket = self.get(principal, name, "s3:GetBucketPolicy")
+        if bucket.policy is None:
+            raise SealboxError(ErrorCode.NO_SUCH_BUCKET_POLICY, "The bucket policy does not exist", BucketName=name)
+        return bucket.policy
+
+    def put_policy(self, principal: Principal | None, name: str, text: str) -> None:
+        """Validate (MalformedPolicy with AWS's messages; named users must exist) and store as given."""
+        self.get(principal, name, "s3:PutBucketPolicy")
+        parse_policy(text, name, self._resolve_principal)
+        self._meta.set_bucket_policy(name, text)
+
+    def delete_policy(self, principal: Principal | None, name: str) -> None:
+        """Idempotent, as on AWS: deleting a policy that is not there succeeds."""
+        self.get(principal, name, "s3:DeleteBucketPolicy")
+        self._meta.set_bucket_policy(name, None)
+
+    def _resolve_principal(self, ref: str) -> str | None:
+        if ref == ROOT or ref == canonical_id(ROOT):
+            return ROOT
+        for user in self._meta.list_users():
+            if ref in (user.name, canonical_id(user.name)):
+                return user.name
+        return None
 
     def list(self, principal: Principal | None) -> list[Bucket]:
         who = require_principal(principal)

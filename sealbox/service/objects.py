@@ -100,7 +100,7 @@ class ObjectService:
 
     async def put(self, principal: Principal | None, bucket_name: str, key: str, payload: Payload,
                   params: WriteParams) -> ObjectVersion:
-        bucket = self.buckets.get(principal, bucket_name, "s3:PutObject")
+        bucket = self.buckets.get(principal, bucket_name, "s3:PutObject", key)
         assert principal is not None
         validate_key(key)
         validate_user_metadata(params.user_meta)
@@ -140,7 +140,9 @@ class ObjectService:
                 writer.abort()
                 raise
         try:
-            return self.meta.put_version(version, params.if_none_match_star, params.if_match)
+            # current_seal: a key rotation may have finished while the body was arriving.
+            return self.meta.put_version(self.sealer.current_seal(version), params.if_none_match_star,
+                                         params.if_match)
         except BaseException:
             self.blobs.delete(e.blob_id for e in version.extents if writer and e.blob_id == writer.blob_id)
             raise
@@ -148,7 +150,7 @@ class ObjectService:
     # -- read ----------------------------------------------------------------------------------
     def lookup(self, principal: Principal | None, bucket_name: str, key: str, version_id: str | None,
                action: str = "s3:GetObject") -> ObjectVersion:
-        bucket = self.buckets.get(principal, bucket_name, action)
+        bucket = self.buckets.get(principal, bucket_name, action, key)
         check_version_id(version_id)
         version = self.meta.get_version(bucket.name, key, version_id)
         if version is None:
@@ -174,7 +176,7 @@ class ObjectService:
                 lo, hi = max(start, offset), min(start + length, offset + extent.size)
                 if lo < hi or (length == 0 and index == 0):
                     f = self.blobs.open(extent.blob_id)
-                    slices.append(ExtentSlice(f, extent, index, lo - offset, max(0, hi - lo)))
+                    slices.append(ExtentSlice(f, extent, extent.index, lo - offset, max(0, hi - lo)))
                 offset += extent.size
         except BaseException:
             for s in slices:
@@ -200,7 +202,7 @@ class ObjectService:
     async def delete(self, principal: Principal | None, bucket_name: str, key: str,
                      version_id: str | None) -> DeleteResult:
         action = "s3:DeleteObjectVersion" if version_id else "s3:DeleteObject"
-        bucket = self.buckets.get(principal, bucket_name, action)
+        bucket = self.buckets.get(principal, bucket_name, action, key)
         assert principal is not None
         check_version_id(version_id)
         marker = ObjectVersion(bucket=bucket.name, key=key, version_id=new_version_id(), object_uid=b"",

@@ -3,22 +3,63 @@
 The service never stores a data key or a credential secret unsealed: each is sealed with a
 context that names what it belongs to (bucket, key and object uid; or the access key), so a
 sealed value copied onto another row does not open.
+
+The keyring may change while the server runs (``sealbox keys rotate``): given a ``KeySource``, the
+Sealer seals new values under the source's current active key and, meeting a sealed value under a
+key id it does not know yet, re-reads the source once before giving up.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import secrets
+from typing import Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from sealbox.core.types import ObjectVersion
 from sealbox.crypto import envelope
+from sealbox.crypto.errors import MissingMasterKey
 from sealbox.crypto.keyring import Keyring
 
 
-class Sealer:
+class KeySource(Protocol):
+    """Where a process gets its master keys (see ``sealbox.service.keys``)."""
+
+    def current(self) -> Keyring:
+        """The keyring now (cheap; re-read when its file changed)."""
+        ...
+
+    def refresh(self) -> Keyring:
+        """Re-read now (a sealed value names a key id this process has not seen)."""
+        ...
+
+
+class _Fixed:
     def __init__(self, keyring: Keyring) -> None:
-        self.keyring = keyring
+        self._keyring = keyring
+
+    def current(self) -> Keyring:
+        return self._keyring
+
+    def refresh(self) -> Keyring:
+        return self._keyring
+
+
+class Sealer:
+    def __init__(self, keys: Keyring | KeySource) -> None:
+        self._source: KeySource = _Fixed(keys) if isinstance(keys, Keyring) else keys
+
+    @property
+    def keyring(self) -> Keyring:
+        return self._source.current()
+
+    def _unseal(self, sealed: envelope.SealedKey, context: bytes) -> bytes:
+        try:
+            return envelope.unseal(sealed, self._source.current(), context)
+        except MissingMasterKey:
+            return envelope.unseal(sealed, self._source.refresh(), context)
 
     @staticmethod
     def new_object_uid() -> bytes:
@@ -32,7 +73,7 @@ class Sealer:
 
     def open_data_key(self, bucket: str, key: str, object_uid: bytes, sealed_text: str) -> bytes:
         sealed = envelope.SealedKey.from_text(sealed_text)
-        return envelope.unseal(sealed, self.keyring, envelope.object_context(bucket, key, object_uid))
+        return self._unseal(sealed, envelope.object_context(bucket, key, object_uid))
 
     def seal_secret(self, access_key: str, secret: str) -> str:
         """Secrets are variable-length, so a sealed data key wraps an AES-GCM box holding the secret."""
@@ -46,9 +87,33 @@ class Sealer:
     def open_secret(self, access_key: str, sealed_text: str) -> str:
         key_text, _, box_text = sealed_text.partition("|")
         context = _secret_context(access_key)
-        data_key = envelope.unseal(envelope.SealedKey.from_text(key_text), self.keyring, context)
+        data_key = self._unseal(envelope.SealedKey.from_text(key_text), context)
         raw = base64.b64decode(box_text)
         return AESGCM(data_key).decrypt(raw[:12], raw[12:], context).decode()
+
+    # -- rotation: the same data key, sealed again under the active master key ----------------------
+    def reseal_data_key(self, bucket: str, key: str, object_uid: bytes, sealed_text: str) -> str:
+        context = envelope.object_context(bucket, key, object_uid)
+        data_key = self._unseal(envelope.SealedKey.from_text(sealed_text), context)
+        return envelope.seal(data_key, self.keyring.active, context).to_text()
+
+    def reseal_secret(self, access_key: str, sealed_text: str) -> str:
+        """Only the data key is sealed again; the box holding the secret is unchanged."""
+        key_text, sep, box_text = sealed_text.partition("|")
+        context = _secret_context(access_key)
+        data_key = self._unseal(envelope.SealedKey.from_text(key_text), context)
+        return f"{envelope.seal(data_key, self.keyring.active, context).to_text()}{sep}{box_text}"
+
+    def current_seal(self, version: ObjectVersion) -> ObjectVersion:
+        """``version`` with its data key sealed under the active key, if a rotation began meanwhile.
+
+        Called just before a version's metadata commits: a long upload sealed its data key when it
+        started, and a rotation that finished since must not be left with a value under the old key.
+        """
+        if not version.sealed_key or version.sealed_key.startswith(f"v1:{self.keyring.active.key_id}:"):
+            return version
+        resealed = self.reseal_data_key(version.bucket, version.key, version.object_uid, version.sealed_key)
+        return dataclasses.replace(version, sealed_key=resealed)
 
 
 def _secret_context(access_key: str) -> bytes:

@@ -1,8 +1,95 @@
-"""CopyObject (PUT Object - Copy)."""
+"""CopyObject (PUT Object - Copy), and the copy-source parsing UploadPartCopy shares."""
 
 from __future__ import annotations
 
-from typing import Any
-from sealbox.http.router import Op
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, unquote
 
-HANDLERS: dict[Op, Any] = {}
+from sealbox.core.errors import ErrorCode, SealboxError
+from sealbox.core.types import NULL_VERSION, ObjectVersion
+from sealbox.http.handlers.base import Services, object_timestamp, version_headers
+from sealbox.http.handlers.objects import SSE_HEADER, refuse_unsupported_sse, write_params
+from sealbox.http.headers import Conditions
+from sealbox.http.request import Request, Response
+from sealbox.http.router import Op
+from sealbox.http.xml import doc, el
+from sealbox.service.copy import CopyParams, check_directive, copy_object
+from sealbox.service.objects import check_sse_value
+
+COPY_SOURCE = "x-amz-copy-source"
+_CONDITION_PREFIX = "x-amz-copy-source-"
+
+
+@dataclass(frozen=True)
+class CopySource:
+    bucket: str
+    key: str
+    version_id: str | None
+
+
+def parse_copy_source(r: Request) -> CopySource:
+    """``x-amz-copy-source``: URL-encoded ``[/]bucket/key``, optionally followed by ``?versionId=``."""
+    raw = r.headers[COPY_SOURCE]
+    path, _, query = raw.partition("?")
+    version_id = dict(parse_qsl(query, keep_blank_values=True)).get("versionId") if query else None
+    name, slash, key = unquote(path, errors="surrogateescape").lstrip("/").partition("/")
+    if not name or not slash or not key:
+        raise SealboxError(ErrorCode.INVALID_ARGUMENT, "Copy Source must mention the source bucket and key:"
+                           " sourcebucket/sourcekey", ArgumentName=COPY_SOURCE, ArgumentValue=raw)
+    if version_id == "":
+        raise SealboxError(ErrorCode.INVALID_ARGUMENT, "Version id cannot be the empty string",
+                           ArgumentName=COPY_SOURCE, ArgumentValue=raw)
+    for header in r.headers:
+        if header.startswith("x-amz-copy-source-server-side-encryption-customer-"):
+            raise SealboxError(ErrorCode.NOT_IMPLEMENTED, "Server-side encryption with customer-provided keys"
+                               " (SSE-C) is not supported by sealbox.")
+    return CopySource(name, key, version_id)
+
+
+def copy_conditions(r: Request) -> Conditions:
+    return Conditions.from_headers(r.headers, _CONDITION_PREFIX)
+
+
+def copy_source_headers(source: ObjectVersion) -> dict[str, str]:
+    if source.version_id == NULL_VERSION:
+        return {}
+    return {"x-amz-copy-source-version-id": source.version_id}
+
+
+def _copy_params(r: Request) -> CopyParams:
+    directive = check_directive(r.headers.get("x-amz-metadata-directive", "COPY").strip())
+    given = write_params(r)  # validates storage class and the SSE headers even when metadata is copied
+    return CopyParams(
+        metadata_directive=directive,
+        write=given if directive == "REPLACE" else None,
+        sse=check_sse_value(r.headers.get(SSE_HEADER)),
+        storage_class=r.headers.get("x-amz-storage-class"),
+        conditions=copy_conditions(r),
+        checksum_algorithm=r.headers.get("x-amz-checksum-algorithm"),
+    )
+
+
+def checksum_xml(v: ObjectVersion) -> list[str]:
+    items = [el(f"Checksum{algorithm}", value) for algorithm, value in sorted(v.checksums.items())]
+    if items and v.checksum_type:
+        items.append(el("ChecksumType", v.checksum_type))
+    return items
+
+
+async def copy_object_handler(s: Services, r: Request) -> Response:
+    assert r.bucket is not None and r.key is not None
+    refuse_unsupported_sse(r)
+    source = parse_copy_source(r)
+    params = _copy_params(r)
+    result = await copy_object(s.objects, r.principal, source.bucket, source.key, source.version_id,
+                               r.bucket, r.key, params)
+    v = result.version
+    body = doc("CopyObjectResult", [el("ETag", v.quoted_etag), el("LastModified", object_timestamp(v)),
+                                    *checksum_xml(v)])
+    # version_headers carries x-amz-version-id and x-amz-server-side-encryption of the new object.
+    return Response.xml(body, headers={**version_headers(v), **copy_source_headers(result.source)})
+
+
+HANDLERS = {
+    Op.COPY_OBJECT: copy_object_handler,
+}

@@ -23,6 +23,33 @@ class Credential:
 
 
 @dataclass(frozen=True)
+class User:
+    """A principal added with ``sealbox users add`` (root is implicit and has no row)."""
+
+    name: str
+    created: float
+
+
+# The stored values sealed under a master key: object versions' and multipart uploads' data keys
+# (bound to bucket/key/object uid) and credentials' secrets (bound to the access key).
+SEALED_KINDS = ("version", "upload", "credential")
+
+
+@dataclass(frozen=True)
+class SealedRow:
+    kind: str  # one of SEALED_KINDS
+    ref: str  # the row: versions.id, uploads.upload_id or credentials.access_key
+    bucket: str  # "" for a credential
+    key: str  # the object key; the access key for a credential
+    object_uid: bytes  # b"" for a credential
+    sealed: str  # "v1:<master key id>:..." (crypto.envelope.SealedKey text, for credentials "...|box")
+
+    @property
+    def key_id(self) -> str:
+        return self.sealed.split(":", 2)[1] if self.sealed.count(":") >= 2 else ""
+
+
+@dataclass(frozen=True)
 class WriteResult:
     """The version id the write got, and the extents no version references any more (to delete)."""
 
@@ -128,7 +155,10 @@ class MetaStore(Protocol):
     def list_parts(self, upload_id: str) -> list[Part]: ...
 
     def finish_upload(self, upload_id: str, version: ObjectVersion | None) -> WriteResult:
-        """Complete (``version`` given) or abort (None) atomically; returns extents to delete."""
+        """Complete (``version`` given) or abort (None) atomically; returns extents to delete.
+
+        Raises InvalidPart if an extent of ``version`` is no longer a part of the upload (replaced).
+        """
         ...
 
     def list_uploads(self, bucket: str) -> list[Upload]: ...
@@ -143,3 +173,50 @@ class MetaStore(Protocol):
     def delete_credential(self, access_key: str) -> bool: ...
 
     def close(self) -> None: ...
+
+    # -- maintenance: iteration for scrub and gc (issue #5) ----------------------------------------
+    def iter_versions(self, after_seq: int, limit: int) -> list[ObjectVersion]:
+        """Up to ``limit`` version rows (delete markers included) with ``seq > after_seq``, by seq.
+
+        Every bucket at once, for a walk over the whole store that resumes from the last seq seen.
+        """
+        ...
+
+    def iter_parts(self, after: tuple[str, int], limit: int) -> list[tuple[Upload, Part]]:
+        """Up to ``limit`` parts of unfinished uploads after (upload id, part number), in that order."""
+        ...
+
+    # -- users and master-key maintenance (issue #5: keys, principals) ---------------------------------
+    def create_user(self, user: User) -> bool:
+        """Add a user; False if the name is taken."""
+        ...
+
+    def get_user(self, name: str) -> User | None: ...
+
+    def list_users(self) -> list[User]: ...
+
+    def delete_user(self, name: str) -> list[str] | None:
+        """Remove a user and their credentials in one transaction: the access keys removed, None if no user."""
+        ...
+
+    def sealed_key_counts(self) -> dict[str, dict[str, int]]:
+        """kind (SEALED_KINDS) -> master key id -> how many stored values are sealed under it."""
+        ...
+
+    def sealed_samples(self) -> list[SealedRow]:
+        """One stored sealed value per (kind, master key id): enough to prove each key opens its values."""
+        ...
+
+    def sealed_not_under(self, kind: str, key_id: str, after: str, limit: int) -> list[SealedRow]:
+        """Up to ``limit`` values of ``kind`` sealed under any key but ``key_id``, in ``ref`` order after ``after``.
+
+        ``after`` is "" to start; each batch resumes from the last row's ``ref``.
+        """
+        ...
+
+    def replace_sealed(self, kind: str, changes: list[tuple[str, str, str]]) -> int:
+        """Swap sealed values in one transaction: (ref, old, new) rows still holding ``old`` get ``new``.
+
+        A row changed or deleted meanwhile is left alone (compare-and-swap). Returns rows updated.
+        """
+        ...

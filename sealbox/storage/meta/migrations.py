@@ -32,4 +32,10 @@ MIGRATIONS: list[list[str]] = [
         """CREATE TABLE credentials(
             access_key TEXT PRIMARY KEY, principal TEXT NOT NULL, sealed_secret TEXT NOT NULL, created REAL NOT NULL)""",
     ],
+    # 2: users (principals other than the implicit root); users who already hold access keys are kept
+    [
+        "CREATE TABLE users(name TEXT PRIMARY KEY, created REAL NOT NULL)",
+        """INSERT OR IGNORE INTO users(name, created)
+            SELECT principal, MIN(created) FROM credentials WHERE principal <> 'root' GROUP BY principal""",
+    ],
 ]

@@ -18,7 +18,15 @@ from typing import Any
 
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.types import NULL_VERSION, Bucket, Extent, ListPage, ObjectVersion, Versioning
-from sealbox.storage.meta.base import Credential, DeleteResult, Part, Upload, WriteResult
+from sealbox.storage.meta.base import (
+    Credential,
+    DeleteResult,
+    Part,
+    SealedRow,
+    Upload,
+    User,
+    WriteResult,
+)
 from sealbox.storage.meta.listing import BATCH, Row, paginate
 from sealbox.storage.meta.migrations import MIGRATIONS
 
@@ -35,11 +43,11 @@ def _dumps(value: Any) -> str:
 
 
 def _extents_json(extents: tuple[Extent, ...] | list[Extent]) -> str:
-    return _dumps([[e.blob_id, e.size] for e in extents])
+    return _dumps([[e.blob_id, e.size, e.index] if e.index else [e.blob_id, e.size] for e in extents])
 
 
 def _extents(text: str) -> tuple[Extent, ...]:
-    return tuple(Extent(b, s) for b, s in json.loads(text))
+    return tuple(Extent(*item) for item in json.loads(text))
 
 
 def _version(row: tuple[Any, ...]) -> ObjectVersion:
@@ -62,7 +70,7 @@ def _version_params(v: ObjectVersion, version_id: str) -> tuple[Any, ...]:
 
 def _bucket(row: tuple[Any, ...]) -> Bucket:
     return Bucket(name=row[0], owner=row[1], created=row[2], region=row[3], versioning=Versioning(row[4]),
-                  default_sse=row[5], bucket_key_enabled=bool(row[6]))
+                  default_sse=row[5], bucket_key_enabled=bool(row[6]), policy=row[7] if len(row) > 7 else None)
 
 
 def _upload(row: tuple[Any, ...]) -> Upload:
@@ -115,8 +123,8 @@ class SqliteMetaStore:
     # -- buckets -------------------------------------------------------------------------------
     def create_bucket(self, bucket: Bucket) -> Bucket | None:
         with self._write() as db:
-            row = db.execute("SELECT name, owner, created, region, versioning, default_sse, bucket_key_enabled"
-                             " FROM buckets WHERE name=?", (bucket.name,)).fetchone()
+            row = db.execute("SELECT name, owner, created, region, versioning, default_sse, bucket_key_enabled,"
+                             " policy FROM buckets WHERE name=?", (bucket.name,)).fetchone()
             if row:
                 return _bucket(row)
             db.execute("INSERT INTO buckets(name, owner, created, region, versioning, default_sse,"
@@ -127,12 +135,12 @@ class SqliteMetaStore:
 
     def get_bucket(self, name: str) -> Bucket | None:
         row = self._conn().execute("SELECT name, owner, created, region, versioning, default_sse,"
-                                   " bucket_key_enabled FROM buckets WHERE name=?", (name,)).fetchone()
+                                   " bucket_key_enabled, policy FROM buckets WHERE name=?", (name,)).fetchone()
         return _bucket(row) if row else None
 
     def list_buckets(self) -> list[Bucket]:
         rows = self._conn().execute("SELECT name, owner, created, region, versioning, default_sse,"
-                                    " bucket_key_enabled FROM buckets ORDER BY name").fetchall()
+                                    " bucket_key_enabled, policy FROM buckets ORDER BY name").fetchall()
         return [_bucket(r) for r in rows]
 
     def delete_bucket(self, name: str) -> bool:
@@ -283,10 +291,16 @@ class SqliteMetaStore:
     def referenced_blob_ids(self) -> set[str]:
         db = self._conn()
         ids: set[str] = set()
-        for (text,) in db.execute("SELECT extents FROM versions"):
-            ids.update(e.blob_id for e in _extents(text))
-        for (blob_id,) in db.execute("SELECT blob_id FROM parts"):
-            ids.add(blob_id)
+        # One read transaction = one snapshot: a CompleteMultipartUpload committing between the two
+        # SELECTs would otherwise move a blob from parts to versions unseen, and gc would delete it.
+        db.execute("BEGIN")
+        try:
+            for (text,) in db.execute("SELECT extents FROM versions"):
+                ids.update(e.blob_id for e in _extents(text))
+            for (blob_id,) in db.execute("SELECT blob_id FROM parts"):
+                ids.add(blob_id)
+        finally:
+            db.execute("COMMIT")
         return ids
 
     # -- multipart ----------------------------------------------------------------------------
@@ -329,6 +343,10 @@ class SqliteMetaStore:
                 raise _no_such_upload(upload_id)
             parts = db.execute("SELECT blob_id, size FROM parts WHERE upload_id=?", (upload_id,)).fetchall()
             used = {e.blob_id for e in version.extents} if version else set()
+            if not used <= {b for b, _ in parts}:
+                # A part was re-uploaded after the caller chose it (its old file is being deleted).
+                raise SealboxError(ErrorCode.INVALID_PART, "One or more of the specified parts could not be"
+                                   " found. The part may have been replaced while completing.", UploadId=upload_id)
             orphaned = [Extent(b, s) for b, s in parts if b not in used]
             vid = ""
             if version is not None:
@@ -365,6 +383,99 @@ class SqliteMetaStore:
     def delete_credential(self, access_key: str) -> bool:
         with self._write() as db:
             return db.execute("DELETE FROM credentials WHERE access_key=?", (access_key,)).rowcount > 0
+
+    # -- maintenance: iteration for scrub and gc (issue #5) ----------------------------------------
+    def iter_versions(self, after_seq: int, limit: int) -> list[ObjectVersion]:
+        rows = self._conn().execute(f"SELECT {_VERSION_COLS} FROM versions WHERE id > ? ORDER BY id LIMIT ?",
+                                    (after_seq, limit)).fetchall()
+        return [_version(r) for r in rows]
+
+    def iter_parts(self, after: tuple[str, int], limit: int) -> list[tuple[Upload, Part]]:
+        rows = self._conn().execute(
+            "SELECT u.upload_id, u.bucket, u.key, u.object_uid, u.initiated, u.owner, u.content_headers,"
+            " u.user_meta, u.sse, u.sealed_key, u.checksum_algorithm, u.checksum_type, u.storage_class,"
+            " p.part_number, p.blob_id, p.size, p.etag, p.checksums, p.last_modified"
+            " FROM parts p JOIN uploads u ON u.upload_id = p.upload_id"
+            " WHERE (p.upload_id, p.part_number) > (?, ?) ORDER BY p.upload_id, p.part_number LIMIT ?",
+            (after[0], after[1], limit)).fetchall()
+        return [(_upload(r[:13]), Part(r[13], Extent(r[14], r[15], r[13]), r[16], json.loads(r[17]), r[18]))
+                for r in rows]
+
+    # -- users and master-key maintenance (issue #5: keys, principals) ---------------------------------
+    def create_user(self, user: User) -> bool:
+        with self._write() as db:
+            return db.execute("INSERT OR IGNORE INTO users(name, created) VALUES (?,?)",
+                              (user.name, user.created)).rowcount > 0
+
+    def get_user(self, name: str) -> User | None:
+        row = self._conn().execute("SELECT name, created FROM users WHERE name=?", (name,)).fetchone()
+        return User(*row) if row else None
+
+    def list_users(self) -> list[User]:
+        return [User(*r) for r in self._conn().execute("SELECT name, created FROM users ORDER BY name")]
+
+    def delete_user(self, name: str) -> list[str] | None:
+        with self._write() as db:
+            if db.execute("DELETE FROM users WHERE name=?", (name,)).rowcount == 0:
+                return None
+            keys = [r[0] for r in db.execute("SELECT access_key FROM credentials WHERE principal=?", (name,))]
+            db.execute("DELETE FROM credentials WHERE principal=?", (name,))
+        return keys
+
+    def sealed_key_counts(self) -> dict[str, dict[str, int]]:
+        db = self._conn()
+        counts: dict[str, dict[str, int]] = {}
+        db.execute("BEGIN")  # one snapshot across the three tables
+        try:
+            for kind, (table, _ref, _cols, column) in _SEALED_TABLES.items():
+                rows = db.execute(f"SELECT {_key_id_sql(column)} AS kid, COUNT(*) FROM {table}"
+                                  f" WHERE {column} IS NOT NULL GROUP BY kid").fetchall()
+                counts[kind] = {kid: n for kid, n in rows}
+        finally:
+            db.execute("COMMIT")
+        return counts
+
+    def sealed_samples(self) -> list[SealedRow]:
+        db = self._conn()
+        samples: list[SealedRow] = []
+        for kind, (table, ref, cols, column) in _SEALED_TABLES.items():
+            rows = db.execute(f"SELECT {ref}, {cols}, {column} FROM {table} WHERE rowid IN (SELECT MIN(rowid)"
+                              f" FROM {table} WHERE {column} IS NOT NULL GROUP BY {_key_id_sql(column)})").fetchall()
+            samples += [SealedRow(kind, str(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+        return samples
+
+    def sealed_not_under(self, kind: str, key_id: str, after: str, limit: int) -> list[SealedRow]:
+        table, ref, cols, column = _SEALED_TABLES[kind]
+        prefix = f"v1:{key_id}:"
+        after_param: Any = int(after or 0) if kind == "version" else after
+        rows = self._conn().execute(
+            f"SELECT {ref}, {cols}, {column} FROM {table} WHERE {column} IS NOT NULL AND {ref} > ?"
+            f" AND substr({column}, 1, ?) <> ? ORDER BY {ref} LIMIT ?",
+            (after_param, len(prefix), prefix, limit)).fetchall()
+        return [SealedRow(kind, str(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+
+    def replace_sealed(self, kind: str, changes: list[tuple[str, str, str]]) -> int:
+        table, ref, _cols, column = _SEALED_TABLES[kind]
+        updated = 0
+        with self._write() as db:
+            for row_ref, old, new in changes:
+                key: Any = int(row_ref) if kind == "version" else row_ref
+                updated += db.execute(f"UPDATE {table} SET {column}=? WHERE {ref}=? AND {column}=?",
+                                      (new, key, old)).rowcount
+        return updated
+
+
+# kind -> (table, row reference column, "bucket, key, object_uid" columns, sealed column)
+_SEALED_TABLES: dict[str, tuple[str, str, str, str]] = {
+    "version": ("versions", "id", "bucket, key, object_uid", "sealed_key"),
+    "upload": ("uploads", "upload_id", "bucket, key, object_uid", "sealed_key"),
+    "credential": ("credentials", "access_key", "'', access_key, x''", "sealed_secret"),
+}
+
+
+def _key_id_sql(column: str) -> str:
+    """The master key id inside a sealed value "v1:<key id>:<...>" (ids never contain ':')."""
+    return f"substr({column}, 4, instr(substr({column}, 4), ':') - 1)"
 
 
 def _no_such_upload(upload_id: str) -> SealboxError:

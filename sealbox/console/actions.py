@@ -1,0 +1,61 @@
+"""What the console does to one object, in service terms: change its encryption, delete it.
+
+Changing encryption is exactly a CopyObject in place (``sealbox.service.copy``): the new object —
+a new version when versioning is on, the old version keeping its state — is written by the acting
+principal, with the source's metadata (directive COPY) and the chosen encryption.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from sealbox.console.context import ServiceSet as Services
+from sealbox.core.errors import SealboxError
+from sealbox.core.types import SSE_AES256
+from sealbox.service.copy import CopyParams, copy_object
+from sealbox.service.identity import Principal
+
+
+class Action(enum.Enum):
+    ENCRYPT = "encrypt"  # Server-side encryption: Enable, Amazon S3 key (SSE-S3)
+    DECRYPT = "decrypt"  # Server-side encryption: Disable
+    DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str  # "ok", "skipped" or "failed"
+    reason: str | None = None
+    version_id: str | None = None
+
+
+def describe(exc: SealboxError) -> str:
+    return f"{exc.code.value}: {exc.message or exc.code.value}"
+
+
+async def set_encryption(services: Services, principal: Principal, bucket: str, key: str,
+                         enable: bool) -> Outcome:
+    """Rewrite the current version of ``key`` with SSE-S3 (``enable``) or without it."""
+    if not enable:
+        current = services.objects.lookup(principal, bucket, key, None)
+        if not current.sse:
+            return Outcome("skipped", "already not encrypted")
+        rule = services.buckets.default_encryption(services.buckets.get(principal, bucket, "s3:PutObject"))
+        if rule is not None:
+            return Outcome("failed", "the bucket's default encryption encrypts every new object;"
+                           " disable it first")
+    params = CopyParams(metadata_directive="COPY", sse=SSE_AES256 if enable else None)
+    result = await copy_object(services.objects, principal, bucket, key, None, bucket, key, params)
+    return Outcome("ok", version_id=result.version.version_id)
+
+
+async def apply(services: Services, principal: Principal, bucket: str, key: str, action: Action) -> Outcome:
+    """One item of a bulk job; a domain error becomes a failed outcome with its reason."""
+    try:
+        if action is Action.DELETE:
+            await services.objects.delete(principal, bucket, key, None)
+            return Outcome("ok")
+        return await set_encryption(services, principal, bucket, key, action is Action.ENCRYPT)
+    except SealboxError as exc:
+        return Outcome("failed", describe(exc))

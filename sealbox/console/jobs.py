@@ -1,0 +1,126 @@
+"""Bulk jobs: change the encryption of (or delete) every object under a selection, in the background.
+
+A job is accepted by one worker, persisted in the console store, and run there as an asyncio task,
+so the page that started it can go away; the page that polls it may hit any worker, which reads
+the state from the store. The run has two phases: *listing* expands the selected folders into
+items (every key under each prefix, a page of 1000 at a time), then *running* applies the action
+to pending items in batches with bounded concurrency, recording each outcome. The worker beats a
+heartbeat while it runs; if it dies, the next poll from any worker claims the stale job and
+carries on with the items still pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+
+from sealbox.console.actions import Action, Outcome, apply
+from sealbox.console.context import ServiceSet
+from sealbox.console.store import ConsoleStore, ItemResult, Job
+from sealbox.service.identity import Principal
+
+log = logging.getLogger("sealbox.console.jobs")
+CONCURRENCY = 4  # objects rewritten at once per worker: copies stream through the shared I/O pool
+BATCH = 32  # outcomes recorded per transaction (and the granularity of "n of N")
+LIST_PAGE = 1000
+HEARTBEAT_SECONDS = 5.0
+STALE_SECONDS = 60.0
+
+
+class JobRunner:
+    def __init__(self, services: ServiceSet, store: ConsoleStore) -> None:
+        self._services = services
+        self._store = store
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._slots = asyncio.Semaphore(CONCURRENCY)
+
+    async def start(self, principal: Principal, bucket: str, action: Action, keys: list[str],
+                    prefixes: list[str]) -> str:
+        job_id = secrets.token_hex(10)
+        await asyncio.to_thread(self._store.create_job, job_id, principal.name, principal.access_key, bucket,
+                                action.value, keys, prefixes)
+        self._spawn(job_id)
+        return job_id
+
+    def _spawn(self, job_id: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._run(job_id), name=f"console-job-{job_id}")
+        self._tasks[job_id] = task
+        task.add_done_callback(lambda _t: self._tasks.pop(job_id, None))
+
+    async def resume_if_stale(self, job: Job) -> None:
+        """Called when a job is viewed: adopt it if its worker stopped beating."""
+        if not job.active or job.id in self._tasks or job.heartbeat > time.time() - STALE_SECONDS:
+            return
+        if await asyncio.to_thread(self._store.claim_stale, job.id, time.time() - STALE_SECONDS):
+            log.warning("console job %s: its worker stopped; resuming here", job.id)
+            self._spawn(job.id)
+
+    async def _run(self, job_id: str) -> None:
+        beat = asyncio.get_running_loop().create_task(self._beat(job_id))
+        try:
+            job = await asyncio.to_thread(self._store.get_job, job_id)
+            if job is None:
+                return
+            principal = self._principal(job)
+            if principal is None:
+                await asyncio.to_thread(self._store.set_state, job_id, "failed",
+                                        "the access key that started this job no longer exists")
+                return
+            if job.state == "listing":
+                await self._expand(job, principal)
+                await asyncio.to_thread(self._store.set_state, job_id, "running")
+            await self._process(job, principal, Action(job.action))
+            await asyncio.to_thread(self._store.set_state, job_id, "done")
+        except asyncio.CancelledError:
+            raise  # the worker is stopping: the job stays active and is resumed after it goes stale
+        except Exception as exc:
+            log.exception("console job %s failed", job_id)
+            await asyncio.to_thread(self._store.set_state, job_id, "failed", f"{type(exc).__name__}: {exc}")
+        finally:
+            beat.cancel()
+
+    def _principal(self, job: Job) -> Principal | None:
+        found = self._services.identity.lookup(job.access_key)
+        return Principal(job.principal, job.access_key) if found and found[0] == job.principal else None
+
+    async def _beat(self, job_id: str) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self._store.heartbeat, job_id)
+
+    async def _expand(self, job: Job, principal: Principal) -> None:
+        """Write the job's items: the selected keys, then every key under each selected folder."""
+        await asyncio.to_thread(self._store.clear_items, job.id)  # a resumed listing starts over
+        keys = [k for k in job.keys if not any(k.startswith(p) for p in job.prefixes)]
+        seq = await asyncio.to_thread(self._store.add_items, job.id, 0, keys)
+        for prefix in job.prefixes:
+            after = ""
+            while True:
+                objects = self._services.objects
+                page = await objects.run(objects.list, principal, job.bucket, prefix, "", after, LIST_PAGE)
+                found = [v.key for v in page.entries]
+                seq = await asyncio.to_thread(self._store.add_items, job.id, seq, found)
+                if not page.is_truncated or not page.next_marker:
+                    break
+                after = page.next_marker
+
+    async def _process(self, job: Job, principal: Principal, action: Action) -> None:
+        while True:
+            batch = await asyncio.to_thread(self._store.pending_items, job.id, BATCH)
+            if not batch:
+                return
+            outcomes = await asyncio.gather(*(self._one(principal, job.bucket, key, action) for _, key in batch))
+            results = [ItemResult(seq, o.state, o.reason) for (seq, _), o in zip(batch, outcomes, strict=True)]
+            await asyncio.to_thread(self._store.record, job.id, results)
+
+    async def _one(self, principal: Principal, bucket: str, key: str, action: Action) -> Outcome:
+        async with self._slots:
+            try:
+                return await apply(self._services, principal, bucket, key, action)
+            except Exception as exc:
+                log.exception("console job: %s on %s/%s", action.value, bucket, key)
+                return Outcome("failed", f"InternalError: {type(exc).__name__}")

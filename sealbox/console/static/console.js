@@ -1,0 +1,220 @@
+// sealbox console — a little vanilla JavaScript on server-rendered pages (no build step).
+// Data from the server arrives in data-* attributes and JSON, and is only ever written with
+// textContent: never innerHTML, so object keys cannot become markup.
+"use strict";
+
+(function () {
+  function $(sel, root) { return (root || document).querySelector(sel); }
+  function $$(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  function humanSize(n) {
+    var units = ["B", "KB", "MB", "GB", "TB"], i = 0;
+    while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+    return i === 0 ? n + " B" : n.toFixed(1) + " " + units[i];
+  }
+
+  // Forms that ask first (delete).
+  $$("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (ev) {
+      if (!window.confirm(form.getAttribute("data-confirm"))) ev.preventDefault();
+    });
+  });
+
+  // Drop-down menus close when clicking elsewhere or pressing Escape.
+  document.addEventListener("click", function (ev) {
+    $$("details[data-menu][open]").forEach(function (menu) {
+      if (!menu.contains(ev.target)) menu.removeAttribute("open");
+    });
+  });
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key === "Escape") $$("details[data-menu][open]").forEach(function (m) { m.removeAttribute("open"); });
+  });
+
+  // Selection in the Objects list.
+  var selectAll = $("[data-select-all]");
+  var counter = $("[data-selected-count]");
+  function updateCount() {
+    var boxes = $$("[data-select]");
+    var n = boxes.filter(function (b) { return b.checked; }).length;
+    if (counter) counter.textContent = n ? String(n) : "";
+    if (selectAll) {
+      selectAll.checked = n > 0 && n === boxes.length;
+      selectAll.indeterminate = n > 0 && n < boxes.length;
+    }
+  }
+  if (selectAll) {
+    selectAll.addEventListener("change", function () {
+      $$("[data-select]").forEach(function (b) { b.checked = selectAll.checked; });
+      updateCount();
+    });
+  }
+  $$("[data-select]").forEach(function (b) { b.addEventListener("change", updateCount); });
+  updateCount();
+
+  // Uploads: each file is PUT as the request body (streamed by the browser, never base64 or buffered).
+  var zone = $("[data-dropzone]");
+  if (zone) {
+    var input = $("[data-file-input]");
+    var list = $("[data-uploads]", zone);
+    var queue = [];
+    var busy = false;
+    var uploaded = 0;
+
+    var enqueue = function (file, relPath) {
+      var row = el("li");
+      var name = el("span", "up-name", relPath);
+      var state = el("span", "up-state muted", humanSize(file.size));
+      var bar = el("progress");
+      bar.max = 100; bar.value = 0;
+      row.appendChild(name); row.appendChild(state); row.appendChild(bar);
+      list.appendChild(row);
+      queue.push({ file: file, path: relPath, state: state, bar: bar });
+      pump();
+    };
+
+    var pump = function () {
+      if (busy) return;
+      var job = queue.shift();
+      if (!job) {
+        if (uploaded) window.setTimeout(function () { window.location.reload(); }, 600);
+        return;
+      }
+      busy = true;
+      var key = zone.getAttribute("data-prefix") + job.path;
+      var xhr = new XMLHttpRequest();
+      var target = zone.getAttribute("data-upload-url");
+      xhr.open("PUT", target + (target.indexOf("?") < 0 ? "?" : "&") + "key=" + encodeURIComponent(key));
+      xhr.setRequestHeader("X-CSRF-Token", zone.getAttribute("data-csrf"));
+      xhr.setRequestHeader("Accept", "application/json");
+      if (job.file.type) xhr.setRequestHeader("Content-Type", job.file.type);
+      xhr.upload.addEventListener("progress", function (ev) {
+        if (ev.lengthComputable) job.bar.value = Math.round(100 * ev.loaded / ev.total);
+      });
+      xhr.addEventListener("load", function () {
+        var reply = {};
+        try { reply = JSON.parse(xhr.responseText); } catch (e) { reply = { ok: false, error: "HTTP " + xhr.status }; }
+        if (xhr.status === 200 && reply.ok) {
+          uploaded++;
+          job.bar.value = 100;
+          job.state.className = "up-state up-done";
+          job.state.textContent = "Uploaded" + (reply.sse ? " · SSE-S3" : "");
+        } else {
+          job.state.className = "up-state up-error";
+          job.state.textContent = reply.error || ("Failed (HTTP " + xhr.status + ")");
+        }
+        busy = false; pump();
+      });
+      xhr.addEventListener("error", function () {
+        job.state.className = "up-state up-error";
+        job.state.textContent = "Network error";
+        busy = false; pump();
+      });
+      xhr.send(job.file);
+    };
+
+    // Folders dropped from the desktop: walk them and keep their relative paths.
+    var walk = function (entry, path) {
+      if (entry.isFile) {
+        entry.file(function (file) { enqueue(file, path + file.name); });
+      } else if (entry.isDirectory) {
+        var reader = entry.createReader();
+        var readAll = function () {
+          reader.readEntries(function (entries) {
+            if (!entries.length) return;
+            entries.forEach(function (child) { walk(child, path + entry.name + "/"); });
+            readAll();
+          });
+        };
+        readAll();
+      }
+    };
+
+    input.addEventListener("change", function () {
+      Array.prototype.forEach.call(input.files, function (f) { enqueue(f, f.name); });
+      input.value = "";
+    });
+    ["dragenter", "dragover"].forEach(function (type) {
+      zone.addEventListener(type, function (ev) { ev.preventDefault(); zone.classList.add("dragging"); });
+    });
+    ["dragleave", "drop"].forEach(function (type) {
+      zone.addEventListener(type, function () { zone.classList.remove("dragging"); });
+    });
+    zone.addEventListener("drop", function (ev) {
+      ev.preventDefault();
+      var entries = Array.prototype.map.call(ev.dataTransfer.items || [], function (item) {
+        return item.webkitGetAsEntry ? item.webkitGetAsEntry() : null;
+      }).filter(function (entry) { return entry; });
+      if (entries.length) {
+        entries.forEach(function (entry) { walk(entry, ""); });
+      } else {  // no file-system entries (older browsers, synthetic drops): plain files
+        Array.prototype.forEach.call(ev.dataTransfer.files, function (f) { enqueue(f, f.name); });
+      }
+    });
+  }
+
+  // Edit server-side encryption: the key type only matters when encryption is enabled.
+  var sseForm = $("[data-sse-form]");
+  if (sseForm) {
+    var keyType = $("[data-key-type]", sseForm);
+    var sync = function () {
+      var enabled = $("input[name=sse][value=enable]", sseForm).checked;
+      keyType.disabled = !enabled;
+    };
+    $$("input[name=sse]", sseForm).forEach(function (r) { r.addEventListener("change", sync); });
+    sync();
+    sseForm.addEventListener("submit", function () {
+      var button = $("button[type=submit]", sseForm);
+      // Let the request go first, then show that it is under way.
+      window.setTimeout(function () {
+        button.disabled = true;
+        button.textContent = button.getAttribute("data-busy-label") || button.textContent;
+      }, 0);
+    });
+  }
+
+  // A bulk job: poll its status until it ends, then show the summary.
+  var jobNode = $("[data-job]");
+  if (jobNode) {
+    var labels = { listing: "Listing objects", running: "In progress", done: "Completed", failed: "Stopped" };
+    var show = function (s) {
+      jobNode.setAttribute("data-state", s.state);
+      $("[data-job-state]", jobNode).textContent = labels[s.state] || s.state;
+      $("[data-job-done]", jobNode).textContent = String(s.done);
+      $("[data-job-total]", jobNode).textContent = String(s.total);
+      $("[data-job-succeeded]", jobNode).textContent = String(s.succeeded);
+      $("[data-job-skipped]", jobNode).textContent = String(s.skipped);
+      $("[data-job-failed]", jobNode).textContent = String(s.failed);
+      var bar = $("[data-job-bar]", jobNode);
+      bar.max = Math.max(1, s.total); bar.value = s.done;
+      var active = s.state === "listing" || s.state === "running";
+      $("[data-job-hint]", jobNode).hidden = !active;
+      var err = $("[data-job-error]", jobNode);
+      err.hidden = !s.error; err.textContent = s.error || "";
+      if (!active && s.failures && s.failures.length) {
+        var rows = $("[data-job-failure-rows]", jobNode);
+        rows.textContent = "";
+        s.failures.forEach(function (f) {
+          var tr = el("tr");
+          tr.appendChild(el("td", "mono break", f.key));
+          tr.appendChild(el("td", "", f.reason));
+          rows.appendChild(tr);
+        });
+        $("[data-job-failures]", jobNode).hidden = false;
+      }
+      return active;
+    };
+    var poll = function () {
+      fetch(jobNode.getAttribute("data-status-url"), { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+        .then(function (s) { if (show(s)) window.setTimeout(poll, 1000); })
+        .catch(function () { window.setTimeout(poll, 3000); });
+    };
+    var initial = jobNode.getAttribute("data-state");
+    if (initial === "listing" || initial === "running") window.setTimeout(poll, 500);
+  }
+})();

@@ -1,0 +1,79 @@
+"""Buckets list; create and delete a bucket; its versioning and default encryption."""
+
+from __future__ import annotations
+
+from sealbox.console.context import Console
+from sealbox.console.views.common import back, error_message, principal_of, render
+from sealbox.console.web import Request, Response, Router, url
+from sealbox.core.errors import SealboxError
+from sealbox.core.types import SSE_AES256, Versioning
+
+VERSIONING_LABELS = {Versioning.UNVERSIONED: "Disabled", Versioning.ENABLED: "Enabled",
+                     Versioning.SUSPENDED: "Suspended"}
+
+
+def register(router: Router, c: Console) -> None:
+    buckets = c.services.buckets
+
+    async def list_buckets(req: Request) -> Response:
+        principal = principal_of(req)
+        rows = [(b, buckets.default_encryption(b)) for b in sorted(buckets.list(principal), key=lambda b: b.name)]
+        return render(c, req, "buckets.html", nav="buckets", rows=rows, versioning=VERSIONING_LABELS,
+                      server_default=buckets.server_default_sse)
+
+    async def create(req: Request) -> Response:
+        principal = principal_of(req)
+        name = (await req.field("name")).strip()
+        try:
+            buckets.create(principal, name, None)
+            if await req.field("versioning") == "on":
+                buckets.set_versioning(principal, name, Versioning.ENABLED)
+            if await req.field("encryption") == "on":
+                buckets.set_encryption(principal, name, SSE_AES256)
+        except SealboxError as exc:
+            return back(c, req, "/buckets", "error", f"Could not create bucket {name!r}: {error_message(exc)}")
+        return back(c, req, "/buckets", "ok", f"Created bucket {name!r}.")
+
+    async def properties(req: Request) -> Response:
+        bucket = buckets.get(principal_of(req), req.params["bucket"], "s3:ListBucket")
+        return render(c, req, "bucket_properties.html", nav="buckets", bucket=bucket,
+                      versioning=VERSIONING_LABELS[bucket.versioning], rule=buckets.default_encryption(bucket),
+                      server_default=buckets.server_default_sse)
+
+    async def set_versioning(req: Request) -> Response:
+        name = req.params["bucket"]
+        here = url(f"/buckets/{name}/properties")
+        state = await req.field("versioning")
+        try:
+            buckets.set_versioning(principal_of(req), name, Versioning.ENABLED if state == "Enabled"
+                                   else Versioning.SUSPENDED)
+        except SealboxError as exc:
+            return back(c, req, here, "error", error_message(exc))
+        return back(c, req, here, "ok", f"Bucket versioning is now {'Enabled' if state == 'Enabled' else 'Suspended'}.")
+
+    async def set_encryption(req: Request) -> Response:
+        name = req.params["bucket"]
+        here = url(f"/buckets/{name}/properties")
+        enable = await req.field("sse") == "enable"
+        try:
+            buckets.set_encryption(principal_of(req), name, SSE_AES256 if enable else None)
+        except SealboxError as exc:
+            return back(c, req, here, "error", error_message(exc))
+        text = "Default encryption: Amazon S3 key (SSE-S3)." if enable else "Default encryption removed."
+        return back(c, req, here, "ok", text)
+
+    async def delete(req: Request) -> Response:
+        name = req.params["bucket"]
+        try:
+            buckets.delete(principal_of(req), name)
+        except SealboxError as exc:
+            return back(c, req, url(f"/buckets/{name}/properties"), "error",
+                        f"Could not delete bucket {name!r}: {error_message(exc)}")
+        return back(c, req, "/buckets", "ok", f"Deleted bucket {name!r}.")
+
+    router.add("GET", "/buckets", list_buckets)
+    router.add("POST", "/buckets", create)
+    router.add("GET", "/buckets/{bucket}/properties", properties)
+    router.add("POST", "/buckets/{bucket}/versioning", set_versioning)
+    router.add("POST", "/buckets/{bucket}/encryption", set_encryption)
+    router.add("POST", "/buckets/{bucket}/delete", delete)

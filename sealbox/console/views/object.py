@@ -1,0 +1,115 @@
+"""Object overview, Edit server-side encryption, download and delete of one object."""
+
+from __future__ import annotations
+
+import urllib.parse
+
+from sealbox.console.actions import set_encryption
+from sealbox.console.context import Console
+from sealbox.console.views.common import back, error_message, parent_prefix, principal_of, render
+from sealbox.console.views.objects import breadcrumbs, objects_url
+from sealbox.console.web import BadRequest, Request, Response, Router, url
+from sealbox.core.errors import SealboxError
+from sealbox.core.types import ObjectVersion, Versioning
+
+MAX_VERSIONS_SHOWN = 1000
+_ASCII_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-+()")
+
+
+def overview_url(bucket: str, key: str, version_id: str | None = None) -> str:
+    return url(f"/buckets/{bucket}/object", key=key, versionId=version_id)
+
+
+def content_disposition(key: str) -> str:
+    """attachment; a plain-ASCII fallback name and the exact UTF-8 name (RFC 6266 / RFC 5987)."""
+    name = key.rstrip("/").rsplit("/", 1)[-1] or "download"
+    fallback = "".join(ch if ch in _ASCII_SAFE else "_" for ch in name)[:150] or "download"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{urllib.parse.quote(name, safe='')}"
+
+
+def register(router: Router, c: Console) -> None:
+    services = c.services
+
+    def versions_of(req: Request, bucket: str, key: str) -> list[ObjectVersion]:
+        page = services.objects.list_versions(principal_of(req), bucket, key, "", "", "", MAX_VERSIONS_SHOWN)
+        return [v for v in page.entries if v.key == key]
+
+    async def overview(req: Request) -> Response:
+        principal = principal_of(req)
+        name, key = req.params["bucket"], req.query("key")
+        version_id = req.query("versionId") or None
+        if not key:
+            raise BadRequest("key is required")
+        bucket = services.buckets.get(principal, name, "s3:GetObject")
+        version = services.objects.lookup(principal, name, key, version_id,
+                                          "s3:GetObjectVersion" if version_id else "s3:GetObject")
+        versions = versions_of(req, name, key) if bucket.versioning is not Versioning.UNVERSIONED else []
+        return render(c, req, "object.html", nav="buckets", bucket=bucket, obj=version, versions=versions,
+                      crumbs=breadcrumbs(parent_prefix(key)), prefix=parent_prefix(key),
+                      name=key[len(parent_prefix(key)):], versioned=bucket.versioning is not Versioning.UNVERSIONED)
+
+    async def edit_encryption_page(req: Request) -> Response:
+        principal = principal_of(req)
+        name, key = req.params["bucket"], req.query("key")
+        bucket = services.buckets.get(principal, name, "s3:GetObject")
+        version = services.objects.lookup(principal, name, key, None)
+        return render(c, req, "edit_encryption.html", nav="buckets", bucket=bucket, obj=version, selection=None,
+                      crumbs=breadcrumbs(parent_prefix(key)), prefix=parent_prefix(key),
+                      rule=services.buckets.default_encryption(bucket))
+
+    async def save_encryption(req: Request) -> Response:
+        name, key = req.params["bucket"], await req.field("key")
+        enable = await req.field("sse") == "enable"
+        here = overview_url(name, key)
+        try:
+            outcome = await set_encryption(services, principal_of(req), name, key, enable)
+        except SealboxError as exc:
+            return back(c, req, here, "error", f"Could not edit server-side encryption: {error_message(exc)}")
+        if outcome.state == "failed":
+            return back(c, req, here, "error", f"Could not edit server-side encryption: {outcome.reason}")
+        if outcome.state == "skipped":
+            return back(c, req, here, "ok", f"No change: the object is {outcome.reason}.")
+        state = "enabled (Amazon S3 key, SSE-S3)" if enable else "disabled"
+        return back(c, req, here, "ok", f"Server-side encryption {state}: a new object was written.")
+
+    async def download(req: Request) -> Response:
+        principal = principal_of(req)
+        name, key = req.params["bucket"], req.query("key")
+        version_id = req.query("versionId") or None
+        action = "s3:GetObjectVersion" if version_id else "s3:GetObject"
+        for attempt in range(3):
+            version = services.objects.lookup(principal, name, key, version_id, action)
+            try:
+                stream = services.objects.open_reader(version, 0, version.size)
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
+                continue  # overwritten between lookup and open: read the new latest version
+            headers = [
+                ("content-type", version.content_headers.get("content-type", "application/octet-stream")),
+                ("content-length", str(version.size)),
+                ("content-disposition", content_disposition(key)),
+                ("etag", version.quoted_etag),
+                ("cache-control", "no-store"),
+                # a stored text/html object must never run as a console page
+                ("content-security-policy", "sandbox; default-src 'none'"),
+            ]
+            return Response(200, headers=headers, stream=stream)
+        raise AssertionError("unreachable")
+
+    async def delete(req: Request) -> Response:
+        name, key = req.params["bucket"], await req.field("key")
+        version_id = await req.field("versionId") or None
+        try:
+            await services.objects.delete(principal_of(req), name, key, version_id)
+        except SealboxError as exc:
+            return back(c, req, overview_url(name, key, version_id), "error",
+                        f"Could not delete: {error_message(exc)}")
+        what = f"version {version_id} of {key}" if version_id else key
+        return back(c, req, objects_url(name, parent_prefix(key)), "ok", f"Deleted {what}.")
+
+    router.add("GET", "/buckets/{bucket}/object", overview)
+    router.add("GET", "/buckets/{bucket}/object/encryption", edit_encryption_page)
+    router.add("POST", "/buckets/{bucket}/object/encryption", save_encryption)
+    router.add("GET", "/buckets/{bucket}/download", download)
+    router.add("POST", "/buckets/{bucket}/object/delete", delete)

@@ -1,0 +1,144 @@
+"""The Objects list of a bucket: folders, breadcrumbs, pages, find by prefix; upload, folders, bulk actions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sealbox.console.actions import Action
+from sealbox.console.context import Console
+from sealbox.console.uploads import BrowserUpload, EmptyPayload
+from sealbox.console.views.common import back, error_message, principal_of, render
+from sealbox.console.web import BadRequest, Request, Response, Router, as_json, redirect, url
+from sealbox.core.errors import SealboxError
+from sealbox.core.types import ObjectVersion
+from sealbox.service.objects import WriteParams
+
+PAGE_SIZE = 100
+MAX_SELECTION = 10_000
+DEFAULT_TYPE = "binary/octet-stream"
+
+
+@dataclass(frozen=True)
+class Crumb:
+    label: str
+    prefix: str
+
+
+@dataclass(frozen=True)
+class Selection:
+    keys: list[str]
+    prefixes: list[str]
+
+    @property
+    def count(self) -> int:
+        return len(self.keys) + len(self.prefixes)
+
+    def values(self) -> list[str]:
+        return [f"k:{k}" for k in self.keys] + [f"p:{p}" for p in self.prefixes]
+
+
+def objects_url(bucket: str, prefix: str = "") -> str:
+    return url(f"/buckets/{bucket}", prefix=prefix)
+
+
+def breadcrumbs(prefix: str) -> list[Crumb]:
+    crumbs: list[Crumb] = []
+    at = 0
+    while (cut := prefix.find("/", at)) >= 0:
+        crumbs.append(Crumb(prefix[at:cut] or "/", prefix[: cut + 1]))
+        at = cut + 1
+    return crumbs
+
+
+def parse_selection(values: list[str]) -> Selection:
+    """Checkbox values: "k:<key>" for an object, "p:<prefix>" for a folder (and all under it)."""
+    if len(values) > MAX_SELECTION:
+        raise BadRequest(f"Select at most {MAX_SELECTION} objects and folders at once.")
+    keys = [v[2:] for v in values if v.startswith("k:") and len(v) > 2]
+    prefixes = [v[2:] for v in values if v.startswith("p:") and v.endswith("/")]
+    return Selection(sorted(set(keys)), sorted(set(prefixes)))
+
+
+def register(router: Router, c: Console) -> None:
+    services = c.services
+
+    async def list_objects(req: Request) -> Response:
+        principal = principal_of(req)
+        name = req.params["bucket"]
+        bucket = services.buckets.get(principal, name, "s3:ListBucket")
+        prefix, find, after = req.query("prefix"), req.query("find"), req.query("after")
+        page = await services.objects.run(services.objects.list, principal, name, prefix + find, "/", after,
+                                          PAGE_SIZE)
+        folders = [(p, p[len(prefix):]) for p in page.common_prefixes]
+        entries: list[tuple[ObjectVersion, str]] = [(v, v.key[len(prefix):]) for v in page.entries if v.key != prefix]
+        next_url = url(f"/buckets/{name}", prefix=prefix, find=find, after=page.next_marker) \
+            if page.is_truncated and page.next_marker else None
+        first_url = url(f"/buckets/{name}", prefix=prefix, find=find) if after else None
+        return render(c, req, "objects.html", nav="buckets", bucket=bucket, prefix=prefix, find=find,
+                      crumbs=breadcrumbs(prefix), folders=folders, entries=entries, next_url=next_url,
+                      first_url=first_url, rule=services.buckets.default_encryption(bucket))
+
+    async def upload(req: Request) -> Response:
+        """PUT body = the file; ``key`` in the query. Answers JSON for the page's script."""
+        principal = principal_of(req)
+        key = req.query("key")
+        content_type = req.headers.get("content-type", "").strip() or DEFAULT_TYPE
+        try:
+            if not key:
+                raise BadRequest("key is required")
+            params = WriteParams(content_headers={"content-type": content_type})
+            version = await services.objects.put(principal, req.params["bucket"], key, BrowserUpload(req), params)
+        except SealboxError as exc:
+            return as_json({"ok": False, "error": error_message(exc)}, 400)
+        return as_json({"ok": True, "key": version.key, "size": version.size, "etag": version.etag,
+                        "sse": version.sse, "versionId": version.version_id})
+
+    async def create_folder(req: Request) -> Response:
+        name = req.params["bucket"]
+        prefix = await req.field("prefix")
+        folder = (await req.field("folder")).strip()
+        here = objects_url(name, prefix)
+        if not folder or "/" in folder:
+            return back(c, req, here, "error", "A folder name must not be empty or contain \"/\".")
+        try:
+            await services.objects.put(principal_of(req), name, f"{prefix}{folder}/", EmptyPayload(),
+                                       WriteParams(content_headers={"content-type": "application/x-directory"}))
+        except SealboxError as exc:
+            return back(c, req, here, "error", f"Could not create folder: {error_message(exc)}")
+        return back(c, req, here, "ok", f"Created folder {folder}/.")
+
+    async def choose_action(req: Request) -> Response:
+        """The Actions menu: show the bulk "Edit server-side encryption" or "Delete objects" page."""
+        name = req.params["bucket"]
+        prefix = await req.field("prefix")
+        selection = parse_selection((await req.form()).get("sel", []))
+        if not selection.count:
+            return back(c, req, objects_url(name, prefix), "error", "Select at least one object or folder first.")
+        bucket = services.buckets.get(principal_of(req), name, "s3:ListBucket")
+        action = await req.field("action")
+        template = "bulk_delete.html" if action == "delete" else "edit_encryption.html"
+        return render(c, req, template, nav="buckets", bucket=bucket, prefix=prefix, selection=selection,
+                      crumbs=breadcrumbs(prefix), obj=None, rule=services.buckets.default_encryption(bucket))
+
+    async def start_job(req: Request) -> Response:
+        name = req.params["bucket"]
+        prefix = await req.field("prefix")
+        selection = parse_selection((await req.form()).get("sel", []))
+        if not selection.count:
+            return back(c, req, objects_url(name, prefix), "error", "Nothing was selected.")
+        op = await req.field("op")
+        if op == "delete":
+            action = Action.DELETE
+        elif op == "encryption":
+            action = Action.ENCRYPT if await req.field("sse") == "enable" else Action.DECRYPT
+        else:
+            raise BadRequest("Unknown action.")
+        services.buckets.get(principal_of(req), name, "s3:ListBucket")  # NoSuchBucket/AccessDenied up front
+        job_id = await c.jobs.start(principal_of(req), name, action, selection.keys, selection.prefixes)
+        return redirect(f"/jobs/{job_id}")
+
+    router.add("GET", "/buckets/{bucket}", list_objects)
+    router.add("PUT", "/buckets/{bucket}/upload", upload)
+    router.add("POST", "/buckets/{bucket}/folders", create_folder)
+    router.add("POST", "/buckets/{bucket}/actions", choose_action)
+    router.add("POST", "/buckets/{bucket}/jobs", start_job)

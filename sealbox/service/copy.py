@@ -1,0 +1,190 @@
+"""CopyObject semantics: read a source version, write a new object — encryption per the spec.
+
+The spec's rule: the copy is encrypted only if the copy request asks for it (``sse``) or the
+destination bucket has default encryption, whatever the source was. The data therefore always
+streams through the ordinary pipeline: the source's extents are decrypted (if sealed) buffer by
+buffer and re-encrypted under a fresh data key bound to the destination's bucket, key and object
+uid. Ciphertext is never reused: its AAD names the source object, and reusing it would leave the
+copy's encryption state tied to the source's.
+
+The result is a single-extent, non-multipart object whose ETag is the MD5 of its bytes (a copy of
+a multipart object is not itself multipart) and whose checksums — the source's algorithms, or the
+one requested — are computed over the whole copy (FULL_OBJECT).
+
+This module is also the web console's "change the encryption of an object": a copy in place with
+``sse`` set (or not) makes a new object, or a new version under versioning, owned by the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from sealbox.core.checksums import ALGORITHMS
+from sealbox.core.errors import ErrorCode, SealboxError
+from sealbox.core.names import validate_key, validate_user_metadata
+from sealbox.core.types import ObjectVersion
+from sealbox.service.access import require_principal
+from sealbox.service.conditions import Conditions, check_conditions
+from sealbox.service.identity import Principal
+from sealbox.service.objects import ObjectService, WriteParams, check_sse_value
+from sealbox.service.pipeline import EncryptionTarget, PayloadChecks, write_extent
+
+MAX_COPY_SOURCE = 5 * 1024**3  # CopyObject and UploadPartCopy copy at most 5 GiB per request
+DIRECTIVES = ("COPY", "REPLACE")
+_OPEN_ATTEMPTS = 3
+_SELF_COPY = ("This copy request is illegal because it is trying to copy an object to itself without changing the"
+              " object's metadata, storage class, website redirect location or encryption attributes.")
+
+
+@dataclass(frozen=True)
+class CopyParams:
+    metadata_directive: str = "COPY"
+    write: WriteParams | None = None  # content headers and user metadata, used when REPLACE
+    sse: str | None = None  # requested encryption of the copy (x-amz-server-side-encryption)
+    storage_class: str | None = None  # requested storage class; None = STANDARD
+    conditions: Conditions | None = None  # x-amz-copy-source-if-* on the source
+    checksum_algorithm: str | None = None  # x-amz-checksum-algorithm; default: the source's algorithms
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    version: ObjectVersion  # the new object (or version)
+    source: ObjectVersion  # the version that was read
+
+
+@dataclass
+class SourceRead:
+    """An opened copy source: the version and a plaintext stream of [start, start+length)."""
+
+    version: ObjectVersion
+    start: int
+    length: int
+    stream: AsyncIterator[bytes]
+
+
+class SourcePayload:
+    """A source stream presented to ``write_extent`` as a payload: nothing to verify, digests to compute."""
+
+    def __init__(self, stream: AsyncIterator[bytes], algorithms: tuple[str, ...]) -> None:
+        self._stream = stream
+        self.checks = PayloadChecks(algorithms=algorithms)
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        return self._stream
+
+
+def lookup_source(objects: ObjectService, principal: Principal | None, bucket: str, key: str,
+                  version_id: str | None, conditions: Conditions | None) -> ObjectVersion:
+    """The source version, readable by ``principal`` and satisfying the copy-source conditions (else 412)."""
+    action = "s3:GetObjectVersion" if version_id else "s3:GetObject"
+    try:
+        source = objects.lookup(principal, bucket, key, version_id, action)
+    except SealboxError as exc:
+        if exc.code is ErrorCode.METHOD_NOT_ALLOWED:  # a version id naming a delete marker
+            raise SealboxError(ErrorCode.INVALID_REQUEST, "The source of a copy request may not specifically"
+                               " refer to a delete marker by version id.") from None
+        exc.headers = {}  # the delete-marker headers describe a GET of the source, not this copy
+        raise
+    if conditions is not None:
+        check_conditions(conditions, source, for_read=False)  # on a copy every failed condition is 412
+    return source
+
+
+def open_source(objects: ObjectService, principal: Principal | None, bucket: str, key: str,
+                version_id: str | None, conditions: Conditions | None,
+                byte_range: tuple[int, int] | None = None) -> SourceRead:
+    """Look the source up and open its plaintext; ``byte_range`` is (first, last), inclusive.
+
+    Opening retries when the version was overwritten (its blobs removed) between lookup and open.
+    """
+    for attempt in range(_OPEN_ATTEMPTS):
+        source = lookup_source(objects, principal, bucket, key, version_id, conditions)
+        start, length = _source_span(source, byte_range)
+        try:
+            return SourceRead(source, start, length, objects.open_reader(source, start, length))
+        except FileNotFoundError:
+            if attempt == _OPEN_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _source_span(source: ObjectVersion, byte_range: tuple[int, int] | None) -> tuple[int, int]:
+    if byte_range is None:
+        if source.size > MAX_COPY_SOURCE:
+            raise SealboxError(ErrorCode.INVALID_REQUEST, "The specified copy source is larger than the maximum"
+                               f" allowable size for a copy source: {MAX_COPY_SOURCE}")
+        return 0, source.size
+    first, last = byte_range
+    if last >= source.size:
+        raise SealboxError(ErrorCode.INVALID_ARGUMENT, "Range specified is not valid for source object of size:"
+                           f" {source.size}", ArgumentName="x-amz-copy-source-range",
+                           ArgumentValue=f"bytes={first}-{last}")
+    return first, last - first + 1
+
+
+def check_directive(value: str) -> str:
+    if value not in DIRECTIVES:
+        raise SealboxError(ErrorCode.INVALID_ARGUMENT, "Unknown metadata directive.",
+                           ArgumentName="x-amz-metadata-directive", ArgumentValue=value)
+    return value
+
+
+def check_checksum_algorithm(value: str | None) -> str | None:
+    if value is None or value.upper() in ALGORITHMS:
+        return value.upper() if value else None
+    raise SealboxError(ErrorCode.INVALID_REQUEST, "Checksum algorithm provided is unsupported. Please try again"
+                       " with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
+
+
+def _destination_params(source: ObjectVersion, params: CopyParams) -> WriteParams:
+    """What the copy stores besides the bytes: the source's metadata (COPY) or the request's (REPLACE)."""
+    storage_class = params.storage_class or "STANDARD"
+    if params.metadata_directive == "REPLACE":
+        given = params.write or WriteParams()
+        return WriteParams(content_headers=dict(given.content_headers), user_meta=dict(given.user_meta),
+                           storage_class=storage_class)
+    return WriteParams(content_headers=dict(source.content_headers), user_meta=dict(source.user_meta),
+                       storage_class=storage_class)
+
+
+def _refuse_noop_self_copy(source: ObjectVersion, dst_bucket: str, dst_key: str, params: CopyParams,
+                           sse: str | None) -> None:
+    """Copying the current version onto itself must change something; the SSE header counts as a change."""
+    if (source.bucket, source.key) != (dst_bucket, dst_key) or not source.is_latest:
+        return
+    changes = (
+        params.metadata_directive == "REPLACE",
+        params.sse is not None,
+        sse != source.sse,
+        params.storage_class is not None and params.storage_class != source.storage_class,
+    )
+    if not any(changes):
+        raise SealboxError(ErrorCode.INVALID_REQUEST, _SELF_COPY)
+
+
+async def copy_object(objects: ObjectService, principal: Principal | None, src_bucket: str, src_key: str,
+                      src_version_id: str | None, dst_bucket: str, dst_key: str, params: CopyParams) -> CopyResult:
+    """Copy one version to ``dst_bucket/dst_key``; the caller becomes the owner of the new object."""
+    check_directive(params.metadata_directive)
+    check_sse_value(params.sse)
+    algorithm = check_checksum_algorithm(params.checksum_algorithm)
+    destination = objects.buckets.get(principal, dst_bucket, "s3:PutObject")
+    who = require_principal(principal)
+    validate_key(dst_key)
+    sse = objects.effective_sse(destination, params.sse)
+    read = open_source(objects, principal, src_bucket, src_key, src_version_id, params.conditions)
+    try:
+        source = read.version
+        _refuse_noop_self_copy(source, destination.name, dst_key, params, sse)
+        write = _destination_params(source, params)
+        validate_user_metadata(write.user_meta)
+        uid, sealed, data_key = objects.encryption_for(destination.name, dst_key, sse)
+        target = EncryptionTarget(data_key, uid, 0) if data_key else None
+        algorithms = (algorithm,) if algorithm else tuple(sorted(source.checksums))
+        written, writer = await write_extent(objects.blobs, objects.pool, SourcePayload(read.stream, algorithms),
+                                             target, commit=False)
+    finally:
+        await read.stream.aclose()  # type: ignore[attr-defined]  # an async generator
+    version = objects.new_version(destination.name, dst_key, who, uid, written, write, sse, sealed)
+    return CopyResult(await objects.commit(writer, version, write), source)

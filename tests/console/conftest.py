@@ -1,0 +1,106 @@
+"""Console tests: a real sealbox process with its console port, driven by Debian's headless Chromium.
+
+Playwright for Python drives /usr/bin/chromium (installed by scripts/install-console-test-deps.sh);
+Playwright's own browser download is never used. Screenshots go to test-artifacts/console/.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.support import ROOT, Server, free_port, start_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = ROOT / "test-artifacts" / "console"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+@dataclass
+class Console:
+    server: Server
+    url: str
+
+    def s3(self) -> Any:
+        return self.server.client()
+
+
+def start_console_server(data_dir: Path, *args: str, **kwargs: Any) -> Console:
+    server = start_server(data_dir, "--console-port", str(free_port()), *args, **kwargs)
+    port = server.extra["ports"]["console"]  # type: ignore[index]
+    scheme = "https" if kwargs.get("tls") else "http"  # the console shares the TLS certificate
+    return Console(server, f"{scheme}://127.0.0.1:{port}")
+
+
+@pytest.fixture(scope="session")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    """One sealbox with the console on, two workers (so sessions and jobs must cross processes)."""
+    c = start_console_server(tmp_path_factory.mktemp("console") / "data", workers=2)
+    yield c
+    c.server.stop()
+    assert "Traceback" not in c.server.log(), c.server.log()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing: run scripts/install-console-test-deps.sh (or make install-test)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+    context.set_default_timeout(20_000)
+    p = context.new_page()
+    errors: list[str] = []
+    p.on("pageerror", lambda exc: errors.append(str(exc)))
+    p.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    yield p
+    context.close()
+    assert not errors, f"browser reported errors: {errors}"
+
+
+def shot(page: Any, name: str, full_page: bool = True) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+def sign_in(page: Any, console: Console, access_key: str | None = None, secret: str | None = None) -> None:
+    page.goto(console.url + "/")
+    page.get_by_label("Access key").fill(access_key or console.server.access_key)
+    page.get_by_label("Secret key").fill(secret or console.server.secret_key)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/buckets"))
+
+
+def http_session(console: Console) -> tuple[requests.Session, str]:
+    """A signed-in ``requests`` session (for checks a browser would not make) and its CSRF token."""
+    s = requests.Session()
+    form = s.get(console.url + "/signin", timeout=30)
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert token is not None
+    r = s.post(console.url + "/signin", data={"csrf": token.group(1), "access_key": console.server.access_key,
+                                              "secret_key": console.server.secret_key, "next": "/buckets"},
+               allow_redirects=False, timeout=30)
+    assert r.status_code == 303, r.text
+    page = s.get(console.url + "/buckets", timeout=30)
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found is not None
+    return s, found.group(1)
