@@ -37,6 +37,7 @@ class ErrorCode(enum.Enum):
     INVALID_RANGE = "InvalidRange"
     INVALID_REQUEST = "InvalidRequest"
     INVALID_STORAGE_CLASS = "InvalidStorageClass"
+    INVALID_URI = "InvalidURI"
     KEY_TOO_LONG = "KeyTooLongError"
     MALFORMED_POLICY = "MalformedPolicy"
     MALFORMED_XML = "MalformedXML"

@@ -38,6 +38,7 @@ ERRORS: dict[ErrorCode, tuple[int, str]] = {
     E.INVALID_RANGE: (416, "The requested range is not satisfiable"),
     E.INVALID_REQUEST: (400, "Invalid Request"),
     E.INVALID_STORAGE_CLASS: (400, "The storage class you specified is not valid"),
+    E.INVALID_URI: (400, "Couldn't parse the specified URI."),
     E.KEY_TOO_LONG: (400, "Your key is too long"),
     E.MALFORMED_POLICY: (400, "Policies must be valid JSON and the first byte must be '{'"),
     E.MALFORMED_XML: (400, "The XML you provided was not well-formed or did not validate against our published"
@@ -90,4 +91,5 @@ def error_xml(code: ErrorCode, message: str | None, resource: str, request_id: s
         parts.append(f"<{name}>{escape(value)}</{name}>")
     parts.append(f"<Resource>{escape(resource)}</Resource><RequestId>{request_id}</RequestId>"
                  f"<HostId>{request_id}</HostId></Error>")
-    return "".join(parts).encode("utf-8")
+    # "replace": a resource or argument decoded from invalid UTF-8 must not turn an error into a crash.
+    return "".join(parts).encode("utf-8", "replace")

@@ -77,6 +77,10 @@ def host_bucket(host: str, domain: str | None) -> str | None:
 def split_target(raw_path: str, host: str, domain: str | None) -> tuple[str | None, str | None]:
     """(bucket, key) from the Host header and the percent-encoded path."""
     path = unquote(raw_path, errors="surrogateescape")
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # percent-encoded bytes that are not UTF-8 name no bucket or key
+        raise SealboxError(ErrorCode.INVALID_URI, "Couldn't parse the specified URI.") from None
     bucket = host_bucket(host, domain)
     if bucket is None:
         stripped = path[1:] if path.startswith("/") else path

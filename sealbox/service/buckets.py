@@ -32,8 +32,24 @@ class BucketService:
         if bucket is None:
             require_principal(principal)
             raise no_such_bucket(name)
+        if extra is None and bucket.policy and principal is not None:
+            extra = self._upload_encryption(principal, action)
         authorize(principal, action, bucket, key, extra=extra)
         return bucket
+
+    def _upload_encryption(self, principal: Principal, action: str) -> dict[str, str | None] | None:
+        """UploadPart, UploadPartCopy and CompleteMultipartUpload are s3:PutObject requests whose
+        encryption was chosen by CreateMultipartUpload: for policy conditions their
+        s3:x-amz-server-side-encryption is the upload's, so "deny unencrypted uploads" lets an
+        encrypted multipart upload finish (as on AWS) and stops an unencrypted one."""
+        ctx = principal.context
+        upload_id = ctx.query.get("uploadId")
+        if action != "s3:PutObject" or not upload_id:
+            return None
+        upload = self._meta.get_upload(upload_id)
+        if upload is None or upload.bucket != ctx.bucket or upload.key != ctx.key:
+            return None
+        return {"s3:x-amz-server-side-encryption": upload.sse}
 
     def existing(self, principal: Principal | None, name: str) -> Bucket:
         """The bucket if it exists, for operations that authorize per key afterwards (DeleteObjects)."""
