@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from workload import BodyPool, CaseResult, CaseSpec
+from workload import BodyPool, CaseResult, CaseSpec, machine_cpu_seconds
 
 
 def _write_file(directory: Path, n: int, body: memoryview) -> None:
@@ -69,11 +69,12 @@ def run_disk_case(spec: CaseSpec, pool: BodyPool, workdir: Path) -> CaseResult:
             warm.mkdir()
             _run_threads(worker, spec.conc, _Counter(spec.warmup, time.perf_counter() + spec.seconds), warm)
             result = CaseResult(spec)
-        cpu0 = time.process_time()
+        cpu0, all0 = time.process_time(), machine_cpu_seconds()
         start = time.perf_counter()
         _run_threads(worker, spec.conc, _Counter(spec.max_ops, start + spec.seconds), directory)
         result.elapsed = time.perf_counter() - start
         result.client_cpu = time.process_time() - cpu0
+        result.machine_cpu = machine_cpu_seconds() - all0
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     return result

@@ -41,6 +41,7 @@ COLUMNS = (
     ("errors", 6),
     ("cli%", 4),
     ("srv%", 4),
+    ("oth%", 4),
     ("target", 24),
 )
 
@@ -105,6 +106,9 @@ def make_row(result: CaseResult, all_results: list[CaseResult]) -> dict[str, Any
         "verify_failed": result.verify_failed,
         "client_cpu_pct": round(100 * result.client_cpu / elapsed),
         "server_cpu_pct": round(100 * result.server_cpu / elapsed),
+        "other_cpu_pct": max(
+            0, round(100 * (result.machine_cpu - result.client_cpu - result.server_cpu) / elapsed)
+        ),
         "target_verdict": _verdict(result, ref, ratio),
         "error_kinds": result.error_kinds,
         "error_samples": result.error_samples,
@@ -129,6 +133,7 @@ def _cells(row: dict[str, Any]) -> list[str]:
         str(row["errors"]),
         str(row["client_cpu_pct"]),
         str(row["server_cpu_pct"]),
+        str(row["other_cpu_pct"]),
         row["target_verdict"],
     ]
 

@@ -108,6 +108,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--tmp-dir", default=None, help="where the temp data dirs go (default: system temp)")
     p.add_argument("--keep-tmp", action="store_true", help="do not delete the temp dir at the end")
     p.add_argument("--results-dir", default=str(RESULTS_DIR))
+    p.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help=f"wait up to S seconds for the machine to be under {BUSY_WARNING:.0f}%% CPU before starting",
+    )
     return p.parse_args(argv)
 
 
@@ -279,6 +286,16 @@ def background_cpu(seconds: float = 1.0) -> float:
     return psutil.cpu_percent(interval=seconds) * (os.cpu_count() or 1)
 
 
+def wait_quiet(budget: float) -> float:
+    """Measure background CPU; with a budget, keep measuring until it is low or the budget is spent."""
+    deadline = time.monotonic() + budget
+    busy = background_cpu()
+    while busy > BUSY_WARNING and time.monotonic() < deadline:
+        print(f"waiting for a quiet machine: {busy:.0f}% CPU busy", flush=True)
+        busy = background_cpu(2.0)
+    return busy
+
+
 def git_revision() -> str:
     try:
         out = subprocess.run(
@@ -315,6 +332,12 @@ def summary_lines(ctx: Context, rows: list[dict[str, Any]], sampler: RssSampler)
                 f"client-bound? {row['case']} {row['size_label']} c{row['conc']}: the benchmark process used "
                 f"{row['client_cpu_pct']}% of a core while nginx used {row['server_cpu_pct']}% (of 200%)"
             )
+    noisy = [f"{r['case']} {r['size_label']} c{r['conc']}" for r in rows if r["other_cpu_pct"] > BUSY_WARNING]
+    if noisy:
+        lines.append(
+            f"WARNING: other processes used >{BUSY_WARNING:.0f}% CPU (oth%) during {len(noisy)} case(s), "
+            f"whose numbers are disturbed: {', '.join(noisy)}"
+        )
     verified = sum(r["verified"] for r in rows)
     failed = sum(r["verify_failed"] for r in rows)
     lines.append(f"body checks: {verified} sampled GET bodies compared by sha256, {failed} mismatches")
@@ -358,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx = Context(args, QUICK if args.quick else FULL, workdir, {})
     loop_kind = "?"
     try:
-        ctx.background_cpu = background_cpu()
+        ctx.background_cpu = wait_quiet(args.wait_quiet)
         if ctx.background_cpu > BUSY_WARNING:
             print(
                 f"warning: machine already {ctx.background_cpu:.0f}% busy before start; results will be noisy"

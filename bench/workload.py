@@ -10,12 +10,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 from sigv4_client import Connection, Response, SigV4Signer, s3_path
 
 KiB = 1024
 MiB = 1024 * KiB
 STRIDE = 4 * KiB  # body i starts STRIDE*i bytes into one random buffer: distinct bodies, no copies
 MAX_ERROR_SAMPLES = 5
+
+
+def machine_cpu_seconds() -> float:
+    """user+nice+system CPU seconds of the whole machine so far (irq/softirq excluded: loopback traffic)."""
+    t = psutil.cpu_times()
+    return float(t.user + t.nice + t.system)
 
 
 def size_label(size: int) -> str:
@@ -82,6 +89,7 @@ class CaseResult:
     verify_failed: int = 0
     client_cpu: float = 0.0  # CPU seconds the benchmark process used during the case
     server_cpu: float = 0.0  # CPU seconds the server's process tree used during the case
+    machine_cpu: float = 0.0  # CPU seconds (user+system, all processes, all cores) during the case
 
     @property
     def ops_per_s(self) -> float:
@@ -280,10 +288,11 @@ async def run_http_case(
         await asyncio.gather(*(c.connect() for c in conns))
         if spec.warmup:
             await loop.run(conns, spec.warmup, spec.seconds, "warmup")
-        cpu0, srv0 = time.process_time(), server_cpu()
+        cpu0, srv0, all0 = time.process_time(), server_cpu(), machine_cpu_seconds()
         loop.result.elapsed = await loop.run(conns, spec.max_ops, spec.seconds, "timed")
         loop.result.client_cpu = time.process_time() - cpu0
         loop.result.server_cpu = server_cpu() - srv0
+        loop.result.machine_cpu = machine_cpu_seconds() - all0
         if verify_after:
             await loop.run(conns[:verify_after], verify_after, spec.seconds, "verify")
     finally:

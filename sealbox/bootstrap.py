@@ -61,7 +61,8 @@ def _master_keys(settings: Settings, meta: SqliteMetaStore) -> tuple[Keyring, bo
         needed = sorted(needed_key_ids(meta))
         if needed:
             raise KeyCheckError(f"the key file {path} is missing and stored data needs master key(s)"
-                                f" {', '.join(needed)}; restore it from your backup (or set SEALBOX_MASTER_KEYS)")
+                                f" {', '.join(needed)}; restore it from your backup"
+                                " (or set SEALBOX_MASTER_KEYS)")
     return load_or_create_keyring(path)
 
 

@@ -24,6 +24,9 @@ class Settings:
     console_port: int | None = 9001  # the web console listens here; None or 0 disables it
     master_key_file: Path | None = None  # default: <data_dir>/keys/master-keys.json
     log_level: str = "info"
+    # Seconds a client may stay silent while sending a request head or body before the connection is
+    # dropped (slow or stalled clients must not hold workers, descriptors and temp files forever).
+    request_timeout: float = 30.0
 
     @property
     def keyring_path(self) -> Path:

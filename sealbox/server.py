@@ -83,8 +83,11 @@ def _config(app: Callable[..., Any], listener: Listener, settings: Settings) -> 
     tls: dict[str, Any] = {}
     if listener.tls:
         tls = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
-    return uvicorn.Config(app, http="httptools", loop="uvloop", lifespan="off", access_log=False,
-                          server_header=False, date_header=True, log_level=settings.log_level,
+    from sealbox.http.protocol import guarded_protocol
+
+    # httptools, with a limit on the size of a request head and on the time it may take to arrive.
+    return uvicorn.Config(app, http=guarded_protocol(settings.request_timeout), loop="uvloop", lifespan="off",
+                          access_log=False, server_header=False, date_header=True, log_level=settings.log_level,
                           timeout_keep_alive=30, h11_max_incomplete_event_size=64 * 1024, **tls)
 
 

@@ -37,11 +37,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     status.add_argument("--json", action="store_true", help="print one JSON document")
     status.set_defaults(func=_status)
 
-    rotate = actions.add_parser("rotate", help="new active key; re-seal all stored data keys under it (online)")
+    rotate = actions.add_parser("rotate", help="new active key; re-seal all stored data keys under it")
     _common(rotate)
     rotate.add_argument("--new-key", action="store_true",
                         help="make a new key even if an earlier rotation is unfinished")
-    rotate.add_argument("--batch", type=int, default=500, help="values re-sealed per transaction (default 500)")
+    rotate.add_argument("--batch", type=int, default=500,
+                        help="values re-sealed per transaction (default 500)")
     rotate.add_argument("--pause", type=float, default=0.0, metavar="SECONDS",
                         help="sleep between batches, to leave a busy server room (default 0)")
     rotate.set_defaults(func=_rotate)
@@ -103,8 +104,8 @@ def _status(args: argparse.Namespace) -> int:
     print(f"{'KEY ID':<32} {'ACTIVE':<7} {'CREATED':<26} {'OBJECTS':>8} {'UPLOADS':>8} {'CREDENTIALS':>12}")
     for r in rows:
         mark = "yes" if r.active else ("MISSING" if not r.in_keyring else "")
-        print(f"{r.key_id:<32} {mark:<7} {r.created or '-':<26} {r.counts['version']:>8} {r.counts['upload']:>8}"
-              f" {r.counts['credential']:>12}")
+        print(f"{r.key_id:<32} {mark:<7} {r.created or '-':<26} {r.counts['version']:>8}"
+              f" {r.counts['upload']:>8} {r.counts['credential']:>12}")
     missing = [r.key_id for r in rows if not r.in_keyring]
     if missing:
         return _fail(f"stored data needs master key(s) missing from the keyring: {', '.join(missing)}",
@@ -124,7 +125,9 @@ def _rotate(args: argparse.Namespace) -> int:
         return EXIT_UNUSABLE
     try:
         report = rotate(meta, settings, new_key=args.new_key, batch=args.batch, pause=args.pause)
-    except (CryptoError, KeyCheckError) as exc:
+    except KeyCheckError as exc:
+        return _fail(exc, EXIT_REFUSED)
+    except CryptoError as exc:
         return _fail(exc, EXIT_UNUSABLE)
     finally:
         meta.close()
@@ -134,8 +137,8 @@ def _rotate(args: argparse.Namespace) -> int:
     for failure in report.failed:
         print(f"sealbox: could not re-seal {failure}", file=sys.stderr)
     if report.remaining:
-        return _fail(f"{report.remaining} value(s) are still sealed under older keys; run `sealbox keys rotate`"
-                     " again", EXIT_REFUSED)
+        return _fail(f"{report.remaining} value(s) are still sealed under older keys; run"
+                     " `sealbox keys rotate` again", EXIT_REFUSED)
     print("sealbox: everything is sealed under the active key; old keys can be removed with"
           " `sealbox keys remove KEY_ID` (keep a backup of the key file)")
     return EXIT_OK

@@ -21,6 +21,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         console_port=None if args.no_console else args.console_port or None,
         master_key_file=Path(args.master_key_file) if args.master_key_file else None,
         log_level=args.log_level,
+        request_timeout=args.request_timeout,
     )
 
 
@@ -44,6 +45,8 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--no-console", action="store_true", help="do not serve the web console")
     p.add_argument("--master-key-file", default=env_default("MASTER_KEY_FILE"))
     p.add_argument("--log-level", default=env_default("LOG_LEVEL", "info"))
+    p.add_argument("--request-timeout", type=float, default=float(env_default("REQUEST_TIMEOUT", "30") or 30),
+                   help="seconds a client may stall while sending a request before it is cut off (default 30)")
     p.set_defaults(func=_serve)
 
 

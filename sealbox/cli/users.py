@@ -164,7 +164,8 @@ def _keys(args: argparse.Namespace) -> int:
             return EXIT_OK
         if args.delete:
             identity.delete_key(args.name, args.delete)
-            print(json.dumps({"deleted": args.delete}) if args.json else f"sealbox: deleted access key {args.delete}")
+            print(json.dumps({"deleted": args.delete}) if args.json
+                  else f"sealbox: deleted access key {args.delete}")
             return EXIT_OK
         creds = identity.keys_of(args.name)
         if args.json:

@@ -4,9 +4,10 @@ A job is accepted by one worker, persisted in the console store, and run there a
 so the page that started it can go away; the page that polls it may hit any worker, which reads
 the state from the store. The run has two phases: *listing* expands the selected folders into
 items (every key under each prefix, a page of 1000 at a time), then *running* applies the action
-to pending items in batches with bounded concurrency, recording each outcome. The worker beats a
-heartbeat while it runs; if it dies, the next poll from any worker claims the stale job and
-carries on with the items still pending.
+to pending items in batches with bounded concurrency, recording each outcome. The job row names the
+worker's pid and the worker beats a heartbeat while it runs; if that worker dies (or the server is
+restarted), the next view of the job from any worker claims it and carries on with the items still
+pending (a listing that was cut short starts over).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import time
 
@@ -28,6 +30,18 @@ BATCH = 32  # outcomes recorded per transaction (and the granularity of "n of N"
 LIST_PAGE = 1000
 HEARTBEAT_SECONDS = 5.0
 STALE_SECONDS = 60.0
+
+
+def process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
 
 
 class JobRunner:
@@ -51,11 +65,17 @@ class JobRunner:
         task.add_done_callback(lambda _t: self._tasks.pop(job_id, None))
 
     async def resume_if_stale(self, job: Job) -> None:
-        """Called when a job is viewed: adopt it if its worker stopped beating."""
-        if not job.active or job.id in self._tasks or job.heartbeat > time.time() - STALE_SECONDS:
+        """Called when a job is viewed: adopt it if the worker running it is gone.
+
+        Gone means its process no longer exists (workers share one host), or — should the pid have
+        been reused — it has not beaten its heartbeat for ``STALE_SECONDS``.
+        """
+        if not job.active or job.id in self._tasks:
             return
-        if await asyncio.to_thread(self._store.claim_stale, job.id, time.time() - STALE_SECONDS):
-            log.warning("console job %s: its worker stopped; resuming here", job.id)
+        if process_alive(job.worker_pid) and job.heartbeat > time.time() - STALE_SECONDS:
+            return
+        if await asyncio.to_thread(self._store.claim, job.id, job.worker_pid, job.heartbeat):
+            log.warning("console job %s: its worker (pid %d) stopped; resuming here", job.id, job.worker_pid)
             self._spawn(job.id)
 
     async def _run(self, job_id: str) -> None:

@@ -9,6 +9,7 @@ answer the page that polls a job, and the ids of signed-out sessions. Its schema
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -34,7 +35,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     failed INTEGER NOT NULL DEFAULT 0,
     error TEXT,
     created REAL NOT NULL,
-    heartbeat REAL NOT NULL
+    heartbeat REAL NOT NULL,
+    worker_pid INTEGER NOT NULL DEFAULT 0  -- the process running it (all workers share one host)
 );
 CREATE INDEX IF NOT EXISTS jobs_by_principal ON jobs (principal, created);
 CREATE TABLE IF NOT EXISTS job_items (
@@ -71,6 +73,7 @@ class Job:
     error: str | None
     created: float
     heartbeat: float
+    worker_pid: int
 
     @property
     def done(self) -> int:
@@ -89,7 +92,7 @@ class ItemResult:
 
 
 _JOB_COLS = ("id, principal, access_key, bucket, action, selection, state, total, succeeded, skipped, failed,"
-             " error, created, heartbeat")
+             " error, created, heartbeat, worker_pid")
 
 
 def _job(row: tuple[Any, ...]) -> Job:
@@ -97,7 +100,7 @@ def _job(row: tuple[Any, ...]) -> Job:
     return Job(id=row[0], principal=row[1], access_key=row[2], bucket=row[3], action=row[4],
                keys=selection["keys"], prefixes=selection["prefixes"], state=row[6], total=row[7],
                succeeded=row[8], skipped=row[9], failed=row[10], error=row[11], created=row[12],
-               heartbeat=row[13])
+               heartbeat=row[13], worker_pid=row[14])
 
 
 class ConsoleStore:
@@ -139,8 +142,8 @@ class ConsoleStore:
         now = time.time()
         selection = json.dumps({"keys": keys, "prefixes": prefixes}, ensure_ascii=False)
         with self._tx() as db:
-            db.execute(f"INSERT INTO jobs ({_JOB_COLS}) VALUES (?,?,?,?,?,?,'listing',0,0,0,0,NULL,?,?)",
-                       (job_id, principal, access_key, bucket, action, selection, now, now))
+            db.execute(f"INSERT INTO jobs ({_JOB_COLS}) VALUES (?,?,?,?,?,?,'listing',0,0,0,0,NULL,?,?,?)",
+                       (job_id, principal, access_key, bucket, action, selection, now, now, os.getpid()))
 
     def get_job(self, job_id: str) -> Job | None:
         row = self._conn().execute(f"SELECT {_JOB_COLS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
@@ -182,11 +185,11 @@ class ConsoleStore:
     def record(self, job_id: str, results: list[ItemResult]) -> None:
         """Store a batch of outcomes and bump the job's counters in one transaction."""
         counts = {"ok": 0, "skipped": 0, "failed": 0}
-        for r in results:
-            counts[r.state] += 1
         with self._tx() as db:
-            db.executemany("UPDATE job_items SET state = ?, reason = ? WHERE job_id = ? AND seq = ?"
-                           " AND state = 'pending'", [(r.state, r.reason, job_id, r.seq) for r in results])
+            for r in results:
+                cur = db.execute("UPDATE job_items SET state = ?, reason = ? WHERE job_id = ? AND seq = ?"
+                                 " AND state = 'pending'", (r.state, r.reason, job_id, r.seq))
+                counts[r.state] += cur.rowcount  # an item already recorded (by a resumed run) counts once
             db.execute("UPDATE jobs SET succeeded = succeeded + ?, skipped = skipped + ?, failed = failed + ?,"
                        " heartbeat = ? WHERE id = ?",
                        (counts["ok"], counts["skipped"], counts["failed"], time.time(), job_id))
@@ -195,11 +198,12 @@ class ConsoleStore:
         with self._tx() as db:
             db.execute("UPDATE jobs SET heartbeat = ? WHERE id = ?", (time.time(), job_id))
 
-    def claim_stale(self, job_id: str, older_than: float) -> bool:
-        """Take over an active job whose worker stopped beating (it died); True if this caller won."""
+    def claim(self, job_id: str, seen_pid: int, seen_heartbeat: float) -> bool:
+        """Take over an active job from a dead worker; True if this caller won (compare-and-set)."""
         with self._tx() as db:
-            cur = db.execute("UPDATE jobs SET heartbeat = ? WHERE id = ? AND state IN ('listing', 'running')"
-                             " AND heartbeat < ?", (time.time(), job_id, older_than))
+            cur = db.execute("UPDATE jobs SET heartbeat = ?, worker_pid = ? WHERE id = ? AND state IN"
+                             " ('listing', 'running') AND worker_pid = ? AND heartbeat = ?",
+                             (time.time(), os.getpid(), job_id, seen_pid, seen_heartbeat))
             return cur.rowcount == 1
 
     def failures(self, job_id: str, limit: int = 200) -> list[tuple[str, str]]:

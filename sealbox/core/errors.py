@@ -57,6 +57,7 @@ class ErrorCode(enum.Enum):
     NOT_MODIFIED = "NotModified"
     PRECONDITION_FAILED = "PreconditionFailed"
     REQUEST_TIME_TOO_SKEWED = "RequestTimeTooSkewed"
+    REQUEST_HEADER_SECTION_TOO_LARGE = "RequestHeaderSectionTooLarge"
     REQUEST_TIMEOUT = "RequestTimeout"
     SERVICE_UNAVAILABLE = "ServiceUnavailable"
     SIGNATURE_DOES_NOT_MATCH = "SignatureDoesNotMatch"

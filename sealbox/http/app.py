@@ -7,6 +7,7 @@ event and never served.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
 import secrets
@@ -19,7 +20,7 @@ from sealbox.http import sigv4
 from sealbox.http.errors import error_xml, status_of
 from sealbox.http.handlers import HANDLERS, Services
 from sealbox.http.request import Request, Response, parse_headers, parse_query
-from sealbox.http.router import host_bucket, route, split_target
+from sealbox.http.router import check_query_utf8, host_bucket, route, split_target
 from sealbox.service.identity import Principal
 from sealbox.service.pipeline import IntegrityFailure
 from sealbox.service.policy import RequestContext
@@ -64,20 +65,24 @@ class S3App:
         raw_query = scope.get("query_string", b"").decode("latin-1")
         client = scope.get("client") or ("", 0)
         headers = parse_headers(scope["headers"])
+        receive = _TrackedReceive(receive, self.services.settings.request_timeout)
         request = Request(method=scope["method"], raw_path=raw_path.decode("latin-1"), raw_query=raw_query,
-                          query=parse_query(raw_query), headers=headers, receive=_TrackedReceive(receive),
+                          query=parse_query(raw_query), headers=headers, receive=receive,
                           secure=scope.get("scheme") == "https", client_ip=client[0],
                           request_id=secrets.token_hex(8).upper())
         return request
 
     async def _handle(self, request: Request) -> Response:
         bucket, key = split_target(request.raw_path, request.headers.get("host", ""), self.domain)
+        check_query_utf8(request.query)
         request.bucket, request.key = bucket, key
         target = route(request.method, bucket, key, request.query, request.headers)
         request.auth = sigv4.authenticate(
             sigv4.SigningRequest(request.method, request.raw_path, request.raw_query, request.headers,
                                  host_bucket(request.headers.get("host", ""), self.domain)),
             self.services.identity.secret_for, datetime.now(UTC))
+        if request.auth.presigned:
+            _promote_query_headers(request)
         # What bucket-policy conditions may test (aws:SecureTransport, aws:SourceIp, headers, query).
         context = RequestContext(secure=request.secure, source_ip=request.client_ip, headers=request.headers,
                                  query=request.query, bucket=bucket, key=key)
@@ -147,15 +152,40 @@ class S3App:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-class _TrackedReceive:
-    """ASGI receive that remembers whether the request body was read to its end."""
+# Query parameters of presigned URLs that are authentication, not request headers.
+_AUTH_QUERY = {"x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-expires", "x-amz-signedheaders",
+               "x-amz-signature", "x-amz-security-token"}
 
-    def __init__(self, receive: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+
+def _promote_query_headers(request: Request) -> None:
+    """A presigned URL may carry x-amz-* headers as (signed) query parameters, e.g.
+    ``x-amz-server-side-encryption=AES256``; S3 applies them as if sent as headers. Ignoring them
+    would silently store unencrypted what the URL's signer asked to encrypt."""
+    for name, value in request.query.items():
+        lower = name.lower()
+        if lower.startswith("x-amz-") and lower not in _AUTH_QUERY and lower not in request.headers:
+            request.headers[lower] = value
+
+
+class _TrackedReceive:
+    """ASGI receive that remembers whether the request body was read to its end.
+
+    It also times out a client that stops sending its body: after ``timeout`` seconds without a byte
+    the request fails with RequestTimeout (as on S3), its temp file is removed and the connection closed.
+    """
+
+    def __init__(self, receive: Callable[[], Awaitable[dict[str, Any]]], timeout: float | None = None) -> None:
         self._receive = receive
+        self._timeout = timeout
         self.finished = False
 
     async def __call__(self) -> dict[str, Any]:
-        message = await self._receive()
+        try:
+            async with asyncio.timeout(self._timeout):
+                message = await self._receive()
+        except TimeoutError:
+            raise SealboxError(ErrorCode.REQUEST_TIMEOUT, "Your socket connection to the server was not read from"
+                               " or written to within the timeout period.") from None
         if message["type"] != "http.request" or not message.get("more_body", False):
             self.finished = True
         return message

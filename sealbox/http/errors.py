@@ -62,6 +62,7 @@ ERRORS: dict[ErrorCode, tuple[int, str]] = {
     E.PRECONDITION_FAILED: (412, "At least one of the pre-conditions you specified did not hold"),
     E.REQUEST_TIME_TOO_SKEWED: (403, "The difference between the request time and the current time is too"
                                      " large."),
+    E.REQUEST_HEADER_SECTION_TOO_LARGE: (400, "Your request header section exceeds the maximum allowed size."),
     E.REQUEST_TIMEOUT: (400, "Your socket connection to the server was not read from or written to within the"
                              " timeout period."),
     E.SERVICE_UNAVAILABLE: (503, "Please reduce your request rate."),

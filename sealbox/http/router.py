@@ -74,6 +74,16 @@ def host_bucket(host: str, domain: str | None) -> str | None:
     return None
 
 
+def check_query_utf8(query: Mapping[str, str]) -> None:
+    """Query names and values are UTF-8 too; one that is not can name no prefix, marker or key."""
+    try:
+        for name, value in query.items():
+            name.encode("utf-8")
+            value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SealboxError(ErrorCode.INVALID_URI, "Couldn't parse the specified URI.") from None
+
+
 def split_target(raw_path: str, host: str, domain: str | None) -> tuple[str | None, str | None]:
     """(bucket, key) from the Host header and the percent-encoded path."""
     path = unquote(raw_path, errors="surrogateescape")

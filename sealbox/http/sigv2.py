@@ -30,6 +30,7 @@ import hmac
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from urllib.parse import unquote
 
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.http.sigv4 import (
@@ -82,8 +83,7 @@ def canonical_amz_headers(amz: Mapping[str, str]) -> str:
 def canonical_resource(raw_path: str, pairs: Iterable[tuple[str, str]], host_bucket: str | None,
                        sub_resources: frozenset[str]) -> str:
     """``[/bucket]`` + the path as sent + ``?name[=value]&…`` for the sub-resources (values decoded)."""
-    path = raw_path or "/"
-    resource = f"/{host_bucket}{path}" if host_bucket else path
+    resource = f"/{host_bucket}{raw_path}" if host_bucket else raw_path or "/"
     subs = []
     for raw_name, raw_value in pairs:
         name = _decode_component(raw_name)
@@ -196,12 +196,29 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _paths(req: SigningRequest) -> list[str]:
+    """The path as sent; for a request on a bucket itself (no key), also with/without the final slash.
+
+    botocore signs ``/bucket/`` for ``PUT /bucket``; others sign ``/bucket`` for ``GET /`` on a
+    virtual host. Both name the bucket alone, so neither variant can stand for another key.
+    """
+    path = req.raw_path or "/"
+    if req.host_bucket:
+        return [path, ""] if path == "/" else [path]
+    decoded = unquote(path)  # the router splits bucket from key after decoding: so must this check
+    if decoded.count("/") == 1 and len(decoded) > 1 and not path.endswith("/"):
+        return [path, path + "/"]
+    if decoded.count("/") == 2 and decoded.endswith("/") and path.endswith("/") and len(decoded) > 2:
+        return [path, path[:-1]]
+    return [path]
+
+
 def _candidates(req: SigningRequest, pairs: list[tuple[str, str]], amz: Mapping[str, str],
                 dates: list[str]) -> Iterable[str]:
     """Strings to sign, the documented form first, without repeats."""
     headers = req.headers
-    resources = [canonical_resource(req.raw_path, pairs, req.host_bucket, subs)
-                 for subs in (SUB_RESOURCES, BOTOCORE_SUB_RESOURCES)]
+    resources = [canonical_resource(path, pairs, req.host_bucket, subs)
+                 for path in _paths(req) for subs in (SUB_RESOURCES, BOTOCORE_SUB_RESOURCES)]
     seen: set[str] = set()
     for date in dates:
         for resource in resources:

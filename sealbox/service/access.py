@@ -58,8 +58,8 @@ def authorize(principal: Principal | None, action: str, bucket: Bucket | None, k
         if privileged:
             return who
         if decision is pol.Decision.ALLOW:
-            raise SealboxError(ErrorCode.METHOD_NOT_ALLOWED, "The specified method is not allowed against this"
-                               " resource.", Method=action.removeprefix("s3:"), ResourceType="BUCKET")
+            raise SealboxError(ErrorCode.METHOD_NOT_ALLOWED, "The specified method is not allowed against"
+                               " this resource.", Method=action.removeprefix("s3:"), ResourceType="BUCKET")
         raise access_denied()
     if decision is pol.Decision.DENY:
         raise access_denied()

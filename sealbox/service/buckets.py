@@ -63,7 +63,8 @@ class BucketService:
     def get_policy(self, principal: Principal | None, name: str) -> str:
         bucket = self.get(principal, name, "s3:GetBucketPolicy")
         if bucket.policy is None:
-            raise SealboxError(ErrorCode.NO_SUCH_BUCKET_POLICY, "The bucket policy does not exist", BucketName=name)
+            raise SealboxError(ErrorCode.NO_SUCH_BUCKET_POLICY, "The bucket policy does not exist",
+                               BucketName=name)
         return bucket.policy
 
     def put_policy(self, principal: Principal | None, name: str, text: str) -> None:

@@ -22,10 +22,12 @@ whose key under some id does not open a value sealed under that id (right id, wr
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,15 +126,15 @@ def verify_keys(meta: MetaStore, keyring: Keyring, where: str) -> None:
     """KeyCheckError unless ``keyring`` opens what is stored: every key id present, each one right."""
     for key_id, count in sorted(needed_key_ids(meta).items()):
         if key_id not in keyring:
-            raise KeyCheckError(f"master key {key_id} is needed to decrypt {count} stored value(s) but is not in"
-                                f" {where}; add it back (from your key backup) before starting")
+            raise KeyCheckError(f"master key {key_id} is needed to decrypt {count} stored value(s) but is"
+                                f" not in {where}; add it back (from your key backup) before starting")
     sealer = Sealer(keyring)
     for row in meta.sealed_samples():
         try:
             open_row(sealer, row)
         except CryptoError:
-            raise KeyCheckError(f"master key {row.key_id} in {where} does not decrypt the data keys sealed under"
-                                f" it (wrong key material for this id?); refusing to start") from None
+            raise KeyCheckError(f"master key {row.key_id} in {where} does not decrypt the data keys sealed"
+                                " under it (wrong key material for this id?); refusing to start") from None
 
 
 def open_row(sealer: Sealer, row: SealedRow) -> None:
@@ -193,6 +195,22 @@ def pending(meta: MetaStore, active_id: str) -> int:
     return sum(n for key_id, n in needed_key_ids(meta).items() if key_id != active_id)
 
 
+@contextlib.contextmanager
+def keyring_lock(path: Path) -> Iterator[None]:
+    """One keyring writer at a time: two rotations saving their own new keyring would lose a key
+    that values may already be sealed under. The lock file sits beside the key file."""
+    lock_path = path.with_name(path.name + ".lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise KeyCheckError(f"another `sealbox keys` command holds {lock_path}; wait for it") from None
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 def rotate(meta: MetaStore, settings: Settings, *, new_key: bool = False, batch: int = 500,
            pause: float = 0.0, on_batch: BatchHook | None = None) -> RotationReport:
     """Make a new active key (file keyring) and re-seal every stored value under the active key."""
@@ -200,15 +218,19 @@ def rotate(meta: MetaStore, settings: Settings, *, new_key: bool = False, batch:
     if from_env:
         # The environment cannot be rewritten from here: the operator puts the new key first in
         # SEALBOX_MASTER_KEYS (and restarts the server); rotate then moves everything under it.
-        keyring = keyring_from_env(from_env)
-        created = False
-    else:
+        return _reseal_all(meta, keyring_from_env(from_env), False, batch, pause, on_batch)
+    with keyring_lock(settings.keyring_path):
         keyring = load_keyring(settings.keyring_path)
         created = new_key or pending(meta, keyring.active.key_id) == 0
         if created:
             keyring = keyring.with_new_active()
             save_keyring(settings.keyring_path, keyring)
             log.info("new active master key %s saved in %s", keyring.active.key_id, settings.keyring_path)
+        return _reseal_all(meta, keyring, created, batch, pause, on_batch)
+
+
+def _reseal_all(meta: MetaStore, keyring: Keyring, created: bool, batch: int, pause: float,
+                on_batch: BatchHook | None) -> RotationReport:
     report = RotationReport(keyring.active.key_id, created)
     sealer = Sealer(keyring)
     for _ in range(_MAX_PASSES):
@@ -249,15 +271,16 @@ def remove_key(meta: MetaStore, settings: Settings, key_id: str) -> Keyring:
     """Drop a retired key from the key file; refused while anything is sealed under it."""
     if env_default("MASTER_KEYS"):
         raise KeyCheckError(f"the master keys come from {ENV_NAME}: remove {key_id} from it there")
-    keyring = load_keyring(settings.keyring_path)
-    if key_id not in keyring:
-        raise KeyCheckError(f"master key {key_id} is not in {settings.keyring_path}")
-    if key_id == keyring.active.key_id:
-        raise KeyCheckError(f"master key {key_id} is the active key; rotate first")
-    still = needed_key_ids(meta).get(key_id, 0)
-    if still:
-        raise KeyCheckError(f"master key {key_id} still seals {still} stored value(s); run"
-                            " `sealbox keys rotate` until `sealbox keys status` shows none")
-    smaller = keyring.without(key_id)
-    save_keyring(settings.keyring_path, smaller)
-    return smaller
+    with keyring_lock(settings.keyring_path):
+        keyring = load_keyring(settings.keyring_path)
+        if key_id not in keyring:
+            raise KeyCheckError(f"master key {key_id} is not in {settings.keyring_path}")
+        if key_id == keyring.active.key_id:
+            raise KeyCheckError(f"master key {key_id} is the active key; rotate first")
+        still = needed_key_ids(meta).get(key_id, 0)
+        if still:
+            raise KeyCheckError(f"master key {key_id} still seals {still} stored value(s); run"
+                                " `sealbox keys rotate` until `sealbox keys status` shows none")
+        smaller = keyring.without(key_id)
+        save_keyring(settings.keyring_path, smaller)
+        return smaller

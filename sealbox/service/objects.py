@@ -14,11 +14,13 @@ import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from typing import Any, TypeVar
 
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.names import validate_key, validate_user_metadata
-from sealbox.core.types import NULL_VERSION, SSE_AES256, Bucket, Extent, ListPage, ObjectVersion
+from sealbox.core.types import NULL_VERSION, SSE_AES256, Bucket, Extent, ListPage, ObjectVersion, Versioning
+from sealbox.service.access import access_denied, allowed
 from sealbox.service.buckets import BucketService
 from sealbox.service.identity import Principal
 from sealbox.service.pipeline import (
@@ -153,6 +155,8 @@ class ObjectService:
         bucket = self.buckets.get(principal, bucket_name, action, key)
         check_version_id(version_id)
         version = self.meta.get_version(bucket.name, key, version_id)
+        if (version is None or version.is_delete_marker) and not allowed(principal, "s3:ListBucket", bucket):
+            raise access_denied()  # AWS: without s3:ListBucket, a missing key is 403, not 404 (no probing)
         if version is None:
             if version_id is not None:
                 raise SealboxError(ErrorCode.NO_SUCH_VERSION, "The specified version does not exist.",
@@ -161,11 +165,19 @@ class ObjectService:
         if version.is_delete_marker:
             headers = {"x-amz-delete-marker": "true", "x-amz-version-id": version.version_id}
             if version_id is not None:
+                # AWS: 405 with the marker's Last-Modified (GetObject/HeadObject "delete marker" notes).
+                headers |= {"allow": "DELETE", "last-modified": formatdate(version.last_modified, usegmt=True)}
                 raise SealboxError(ErrorCode.METHOD_NOT_ALLOWED,
                                    "The specified method is not allowed against this resource.",
-                                   headers={**headers, "allow": "DELETE"}, Method="GET", ResourceType="DeleteMarker")
+                                   headers=headers, Method="GET", ResourceType="DeleteMarker")
             raise SealboxError(ErrorCode.NO_SUCH_KEY, "The specified key does not exist.", headers=headers, Key=key)
         return version
+
+    def names_null_version(self, bucket_name: str) -> bool:
+        """Whether reads of the "null" version say ``x-amz-version-id: null``: AWS does once the bucket has
+        had versioning (Enabled or Suspended); a never-versioned bucket's objects carry no version id."""
+        bucket = self.meta.get_bucket(bucket_name)
+        return bucket is not None and bucket.versioning is not Versioning.UNVERSIONED
 
     def slices(self, version: ObjectVersion, start: int, length: int) -> list[ExtentSlice]:
         """Open the extent files that cover plaintext [start, start+length)."""

@@ -14,6 +14,7 @@ worker thread, one buffer ahead of the socket.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 from collections.abc import AsyncIterator, Callable
@@ -113,9 +114,9 @@ async def write_extent(blobs: LocalBlobStore, pool: Executor, payload: Payload,
     """
     loop = asyncio.get_running_loop()
     writer = blobs.new_writer()
+    pending: asyncio.Future[None] | None = None
     try:
         sink = _Sink(writer, enc, payload.checks.algorithms, payload.checks.sha256_hex is not None)
-        pending: asyncio.Future[None] | None = None
         async for buf in _coalesce(payload.chunks()):
             if pending is not None:
                 await pending
@@ -133,6 +134,11 @@ async def write_extent(blobs: LocalBlobStore, pool: Executor, payload: Payload,
         if commit:
             await loop.run_in_executor(pool, writer.commit)
     except BaseException:
+        if pending is not None:
+            # The body failed while a buffer is still being written in a worker thread: let that
+            # write finish (and collect its outcome) before the file is closed under it.
+            with contextlib.suppress(BaseException):
+                await pending
         writer.abort()
         raise
     return result, writer

@@ -59,8 +59,9 @@ _OBJECT_ACTIONS = """AbortMultipartUpload BypassGovernanceRetention DeleteObject
     GetObjectVersionAcl GetObjectVersionAttributes GetObjectVersionTagging GetObjectVersionTorrent
     ListMultipartUploadParts PutObject PutObjectAcl PutObjectLegalHold PutObjectRetention PutObjectTagging
     PutObjectVersionAcl PutObjectVersionTagging ReplicateDelete ReplicateObject ReplicateTags RestoreObject"""
-_BUCKET_ACTIONS = """CreateBucket DeleteBucket DeleteBucketPolicy DeleteBucketWebsite GetAccelerateConfiguration
-    GetBucketAcl GetBucketCORS GetBucketLocation GetBucketLogging GetBucketNotification
+_BUCKET_ACTIONS = """CreateBucket DeleteBucket DeleteBucketPolicy DeleteBucketWebsite
+    GetAccelerateConfiguration GetBucketAcl GetBucketCORS GetBucketLocation GetBucketLogging
+    GetBucketNotification
     GetBucketObjectLockConfiguration GetBucketOwnershipControls GetBucketPolicy GetBucketPolicyStatus
     GetBucketPublicAccessBlock GetBucketRequestPayment GetBucketTagging GetBucketVersioning GetBucketWebsite
     GetEncryptionConfiguration GetLifecycleConfiguration GetReplicationConfiguration ListBucket
@@ -103,7 +104,8 @@ _HEADER_KEYS = {
     "x-amz-server-side-encryption-aws-kms-key-id": "s3:x-amz-server-side-encryption-aws-kms-key-id",
     "x-amz-acl": "s3:x-amz-acl", "x-amz-storage-class": "s3:x-amz-storage-class",
     "x-amz-copy-source": "s3:x-amz-copy-source", "x-amz-metadata-directive": "s3:x-amz-metadata-directive",
-    "x-amz-content-sha256": "s3:x-amz-content-sha256", "user-agent": "aws:useragent", "referer": "aws:referer",
+    "x-amz-content-sha256": "s3:x-amz-content-sha256", "user-agent": "aws:useragent",
+    "referer": "aws:referer",
 }
 _LIST_QUERY_KEYS = {"prefix": "s3:prefix", "delimiter": "s3:delimiter", "max-keys": "s3:max-keys"}
 
@@ -359,7 +361,8 @@ def _date(text: str) -> float | None:
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
-def _ordered(parse: Callable[[str], float | None], test: Callable[[float, float], bool]) -> Callable[[str, str], bool]:
+def _ordered(parse: Callable[[str], float | None],
+             test: Callable[[float, float], bool]) -> Callable[[str, str], bool]:
     def compare(value: str, expected: str) -> bool:
         a, b = parse(value), parse(_literal(expected))
         return a is not None and b is not None and test(a, b)
@@ -524,8 +527,8 @@ def _statement(raw: Any, bucket: str, resolve: PrincipalResolver | None) -> Stat
     if "Action" in raw and "Resource" in raw:
         _check_actions_apply(actions, resources)
     return Statement(effect=Effect(effect_text), principals=principals, actions=actions, resources=resources,
-                     conditions=conditions, not_principal="NotPrincipal" in raw, not_action="NotAction" in raw,
-                     not_resource="NotResource" in raw, sid=sid)
+                     conditions=conditions, not_principal="NotPrincipal" in raw,
+                     not_action="NotAction" in raw, not_resource="NotResource" in raw, sid=sid)
 
 
 def _string_list(value: Any, error: str) -> list[str]:
@@ -673,7 +676,8 @@ def _conditions(value: Any, actions: tuple[str, ...]) -> tuple[Condition, ...]:
             if applies is None:
                 raise malformed("Policy has an invalid condition key")
             if applies and any(a not in applies for a in concrete):
-                raise malformed("Conditions do not apply to combination of actions and resources in statement")
+                raise malformed("Conditions do not apply to combination of actions and resources in"
+                                " statement")
             values = _condition_values(raw_values)
             if key == "aws:sourceip" and not all(_valid_network(v) for v in values):
                 raise malformed("Invalid IP address in Conditions")

@@ -33,8 +33,8 @@ def add_user(server: Server, name: str | None = None) -> tuple[str, str, str]:
 
 
 def client_of(server: Server, access_key: str, secret: str, tls: bool = False) -> Any:
-    return boto3.client("s3", endpoint_url=server.tls_endpoint if tls else server.endpoint, region_name=REGION,
-                        aws_access_key_id=access_key, aws_secret_access_key=secret,
+    return boto3.client("s3", endpoint_url=server.tls_endpoint if tls else server.endpoint,
+                        region_name=REGION, aws_access_key_id=access_key, aws_secret_access_key=secret,
                         verify=str(server.cert) if tls else None,
                         config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
 
@@ -97,14 +97,16 @@ def test_bucket_policy_of_missing_bucket(s3: Any) -> None:
      "Missing required field Principal"),
     (doc(allow("*", "s3:Fly", "arn:aws:s3:::{b}/*")), "Policy has invalid action"),
     (doc(allow("*", "s3:GetObject", "arn:aws:s3:::another-bucket/*")), "Policy has invalid resource"),
-    (doc(allow("*", "s3:GetObject", "arn:aws:s3:::{b}")), "Action does not apply to any resource(s) in statement"),
+    (doc(allow("*", "s3:GetObject", "arn:aws:s3:::{b}")),
+     "Action does not apply to any resource(s) in statement"),
     (doc({"Effect": "Maybe", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::{b}/*"}),
      "Invalid effect: Maybe"),
     (doc(allow({"AWS": "nobody-by-this-name"}, "s3:GetObject", "arn:aws:s3:::{b}/*")),
      "Invalid principal in policy"),
     (doc(allow("*", "s3:GetObject", "arn:aws:s3:::{b}/*", Condition={"StringEquals": {"s3:bogus": "x"}})),
      "Policy has an invalid condition key"),
-    (doc(allow("*", "s3:GetObject", "arn:aws:s3:::{b}/*", Condition={"Whenever": {"aws:SourceIp": "1.2.3.4"}})),
+    (doc(allow("*", "s3:GetObject", "arn:aws:s3:::{b}/*",
+               Condition={"Whenever": {"aws:SourceIp": "1.2.3.4"}})),
      "Invalid Condition type : Whenever"),
 ])
 def test_malformed_policy(s3: Any, bucket: str, policy: str, message: str) -> None:
@@ -134,7 +136,8 @@ def test_other_users_buckets_are_denied(s3: Any, bucket: str, bob: tuple[str, An
     for call, kwargs in [(b.get_object, {"Key": "k"}), (b.put_object, {"Key": "k", "Body": b"x"}),
                          (b.delete_object, {"Key": "k"}), (b.list_objects_v2, {}), (b.head_bucket, {}),
                          (b.get_bucket_policy, {}), (b.delete_bucket, {}),
-                         (b.put_bucket_policy, {"Policy": doc(allow("*", "s3:*", f"arn:aws:s3:::{bucket}/*"))})]:
+                         (b.put_bucket_policy,
+                          {"Policy": doc(allow("*", "s3:*", f"arn:aws:s3:::{bucket}/*"))})]:
         code, _, status = error_of(call, Bucket=bucket, **kwargs)
         expected = "403" if call.__name__ == "head_bucket" else "AccessDenied"  # HEAD has no error body
         assert (code, status) == (expected, 403), call.__name__
@@ -156,7 +159,7 @@ def test_list_buckets_shows_own_buckets_root_sees_all(server: Server, s3: Any) -
     assert s3.get_object(Bucket=mine, Key="x")["Body"].read() == b"carol's"  # root may do anything
 
 
-# -- grants ---------------------------------------------------------------------------------------------------
+# -- grants -----------------------------------------------------------------------------------------------
 
 
 def test_policy_grants_another_user_a_prefix(s3: Any, bucket: str, bob: tuple[str, Any]) -> None:
@@ -251,14 +254,15 @@ def test_deny_unencrypted_multipart_uploads(s3: Any, bucket: str) -> None:
     s3.put_bucket_policy(Bucket=bucket, Policy=sse_policy(bucket))
     assert error_of(s3.create_multipart_upload, Bucket=bucket, Key="mp")[0] == "AccessDenied"
     upload = s3.create_multipart_upload(Bucket=bucket, Key="mp", ServerSideEncryption="AES256")
-    part = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload["UploadId"], PartNumber=1, Body=b"z" * 1000)
+    part = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload["UploadId"], PartNumber=1,
+                          Body=b"z" * 1000)
     s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload["UploadId"],
                                  MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
     got = s3.get_object(Bucket=bucket, Key="mp")
     assert (got["Body"].read(), got["ServerSideEncryption"]) == (b"z" * 1000, "AES256")
 
 
-# -- anonymous access -----------------------------------------------------------------------------------------
+# -- anonymous access -------------------------------------------------------------------------------------
 
 
 def test_anonymous_access_only_where_a_policy_allows(server: Server, s3: Any, bucket: str) -> None:
@@ -266,7 +270,8 @@ def test_anonymous_access_only_where_a_policy_allows(server: Server, s3: Any, bu
     s3.put_object(Bucket=bucket, Key="private/y", Body=b"not for you")
     url = f"{server.endpoint}/{bucket}"
     assert xml_code(requests.get(f"{url}/public/x", timeout=10)) == "AccessDenied"  # no policy yet
-    s3.put_bucket_policy(Bucket=bucket, Policy=doc(allow("*", "s3:GetObject", f"arn:aws:s3:::{bucket}/public/*")))
+    public_read = doc(allow("*", "s3:GetObject", f"arn:aws:s3:::{bucket}/public/*"))
+    s3.put_bucket_policy(Bucket=bucket, Policy=public_read)
     got = requests.get(f"{url}/public/x", timeout=10)
     assert (got.status_code, got.content) == (200, b"for everyone")
     assert requests.head(f"{url}/public/x", timeout=10).status_code == 200
@@ -280,13 +285,28 @@ def test_anonymous_access_only_where_a_policy_allows(server: Server, s3: Any, bu
     assert s3.get_object(Bucket=bucket, Key="public/x")["Body"].read() == b"for everyone"
 
 
+def test_missing_key_is_403_without_list_permission(server: Server, s3: Any, bucket: str) -> None:
+    """As on AWS: only a requester allowed s3:ListBucket may learn that a key does not exist."""
+    url = f"{server.endpoint}/{bucket}/public/missing"
+    read = allow("*", "s3:GetObject", f"arn:aws:s3:::{bucket}/public/*")
+    s3.put_bucket_policy(Bucket=bucket, Policy=doc(read))
+    missing = requests.get(url, timeout=10)
+    assert (missing.status_code, xml_code(missing)) == (403, "AccessDenied")
+    owner = error_of(s3.get_object, Bucket=bucket, Key="public/missing")[0]
+    assert owner == "NoSuchKey"  # the owner may list
+    s3.put_bucket_policy(Bucket=bucket, Policy=doc(read, allow("*", "s3:ListBucket", f"arn:aws:s3:::{bucket}")))
+    missing = requests.get(url, timeout=10)
+    assert (missing.status_code, xml_code(missing)) == (404, "NoSuchKey")
+
+
 def test_anonymous_write_when_a_policy_allows_it(server: Server, s3: Any, bucket: str) -> None:
     s3.put_bucket_policy(Bucket=bucket, Policy=doc(allow({"AWS": "*"}, "s3:PutObject",
                                                          f"arn:aws:s3:::{bucket}/dropbox/*")))
     put = requests.put(f"{server.endpoint}/{bucket}/dropbox/note", data=b"anonymous note", timeout=10)
     assert put.status_code == 200, put.text
     assert s3.get_object(Bucket=bucket, Key="dropbox/note")["Body"].read() == b"anonymous note"
-    assert xml_code(requests.put(f"{server.endpoint}/{bucket}/other", data=b"x", timeout=10)) == "AccessDenied"
+    outside = requests.put(f"{server.endpoint}/{bucket}/other", data=b"x", timeout=10)
+    assert xml_code(outside) == "AccessDenied"
 
 
 # -- request conditions -----------------------------------------------------------------------------------
@@ -306,9 +326,11 @@ def test_secure_transport(server: Server, s3: Any, bucket: str) -> None:
 
 def test_source_ip(server: Server, s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="k", Body=b"ip")
-    s3.put_bucket_policy(Bucket=bucket, Policy=doc(allow("*", "s3:GetObject", f"arn:aws:s3:::{bucket}/*",
-                                                         Condition={"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}})))
+    s3.put_bucket_policy(Bucket=bucket, Policy=doc(allow(
+        "*", "s3:GetObject", f"arn:aws:s3:::{bucket}/*",
+        Condition={"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}})))
     assert requests.get(f"{server.endpoint}/{bucket}/k", timeout=10).content == b"ip"
-    s3.put_bucket_policy(Bucket=bucket, Policy=doc(allow("*", "s3:GetObject", f"arn:aws:s3:::{bucket}/*",
-                                                         Condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}})))
+    s3.put_bucket_policy(Bucket=bucket, Policy=doc(allow(
+        "*", "s3:GetObject", f"arn:aws:s3:::{bucket}/*",
+        Condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}})))
     assert xml_code(requests.get(f"{server.endpoint}/{bucket}/k", timeout=10)) == "AccessDenied"

@@ -6,6 +6,7 @@ Policies and signatures come from botocore's ``generate_presigned_post`` (SigV4,
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import uuid
@@ -222,6 +223,19 @@ def test_large_upload_streams_through(server: Server, s3: Any, bucket: str) -> N
     assert check.hexdigest() == digest.hexdigest()
 
 
+def test_content_md5_field_is_verified(server: Server, s3: Any, bucket: str) -> None:
+    content = b"check my digest"
+    good = base64.b64encode(hashlib.md5(content).digest()).decode()
+    post = v4(server).generate_presigned_post(bucket, "md5", Fields={"Content-MD5": good},
+                                              Conditions=[["starts-with", "$Content-MD5", ""]])
+    assert post_form(post, content).status_code == 204
+    before = stored(server)
+    response = post_form(post, b"other bytes", change={"Content-MD5": good})
+    assert (response.status_code, xml_code(response)) == (400, "BadDigest")
+    assert stored(server) == before
+    assert s3.get_object(Bucket=bucket, Key="md5")["Body"].read() == content  # not overwritten
+
+
 def test_request_signed_in_its_header_needs_no_form_credentials(server: Server, s3: Any, bucket: str) -> None:
     body = multipart([("key", "header-signed"), ("file", b"signed body")])
     content_type = f"multipart/form-data; boundary={BOUNDARY}"
@@ -295,15 +309,18 @@ def test_expired_policy(server: Server, s3: Any, bucket: str) -> None:
     assert keys(s3, bucket) == []
 
 
-@pytest.mark.parametrize("size", [3 * 1024 * 1024 + 17, 1025])
-def test_oversize_file_is_rejected_and_nothing_stored(server: Server, s3: Any, bucket: str, size: int) -> None:
-    post = v4(server).generate_presigned_post(bucket, "too-big", Conditions=[["content-length-range", 10, 1024]])
+@pytest.mark.parametrize("size, limit", [(1025, 1024), (3 * 1024 * 1024 + 17, 1024),
+                                         # past the pipeline's 1 MiB buffers: aborted mid-write
+                                         (3 * 1024 * 1024 + 17, 2 * 1024 * 1024 + 5)])
+def test_oversize_file_is_rejected_and_nothing_stored(server: Server, s3: Any, bucket: str, size: int,
+                                                       limit: int) -> None:
+    post = v4(server).generate_presigned_post(bucket, "too-big", Conditions=[["content-length-range", 10, limit]])
     before = stored(server)
-    response = post_form(post, b"z" * size)
+    response = post_form(post, os.urandom(size))
     assert response.status_code == 400, response.text
     assert error(response)["Code"] == "EntityTooLarge"
     assert error(response)["Message"] == "Your proposed upload exceeds the maximum allowed size"
-    assert (error(response)["ProposedSize"], error(response)["MaxSizeAllowed"]) == (str(size), "1024")
+    assert (error(response)["ProposedSize"], error(response)["MaxSizeAllowed"]) == (str(size), str(limit))
     assert keys(s3, bucket) == [] and stored(server) == before
 
 
@@ -398,13 +415,15 @@ def test_not_form_data_is_precondition_failed(server: Server, bucket: str, conte
     response = post_raw(f"{server.endpoint}/{bucket}", b"key=k&file=x", content_type=content_type)
     assert response.status_code == 412
     body = error(response)
-    assert (body["Code"], body["Condition"]) == ("PreconditionFailed", "Bucket POST must be of the"
-                                                                       " enclosure-type multipart/form-data")
+    assert body["Code"] == "PreconditionFailed"
+    assert body["Condition"] == "Bucket POST must be of the enclosure-type multipart/form-data"
 
 
-@pytest.mark.parametrize("body", [b"", b"key=k&file=x", multipart([("key", "k"), ("file", b"x")])[:-12]],
-                         ids=["empty", "not-multipart", "unterminated"])
-def test_malformed_form(server: Server, s3: Any, bucket: str, body: bytes) -> None:
+@pytest.mark.parametrize("shape", ["empty", "not-multipart", "unterminated-file"])
+def test_malformed_form(server: Server, s3: Any, bucket: str, shape: str) -> None:
+    post = v4(server).generate_presigned_post(bucket, "k")
+    signed_form = multipart([*post["fields"].items(), ("file", b"x" * 100_000)])
+    body = {"empty": b"", "not-multipart": b"key=k&file=x", "unterminated-file": signed_form[:-12]}[shape]
     before = stored(server)
     response = post_raw(f"{server.endpoint}/{bucket}", body)
     assert (response.status_code, xml_code(response)) == (400, "MalformedPOSTRequest")

@@ -200,8 +200,11 @@
         rows.textContent = "";
         s.failures.forEach(function (f) {
           var tr = el("tr");
-          tr.appendChild(el("td", "mono break", f.key));
-          tr.appendChild(el("td", "", f.reason));
+          var keyCell = el("td", "mono break", f.key), reasonCell = el("td", "", f.reason);
+          keyCell.setAttribute("data-label", "Key");
+          reasonCell.setAttribute("data-label", "Reason");
+          tr.appendChild(keyCell);
+          tr.appendChild(reasonCell);
           rows.appendChild(tr);
         });
         $("[data-job-failures]", jobNode).hidden = false;

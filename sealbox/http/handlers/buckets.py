@@ -83,15 +83,22 @@ async def get_bucket_encryption(s: Services, r: Request) -> Response:
     return Response.xml(doc("ServerSideEncryptionConfiguration", [body]))
 
 
+# The SSEAlgorithm values of AWS's schema: any other value is MalformedXML there. sealbox implements
+# AES256 only; the KMS ones are refused with InvalidArgument by the service.
+_SSE_ALGORITHMS = ("AES256", "aws:kms", "aws:kms:dsse")
+
+
 async def put_bucket_encryption(s: Services, r: Request) -> Response:
     assert r.bucket is not None
+    # As on AWS, a missing bucket (or a refused caller) is reported before the XML is looked at.
+    s.buckets.get(r.principal, r.bucket, "s3:PutEncryptionConfiguration")
     root = parse(await r.payload().read_all(_MAX_CONFIG_BODY))
     rules = root.findall("Rule")
     if root.tag != "ServerSideEncryptionConfiguration" or len(rules) != 1:
         raise SealboxError(ErrorCode.MALFORMED_XML)
     default = rules[0].find("ApplyServerSideEncryptionByDefault")
     algorithm = child_text(default, "SSEAlgorithm") if default is not None else None
-    if algorithm is None:
+    if algorithm not in _SSE_ALGORITHMS:
         raise SealboxError(ErrorCode.MALFORMED_XML)
     if default is not None and default.find("KMSMasterKeyID") is not None and algorithm == "AES256":
         raise SealboxError(ErrorCode.INVALID_ARGUMENT, "a KMSMasterKeyID is not applicable if the default"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sealbox.core.checksums import HEADER_PREFIX
 from sealbox.core.errors import ErrorCode, SealboxError
-from sealbox.core.types import ObjectVersion
+from sealbox.core.types import NULL_VERSION, ObjectVersion
 from sealbox.http.handlers.base import Services, int_param, version_headers
 from sealbox.http.headers import Conditions, check_conditions, content_headers, parse_range, user_metadata
 from sealbox.http.request import Request, Response
@@ -120,6 +120,8 @@ async def _read(s: Services, r: Request, with_body: bool) -> Response:
                              "s3:GetObjectVersion" if version_id else "s3:GetObject")
         check_conditions(Conditions.from_headers(r.headers), v)
         headers = object_headers(v, r)
+        if v.version_id == NULL_VERSION and (version_id is not None or s.objects.names_null_version(v.bucket)):
+            headers["x-amz-version-id"] = NULL_VERSION
         status, start, length = 200, 0, v.size
         if part_number:
             start, length = _part_range(v, part_number)

@@ -102,10 +102,11 @@ class FilePayload:
     async def chunks(self) -> AsyncIterator[bytes]:
         async for piece in self._stream:
             self.size += len(piece)
-            if self._policy is not None and self._policy.max_size is not None and \
-                    self.size > self._policy.max_size:
+            try:
+                check_size(self._policy, self.size, final=False)
+            except SealboxError:
                 self.oversize = True  # raising here aborts the write: nothing is stored
-            check_size(self._policy, self.size, final=False)
+                raise
             yield piece
         check_size(self._policy, self.size, final=True)
         # Whatever follows the file is ignored, but it is read before the object becomes visible:

@@ -1,0 +1,133 @@
+"""uvicorn's httptools protocol plus the two limits it lacks: how big and how slow a request head may be.
+
+uvicorn buffers a request head of any size (httptools accumulates every header value) and waits for
+it forever (its only timer is the keep-alive one, armed after a response). So one client could hold a
+connection open with a never-finished head (slowloris) or grow a worker's memory with a 100 MB header.
+
+``guarded_protocol`` makes a protocol class that
+
+- closes a connection whose request head is not complete ``head_timeout`` seconds after the connection
+  opened or the request began (answering 400 RequestTimeout when some of it had arrived), and
+- refuses a head larger than ``max_head_bytes`` with 400 RequestHeaderSectionTooLarge and closes.
+
+Bodies are not its business: a stalled body is timed out where it is read (``sealbox.http.app``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from sealbox.core.errors import ErrorCode
+from sealbox.http.errors import error_xml, status_of
+
+MAX_HEAD_BYTES = 64 * 1024  # AWS allows 8 KB; presigned URLs and many x-amz-meta-* headers fit in 64 KB
+
+
+def _reply(code: ErrorCode, message: str) -> bytes:
+    request_id = secrets.token_hex(8).upper()
+    body = error_xml(code, message, "/", request_id, {})
+    head = (f"HTTP/1.1 {status_of(code)} Bad Request\r\ncontent-type: application/xml\r\n"
+            f"content-length: {len(body)}\r\nx-amz-request-id: {request_id}\r\nconnection: close\r\n\r\n")
+    return head.encode("ascii") + body
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    head_timeout: float = 30.0
+    max_head_bytes: int = MAX_HEAD_BYTES
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._in_head = False  # between the first byte of a request and the end of its head
+        self._head_bytes = 0  # raw bytes received while the head is incomplete
+        self._head_size = 0  # bytes of the request line and headers, as parsed
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._refused = False
+
+    # -- the head timer ------------------------------------------------------------------------------
+    def _arm(self) -> None:
+        self._disarm()
+        self._head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
+
+    def _disarm(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self.transport.is_closing():
+            return
+        if self._head_bytes:
+            self._refuse(ErrorCode.REQUEST_TIMEOUT, "Your socket connection to the server was not read from or"
+                         " written to within the timeout period.")
+        else:
+            self.transport.close()
+
+    def _refuse(self, code: ErrorCode, message: str) -> None:
+        self._refused = True
+        self._disarm()
+        self.transport.write(_reply(code, message))
+        self.transport.close()
+
+    # -- uvicorn protocol hooks ------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
+        super().data_received(data)
+        if self._in_head:  # the head is still incomplete after this piece: count it against the limit
+            self._head_bytes += len(data)
+            if self._head_bytes > self.max_head_bytes and not self.transport.is_closing():
+                self._refuse_too_large()
+
+    def _refuse_too_large(self) -> None:
+        self._refuse(ErrorCode.REQUEST_HEADER_SECTION_TOO_LARGE, "Your request header section exceeds the maximum"
+                     f" allowed size ({self.max_head_bytes} bytes).")
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head = True
+        self._head_bytes = self._head_size = 0
+        if self._head_timer is None:
+            self._arm()
+
+    def on_url(self, url: bytes) -> None:
+        self._head_size += len(url)
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_size += len(name) + len(value) + 4
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._disarm()
+        if self._head_size > self.max_head_bytes:  # a big head that arrived in one piece
+            self._refuse_too_large()
+            raise _HeadRefused  # stops the parser: no request cycle starts
+        super().on_headers_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        if not self._refused:  # our own answer has gone out already
+            super().send_400_response(msg)
+
+
+class _HeadRefused(Exception):
+    pass
+
+
+def guarded_protocol(head_timeout: float, max_head_bytes: int = MAX_HEAD_BYTES) -> type[GuardedHttpToolsProtocol]:
+    """A protocol class with these limits, for ``uvicorn.Config(http=...)``."""
+    return type("SealboxHttpProtocol", (GuardedHttpToolsProtocol,),
+                {"head_timeout": head_timeout, "max_head_bytes": max_head_bytes})
