@@ -126,6 +126,8 @@ class ConsoleApp:
             return self.error_page(req, status_for(exc), exc.code.value, exc.message or exc.code.value)
         except BadRequest as exc:
             return self.error_page(req, 400, "Bad request", str(exc))
+        except UnicodeDecodeError:
+            return self.error_page(req, 400, "Bad request", "The request is not valid UTF-8.")
         except Forbidden as exc:
             return self.error_page(req, 403, "Forbidden", str(exc))
         except ConnectionAbortedError:

@@ -41,7 +41,7 @@ def test_bulk_encrypt_a_folder_of_200_objects_and_a_file(page: Any, console: Con
     page.get_by_role("heading", name="Objects").wait_for()
     choose_rows(page, ["photos/", "readme.txt"])
     assert page.locator("[data-selected-count]").inner_text() == "2"
-    shot(page, "objects")
+    shot(page, "objects-selected")
     page.get_by_text("Actions").click()
     page.get_by_role("menuitem", name="Edit server-side encryption").click()
     page.get_by_role("heading", name="Edit server-side encryption").wait_for()
@@ -137,3 +137,52 @@ def test_job_status_is_served_by_every_worker(console: Console) -> None:
         time.sleep(0.1)
     assert got["state"] == "done" and got["succeeded"] == 30
     assert all("ServerSideEncryption" not in s3.head_object(Bucket=bucket, Key=f"d/{i}") for i in range(30))
+
+
+def test_a_job_cut_short_by_a_server_restart_is_resumed(tmp_path: Any) -> None:
+    import signal
+
+    from tests.console.conftest import start_console_server
+
+    data_dir = tmp_path / "data"
+    c = start_console_server(data_dir, workers=2)
+    keys = [f"big/{i:04d}" for i in range(600)]
+    try:
+        s3 = c.s3()
+        s3.create_bucket(Bucket="restart")
+        fill(s3, "restart", keys)
+        s, csrf = http_session(c)
+        r = s.post(c.url + "/buckets/restart/jobs", allow_redirects=False, timeout=30,
+                   data={"csrf": csrf, "op": "encryption", "sse": "enable", "sel": ["p:big/"]})
+        assert r.status_code == 303
+        job_path = r.headers["location"]
+    finally:
+        c.server.stop(signal.SIGKILL)  # at once: 600 rewrites cannot be done yet
+    cookie = s.cookies.get("sealbox_session")
+    c = start_console_server(data_dir, workers=2)
+    try:
+        status = requests_json(c.url + job_path + "/status", cookie)
+        assert status["state"] in ("listing", "running") and status["done"] < len(keys)  # it was cut short
+        for _ in range(1200):  # bounded: at most ~2 minutes
+            status = requests_json(c.url + job_path + "/status", cookie)
+            if status["state"] not in ("listing", "running"):
+                break
+            time.sleep(0.1)
+        assert status["state"] == "done", status
+        assert status["total"] == len(keys) and status["succeeded"] == len(keys) and status["failed"] == 0
+        s3 = c.s3()
+        with ThreadPoolExecutor(8) as pool:
+            states = list(pool.map(lambda k: s3.head_object(Bucket="restart", Key=k).get("ServerSideEncryption"),
+                                   keys))
+        assert states == ["AES256"] * len(keys)
+        assert "resuming here" in c.server.log()
+    finally:
+        c.server.stop()
+
+
+def requests_json(url: str, cookie: str | None) -> Any:
+    import requests
+
+    r = requests.get(url, cookies={"sealbox_session": cookie or ""}, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()

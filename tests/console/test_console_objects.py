@@ -163,3 +163,36 @@ def test_pages_are_usable_at_a_narrow_width(page: Any, console: Console) -> None
         .get_by_role("link", name="Edit").click()
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shot(page, "edit-server-side-encryption-narrow")
+
+
+def test_the_encryption_column_shows_each_objects_encryption(page: Any, console: Console) -> None:
+    s3 = console.s3()
+    bucket = "acme-finance"  # a readable name: this page is the README's screenshot
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    for key in ("invoices/2025-01.pdf", "reports/q1.pdf"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"%PDF-1.7", ContentType="application/pdf")
+    objects = {"budget-2025.xlsx": (True, 48_213), "board-minutes.pdf": (False, 183_004), "logo.png": (True, 9_817),
+               "team-photo.jpg": (False, 2_412_311)}
+    types = {"xlsx": "application/vnd.ms-excel", "pdf": "application/pdf", "png": "image/png", "jpg": "image/jpeg"}
+    for key, (encrypted, size) in objects.items():
+        extra = {"ServerSideEncryption": "AES256"} if encrypted else {}
+        s3.put_object(Bucket=bucket, Key=key, Body=os.urandom(size), ContentType=types[key.rsplit(".", 1)[1]],
+                      **extra)
+    sign_in(page, console)
+    open_bucket(page, console, bucket)
+    for key, (encrypted, _) in objects.items():
+        row = page.locator("tr", has=page.get_by_role("link", name=key, exact=True))
+        assert row.locator("[data-encryption]").inner_text() == ("SSE-S3" if encrypted else "None")
+    assert page.locator("tr.folder-row").all_inner_texts()[0].strip().startswith("invoices/")
+    page.locator("tr", has=page.get_by_role("link", name="reports/", exact=True)).locator("input").check()
+    page.locator("tr", has=page.get_by_role("link", name="board-minutes.pdf", exact=True)).locator("input").check()
+    page.get_by_text("Actions").click()
+    page.get_by_role("menuitem", name="Edit server-side encryption").wait_for()
+    shot(page, "objects", full_page=False)
+    page.keyboard.press("Escape")
+    page.get_by_role("link", name="board-minutes.pdf", exact=True).click()
+    page.locator("section", has=page.get_by_role("heading", name="Server-side encryption settings")) \
+        .get_by_role("link", name="Edit").click()
+    page.get_by_label("Enable", exact=True).check()
+    shot(page, "edit-server-side-encryption-readme", full_page=False)

@@ -150,3 +150,14 @@ def test_pages_forbid_inline_script_and_framing(console: Console) -> None:
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
     assert r.headers["x-frame-options"] == "DENY"
     assert not re.search(r"<script(?![^>]*\bsrc=)", r.text)  # every script is a file
+
+
+def test_malformed_requests_get_a_400_not_a_crash(console: Console) -> None:
+    s, token = http_session(console)
+    r = s.get(console.url + "/buckets/x/object?key=%ff%fe", timeout=30)
+    assert r.status_code == 400
+    r = s.post(console.url + "/buckets", data=b"csrf=" + token.encode() + b"&name=%ff",
+               headers={"Content-Type": "application/x-www-form-urlencoded"}, allow_redirects=False, timeout=30)
+    assert r.status_code == 400
+    assert s.get(console.url + "/no/such/page", timeout=30).status_code == 404
+    assert s.delete(console.url + "/buckets", timeout=30).status_code == 405

@@ -138,8 +138,8 @@ def test_put_replaces_the_previous_rule(s3: Any, bucket: str) -> None:
     "</ServerSideEncryptionConfiguration>".encode(),
     b"<ServerSideEncryptionConfiguration><Rule>",
     b"not xml at all",
-    b"<EncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm>"
-    b"</ApplyServerSideEncryptionByDefault></Rule></EncryptionConfiguration>",
+    (b"<EncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm>"
+     b"</ApplyServerSideEncryptionByDefault></Rule></EncryptionConfiguration>"),
 ], ids=["unknown-algorithm", "lowercase", "empty-algorithm", "two-rules", "no-rule", "no-default", "truncated",
         "not-xml", "wrong-root"])
 def test_malformed_configuration(server: Server, bucket: str, body: bytes) -> None:
@@ -253,7 +253,7 @@ def encrypting_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
 
 
 def test_server_default_rule_is_reported_and_survives_delete(encrypting_server: Server) -> None:
-    s3 = encrypting_server.client()
+    s3: Any = encrypting_server.client()
     name = unique_bucket()
     s3.create_bucket(Bucket=name)
     rule = _rule(s3, name)
@@ -271,7 +271,7 @@ def test_server_default_rule_is_reported_and_survives_delete(encrypting_server: 
 
 
 def test_server_default_encrypts_copies_and_uploads(encrypting_server: Server) -> None:
-    s3 = encrypting_server.client()
+    s3: Any = encrypting_server.client()
     name = unique_bucket()
     s3.create_bucket(Bucket=name)
     s3.put_object(Bucket=name, Key="src", Body=b"source")

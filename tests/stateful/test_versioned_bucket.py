@@ -22,7 +22,14 @@ from typing import Any
 import hypothesis.strategies as st
 from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, settings
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from tests.support import Server, signed_request, unique_bucket
 
