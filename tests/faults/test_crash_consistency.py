@@ -36,7 +36,7 @@ from botocore.exceptions import ClientError
 from sealbox.app import load_master_keys
 from sealbox.config import Settings
 from sealbox.service.gc import Collector
-from sealbox.service.scrub import ScrubReport, Scrubber
+from sealbox.service.scrub import Scrubber, ScrubReport
 from sealbox.service.sealing import Sealer
 from sealbox.storage.data.local import LocalBlobStore
 from sealbox.storage.meta.sqlite import SqliteMetaStore

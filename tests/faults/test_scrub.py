@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -296,3 +297,40 @@ def test_scrub_while_server_serves_concurrent_overwrites_and_deletes(data_dir: P
         assert not errors, errors
     finally:
         server.stop()
+
+
+def test_scrub_checks_parts_of_unfinished_uploads_and_multipart_etags(data_dir: Path) -> None:
+    part = secrets.token_bytes(5 * 1024 * 1024)
+    with running_server(data_dir) as server:
+        s3: Any = server.client()
+        s3.create_bucket(Bucket=BUCKET)
+        done = s3.create_multipart_upload(Bucket=BUCKET, Key="done", ServerSideEncryption="AES256")["UploadId"]
+        parts = [{"PartNumber": n, "ETag": s3.upload_part(Bucket=BUCKET, Key="done", UploadId=done, PartNumber=n,
+                                                          Body=body)["ETag"]}
+                 for n, body in ((1, part), (2, b"tail"))]
+        s3.complete_multipart_upload(Bucket=BUCKET, Key="done", UploadId=done, MultipartUpload={"Parts": parts})
+        pending = {}
+        for key in ("open-a", "open-b"):
+            upload = s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+            s3.upload_part(Bucket=BUCKET, Key=key, UploadId=upload, PartNumber=1, Body=b"pending part")
+            pending[key] = upload
+    status, report = scrub(data_dir)
+    assert status == 0 and report["parts"] == 2, report  # the multipart ETag (md5 of part md5s) checks out
+    part_files = _part_files(data_dir)
+    part_files[pending["open-a"]].unlink()
+    os.truncate(part_files[pending["open-b"]], 3)
+    status, report = scrub(data_dir)
+    assert status == 1
+    found = sorted((p["kind"], p["key"], p["upload_id"]) for p in report["problems"])
+    assert found == [("missing-data", "open-a", pending["open-a"]), ("size-mismatch", "open-b", pending["open-b"])]
+
+
+def _part_files(data_dir: Path) -> dict[str, Path]:
+    import sqlite3
+
+    db = sqlite3.connect(data_dir / "meta.sqlite3")
+    try:
+        rows = db.execute("SELECT upload_id, blob_id FROM parts").fetchall()
+    finally:
+        db.close()
+    return {upload_id: blob_path(data_dir, blob_id) for upload_id, blob_id in rows}
