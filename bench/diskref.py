@@ -44,7 +44,9 @@ class _Counter:
             return self._next - 1
 
 
-def run_disk_case(spec: CaseSpec, pool: BodyPool, workdir: Path) -> CaseResult:
+def run_disk_case(
+    spec: CaseSpec, pool: BodyPool, workdir: Path, owned_cpu: Callable[[], float] | None = None
+) -> CaseResult:
     directory = workdir / f"disk-{spec.size}-{spec.conc}"
     directory.mkdir(parents=True)
     result = CaseResult(spec)
@@ -69,11 +71,13 @@ def run_disk_case(spec: CaseSpec, pool: BodyPool, workdir: Path) -> CaseResult:
             warm.mkdir()
             _run_threads(worker, spec.conc, _Counter(spec.warmup, time.perf_counter() + spec.seconds), warm)
             result = CaseResult(spec)
-        cpu0, all0 = time.process_time(), machine_cpu_seconds()
+        owned = owned_cpu or (lambda: 0.0)
+        cpu0, own0, all0 = time.process_time(), owned(), machine_cpu_seconds()
         start = time.perf_counter()
         _run_threads(worker, spec.conc, _Counter(spec.max_ops, start + spec.seconds), directory)
         result.elapsed = time.perf_counter() - start
         result.client_cpu = time.process_time() - cpu0
+        result.owned_cpu = owned() - own0
         result.machine_cpu = machine_cpu_seconds() - all0
     finally:
         shutil.rmtree(directory, ignore_errors=True)

@@ -106,9 +106,7 @@ def make_row(result: CaseResult, all_results: list[CaseResult]) -> dict[str, Any
         "verify_failed": result.verify_failed,
         "client_cpu_pct": round(100 * result.client_cpu / elapsed),
         "server_cpu_pct": round(100 * result.server_cpu / elapsed),
-        "other_cpu_pct": max(
-            0, round(100 * (result.machine_cpu - result.client_cpu - result.server_cpu) / elapsed)
-        ),
+        "other_cpu_pct": round(100 * result.other_cpu / elapsed),
         "target_verdict": _verdict(result, ref, ratio),
         "error_kinds": result.error_kinds,
         "error_samples": result.error_samples,

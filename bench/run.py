@@ -46,7 +46,7 @@ RESULTS_DIR = REPO / "bench" / "results"
 ACCESS_KEY = "benchaccesskey"
 SECRET_KEY = "benchsecretkey0123456789abcdefghijklmnop"
 BUCKET = "bench"
-BUSY_WARNING = 25.0  # % CPU (summed over cores) used by others before the start that earns a warning
+BUSY_WARNING = 30.0  # % CPU (summed over cores) used by other processes that earns a warning
 REQUEST_TIMEOUT = 60.0  # seconds; a request still unanswered then counts as an error
 SIZES = (4 * KiB, 1 * MiB, 64 * MiB)
 CONCS = (1, 16)
@@ -91,6 +91,10 @@ class Context:
     results: list[CaseResult] = field(default_factory=list)
     background_cpu: float = 0.0
     cleaned: bool = False
+
+    def owned_cpu(self) -> float:
+        """CPU seconds used so far by all the servers this benchmark started."""
+        return sum(server.cpu_seconds() for server in self.servers.values())
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -155,7 +159,9 @@ async def http_case(
     pool, connect = ctx.pools[spec.size], connector(ctx, server.port, kind)
     verify_after = VERIFY_AFTER[spec.size] if spec.op == "GET" else 0
     try:
-        result = await run_http_case(spec, plan, pool, connect, server.cpu_seconds, ctx.store, verify_after)
+        result = await run_http_case(
+            spec, plan, pool, connect, server.cpu_seconds, ctx.store, verify_after, ctx.owned_cpu
+        )
     except (OSError, HttpError, TimeoutError) as exc:  # could not even connect
         result = CaseResult(spec)
         result.error(f"connect {type(exc).__name__}", repr(exc))
@@ -168,7 +174,7 @@ async def http_case(
 def disk_cases(ctx: Context, size: int) -> None:
     for conc in CONCS:
         spec = spec_for(ctx, "disk", "PUT", size, conc, False)
-        result = run_disk_case(spec, ctx.pools[size], ctx.workdir / "disk")
+        result = run_disk_case(spec, ctx.pools[size], ctx.workdir / "disk", ctx.owned_cpu)
         ctx.results.append(result)
         progress(result)
 
@@ -279,6 +285,18 @@ def start_servers(ctx: Context, root: Path, sampler: RssSampler) -> None:
         server.wait_ready()
         sampler.watch(server)
     sampler.start()
+    settle(ctx)
+
+
+def settle(ctx: Context, budget: float = 15.0) -> None:
+    """Give freshly started servers time to finish starting up (workers spawning, imports) before measuring."""
+    deadline = time.monotonic() + budget
+    while time.monotonic() < deadline:
+        before = ctx.owned_cpu()
+        time.sleep(0.5)
+        if ctx.owned_cpu() - before < 0.05:  # under 10% of one core
+            return
+    print("note: the servers kept using CPU while idle after startup", flush=True)
 
 
 def background_cpu(seconds: float = 1.0) -> float:
@@ -310,6 +328,11 @@ def git_revision() -> str:
         return "(unknown)"
 
 
+def row_label(row: dict[str, Any]) -> str:
+    sse = "" if row["target"].startswith(("nginx", "disk")) else f" sse={'on' if row['sse'] else 'off'}"
+    return f"{row['case']} {row['size_label']} c{row['conc']}{sse}"
+
+
 def summary_lines(ctx: Context, rows: list[dict[str, Any]], sampler: RssSampler) -> list[str]:
     lines: list[str] = []
     if ctx.background_cpu > BUSY_WARNING:
@@ -332,7 +355,7 @@ def summary_lines(ctx: Context, rows: list[dict[str, Any]], sampler: RssSampler)
                 f"client-bound? {row['case']} {row['size_label']} c{row['conc']}: the benchmark process used "
                 f"{row['client_cpu_pct']}% of a core while nginx used {row['server_cpu_pct']}% (of 200%)"
             )
-    noisy = [f"{r['case']} {r['size_label']} c{r['conc']}" for r in rows if r["other_cpu_pct"] > BUSY_WARNING]
+    noisy = [row_label(r) for r in rows if r["other_cpu_pct"] > BUSY_WARNING]
     if noisy:
         lines.append(
             f"WARNING: other processes used >{BUSY_WARNING:.0f}% CPU (oth%) during {len(noisy)} case(s), "

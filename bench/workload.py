@@ -90,6 +90,12 @@ class CaseResult:
     client_cpu: float = 0.0  # CPU seconds the benchmark process used during the case
     server_cpu: float = 0.0  # CPU seconds the server's process tree used during the case
     machine_cpu: float = 0.0  # CPU seconds (user+system, all processes, all cores) during the case
+    owned_cpu: float = 0.0  # CPU seconds of all the benchmark's servers (under test or idle) during the case
+
+    @property
+    def other_cpu(self) -> float:
+        """CPU seconds used by processes that are neither this benchmark nor its servers."""
+        return max(0.0, self.machine_cpu - self.client_cpu - max(self.owned_cpu, self.server_cpu))
 
     @property
     def ops_per_s(self) -> float:
@@ -276,6 +282,7 @@ async def run_http_case(
     server_cpu: Callable[[], float],
     store: KeyStore | None = None,
     verify_after: int = 0,
+    owned_cpu: Callable[[], float] | None = None,
 ) -> CaseResult:
     """Open ``conc`` connections, warm up, run the bounded timed loop, then (GET) verify a sample of bodies.
 
@@ -288,10 +295,12 @@ async def run_http_case(
         await asyncio.gather(*(c.connect() for c in conns))
         if spec.warmup:
             await loop.run(conns, spec.warmup, spec.seconds, "warmup")
-        cpu0, srv0, all0 = time.process_time(), server_cpu(), machine_cpu_seconds()
+        owned = owned_cpu or server_cpu
+        cpu0, srv0, own0, all0 = time.process_time(), server_cpu(), owned(), machine_cpu_seconds()
         loop.result.elapsed = await loop.run(conns, spec.max_ops, spec.seconds, "timed")
         loop.result.client_cpu = time.process_time() - cpu0
         loop.result.server_cpu = server_cpu() - srv0
+        loop.result.owned_cpu = owned() - own0
         loop.result.machine_cpu = machine_cpu_seconds() - all0
         if verify_after:
             await loop.run(conns[:verify_after], verify_after, spec.seconds, "verify")

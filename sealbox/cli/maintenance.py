@@ -29,6 +29,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                            description="Verify every object version (extent files, segment authentication, "
                            "ETags, checksums), parts of unfinished uploads, and find orphan files.")
     _common(scrub)
+    scrub.add_argument("--master-key-file", default=env_default("MASTER_KEY_FILE"),
+                       help="the keyring (default <data-dir>/keys/master-keys.json; or $SEALBOX_MASTER_KEYS)")
     scrub.add_argument("--rate", type=float, default=None, metavar="MB/S",
                        help="read at most this many megabytes (10^6 bytes) per second")
     scrub.add_argument("--interval", type=float, default=None, metavar="SECONDS",
@@ -46,7 +48,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="data directory (default ./data or $SEALBOX_DATA_DIR)")
-    p.add_argument("--master-key-file", default=env_default("MASTER_KEY_FILE"))
     p.add_argument("--grace", type=float, default=3600.0, metavar="SECONDS",
                    help="unreferenced files younger than this belong to writes in flight (default 3600;"
                    " 0 only with the server stopped)")
@@ -55,8 +56,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _settings(args: argparse.Namespace) -> Settings:
     data_dir = Path(args.data_dir or env_default("DATA_DIR", "data") or "data")
-    return Settings(data_dir=data_dir,
-                    master_key_file=Path(args.master_key_file) if args.master_key_file else None)
+    key_file = getattr(args, "master_key_file", None)
+    return Settings(data_dir=data_dir, master_key_file=Path(key_file) if key_file else None)
 
 
 def _open(settings: Settings) -> tuple[Any, Any] | None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sealbox.core import ids
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.http import sigv4
 from sealbox.http.errors import error_xml, status_of
@@ -69,7 +69,7 @@ class S3App:
         request = Request(method=scope["method"], raw_path=raw_path.decode("latin-1"), raw_query=raw_query,
                           query=parse_query(raw_query), headers=headers, receive=receive,
                           secure=scope.get("scheme") == "https", client_ip=client[0],
-                          request_id=secrets.token_hex(8).upper())
+                          request_id=ids.hex_id(8).upper())
         return request
 
     async def _handle(self, request: Request) -> Response:
@@ -142,6 +142,11 @@ class S3App:
                 await send({"type": "http.response.body", "body": first, "more_body": True})
             async for chunk in stream:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                if request.receive.client_gone:  # type: ignore[attr-defined]
+                    # Disconnected, or dropped for not reading (sealbox.http.protocol): stop reading
+                    # and decrypting for nobody.
+                    log.info("client went away during %s (request %s)", request.resource, request.request_id)
+                    break
         except IntegrityFailure as exc:
             # Headers are gone already: abort the connection so the client sees a truncated body.
             integrity_log.error("integrity failure mid-body serving %s (request %s): %s", request.resource,
@@ -178,6 +183,12 @@ class _TrackedReceive:
         self._receive = receive
         self._timeout = timeout
         self.finished = False
+
+    @property
+    def client_gone(self) -> bool:
+        """The connection is gone. ASGI only says so through receive(); uvicorn's cycle (whose bound
+        method ``receive`` is) keeps the flag, so ask it directly; False when it is not uvicorn's."""
+        return bool(getattr(getattr(self._receive, "__self__", None), "disconnected", False))
 
     async def __call__(self) -> dict[str, Any]:
         try:

@@ -9,8 +9,10 @@ connection open with a never-finished head (slowloris) or grow a worker's memory
 - closes a connection whose request head is not complete ``head_timeout`` seconds after the connection
   opened or the request began (answering 400 RequestTimeout when some of it had arrived), and
 - refuses a head larger than ``max_head_bytes`` with 400 RequestHeaderSectionTooLarge and closes.
+- aborts a connection whose client has not read any of a response for ``head_timeout`` seconds (its
+  write buffer stayed above the high-water mark), so a stalled reader holds no task, file or buffer.
 
-Bodies are not its business: a stalled body is timed out where it is read (``sealbox.http.app``).
+A stalled request body is timed out where it is read (``sealbox.http.app``).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0  # raw bytes received while the head is incomplete
         self._head_size = 0  # bytes of the request line and headers, as parsed
         self._head_timer: asyncio.TimerHandle | None = None
+        self._write_timer: asyncio.TimerHandle | None = None
         self._refused = False
 
     # -- the head timer ------------------------------------------------------------------------------
@@ -80,7 +83,29 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        self._stop_write_timer()
         super().connection_lost(exc)
+
+    # -- the write timer: a client that stops reading a response --------------------------------------
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._write_timer is None:
+            self._write_timer = self.loop.call_later(self.head_timeout, self._write_stalled)
+
+    def resume_writing(self) -> None:
+        self._stop_write_timer()
+        super().resume_writing()
+
+    def _stop_write_timer(self) -> None:
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+
+    def _write_stalled(self) -> None:
+        # Nothing drained for the whole timeout: drop the connection (abort: close() would wait for
+        # the buffer to flush, i.e. forever). The response task sees the disconnect and ends.
+        self._write_timer = None
+        self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
         if self._refused:

@@ -93,10 +93,10 @@ def split_target(raw_path: str, host: str, domain: str | None) -> tuple[str | No
         raise SealboxError(ErrorCode.INVALID_URI, "Couldn't parse the specified URI.") from None
     bucket = host_bucket(host, domain)
     if bucket is None:
-        stripped = path[1:] if path.startswith("/") else path
+        stripped = path.removeprefix("/")
         name, slash, key = stripped.partition("/")
         return (name or None), (key if slash and key else None)
-    key = path[1:] if path.startswith("/") else path
+    key = path.removeprefix("/")
     return bucket, key or None
 
 

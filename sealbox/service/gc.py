@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,7 +55,7 @@ class Collector:
 
     def run(self) -> GcReport:
         report = GcReport(dry_run=self.dry_run)
-        blobs = self._ages(self.blobs.path(b) for b in self.blobs.blob_ids())
+        blobs = self._ages(self._blob_paths())
         temps = self._ages(self.blobs.temp_files())
         referenced = self.meta.referenced_blob_ids()  # read after the listing: see the module docstring
         for path, age in blobs:
@@ -71,6 +71,13 @@ class Collector:
             else:
                 report.kept_young += 1
         return report
+
+    def _blob_paths(self) -> Iterator[Path]:
+        for blob_id in self.blobs.blob_ids():
+            try:
+                yield self.blobs.path(blob_id)
+            except ValueError:  # not a blob id: a file sealbox did not write is not gc's to remove
+                continue
 
     def _ages(self, paths: Iterable[Path]) -> list[tuple[Path, float]]:
         now = self.clock()

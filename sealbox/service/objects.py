@@ -9,7 +9,6 @@ import asyncio
 import dataclasses
 import logging
 import re
-import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any, TypeVar
 
+from sealbox.core import ids
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.names import validate_key, validate_user_metadata
 from sealbox.core.types import NULL_VERSION, SSE_AES256, Bucket, Extent, ListPage, ObjectVersion, Versioning
@@ -53,7 +53,7 @@ class WriteParams:
 
 
 def new_version_id() -> str:
-    return secrets.token_urlsafe(24)
+    return ids.urlsafe_id(24)
 
 
 def check_version_id(version_id: str | None) -> str | None:

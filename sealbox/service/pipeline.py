@@ -39,7 +39,7 @@ class PayloadChecks:
     content_md5: bytes | None = None
     sha256_hex: str | None = None
     algorithms: tuple[str, ...] = ()
-    expected: Callable[[], dict[str, str]] = field(default=lambda: {})  # called after the body (trailers)
+    expected: Callable[[], dict[str, str]] = field(default=dict)  # called after the body (trailers)
 
 
 class Payload(Protocol):

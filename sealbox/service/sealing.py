@@ -18,6 +18,7 @@ from typing import Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from sealbox.core import ids
 from sealbox.core.types import ObjectVersion
 from sealbox.crypto import envelope
 from sealbox.crypto.errors import MissingMasterKey
@@ -63,7 +64,7 @@ class Sealer:
 
     @staticmethod
     def new_object_uid() -> bytes:
-        return secrets.token_bytes(16)
+        return ids.random_bytes(16)
 
     def new_data_key(self, bucket: str, key: str, object_uid: bytes) -> tuple[bytes, str]:
         """A fresh data key for one object version, and its sealed text for the metadata row."""

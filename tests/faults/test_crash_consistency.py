@@ -2,7 +2,8 @@
 
 Every round: client threads run PUTs (plain and SSE, 0 B to 3 MiB), DELETEs, CopyObjects and multipart
 uploads against keys each thread owns (so the expected state of a key is exact), plus versioned PUTs;
-the server's process group is killed at a random moment; then, with the server down, ``scrub`` may find
+every fourth round ``sealbox keys rotate`` re-seals the data keys meanwhile; the server's process group
+(and the rotation) is killed at a random moment; then, with the server down, ``scrub`` may find
 only orphans (a blob renamed into place before its metadata commit, temp files of cut uploads), ``gc``
 removes them and a second scrub is clean; the server restarts on the same data directory and
 
@@ -12,7 +13,8 @@ removes them and a second scrub is clean; the server restarts on the same data d
 - every acknowledged version of a versioned key still reads back by its version id;
 - listings show exactly the keys that exist, with the sizes of the bodies they hold.
 
-The data directory lives on across rounds, so damage from one crash would surface in later ones.
+The data directory lives on across rounds, so damage from one crash would surface in later ones. At
+the end an interrupted rotation is resumed to completion under load-free serving, and all is read again.
 ``SEALBOX_CRASH_ROUNDS`` sets the number of rounds (default 40, about 70 seconds on 2 cores).
 """
 
@@ -23,6 +25,7 @@ import os
 import random
 import secrets
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -40,7 +43,7 @@ from sealbox.service.scrub import Scrubber, ScrubReport
 from sealbox.service.sealing import Sealer
 from sealbox.storage.data.local import LocalBlobStore
 from sealbox.storage.meta.sqlite import SqliteMetaStore
-from tests.support import Server, start_server
+from tests.support import SEALBOX, Server, start_server
 
 ROUNDS = int(os.environ.get("SEALBOX_CRASH_ROUNDS", "40"))
 THREADS = 5
@@ -292,7 +295,7 @@ def test_sigkill_during_concurrent_writes_loses_nothing_acknowledged(data_dir: P
     model = Model()
     server = start_server(data_dir, workers=2)
     features = setup_store(server, model)
-    orphans_seen = reads_checked = 0
+    orphans_seen = reads_checked = rotations = 0
     try:
         for round_no in range(ROUNDS):
             killed = threading.Event()
@@ -300,9 +303,15 @@ def test_sigkill_during_concurrent_writes_loses_nothing_acknowledged(data_dir: P
             threads = [threading.Thread(target=w.run, daemon=True) for w in workers]
             for t in threads:
                 t.start()
+            rotator = start_rotation(data_dir) if round_no % 4 == 1 else None  # online master-key rotation
             time.sleep(rng.uniform(0.05, 1.5))  # the crash lands at a random point of the load
             killed.set()
             server.stop(signal.SIGKILL)
+            if rotator is not None:
+                if rotator.poll() is None:  # still re-sealing when the crash came
+                    rotations += 1
+                    os.killpg(rotator.pid, signal.SIGKILL)
+                rotator.wait(timeout=30)
             for t in threads:
                 t.join(timeout=120)
             assert not any(t.is_alive() for t in threads)
@@ -316,8 +325,23 @@ def test_sigkill_during_concurrent_writes_loses_nothing_acknowledged(data_dir: P
 
             server = start_server(data_dir, workers=2)
             reads_checked += verify(server, model, rng)
+        # An interrupted rotation resumes and finishes while the server serves; everything still reads.
+        done = subprocess.run([str(SEALBOX), "keys", "rotate", "--data-dir", str(data_dir)], capture_output=True,
+                              text=True, timeout=300, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        reads_checked += verify(server, model, rng)
     finally:
         server.stop()
+    first, second = maintain_offline(data_dir)
+    assert first.ok, [p.describe() for p in first.problems]
     assert model.acked > ROUNDS  # the load really ran
     print(f"crash rounds={ROUNDS} acked={model.acked} in_doubt={model.in_doubt} orphans_collected={orphans_seen}"
-          f" reads_checked={reads_checked} copy={features.copy} multipart={features.multipart}")
+          f" reads_checked={reads_checked} rotations_cut={rotations} copy={features.copy}"
+          f" multipart={features.multipart}")
+
+
+def start_rotation(data_dir: Path) -> subprocess.Popen[bytes]:
+    """``sealbox keys rotate`` in small batches, so that the crash can cut it half way."""
+    return subprocess.Popen([str(SEALBOX), "keys", "rotate", "--data-dir", str(data_dir), "--batch", "1",
+                             "--pause", "0.02"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)

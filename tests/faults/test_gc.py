@@ -80,3 +80,13 @@ def test_gc_text_output_lists_removed_files(data_dir: Path) -> None:
 def test_gc_without_data_dir_exits_2(tmp_path: Path) -> None:
     done = sealbox("gc", "--data-dir", str(tmp_path / "nothing"))
     assert done.returncode == 2 and not (tmp_path / "nothing").exists()
+
+
+def test_gc_leaves_files_it_did_not_write_alone(data_dir: Path) -> None:
+    _store(data_dir)
+    stranger = data_dir / "blobs" / "ab" / ("z" * 32)  # 32 characters, not a blob id
+    stranger.write_bytes(b"not ours")
+    age(stranger, 2 * HOUR)
+    status, report = gc(data_dir, "--grace", "0")
+    assert status == 0 and report["removed_blobs"] == []
+    assert stranger.exists()

@@ -124,3 +124,24 @@ def test_keep_alive_connection_survives_between_requests(slow_server: Server) ->
             sock.sendall(request_bytes("GET", path, sign(slow_server, "GET", path)))
             reply = read_reply(sock, "GET")
             assert reply.status == 200, reply
+
+
+def test_client_that_stops_reading_a_response_is_dropped(slow_server: Server) -> None:
+    """A GET whose client never reads: once nothing drains for the timeout, the connection is aborted."""
+    size = 64 * 1024 * 1024  # far more than socket buffers hold
+    s3: Any = slow_server.client()
+    s3.put_object(Bucket="slow", Key="big", Body=os.urandom(size), ServerSideEncryption="AES256")
+    path = "/slow/big"
+    with _connect(slow_server) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.sendall(request_bytes("GET", path, sign(slow_server, "GET", path)))
+        _others_are_served(slow_server, 20)  # while this one does not read
+        time.sleep(TIMEOUT * 2)  # stop reading for longer than the timeout
+        received = 0
+        try:
+            while chunk := sock.recv(1024 * 1024):
+                received += len(chunk)
+        except ConnectionResetError:
+            pass
+    assert received < size  # the connection ended before the whole object was sent
+    _others_are_served(slow_server, 21)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -86,32 +86,31 @@ class SqliteMetaStore:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._group = _GroupCommit(self._new_connection)
         with self._write() as db:
             _migrate(db)
 
     # -- connections -------------------------------------------------------------------------
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self._path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
+    def _new_connection(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        with self._lock:
+            self._all.append(conn)
         return conn
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        db = self._conn()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+    def _conn(self) -> sqlite3.Connection:
+        """This thread's connection, for reads (WAL: readers never wait for the writer)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._new_connection()
+            self._local.conn = conn
+        return conn
+
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One write, atomic on its own, durable when the block exits (see _GroupCommit)."""
+        return self._group.write()
 
     def close(self) -> None:
         with self._lock:
@@ -476,6 +475,89 @@ _SEALED_TABLES: dict[str, tuple[str, str, str, str]] = {
 def _key_id_sql(column: str) -> str:
     """The master key id inside a sealed value "v1:<key id>:<...>" (ids never contain ':')."""
     return f"substr({column}, 4, instr(substr({column}, 4), ':') - 1)"
+
+
+class _GroupCommit:
+    """All writes of one process share one connection and are committed in groups.
+
+    Each write runs in its own SAVEPOINT inside a shared transaction, so it is atomic on its own
+    (a failing write rolls back only itself). When a write finishes and no other thread is queued
+    to write, it COMMITs the transaction for everyone in it; otherwise it waits for a later writer
+    to do so. Every caller returns only after a COMMIT (one fsync with synchronous=FULL) covers
+    its write, so acknowledged still means durable, but concurrent PUTs share fsyncs instead of
+    queueing behind SQLite's lock one fsync at a time.
+    """
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
+        self._connect = connect
+        self._db: sqlite3.Connection | None = None
+        self._cond = threading.Condition(threading.RLock())
+        self._queue_lock = threading.Lock()
+        self._queued = 0
+        self._depth = 0
+        self._in_tx = False
+        self._written = 0  # generation of the last write added to the open transaction
+        self._committed = 0  # generation covered by the last successful COMMIT
+        self._failed: tuple[int, int, BaseException] | None = None  # (from, to] generations lost
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        with self._queue_lock:
+            self._queued += 1
+        with self._cond:
+            with self._queue_lock:
+                self._queued -= 1
+            if self._depth:  # a write inside a write: part of the outer one
+                yield self._db  # type: ignore[misc]
+                return
+            db = self._db = self._db or self._connect()
+            if not self._in_tx:
+                db.execute("BEGIN IMMEDIATE")
+                self._in_tx = True
+                self._tx_start = self._written
+            db.execute("SAVEPOINT write")
+            self._depth = 1
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK TO write")
+                raise
+            finally:
+                self._depth = 0
+                db.execute("RELEASE write")
+                self._written += 1
+                mine = self._written
+                self._settle(db, mine)
+
+    def _settle(self, db: sqlite3.Connection, mine: int) -> None:
+        """Commit now if nobody else is about to join the transaction; else wait for their commit."""
+        with self._queue_lock:
+            others = self._queued
+        if others == 0 and self._in_tx:
+            self._commit(db)
+        while self._committed < mine:
+            if self._failed and self._failed[0] < mine <= self._failed[1]:
+                raise self._failed[2]
+            if not self._cond.wait(timeout=1.0) and self._in_tx:
+                self._commit(db)  # the writers we waited for are gone; don't strand this one
+        if self._failed and self._failed[0] < mine <= self._failed[1]:
+            raise self._failed[2]
+
+    def _commit(self, db: sqlite3.Connection) -> None:
+        upto = self._written
+        try:
+            db.execute("COMMIT")
+            self._committed = upto
+        except BaseException as exc:  # noqa: BLE001 - handed to every writer in this transaction
+            try:
+                db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            self._failed = (self._tx_start, upto, exc)
+            self._committed = upto
+        finally:
+            self._in_tx = False
+            self._cond.notify_all()
 
 
 def _no_such_upload(upload_id: str) -> SealboxError:
