@@ -152,6 +152,11 @@ class ObjectService:
     # -- read ----------------------------------------------------------------------------------
     def lookup(self, principal: Principal | None, bucket_name: str, key: str, version_id: str | None,
                action: str = "s3:GetObject") -> ObjectVersion:
+        return self.lookup_in(principal, bucket_name, key, version_id, action)[1]
+
+    def lookup_in(self, principal: Principal | None, bucket_name: str, key: str, version_id: str | None,
+                  action: str = "s3:GetObject") -> tuple[Bucket, ObjectVersion]:
+        """The bucket and the version a read names (the bucket, to answer without a second query)."""
         bucket = self.buckets.get(principal, bucket_name, action, key)
         check_version_id(version_id)
         version = self.meta.get_version(bucket.name, key, version_id)
@@ -171,13 +176,13 @@ class ObjectService:
                                    "The specified method is not allowed against this resource.",
                                    headers=headers, Method="GET", ResourceType="DeleteMarker")
             raise SealboxError(ErrorCode.NO_SUCH_KEY, "The specified key does not exist.", headers=headers, Key=key)
-        return version
+        return bucket, version
 
-    def names_null_version(self, bucket_name: str) -> bool:
+    @staticmethod
+    def names_null_version(bucket: Bucket) -> bool:
         """Whether reads of the "null" version say ``x-amz-version-id: null``: AWS does once the bucket has
         had versioning (Enabled or Suspended); a never-versioned bucket's objects carry no version id."""
-        bucket = self.meta.get_bucket(bucket_name)
-        return bucket is not None and bucket.versioning is not Versioning.UNVERSIONED
+        return bucket.versioning is not Versioning.UNVERSIONED
 
     def slices(self, version: ObjectVersion, start: int, length: int) -> list[ExtentSlice]:
         """Open the extent files that cover plaintext [start, start+length)."""

@@ -48,9 +48,16 @@ class _Fixed:
         return self._keyring
 
 
+_OPENED_KEYS = 4096
+
+
 class Sealer:
     def __init__(self, keys: Keyring | KeySource) -> None:
         self._source: KeySource = _Fixed(keys) if isinstance(keys, Keyring) else keys
+        # Recently opened data keys, keyed by the exact sealed text and identity that opened them:
+        # a hot object's GETs skip the unseal. Only keys that authenticated are cached, and a
+        # re-sealed key (rotation) has new text, so it is opened afresh.
+        self._opened: dict[tuple[str, bytes], bytes] = {}
 
     @property
     def keyring(self) -> Keyring:
@@ -73,8 +80,15 @@ class Sealer:
         return data_key, sealed.to_text()
 
     def open_data_key(self, bucket: str, key: str, object_uid: bytes, sealed_text: str) -> bytes:
-        sealed = envelope.SealedKey.from_text(sealed_text)
-        return self._unseal(sealed, envelope.object_context(bucket, key, object_uid))
+        context = envelope.object_context(bucket, key, object_uid)
+        cached = self._opened.get((sealed_text, context))
+        if cached is not None:
+            return cached
+        data_key = self._unseal(envelope.SealedKey.from_text(sealed_text), context)
+        if len(self._opened) >= _OPENED_KEYS:
+            self._opened.clear()
+        self._opened[(sealed_text, context)] = data_key
+        return data_key
 
     def seal_secret(self, access_key: str, secret: str) -> str:
         """Secrets are variable-length, so a sealed data key wraps an AES-GCM box holding the secret."""

@@ -116,11 +116,11 @@ async def _read(s: Services, r: Request, with_body: bool) -> Response:
         raise SealboxError(ErrorCode.INVALID_REQUEST, "Cannot specify both Range header and partNumber query"
                            " parameter")
     for attempt in range(3):
-        v = s.objects.lookup(r.principal, r.bucket, r.key, version_id,
-                             "s3:GetObjectVersion" if version_id else "s3:GetObject")
+        bucket, v = s.objects.lookup_in(r.principal, r.bucket, r.key, version_id,
+                                        "s3:GetObjectVersion" if version_id else "s3:GetObject")
         check_conditions(Conditions.from_headers(r.headers), v)
         headers = object_headers(v, r)
-        if v.version_id == NULL_VERSION and (version_id is not None or s.objects.names_null_version(v.bucket)):
+        if v.version_id == NULL_VERSION and (version_id is not None or s.objects.names_null_version(bucket)):
             headers["x-amz-version-id"] = NULL_VERSION
         status, start, length = 200, 0, v.size
         if part_number:
