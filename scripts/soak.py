@@ -36,10 +36,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import psutil
-from botocore.exceptions import ClientError
+import psutil  # noqa: E402
+from botocore.exceptions import ClientError  # noqa: E402
 
-from tests.support import SEALBOX, Server, start_server
+from tests.support import SEALBOX, Server, start_server  # noqa: E402
 
 SIZES = [0, 1, 1000, 64 * 1024, 200_000, 1024 * 1024, 3 * 1024 * 1024]
 BUCKET = "soak"

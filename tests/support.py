@@ -195,13 +195,19 @@ def signed_request(server: Server, method: str, path: str, *, body: bytes = b"",
                    headers: dict[str, str] | None = None, params: dict[str, str] | None = None,
                    payload_hash: str | None = None, secret: str | None = None,
                    access_key: str | None = None, timeout: float = 30) -> requests.Response:
-    """A raw SigV4-signed request (botocore's signer), for edge cases SDKs won't produce."""
+    """A raw SigV4-signed request (botocore's signer), for edge cases SDKs won't produce.
+
+    ``payload_hash`` replaces the signed x-amz-content-sha256 value (e.g. UNSIGNED-PAYLOAD or a lie).
+    """
+    from unittest import mock
+
     url = server.endpoint + path
     req = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}), params=params or {})
+    auth = S3SigV4Auth(Credentials(access_key or server.access_key, secret or server.secret_key), "s3", REGION)
     if payload_hash is not None:
-        req.headers["X-Amz-Content-SHA256"] = payload_hash
-    creds = Credentials(access_key or server.access_key, secret or server.secret_key)
-    S3SigV4Auth(creds, "s3", REGION).add_auth(req)
+        auth.payload = lambda request: payload_hash  # type: ignore[method-assign]
+    with mock.patch("botocore.auth.get_current_datetime", return_value=dt.datetime.now(dt.UTC)):
+        auth.add_auth(req)
     prepared = req.prepare()
     return requests.request(method, prepared.url, data=body, headers=dict(prepared.headers), timeout=timeout)
 

@@ -63,7 +63,12 @@ class WrittenExtent:
 
 
 class _Sink:
-    """Hashes, encrypts and writes; every method runs in one thread at a time."""
+    """Hashes, encrypts and writes.
+
+    Two independent chains: ``digest`` (MD5, checksums, SHA-256) and ``store`` (encrypt, write).
+    Each chain runs in one thread at a time, in order, but the two run side by side: MD5 (the
+    slowest step, ~0.7 GB/s) then overlaps with AES-GCM and the write, both releasing the GIL.
+    """
 
     def __init__(self, writer: BlobWriter, enc: EncryptionTarget | None, algorithms: tuple[str, ...],
                  sha256: bool) -> None:
@@ -77,12 +82,18 @@ class _Sink:
             writer.write(self.encryptor.header())
 
     def feed(self, data: bytes) -> None:
+        self.digest(data)
+        self.store(data)
+
+    def digest(self, data: bytes) -> None:
         self.size += len(data)
         self.md5.update(data)
         for c in self.sums.values():
             c.update(data)
         if self.sha256:
             self.sha256.update(data)
+
+    def store(self, data: bytes) -> None:
         self.writer.write(self.encryptor.update(data) if self.encryptor else data)
 
     def close(self) -> None:
@@ -114,19 +125,21 @@ async def write_extent(blobs: LocalBlobStore, pool: Executor, payload: Payload,
     """
     loop = asyncio.get_running_loop()
     writer = blobs.new_writer()
-    pending: asyncio.Future[None] | None = None
+    pending: list[asyncio.Future[None]] = []
     try:
         sink = _Sink(writer, enc, payload.checks.algorithms, payload.checks.sha256_hex is not None)
         async for buf in _coalesce(payload.chunks()):
-            if pending is not None:
-                await pending
-                pending = None
+            # One buffer in flight per chain, while the loop already receives the next one.
+            for future in pending:
+                await future
+            pending = []
             if len(buf) < INLINE_LIMIT:
                 sink.feed(buf)
             else:
-                pending = loop.run_in_executor(pool, sink.feed, buf)
-        if pending is not None:
-            await pending
+                pending = [loop.run_in_executor(pool, sink.digest, buf), loop.run_in_executor(pool, sink.store, buf)]
+        for future in pending:
+            await future
+        pending = []
         sink.close()
         result = WrittenExtent(Extent(writer.blob_id, sink.size), sink.md5.digest(),
                                {a: c.digest() for a, c in sink.sums.items()})
@@ -134,11 +147,11 @@ async def write_extent(blobs: LocalBlobStore, pool: Executor, payload: Payload,
         if commit:
             await loop.run_in_executor(pool, writer.commit)
     except BaseException:
-        if pending is not None:
+        for future in pending:
             # The body failed while a buffer is still being written in a worker thread: let that
             # write finish (and collect its outcome) before the file is closed under it.
             with contextlib.suppress(BaseException):
-                await pending
+                await future
         writer.abort()
         raise
     return result, writer

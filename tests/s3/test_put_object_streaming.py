@@ -95,6 +95,27 @@ def _signed_chunked(server: Server, path: str, data: bytes, *, corrupt: int | No
     return headers, body
 
 
+def _read_response(sock: socket.socket, response: bytes) -> tuple[int, bytes, bool]:
+    """Read one whole response (head, then Content-Length bytes of body) from ``sock``."""
+    while b"\r\n\r\n" not in response:
+        more = sock.recv(65536)
+        if not more:
+            break
+        response += more
+    head_bytes, _, rest = response.partition(b"\r\n\r\n")
+    length = 0
+    for line in head_bytes.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(rest) < length:
+        more = sock.recv(65536)
+        if not more:
+            break
+        rest += more
+    return int(response.split(b" ")[1]), head_bytes + b"\r\n\r\n" + rest, False
+
+
 def _raw_put(server: Server, path: str, headers: dict[str, str], body: bytes, *, expect_continue: bool = False,
              chunked_transfer: bool = False) -> tuple[int, bytes, bool]:
     """A PUT over a raw socket; returns (status, response bytes, whether 100 Continue was sent)."""
@@ -115,7 +136,7 @@ def _raw_put(server: Server, path: str, headers: dict[str, str], body: bytes, *,
             first = sock.recv(65536)
             got_continue = first.startswith(b"HTTP/1.1 100")
             if not got_continue:
-                return int(first.split(b" ")[1]), first, False
+                return _read_response(sock, first)
         if chunked_transfer:
             for i in range(0, len(body), 10000):
                 piece = body[i:i + 10000]
@@ -123,22 +144,8 @@ def _raw_put(server: Server, path: str, headers: dict[str, str], body: bytes, *,
             sock.sendall(b"0\r\n\r\n")
         else:
             sock.sendall(body)
-        response = b""
-        while b"\r\n\r\n" not in response:
-            response += sock.recv(65536)
-        head_bytes, _, rest = response.partition(b"\r\n\r\n")
-        length = 0
-        for line in head_bytes.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        while len(rest) < length:
-            more = sock.recv(65536)
-            if not more:
-                break
-            rest += more
-        status = int(response.split(b" ")[1])
-        return status, head_bytes + b"\r\n\r\n" + rest, got_continue
+        status, raw, _ = _read_response(sock, b"")
+        return status, raw, got_continue
 
 
 @pytest.mark.parametrize("trailer", [False, True])

@@ -65,7 +65,12 @@ async def read_all(body: bytes, sizes: Iterable[int]) -> tuple[list[tuple[FormPa
 
 
 def run(coro):  # type: ignore[no-untyped-def]
-    return asyncio.run(coro)
+    """asyncio.run in a thread of its own: the session-wide Playwright browser keeps an event loop
+    running on the main thread once the console tests have started it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def refused(body: bytes, code: ErrorCode, sizes: Iterable[int] | None = None) -> None:
