@@ -121,6 +121,9 @@ def run_worker(settings: Settings, socks: list[Listener]) -> None:
     import uvloop
 
     tune_allocator()
+    # AES-GCM in `cryptography` holds the GIL while it runs; a worker thread looping over segments
+    # would otherwise keep the event loop waiting up to the default 5 ms switch interval.
+    sys.setswitchinterval(0.0005)
 
     async def main() -> None:
         shared: dict[str, Any] = {}
