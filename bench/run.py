@@ -109,7 +109,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-uvloop", action="store_true", help="use the default asyncio event loop")
     p.add_argument("--sizes", default="4KiB,1MiB,64MiB", help="comma list among 4KiB,1MiB,64MiB")
     p.add_argument("--sealbox-bin", default=str(REPO / ".venv" / "bin" / "sealbox"))
-    p.add_argument("--tmp-dir", default=None, help="where the temp data dirs go (default: system temp)")
+    p.add_argument("--tmp-dir", default=str(Path(__file__).resolve().parent / ".work"),
+                   help="where the temp data dirs go (default: bench/.work, on the same file system as a"
+                        " default ./data; the system temp dir can be much slower at creating files)")
     p.add_argument("--keep-tmp", action="store_true", help="do not delete the temp dir at the end")
     p.add_argument("--results-dir", default=str(RESULTS_DIR))
     p.add_argument(
@@ -399,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
     signal.signal(signal.SIGTERM, _sigterm)
+    Path(args.tmp_dir).mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="sealbox-bench-", dir=args.tmp_dir))
     sampler = RssSampler()
     ctx = Context(args, QUICK if args.quick else FULL, workdir, {})
