@@ -1,0 +1,146 @@
+"""Local-file blob store: each extent of an object is one immutable file.
+
+Write protocol (crash-safe): data goes to ``tmp/<id>``; ``commit()`` fsyncs it, renames it to
+``blobs/<id[:2]>/<id>`` and fsyncs that directory. Only then may metadata reference the blob, so a
+crash leaves at worst an orphan file (found and removed by ``sealbox gc``), never a visible
+partial object. Blob ids are random, never derived from bucket or key names, so no request can
+steer a path outside the data directory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from sealbox.core import ids
+
+_HEX = set("0123456789abcdef")
+
+
+def _check_id(blob_id: str) -> str:
+    if len(blob_id) != 32 or not set(blob_id) <= _HEX:
+        raise ValueError(f"not a blob id: {blob_id!r}")
+    return blob_id
+
+
+class BlobWriter:
+    """An extent being written. Call ``commit()`` (durable, visible to ``open``) or ``abort()``.
+
+    The temp file is created lazily: a small body stays in memory until ``commit()``, which runs
+    in a worker thread, so creating a file (slow on some file systems) never blocks the event loop.
+    """
+
+    BUFFER_LIMIT = 256 * 1024
+
+    def __init__(self, store: LocalBlobStore, blob_id: str) -> None:
+        self.blob_id = blob_id
+        self._store = store
+        self._tmp = store.tmp_dir / blob_id
+        self._file: BinaryIO | None = None
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._closed = False
+        self.written = 0
+
+    def write(self, data: bytes | memoryview) -> None:
+        if self._file is None and self._pending_size + len(data) <= self.BUFFER_LIMIT:
+            self._pending.append(bytes(data))
+            self._pending_size += len(data)
+            self.written += len(data)
+            return
+        self._write_file(data)
+
+    def _open(self) -> BinaryIO:
+        if self._file is None:
+            self._file = open(self._tmp, "xb", buffering=0)  # noqa: SIM115 - closed in commit/abort
+            pending, self._pending, self._pending_size = self._pending, [], 0
+            for chunk in pending:
+                self._write_all(self._file, chunk)
+        return self._file
+
+    def _write_file(self, data: bytes | memoryview) -> None:
+        self._write_all(self._open(), data)
+        self.written += len(data)
+
+    @staticmethod
+    def _write_all(f: BinaryIO, data: bytes | memoryview) -> None:
+        view = memoryview(data)
+        while view:
+            n = f.write(view)
+            assert n is not None
+            view = view[n:]
+
+    def commit(self) -> None:
+        f = self._open()
+        try:
+            os.fsync(f.fileno())
+        finally:
+            f.close()
+            self._closed = True
+        final = self._store.path(self.blob_id)
+        os.rename(self._tmp, final)
+        self._store.fsync_dir(final.parent)
+
+    def abort(self) -> None:
+        self._pending = []
+        if self._file is None:
+            return
+        if not self._closed:
+            self._file.close()
+            self._closed = True
+        try:
+            os.unlink(self._tmp)
+        except FileNotFoundError:
+            pass
+
+
+class LocalBlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.blob_dir = root / "blobs"
+        self.tmp_dir = root / "tmp"
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        for i in range(256):
+            (self.blob_dir / f"{i:02x}").mkdir(parents=True, exist_ok=True)
+        self._blob_prefix = f"{self.blob_dir}/"
+        self._dir_fds: dict[Path, int] = {}  # directory -> open descriptor, for fsync
+
+    def new_writer(self) -> BlobWriter:
+        return BlobWriter(self, ids.hex_id(16))
+
+    def path(self, blob_id: str) -> Path:
+        _check_id(blob_id)
+        return self.blob_dir / blob_id[:2] / blob_id
+
+    def open(self, blob_id: str) -> BinaryIO:
+        """Open for reading; raises FileNotFoundError if the blob was removed meanwhile."""
+        return open(self.path(blob_id), "rb", buffering=0)
+
+    def fsync_dir(self, directory: Path) -> None:
+        """Make a rename durable. Directory descriptors are kept open: there are only 257 of them."""
+        fd = self._dir_fds.get(directory)
+        if fd is None:
+            fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+            kept = self._dir_fds.setdefault(directory, fd)
+            if kept != fd:
+                os.close(fd)
+                fd = kept
+        os.fsync(fd)
+
+    def delete(self, blob_ids: Iterable[str]) -> None:
+        for blob_id in blob_ids:
+            try:
+                os.unlink(self.path(blob_id))
+            except FileNotFoundError:
+                pass
+
+    def blob_ids(self) -> Iterator[str]:
+        for sub in sorted(self.blob_dir.iterdir()):
+            for entry in os.scandir(sub):
+                if len(entry.name) == 32:
+                    yield entry.name
+
+    def temp_files(self) -> Iterator[Path]:
+        yield from self.tmp_dir.iterdir()
