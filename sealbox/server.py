@@ -92,7 +92,10 @@ def _config(app: Callable[..., Any], listener: Listener, settings: Settings) -> 
     # httptools, with a limit on the size of a request head and on the time it may take to arrive.
     return uvicorn.Config(app, http=guarded_protocol(settings.request_timeout), loop="uvloop", lifespan="off",
                           access_log=False, server_header=False, date_header=True, log_level=settings.log_level,
-                          timeout_keep_alive=30, h11_max_incomplete_event_size=64 * 1024, **tls)
+                          timeout_keep_alive=30, h11_max_incomplete_event_size=64 * 1024,
+                          # No X-Forwarded-For rewriting: aws:SourceIp must be the real peer (and it
+                          # saves a middleware layer per request).
+                          proxy_headers=False, **tls)
 
 
 def tune_allocator() -> None:
