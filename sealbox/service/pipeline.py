@@ -66,8 +66,8 @@ class _Sink:
     """Hashes, encrypts and writes.
 
     Two independent chains: ``digest`` (MD5, checksums, SHA-256) and ``store`` (encrypt, write).
-    Each chain runs in one thread at a time, in order, but the two run side by side: MD5 (the
-    slowest step, ~0.7 GB/s) then overlaps with AES-GCM and the write, both releasing the GIL.
+    Each chain runs in order, but the two run side by side: MD5 (the slowest step, ~0.7 GB/s,
+    releasing the GIL) overlaps with AES-GCM (fast, but holding the GIL) and the write.
     """
 
     def __init__(self, writer: BlobWriter, enc: EncryptionTarget | None, algorithms: tuple[str, ...],
@@ -94,7 +94,10 @@ class _Sink:
             self.sha256.update(data)
 
     def store(self, data: bytes) -> None:
-        self.writer.write(self.encryptor.update(data) if self.encryptor else data)
+        self.writer.write(self.seal(data))
+
+    def seal(self, data: bytes) -> bytes:
+        return self.encryptor.update(data) if self.encryptor else data
 
     def close(self) -> None:
         if self.encryptor:
@@ -136,7 +139,10 @@ async def write_extent(blobs: LocalBlobStore, pool: Executor, payload: Payload,
             if len(buf) < INLINE_LIMIT:
                 sink.feed(buf)
             else:
-                pending = [loop.run_in_executor(pool, sink.digest, buf), loop.run_in_executor(pool, sink.store, buf)]
+                # AES-GCM holds the GIL whichever thread runs it, so it runs here; the MD5 and the
+                # write release it and run in worker threads beside the loop.
+                pending = [loop.run_in_executor(pool, sink.digest, buf),
+                           loop.run_in_executor(pool, writer.write, sink.seal(buf))]
         for future in pending:
             await future
         pending = []
@@ -225,27 +231,46 @@ class ExtentReader:
             raise IntegrityFailure(f"blob {self.part.extent.blob_id} is {on_disk} bytes, expected {want}")
 
     def next(self) -> bytes | None:
+        raw = self.read()
+        return None if raw is None else self.open(raw)
+
+    def read(self) -> _Raw | None:
+        """The stored bytes behind the next buffer (blocking I/O; releases the GIL)."""
         if self.pos >= self.end:
             return None
         want = min(BUFFER, self.end - self.pos)
+        start, self.pos = self.pos, self.pos + want
         if self.decryptor is None:
-            data = _read_exact(self.part.file, self.pos, want)
-            self.pos += want
-            return data
-        seg = self.decryptor.segment_size
-        plan = aead.plan_range(self.part.extent.size, self.pos, self.pos + want - 1, seg)
-        sealed = _read_exact(self.part.file, plan.cipher_offset, plan.cipher_length)
+            return _Raw(_read_exact(self.part.file, start, want), None, want)
+        plan = aead.plan_range(self.part.extent.size, start, start + want - 1, self.decryptor.segment_size)
+        return _Raw(_read_exact(self.part.file, plan.cipher_offset, plan.cipher_length), plan, want)
+
+    def open(self, raw: _Raw) -> bytes:
+        """Plaintext of what ``read`` returned (AES-GCM; holds the GIL, so a thread buys nothing)."""
+        if raw.plan is None or self.decryptor is None:
+            return raw.data
         try:
-            plain = self.decryptor.decrypt_run(plan.first_segment, sealed)
+            plain = self.decryptor.decrypt_run(raw.plan.first_segment, raw.data)
         except Exception as exc:
             raise IntegrityFailure(f"segment authentication failed in blob {self.part.extent.blob_id}") from exc
-        self.pos += want
-        return plain[plan.skip: plan.skip + want]
+        return plain[raw.plan.skip: raw.plan.skip + raw.want]
+
+
+@dataclass(frozen=True)
+class _Raw:
+    data: bytes
+    plan: aead.RangePlan | None
+    want: int
 
 
 async def read_slices(pool: Executor, slices: list[ExtentSlice], data_key: bytes | None,
                       object_uid: bytes, total: int) -> AsyncIterator[bytes]:
-    """Yield plaintext for the slices in order, decrypting one buffer ahead in a worker thread."""
+    """Yield plaintext for the slices in order.
+
+    File reads run in a worker thread one buffer ahead of the socket; decryption runs on the event
+    loop, because `cryptography`'s AES-GCM holds the GIL anyway and handing it between threads for
+    every buffer only adds contention.
+    """
     loop = asyncio.get_running_loop()
     inline = total <= INLINE_LIMIT
     try:
@@ -256,13 +281,13 @@ async def read_slices(pool: Executor, slices: list[ExtentSlice], data_key: bytes
                     yield chunk
                 continue
             reader = await loop.run_in_executor(pool, ExtentReader, part, data_key, object_uid)
-            ahead = loop.run_in_executor(pool, reader.next)
+            ahead = loop.run_in_executor(pool, reader.read)
             while True:
-                chunk = await ahead
-                if chunk is None:
+                raw = await ahead
+                if raw is None:
                     break
-                ahead = loop.run_in_executor(pool, reader.next)
-                yield chunk
+                ahead = loop.run_in_executor(pool, reader.read)
+                yield reader.open(raw)
     finally:
         for part in slices:
             part.file.close()
