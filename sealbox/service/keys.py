@@ -34,7 +34,7 @@ from pathlib import Path
 from sealbox.config import Settings, env_default
 from sealbox.crypto.errors import CryptoError, KeyFileError
 from sealbox.crypto.keyring import Keyring, keyring_from_env, load_keyring, save_keyring
-from sealbox.service.sealing import Sealer
+from sealbox.service.sealing import FixedKeySource, Sealer
 from sealbox.storage.meta.base import SEALED_KINDS, MetaStore, SealedRow
 
 log = logging.getLogger("sealbox.keys")
@@ -84,19 +84,6 @@ class FileKeySource:
             self._stamp = stamp
             return
         self._keyring, self._stamp = keyring, stamp
-
-
-class FixedKeySource:
-    """Keys from the environment: fixed for the life of the process."""
-
-    def __init__(self, keyring: Keyring) -> None:
-        self._keyring = keyring
-
-    def current(self) -> Keyring:
-        return self._keyring
-
-    def refresh(self) -> Keyring:
-        return self._keyring
 
 
 def key_source(settings: Settings) -> FileKeySource | FixedKeySource:

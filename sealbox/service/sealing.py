@@ -37,7 +37,9 @@ class KeySource(Protocol):
         ...
 
 
-class _Fixed:
+class FixedKeySource:
+    """Keys fixed for the life of the process (tests, or keys from the environment)."""
+
     def __init__(self, keyring: Keyring) -> None:
         self._keyring = keyring
 
@@ -53,7 +55,7 @@ _OPENED_KEYS = 4096
 
 class Sealer:
     def __init__(self, keys: Keyring | KeySource) -> None:
-        self._source: KeySource = _Fixed(keys) if isinstance(keys, Keyring) else keys
+        self._source: KeySource = FixedKeySource(keys) if isinstance(keys, Keyring) else keys
         # Recently opened data keys, keyed by the exact sealed text and identity that opened them:
         # a hot object's GETs skip the unseal. Only keys that authenticated are cached, and a
         # re-sealed key (rotation) has new text, so it is opened afresh.
