@@ -206,16 +206,8 @@ async def _store_part(objects: ObjectService, upload: Upload, part_number: int, 
 
 
 def _record_part_blocking(objects: ObjectService, writer: BlobWriter, upload_id: str, part: Part) -> list[Extent]:
-    try:
-        writer.commit()
-    except BaseException:
-        writer.abort()
-        raise
-    try:
-        return objects.meta.put_part(upload_id, part)
-    except BaseException:
-        objects.blobs.delete([writer.blob_id])  # aborted meanwhile, or the commit failed: nothing references it
-        raise
+    # If the upload was aborted meanwhile, put_part fails and the part's blob is removed.
+    return objects.commit_blob_then(writer, lambda: objects.meta.put_part(upload_id, part))
 
 
 async def upload_part(objects: ObjectService, principal: Principal | None, bucket_name: str, key: str,

@@ -135,6 +135,16 @@ class ObjectService:
 
     def _commit_blocking(self, writer: BlobWriter | None, version: ObjectVersion,
                          params: WriteParams) -> WriteResult:
+        # current_seal: a key rotation may have finished while the body was arriving.
+        return self.commit_blob_then(writer, lambda: self.meta.put_version(
+            self.sealer.current_seal(version), params.if_none_match_star, params.if_match))
+
+    def commit_blob_then(self, writer: BlobWriter | None, record: Callable[[], T]) -> T:
+        """Make the blob durable, then run the metadata write that references it (blocking).
+
+        The write state machine of every upload: a blob that fails to commit is removed; a blob
+        whose metadata write fails is removed too, since nothing references it.
+        """
         if writer is not None:
             try:
                 writer.commit()
@@ -142,11 +152,10 @@ class ObjectService:
                 writer.abort()
                 raise
         try:
-            # current_seal: a key rotation may have finished while the body was arriving.
-            return self.meta.put_version(self.sealer.current_seal(version), params.if_none_match_star,
-                                         params.if_match)
+            return record()
         except BaseException:
-            self.blobs.delete(e.blob_id for e in version.extents if writer and e.blob_id == writer.blob_id)
+            if writer is not None:
+                self.blobs.delete([writer.blob_id])
             raise
 
     # -- read ----------------------------------------------------------------------------------
