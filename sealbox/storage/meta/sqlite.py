@@ -52,11 +52,16 @@ def _extents(text: str) -> tuple[Extent, ...]:
     return tuple(Extent(*item) for item in json.loads(text))
 
 
+def _object(text: str) -> dict[str, str]:
+    """A JSON object column; most rows hold "{}", which needs no parser (rows are decoded per GET)."""
+    return {} if text == "{}" else dict(json.loads(text))
+
+
 def _version(row: tuple[Any, ...]) -> ObjectVersion:
     return ObjectVersion(
         bucket=row[0], key=row[1], version_id=row[2], object_uid=row[3], size=row[4], etag=row[5],
         last_modified=row[6], owner=row[7], is_delete_marker=bool(row[8]),
-        content_headers=json.loads(row[9]), user_meta=json.loads(row[10]), checksums=json.loads(row[11]),
+        content_headers=_object(row[9]), user_meta=_object(row[10]), checksums=_object(row[11]),
         checksum_type=row[12], sse=row[13], sealed_key=row[14], extents=_extents(row[15]),
         part_count=row[16], storage_class=row[17], is_latest=bool(row[18]), seq=row[19],
     )
