@@ -34,17 +34,36 @@ class Listener:
     tls: bool
 
 
-def bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+def _socket(family: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    return sock
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Reserve the address in the parent (bound, not listening: it receives no connections).
+
+    Each worker then listens on a socket of its own bound to the same address (SO_REUSEPORT), so
+    the kernel spreads new connections over the workers. With one shared listening socket, a few
+    long-lived keep-alive connections tend to land on one worker and leave the other cores idle.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = _socket(family)
     try:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
         raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from exc
-    sock.listen(1024)
     sock.set_inheritable(True)
+    return sock
+
+
+def worker_socket(reserved: socket.socket) -> socket.socket:
+    """This worker's listening socket on the address the parent reserved."""
+    sock = _socket(reserved.family)
+    sock.bind(reserved.getsockname())
+    sock.listen(1024)
     return sock
 
 
@@ -139,7 +158,7 @@ def run_worker(settings: Settings, socks: list[Listener]) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, lambda: [setattr(s, "should_exit", True) for s, _ in servers])
-        await asyncio.gather(*(s.serve(sockets=[lst.sock]) for s, lst in servers))
+        await asyncio.gather(*(s.serve(sockets=[worker_socket(lst.sock)]) for s, lst in servers))
 
     uvloop.run(main())
 
