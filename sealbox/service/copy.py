@@ -24,7 +24,6 @@ from sealbox.core.checksums import ALGORITHMS
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.names import validate_key, validate_user_metadata
 from sealbox.core.types import ObjectVersion
-from sealbox.service.access import require_principal
 from sealbox.service.conditions import Conditions, check_conditions
 from sealbox.service.identity import Principal
 from sealbox.service.objects import ObjectService, WriteParams, check_sse_value
@@ -169,8 +168,8 @@ async def copy_object(objects: ObjectService, principal: Principal | None, src_b
     check_directive(params.metadata_directive)
     check_sse_value(params.sse)
     algorithm = check_checksum_algorithm(params.checksum_algorithm)
-    destination = objects.buckets.get(principal, dst_bucket, "s3:PutObject")
-    who = require_principal(principal)
+    destination = objects.buckets.get(principal, dst_bucket, "s3:PutObject", dst_key)
+    who = principal or Principal.anonymous()  # authorized above: a policy may let anyone write here
     validate_key(dst_key)
     sse = objects.effective_sse(destination, params.sse)
     read = open_source(objects, principal, src_bucket, src_key, src_version_id, params.conditions)

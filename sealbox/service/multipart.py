@@ -31,7 +31,6 @@ from sealbox.core.checksums import b64, combine_composite
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.names import validate_key, validate_user_metadata
 from sealbox.core.types import Bucket, Extent, ObjectVersion
-from sealbox.service.access import require_principal
 from sealbox.service.conditions import Conditions
 from sealbox.service.copy import SourcePayload, check_checksum_algorithm, open_source
 from sealbox.service.identity import Principal
@@ -135,8 +134,8 @@ def _checksum_type(algorithm: str | None, requested: str | None) -> str | None:
 
 async def create_upload(objects: ObjectService, principal: Principal | None, bucket_name: str, key: str,
                         params: UploadParams) -> Upload:
-    bucket = objects.buckets.get(principal, bucket_name, "s3:PutObject")
-    who = require_principal(principal)
+    bucket = objects.buckets.get(principal, bucket_name, "s3:PutObject", key)
+    who = principal or Principal.anonymous()  # authorized above: a policy may let anyone write here
     validate_key(key)
     validate_user_metadata(params.write.user_meta)
     algorithm = check_checksum_algorithm(params.checksum_algorithm)
@@ -326,8 +325,7 @@ def _verify_whole(params: CompleteParams, checksums: dict[str, str], size: int) 
 
 async def complete_upload(objects: ObjectService, principal: Principal | None, bucket_name: str, key: str,
                           upload_id: str, params: CompleteParams) -> ObjectVersion:
-    bucket = objects.buckets.get(principal, bucket_name, "s3:PutObject")
-    require_principal(principal)
+    bucket = objects.buckets.get(principal, bucket_name, "s3:PutObject", key)
     upload = get_upload(objects, bucket, key, upload_id)
     parts = _choose_parts(upload, objects.meta.list_parts(upload_id), params.parts)
     checksums = _combined_checksum(upload, parts)

@@ -334,3 +334,30 @@ def test_source_ip(server: Server, s3: Any, bucket: str) -> None:
         "*", "s3:GetObject", f"arn:aws:s3:::{bucket}/*",
         Condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}})))
     assert xml_code(requests.get(f"{server.endpoint}/{bucket}/k", timeout=10)) == "AccessDenied"
+
+
+def test_anonymous_multipart_and_copy_when_a_policy_allows_them(server: Server, s3: Any, bucket: str) -> None:
+    """A policy that lets anyone write (and read) under a prefix covers every way of writing there."""
+    s3.put_bucket_policy(Bucket=bucket, Policy=doc(
+        allow("*", ["s3:PutObject", "s3:GetObject"], f"arn:aws:s3:::{bucket}/public/*")))
+    s3.put_object(Bucket=bucket, Key="public/src", Body=b"copy me")
+    base = f"{server.endpoint}/{bucket}"
+    created = requests.post(f"{base}/public/big?uploads", timeout=10)
+    assert created.status_code == 200, created.text
+    upload_id = created.text.split("<UploadId>")[1].split("</UploadId>")[0]
+    part = requests.put(f"{base}/public/big", params={"partNumber": "1", "uploadId": upload_id},
+                        data=b"one part", timeout=10)
+    assert part.status_code == 200, part.text
+    body = (f"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{part.headers['etag']}</ETag>"
+            "</Part></CompleteMultipartUpload>")
+    done = requests.post(f"{base}/public/big", params={"uploadId": upload_id}, data=body, timeout=10)
+    assert done.status_code == 200, done.text
+    assert s3.get_object(Bucket=bucket, Key="public/big")["Body"].read() == b"one part"
+    copied = requests.put(f"{base}/public/copy", headers={"x-amz-copy-source": f"{bucket}/public/src"}, timeout=10)
+    assert copied.status_code == 200, copied.text
+    assert s3.get_object(Bucket=bucket, Key="public/copy")["Body"].read() == b"copy me"
+    # Outside the prefix the same requests stay refused.
+    refused = requests.post(f"{base}/private/big?uploads", timeout=10)
+    assert refused.status_code == 403 and xml_code(refused) == "AccessDenied"
+    refused = requests.put(f"{base}/private/copy", headers={"x-amz-copy-source": f"{bucket}/public/src"}, timeout=10)
+    assert refused.status_code == 403 and xml_code(refused) == "AccessDenied"
