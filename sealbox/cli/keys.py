@@ -18,10 +18,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-from sealbox.config import Settings, env_default
+from sealbox.cli.common import add_data_dir, add_key_file, data_settings
+from sealbox.config import Settings
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
 _KIND_TITLES = {"version": "objects", "upload": "uploads", "credential": "credentials"}
@@ -54,15 +54,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", help="data directory (default ./data or $SEALBOX_DATA_DIR)")
-    p.add_argument("--master-key-file", default=env_default("MASTER_KEY_FILE"),
-                   help="key file (default <data dir>/keys/master-keys.json)")
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    data_dir = Path(args.data_dir or env_default("DATA_DIR", "data") or "data")
-    return Settings(data_dir=data_dir,
-                    master_key_file=Path(args.master_key_file) if args.master_key_file else None)
+    add_data_dir(p)
+    add_key_file(p)
 
 
 def _open_meta(settings: Settings) -> Any:
@@ -84,7 +77,7 @@ def _status(args: argparse.Namespace) -> int:
     from sealbox.crypto.errors import CryptoError
     from sealbox.service.keys import describe_source, key_source, key_status
 
-    settings = _settings(args)
+    settings = data_settings(args)
     meta = _open_meta(settings)
     if meta is None:
         return EXIT_UNUSABLE
@@ -119,7 +112,7 @@ def _rotate(args: argparse.Namespace) -> int:
 
     if args.batch < 1:
         return _fail("--batch must be at least 1", EXIT_REFUSED)
-    settings = _settings(args)
+    settings = data_settings(args)
     meta = _open_meta(settings)
     if meta is None:
         return EXIT_UNUSABLE
@@ -148,7 +141,7 @@ def _remove(args: argparse.Namespace) -> int:
     from sealbox.crypto.errors import CryptoError
     from sealbox.service.keys import KeyCheckError, remove_key
 
-    settings = _settings(args)
+    settings = data_settings(args)
     meta = _open_meta(settings)
     if meta is None:
         return EXIT_UNUSABLE

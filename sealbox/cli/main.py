@@ -8,13 +8,13 @@ import os
 import sys
 from pathlib import Path
 
+from sealbox.cli.common import data_dir_of
 from sealbox.config import Settings, env_default
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    data_dir = Path(args.data_dir or env_default("DATA_DIR", "data") or "data")
     return Settings(
-        data_dir=data_dir, host=args.host, port=args.port, workers=args.workers, domain=args.domain,
+        data_dir=data_dir_of(args), host=args.host, port=args.port, workers=args.workers, domain=args.domain,
         region=args.region, default_encryption=args.default_encryption,
         tls_cert=Path(args.tls_cert) if args.tls_cert else None,
         tls_key=Path(args.tls_key) if args.tls_key else None, tls_port=args.tls_port,

@@ -16,10 +16,10 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-from sealbox.config import Settings, env_default
+from sealbox.cli.common import add_data_dir, add_key_file, data_settings
+from sealbox.config import Settings
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE = 0, 1, 2
 
@@ -29,8 +29,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                            description="Verify every object version (extent files, segment authentication, "
                            "ETags, checksums), parts of unfinished uploads, and find orphan files.")
     _common(scrub)
-    scrub.add_argument("--master-key-file", default=env_default("MASTER_KEY_FILE"),
-                       help="the keyring (default <data-dir>/keys/master-keys.json; or $SEALBOX_MASTER_KEYS)")
+    add_key_file(scrub, help="the keyring (default <data-dir>/keys/master-keys.json; or $SEALBOX_MASTER_KEYS)")
     scrub.add_argument("--rate", type=float, default=None, metavar="MB/S",
                        help="read at most this many megabytes (10^6 bytes) per second")
     scrub.add_argument("--interval", type=float, default=None, metavar="SECONDS",
@@ -47,17 +46,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", help="data directory (default ./data or $SEALBOX_DATA_DIR)")
+    add_data_dir(p)
     p.add_argument("--grace", type=float, default=3600.0, metavar="SECONDS",
                    help="unreferenced files younger than this belong to writes in flight (default 3600;"
                    " 0 only with the server stopped)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON document")
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    data_dir = Path(args.data_dir or env_default("DATA_DIR", "data") or "data")
-    key_file = getattr(args, "master_key_file", None)
-    return Settings(data_dir=data_dir, master_key_file=Path(key_file) if key_file else None)
 
 
 def _open(settings: Settings) -> tuple[Any, Any] | None:
@@ -85,7 +80,7 @@ def _sealer(settings: Settings) -> Any:
 def _scrub(args: argparse.Namespace) -> int:
     from sealbox.service.scrub import Problem, Scrubber
 
-    settings = _settings(args)
+    settings = data_settings(args)
     stores = _open(settings)
     if stores is None:
         return EXIT_UNUSABLE
@@ -122,7 +117,7 @@ def _scrub(args: argparse.Namespace) -> int:
 def _gc(args: argparse.Namespace) -> int:
     from sealbox.service.gc import Collector
 
-    stores = _open(_settings(args))
+    stores = _open(data_settings(args))
     if stores is None:
         return EXIT_UNUSABLE
     meta, blobs = stores

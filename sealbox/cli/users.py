@@ -17,10 +17,10 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-from sealbox.config import Settings, env_default
+from sealbox.cli.common import add_data_dir, add_key_file, data_settings
+from sealbox.config import Settings
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -55,16 +55,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", help="data directory (default ./data or $SEALBOX_DATA_DIR)")
-    p.add_argument("--master-key-file", default=env_default("MASTER_KEY_FILE"),
-                   help="key file (default <data dir>/keys/master-keys.json)")
+    add_data_dir(p)
+    add_key_file(p)
     p.add_argument("--json", action="store_true", help="print one JSON document")
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    data_dir = Path(args.data_dir or env_default("DATA_DIR", "data") or "data")
-    return Settings(data_dir=data_dir,
-                    master_key_file=Path(args.master_key_file) if args.master_key_file else None)
 
 
 class _Unusable(Exception):
@@ -92,7 +85,7 @@ def _run(args: argparse.Namespace, action: Any) -> int:
     from sealbox.core.errors import SealboxError
 
     try:
-        identity, meta = _identity(_settings(args))
+        identity, meta = _identity(data_settings(args))
     except _Unusable as exc:
         print(f"sealbox: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
