@@ -42,7 +42,7 @@ request for fewer segments); ``decrypt_run`` rejects partial segments and extra 
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import hmac
 import os
 import struct
@@ -104,7 +104,16 @@ def _as_bytes_view(data: Buffer) -> memoryview:
 def _subkey(data_key: bytes, salt: bytes) -> bytes:
     if len(data_key) != _DATA_KEY_SIZE:
         raise CryptoError(f"data key must be {_DATA_KEY_SIZE} bytes")
-    return hmac.new(bytes(data_key), _SUBKEY_LABEL + salt, hashlib.sha256).digest()
+    return hmac.digest(bytes(data_key), _SUBKEY_LABEL + salt, "sha256")
+
+
+@functools.lru_cache(maxsize=1024)
+def _reading_aead(data_key: bytes, salt: bytes) -> AESGCM:
+    """The cipher of an extent being read. Kept for the extents read most recently: deriving the
+    subkey and expanding the AES key schedule cost more than decrypting a small object. (Writers
+    never share one: each new extent has a fresh salt.) The data keys are already held in memory
+    by ``Sealer``'s cache, so this keeps no secret that is not there anyway."""
+    return AESGCM(_subkey(data_key, salt))
 
 
 def _check_segment_size(segment_size: int) -> None:
@@ -326,7 +335,7 @@ class ExtentDecryptor:
         if plain_size < 0:
             raise ValueError("plain_size must be >= 0")
         self._header = header
-        self._aead = AESGCM(_subkey(data_key, salt))
+        self._aead = _reading_aead(bytes(data_key), salt)
         self.segment_size: int = seg
         self.plain_size: int = plain_size
         self.segment_count: int = segment_count(plain_size, seg)

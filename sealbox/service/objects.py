@@ -26,9 +26,11 @@ from sealbox.service.identity import Principal
 from sealbox.service.pipeline import (
     EncryptionTarget,
     ExtentSlice,
+    INLINE_LIMIT,
     IntegrityFailure,
     Payload,
     WrittenExtent,
+    read_whole,
     read_slices,
     write_extent,
 )
@@ -210,17 +212,27 @@ class ObjectService:
             raise
         return slices
 
+    def read_small(self, version: ObjectVersion, start: int, length: int) -> bytes | None:
+        """Plaintext of [start, start+length) of a one-extent object small enough to read whole (one
+        system call, no stream), else None. Raises FileNotFoundError if the blob vanished (retry lookup)
+        and IntegrityFailure, before any byte is sent, if it does not authenticate."""
+        if len(version.extents) != 1 or version.size > INLINE_LIMIT:
+            return None
+        return read_whole(self.blobs, version.extents[0], self._data_key(version), version.object_uid, start, length)
+
+    def _data_key(self, version: ObjectVersion) -> bytes | None:
+        if not version.sse:
+            return None
+        if not version.sealed_key:
+            raise IntegrityFailure(f"{version.bucket}/{version.key} is marked encrypted but has no key")
+        try:
+            return self.sealer.open_data_key(version.bucket, version.key, version.object_uid, version.sealed_key)
+        except Exception as exc:
+            raise IntegrityFailure(f"data key of {version.bucket}/{version.key} does not open: {exc}") from exc
+
     def open_reader(self, version: ObjectVersion, start: int, length: int) -> AsyncIterator[bytes]:
         """Plaintext of [start, start+length); raises FileNotFoundError if a blob vanished (retry lookup)."""
-        data_key = None
-        if version.sse:
-            if not version.sealed_key:
-                raise IntegrityFailure(f"{version.bucket}/{version.key} is marked encrypted but has no key")
-            try:
-                data_key = self.sealer.open_data_key(version.bucket, version.key, version.object_uid,
-                                                     version.sealed_key)
-            except Exception as exc:
-                raise IntegrityFailure(f"data key of {version.bucket}/{version.key} does not open: {exc}") from exc
+        data_key = self._data_key(version)
         slices = self.slices(version, start, length)
         return read_slices(self.pool, slices, data_key, version.object_uid, length)
 

@@ -83,9 +83,10 @@ def _get(server: Server, bucket: str, key: str = "obj", rng: str | None = None) 
         return -1, None  # connection aborted mid-body
 
 
+@pytest.mark.parametrize("size", [100_000, 300_000])  # read whole in one call / streamed in buffers
 @pytest.mark.parametrize("where", ["header", "first-segment", "tag", "last-byte"])
-def test_flipped_byte_is_a_500_not_data(private: Server, where: str) -> None:
-    bucket, body, blob = _put_sealed(private, 100_000)
+def test_flipped_byte_is_a_500_not_data(private: Server, where: str, size: int) -> None:
+    bucket, body, blob = _put_sealed(private, size)
     data = bytearray(blob.read_bytes())
     offset = {"header": 10, "first-segment": 100, "tag": 44 + 65536 + 3, "last-byte": len(data) - 1}[where]
     data[offset] ^= 0x01
@@ -97,8 +98,9 @@ def test_flipped_byte_is_a_500_not_data(private: Server, where: str) -> None:
     assert private.alive()
 
 
-def test_truncated_and_extended_files_are_detected(private: Server) -> None:
-    bucket, body, blob = _put_sealed(private, 70_000)
+@pytest.mark.parametrize("size", [70_000, 200_000])
+def test_truncated_and_extended_files_are_detected(private: Server, size: int) -> None:
+    bucket, body, blob = _put_sealed(private, size)
     original = blob.read_bytes()
     blob.write_bytes(original[:-16])
     assert _get(private, bucket)[0] == 500

@@ -138,6 +138,9 @@ async def _read(s: Services, r: Request, with_body: bool) -> Response:
         if not with_body:
             return Response(status, headers)
         try:
+            body = s.objects.read_small(v, start, length)
+            if body is not None:
+                return Response(status, headers, body)
             stream = s.objects.open_reader(v, start, length)
         except FileNotFoundError:
             if attempt == 2:

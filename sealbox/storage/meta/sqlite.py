@@ -9,6 +9,7 @@ read-check-write of a conditional PUT or a delete is atomic across processes.
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import sqlite3
@@ -29,6 +30,7 @@ from sealbox.storage.meta.base import (
     User,
     WriteResult,
 )
+from sealbox.storage.meta.generation import ChangeToken
 from sealbox.storage.meta.listing import BATCH, Row, paginate
 from sealbox.storage.meta.migrations import MIGRATIONS
 
@@ -38,6 +40,7 @@ _VERSION_COLS = (
     "storage_class, is_latest, id"
 )
 _BATCH = BATCH
+_BUCKET_CACHE = 4096  # bucket names (existing or not) remembered per process before starting over
 
 
 def _dumps(value: Any) -> str:
@@ -48,7 +51,9 @@ def _extents_json(extents: tuple[Extent, ...] | list[Extent]) -> str:
     return _dumps([[e.blob_id, e.size, e.index] if e.index else [e.blob_id, e.size] for e in extents])
 
 
+@functools.lru_cache(maxsize=4096)
 def _extents(text: str) -> tuple[Extent, ...]:
+    """Decoded once per hot object: the text names blob ids, so equal text means equal (immutable) extents."""
     return tuple(Extent(*item) for item in json.loads(text))
 
 
@@ -94,6 +99,9 @@ class SqliteMetaStore:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._group = _GroupCommit(self._new_connection, Path(f"{path}.writelock"))
+        # Bucket rows read per request, cached until any process changes a bucket (see generation.py).
+        self._bucket_token = ChangeToken(Path(f"{path}.buckets"))
+        self._buckets: dict[str, tuple[bytes, Bucket | None]] = {}
         with self._write() as db:
             _migrate(db)
 
@@ -127,8 +135,17 @@ class SqliteMetaStore:
         self._local = threading.local()
 
     # -- buckets -------------------------------------------------------------------------------
+    @contextmanager
+    def _bucket_write(self) -> Iterator[sqlite3.Connection]:
+        """A write that changes a bucket row: every process's cached rows are dropped once it commits."""
+        try:
+            with self._write() as db:
+                yield db
+        finally:
+            self._bucket_token.bump()
+
     def create_bucket(self, bucket: Bucket) -> Bucket | None:
-        with self._write() as db:
+        with self._bucket_write() as db:
             row = db.execute("SELECT name, owner, created, region, versioning, default_sse, bucket_key_enabled,"
                              " policy FROM buckets WHERE name=?", (bucket.name,)).fetchone()
             if row:
@@ -140,9 +157,17 @@ class SqliteMetaStore:
         return None
 
     def get_bucket(self, name: str) -> Bucket | None:
+        token = self._bucket_token.current()  # before the read: a change committed after it is not missed
+        cached = self._buckets.get(name)
+        if cached is not None and cached[0] == token:
+            return cached[1]
         row = self._conn().execute("SELECT name, owner, created, region, versioning, default_sse,"
                                    " bucket_key_enabled, policy FROM buckets WHERE name=?", (name,)).fetchone()
-        return _bucket(row) if row else None
+        bucket = _bucket(row) if row else None
+        if len(self._buckets) >= _BUCKET_CACHE:
+            self._buckets.clear()
+        self._buckets[name] = (token, bucket)
+        return bucket
 
     def list_buckets(self) -> list[Bucket]:
         rows = self._conn().execute("SELECT name, owner, created, region, versioning, default_sse,"
@@ -150,7 +175,7 @@ class SqliteMetaStore:
         return [_bucket(r) for r in rows]
 
     def delete_bucket(self, name: str) -> bool:
-        with self._write() as db:
+        with self._bucket_write() as db:
             if not db.execute("SELECT 1 FROM buckets WHERE name=?", (name,)).fetchone():
                 return False
             busy = db.execute("SELECT 1 FROM versions WHERE bucket=? LIMIT 1", (name,)).fetchone() or \
@@ -162,7 +187,7 @@ class SqliteMetaStore:
         return True
 
     def _update_bucket(self, name: str, sql: str, params: tuple[Any, ...]) -> None:
-        with self._write() as db:
+        with self._bucket_write() as db:
             if db.execute(sql, params + (name,)).rowcount == 0:
                 raise SealboxError(ErrorCode.NO_SUCH_BUCKET, "The specified bucket does not exist",
                                    BucketName=name)
