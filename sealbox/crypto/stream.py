@@ -188,6 +188,15 @@ class ExtentEncryptor:
 
     def update(self, data: Buffer) -> bytes:
         """Ciphertext of every segment completed (and known non-final) so far."""
+        return bytes(self._update(data))
+
+    def update_view(self, data: Buffer) -> memoryview | bytes:
+        """``update`` without the final copy: large outputs are a view of a buffer this encryptor
+        reuses, valid only until its next ``update_view``/``update``/``finalize`` call. For a caller
+        that has consumed (written) each output before producing the next."""
+        return self._update(data, reuse=True)
+
+    def _update(self, data: Buffer, reuse: bool = False) -> memoryview | bytes:
         if self._finished:
             raise CryptoError("update() after finalize()")
         mv = _as_bytes_view(data)
@@ -241,10 +250,14 @@ class ExtentEncryptor:
                 i += 1
                 pos += step
             self._index = i
-            out = view[:pos].tobytes()
-            view.release()
-            if len(buf) <= _SCRATCH_KEEP:
+            if reuse and len(buf) <= _SCRATCH_KEEP:
+                out = view[:pos]  # the caller is done with it before the next call (see update_view)
                 self._scratch = buf
+            else:
+                out = view[:pos].tobytes()
+                view.release()
+                if len(buf) <= _SCRATCH_KEEP:
+                    self._scratch = buf
         pending.clear()
         pending += mv[full * seg :]
         return out

@@ -13,6 +13,11 @@ connection open with a never-finished head (slowloris) or grow a worker's memory
   write buffer stayed above the high-water mark), so a stalled reader holds no task, file or buffer.
 
 A stalled request body is timed out where it is read (``sealbox.http.app``).
+
+It also receives request bodies without uvicorn's two copies of every byte (uvicorn appends each
+piece to a bytearray, then copies that into a new bytes per ``receive()``): the pieces httptools
+hands over are kept as they are and joined once, into buffers of up to ``BODY_BUFFER`` bytes, which
+is what the write pipeline hashes, encrypts and writes (sealbox.service.pipeline).
 """
 
 from __future__ import annotations
@@ -21,12 +26,13 @@ import asyncio
 import secrets
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from sealbox.core.errors import ErrorCode
 from sealbox.http.errors import error_xml, status_of
 
 MAX_HEAD_BYTES = 64 * 1024  # AWS allows 8 KB; presigned URLs and many x-amz-meta-* headers fit in 64 KB
+BODY_BUFFER = 1024 * 1024  # request body bytes held per connection before reading pauses
 
 
 def _reply(code: ErrorCode, message: str) -> bytes:
@@ -142,6 +148,26 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._refuse_too_large()
             raise _HeadRefused  # stops the parser: no request cycle starts
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and not isinstance(cycle, PiecewiseCycle):
+            # uvicorn builds its own cycle class here; ours only changes how the body is buffered.
+            # Its task has not run yet (it starts on the next loop turn), so no body was read.
+            cycle.__class__ = PiecewiseCycle
+            cycle.pieces = []
+            cycle.pieces_size = 0
+
+    def on_body(self, body: bytes) -> None:
+        cycle = self.cycle
+        if not isinstance(cycle, PiecewiseCycle):
+            super().on_body(body)
+            return
+        if (self.parser.should_upgrade() and self._should_upgrade()) or cycle.response_complete:
+            return
+        cycle.pieces.append(body)
+        cycle.pieces_size += len(body)
+        if cycle.pieces_size >= BODY_BUFFER:
+            self.flow.pause_reading()
+        cycle.message_event.set()
 
     def send_400_response(self, msg: str) -> None:
         if not self._refused:  # our own answer has gone out already
@@ -150,6 +176,30 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
 class _HeadRefused(Exception):
     pass
+
+
+class PiecewiseCycle(RequestResponseCycle):
+    """uvicorn's request cycle, with the body kept as the list of pieces httptools produced."""
+
+    pieces: list[bytes]
+    pieces_size: int
+
+    async def receive(self) -> Any:
+        # As uvicorn's receive(), but the body is the pieces joined once (or the only piece itself).
+        if self.waiting_for_100_continue and not self.transport.is_closing():
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.waiting_for_100_continue = False
+        if not self.disconnected and not self.response_complete:
+            self.flow.resume_reading()
+            await self.message_event.wait()
+            self.message_event.clear()
+        if self.disconnected or self.response_complete:
+            return {"type": "http.disconnect"}
+        pieces = self.pieces
+        body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        self.pieces = []
+        self.pieces_size = 0
+        return {"type": "http.request", "body": body, "more_body": self.more_body}
 
 
 def guarded_protocol(head_timeout: float, max_head_bytes: int = MAX_HEAD_BYTES) -> type[GuardedHttpToolsProtocol]:

@@ -41,6 +41,8 @@ class Request:
 
 def parse_query(raw_query: str) -> dict[str, str]:
     """First value wins, like S3; ``?uploads`` (no '=') maps to an empty value."""
+    if not raw_query:
+        return {}
     query: dict[str, str] = {}
     for name, value in parse_qsl(raw_query, keep_blank_values=True, errors="surrogateescape"):
         query.setdefault(name, value)

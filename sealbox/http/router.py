@@ -106,7 +106,7 @@ def route(method: str, bucket: str | None, key: str | None, query: Mapping[str, 
         if method == "GET":
             return Route(Op.LIST_BUCKETS, None, None)
         raise _not_allowed(method)
-    for name in _UNSUPPORTED:
+    for name in _UNSUPPORTED if query else ():
         if name in query:
             raise SealboxError(ErrorCode.NOT_IMPLEMENTED, f"The {name} sub-resource is not implemented by sealbox.")
     op = _object_op(method, query, headers) if key is not None else _bucket_op(method, query)

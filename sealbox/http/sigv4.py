@@ -164,10 +164,15 @@ def _wire(text: str) -> bytes:
         return text.encode("utf-8")
 
 
+_CANONICAL_PATH_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/")
+
+
 def canonical_uri(raw_path: str) -> str:
     """S3's canonical URI: decode the path once, then encode every byte but A-Za-z0-9-._~ and '/'."""
     if not raw_path:
         return "/"
+    if _CANONICAL_PATH_CHARS.issuperset(raw_path):
+        return raw_path  # nothing to decode or encode (most paths): skip the two passes
     return quote(unquote_to_bytes(_wire(raw_path)), safe="/")
 
 
@@ -220,6 +225,7 @@ def _trim(value: str) -> str:
     return " ".join(value.split())
 
 
+@lru_cache(maxsize=64)  # requests signed in the same second share it
 def _parse_amz_date(value: str) -> datetime | None:
     """Parse ``YYYYMMDDTHHMMSSZ`` without strptime (it is slow and locale-aware)."""
     if len(value) != 16 or value[8] != "T" or value[15] != "Z":
@@ -278,6 +284,7 @@ class _Claim:
     presigned: bool
 
 
+@lru_cache(maxsize=256)  # one per access key and day, in practice (errors are raised, never cached)
 def _parse_credential(value: str, code: ErrorCode, prefix: str) -> _Credential:
     # rsplit: the access key is whatever precedes the four scope fields, '/' included.
     parts = value.rsplit("/", 4)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Iterable
@@ -46,7 +47,12 @@ def iso8601(ts: float) -> str:
 
 
 def http_date(ts: float) -> str:
-    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(ts))
+    return _http_date(int(ts))  # whole seconds, as gmtime would take them
+
+
+@functools.lru_cache(maxsize=4096)  # Last-Modified of the objects being read: few distinct seconds
+def _http_date(second: int) -> str:
+    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(second))
 
 
 def parse(body: bytes, limit: int = MAX_XML_BODY) -> Element:

@@ -96,8 +96,10 @@ class _Sink:
     def store(self, data: bytes) -> None:
         self.writer.write(self.seal(data))
 
-    def seal(self, data: bytes) -> bytes:
-        return self.encryptor.update(data) if self.encryptor else data
+    def seal(self, data: bytes) -> bytes | memoryview:
+        # A view of the encryptor's reused buffer: each sealed buffer is written before the next is
+        # sealed (write_extent awaits the previous write first; BlobWriter copies what it keeps).
+        return self.encryptor.update_view(data) if self.encryptor else data
 
     def close(self) -> None:
         if self.encryptor:
