@@ -41,6 +41,8 @@ _VERSION_COLS = (
 )
 _BATCH = BATCH
 _BUCKET_CACHE = 4096  # bucket names (existing or not) remembered per process before starting over
+_VERSION_MEMO = 8192  # object lookups remembered per connection between two commits
+_MISSING = object()
 
 
 def _dumps(value: Any) -> str:
@@ -208,7 +210,27 @@ class SqliteMetaStore:
 
     # -- objects -------------------------------------------------------------------------------
     def get_version(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion | None:
+        """The version a read names. Rows read are remembered per connection for as long as SQLite's
+        ``data_version`` says no other connection (any process, including this one's writer) has
+        committed anything: a read-mostly workload skips the query and the row decoding, and any
+        commit anywhere empties the memo before the next lookup can use it."""
         db = self._conn()
+        local = self._local
+        stamp = db.execute("PRAGMA data_version").fetchone()[0]  # before the read, as in get_bucket
+        memo: dict[tuple[str, str, str | None], ObjectVersion | None] | None = getattr(local, "versions", None)
+        if memo is None or local.versions_stamp != stamp:
+            memo = local.versions = {}
+            local.versions_stamp = stamp
+        found = memo.get((bucket, key, version_id), _MISSING)
+        if found is not _MISSING:
+            return found  # type: ignore[return-value]
+        version = self._read_version(db, bucket, key, version_id)
+        if len(memo) < _VERSION_MEMO:
+            memo[(bucket, key, version_id)] = version
+        return version
+
+    @staticmethod
+    def _read_version(db: sqlite3.Connection, bucket: str, key: str, version_id: str | None) -> ObjectVersion | None:
         if version_id is None:
             row = db.execute(f"SELECT {_VERSION_COLS} FROM versions WHERE bucket=? AND key=? AND is_latest=1",
                              (bucket, key)).fetchone()
