@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import os
 import struct
 from collections.abc import Callable
@@ -78,6 +79,12 @@ _U32 = struct.Struct(">I")
 
 Rng = Callable[[int], bytes]
 
+
+
+@functools.lru_cache(maxsize=64)
+def _master_aead(material: bytes) -> AESGCM:
+    """One cipher per master key (there are a handful): the AES key schedule is not redone per object."""
+    return AESGCM(material)
 
 def new_data_key(rng: Rng = os.urandom) -> bytes:
     """A fresh random 32-byte data key."""
@@ -141,7 +148,7 @@ def seal(data_key: bytes, master: MasterKey, context: bytes, rng: Rng = os.urand
     nonce = rng(_NONCE_SIZE)
     if len(nonce) != _NONCE_SIZE:
         raise CryptoError("random source returned the wrong number of bytes")
-    ct = AESGCM(master.material).encrypt(nonce, bytes(data_key), _aad(master.key_id, context))
+    ct = _master_aead(master.material).encrypt(nonce, bytes(data_key), _aad(master.key_id, context))
     return SealedKey(master.key_id, bytes((_VERSION,)) + nonce + ct)
 
 
@@ -152,7 +159,7 @@ def unseal(sealed: SealedKey, keyring: Keyring, context: bytes) -> bytes:
     if len(blob) != SEALED_BLOB_SIZE or blob[0] != _VERSION:
         raise IntegrityError("malformed sealed data key: wrong blob size or version")
     try:
-        return AESGCM(master.material).decrypt(
+        return _master_aead(master.material).decrypt(
             blob[1 : 1 + _NONCE_SIZE], blob[1 + _NONCE_SIZE :], _aad(sealed.key_id, context)
         )
     except InvalidTag:

@@ -107,7 +107,7 @@ def _subkey(data_key: bytes, salt: bytes) -> bytes:
     return hmac.digest(bytes(data_key), _SUBKEY_LABEL + salt, "sha256")
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=8192)
 def _reading_aead(data_key: bytes, salt: bytes) -> AESGCM:
     """The cipher of an extent being read. Kept for the extents read most recently: deriving the
     subkey and expanding the AES key schedule cost more than decrypting a small object. (Writers

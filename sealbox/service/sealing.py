@@ -50,7 +50,7 @@ class FixedKeySource:
         return self._keyring
 
 
-_OPENED_KEYS = 4096
+_OPENED_KEYS = 16384  # ~200 bytes each; a working set of this many objects never unseals twice
 
 
 class Sealer:

@@ -30,7 +30,7 @@ from sealbox.storage.meta.base import (
     User,
     WriteResult,
 )
-from sealbox.storage.meta.generation import ChangeToken
+from sealbox.storage.meta.generation import BUCKETS, COMMITS, ChangeTokens
 from sealbox.storage.meta.listing import BATCH, Row, paginate
 from sealbox.storage.meta.migrations import MIGRATIONS
 
@@ -41,7 +41,7 @@ _VERSION_COLS = (
 )
 _BATCH = BATCH
 _BUCKET_CACHE = 4096  # bucket names (existing or not) remembered per process before starting over
-_VERSION_MEMO = 8192  # object lookups remembered per connection between two commits
+_VERSION_MEMO = 16384  # object lookups remembered per process between two commits
 _MISSING = object()
 
 
@@ -53,7 +53,7 @@ def _extents_json(extents: tuple[Extent, ...] | list[Extent]) -> str:
     return _dumps([[e.blob_id, e.size, e.index] if e.index else [e.blob_id, e.size] for e in extents])
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=16384)
 def _extents(text: str) -> tuple[Extent, ...]:
     """Decoded once per hot object: the text names blob ids, so equal text means equal (immutable) extents."""
     return tuple(Extent(*item) for item in json.loads(text))
@@ -100,10 +100,13 @@ class SqliteMetaStore:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._group = _GroupCommit(self._new_connection, Path(f"{path}.writelock"))
-        # Bucket rows read per request, cached until any process changes a bucket (see generation.py).
-        self._bucket_token = ChangeToken(Path(f"{path}.buckets"))
+        # Rows read per request, kept until any process changes them (see generation.py).
+        self._tokens = ChangeTokens(Path(f"{path}.tokens"))
         self._buckets: dict[str, tuple[bytes, Bucket | None]] = {}
+        # (the COMMITS token it was started under, lookups): replaced whole, so the two always agree
+        self._versions: tuple[bytes, dict[tuple[str, str, str | None], ObjectVersion | None]] = (b"", {})
+        self._group = _GroupCommit(self._new_connection, Path(f"{path}.writelock"),
+                                   on_commit=lambda: self._tokens.bump(COMMITS))
         with self._write() as db:
             _migrate(db)
 
@@ -113,6 +116,9 @@ class SqliteMetaStore:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
+        # Up to 64 MiB of pages per connection (default 2 MiB), allocated as used: object lookups
+        # then stay in SQLite's own cache instead of re-reading pages with a system call each.
+        conn.execute("PRAGMA cache_size=-65536")
         with self._lock:
             self._all.append(conn)
         return conn
@@ -144,7 +150,7 @@ class SqliteMetaStore:
             with self._write() as db:
                 yield db
         finally:
-            self._bucket_token.bump()
+            self._tokens.bump(BUCKETS)
 
     def create_bucket(self, bucket: Bucket) -> Bucket | None:
         with self._bucket_write() as db:
@@ -159,7 +165,7 @@ class SqliteMetaStore:
         return None
 
     def get_bucket(self, name: str) -> Bucket | None:
-        token = self._bucket_token.current()  # before the read: a change committed after it is not missed
+        token = self._tokens.current(BUCKETS)  # before the read: a change committed after it is not missed
         cached = self._buckets.get(name)
         if cached is not None and cached[0] == token:
             return cached[1]
@@ -210,21 +216,18 @@ class SqliteMetaStore:
 
     # -- objects -------------------------------------------------------------------------------
     def get_version(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion | None:
-        """The version a read names. Rows read are remembered per connection for as long as SQLite's
-        ``data_version`` says no other connection (any process, including this one's writer) has
-        committed anything: a read-mostly workload skips the query and the row decoding, and any
-        commit anywhere empties the memo before the next lookup can use it."""
-        db = self._conn()
-        local = self._local
-        stamp = db.execute("PRAGMA data_version").fetchone()[0]  # before the read, as in get_bucket
-        memo: dict[tuple[str, str, str | None], ObjectVersion | None] | None = getattr(local, "versions", None)
-        if memo is None or local.versions_stamp != stamp:
-            memo = local.versions = {}
-            local.versions_stamp = stamp
+        """The version a read names. Lookups are remembered until the next commit by any process (the
+        COMMITS token, see generation.py): a read-mostly workload skips the query and the row decoding,
+        and any commit anywhere empties the memo before the next lookup can use it."""
+        token = self._tokens.current(COMMITS)  # before the read, as in get_bucket
+        seen, memo = self._versions
+        if seen != token:
+            memo = {}
+            self._versions = (token, memo)
         found = memo.get((bucket, key, version_id), _MISSING)
         if found is not _MISSING:
             return found  # type: ignore[return-value]
-        version = self._read_version(db, bucket, key, version_id)
+        version = self._read_version(self._conn(), bucket, key, version_id)
         if len(memo) < _VERSION_MEMO:
             memo[(bucket, key, version_id)] = version
         return version
@@ -542,8 +545,10 @@ class _GroupCommit:
     queueing behind SQLite's lock one fsync at a time.
     """
 
-    def __init__(self, connect: Callable[[], sqlite3.Connection], lock_path: Path) -> None:
+    def __init__(self, connect: Callable[[], sqlite3.Connection], lock_path: Path,
+                 on_commit: Callable[[], None] = lambda: None) -> None:
         self._connect = connect
+        self._on_commit = on_commit  # after each successful COMMIT, before its writers return
         self._lock_path = lock_path
         self._lock_fd: int | None = None
         self._db: sqlite3.Connection | None = None
@@ -609,6 +614,7 @@ class _GroupCommit:
         try:
             db.execute("COMMIT")
             self._committed = upto
+            self._on_commit()
         except BaseException as exc:  # noqa: BLE001 - handed to every writer in this transaction
             try:
                 db.execute("ROLLBACK")
