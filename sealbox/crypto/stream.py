@@ -307,8 +307,7 @@ def plan_range(plain_size: int, start: int, end_inclusive: int, segment_size: in
 class ExtentDecryptor:
     """Decrypts segments of one extent whose header and trusted plaintext size are known.
 
-    One instance per reader; do not call it from several threads at once (it reuses an
-    output buffer).
+    One instance per reader.
     """
 
     __slots__ = (
@@ -316,7 +315,6 @@ class ExtentDecryptor:
         "_header",
         "_last",
         "_last_sealed",
-        "_scratch",
         "plain_size",
         "segment_count",
         "segment_size",
@@ -354,7 +352,6 @@ class ExtentDecryptor:
         self.segment_count: int = segment_count(plain_size, seg)
         self._last = self.segment_count - 1
         self._last_sealed = plain_size - self._last * seg + TAG_SIZE
-        self._scratch: bytearray | None = None
 
     @property
     def ciphertext_size(self) -> int:
@@ -382,7 +379,7 @@ class ExtentDecryptor:
             raise IntegrityError(f"segment {index} is {len(sealed)} bytes, expected {expected}")
         return self._open(index, sealed)
 
-    def decrypt_run(self, first_index: int, sealed: Buffer) -> bytes:
+    def decrypt_run(self, first_index: int, sealed: Buffer) -> bytes | bytearray:
         """Concatenated plaintext of consecutive whole sealed segments starting at ``first_index``.
 
         ``sealed`` must be one or more whole sealed segments (a partial segment, bytes past the
@@ -412,10 +409,9 @@ class ExtentDecryptor:
             raise IntegrityError(f"segment {first_index + count_full} is truncated")
         if count == 1:
             return self._open(first_index, mv)
-        buf = self._scratch
-        self._scratch = None
-        if buf is None or len(buf) < plain_len:
-            buf = bytearray(plain_len)
+        # A fresh buffer, handed out as is: zero-filling it costs less than copying a reused one
+        # out, and the caller (often the socket's write buffer) may keep it as long as it likes.
+        buf = bytearray(plain_len)
         view = memoryview(buf)
         decrypt_into = self._aead.decrypt_into
         header = self._header
@@ -435,11 +431,9 @@ class ExtentDecryptor:
                     raise IntegrityError(f"segment {index} failed authentication") from None
                 pos += size
                 out_pos += size - TAG_SIZE
-            return view[:out_pos].tobytes()
         finally:
             view.release()
-            if len(buf) <= _SCRATCH_KEEP:
-                self._scratch = buf
+        return buf
 
 
 def encrypt_extent(
@@ -457,7 +451,7 @@ def encrypt_extent(
 
 def decrypt_extent(
     data_key: bytes, blob: Buffer, *, object_uid: bytes, extent_index: int, plain_size: int
-) -> bytes:
+) -> bytes | bytearray:
     """The plaintext of a whole extent file (checks its exact size). Raises IntegrityError."""
     mv = _as_bytes_view(blob)
     if len(mv) < HEADER_SIZE:

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import os
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -200,8 +201,7 @@ class IntegrityFailure(Exception):
 
 
 def _read_exact(f: BinaryIO, offset: int, length: int) -> bytes:
-    f.seek(offset)
-    data = f.read(length) or b""
+    data = os.pread(f.fileno(), length, offset)  # one system call; no shared file position
     if len(data) != length:
         raise IntegrityFailure(f"short read: wanted {length} bytes at {offset}, got {len(data)}")
     return data
@@ -225,8 +225,6 @@ class ExtentReader:
                 raise IntegrityFailure(f"extent header rejected: {exc}") from exc
 
     def _check_size(self, data_key: bytes | None) -> None:
-        import os
-
         on_disk = os.fstat(self.part.file.fileno()).st_size
         want = aead.ciphertext_size(self.part.extent.size) if data_key is not None else self.part.extent.size
         if on_disk != want:
