@@ -66,7 +66,10 @@ class ManagedProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
-            if _answers_http(self.port):
+            # sealbox prints "sealbox: ready" once every worker accepts (before that, the first worker
+            # up would get every connection of the first case); the others need only answer.
+            ready_line = self.name != "sealbox" or "sealbox: ready" in self.log_path.read_text(errors="replace")
+            if ready_line and _answers_http(self.port):
                 return
             time.sleep(0.1)
         raise RuntimeError(

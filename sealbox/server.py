@@ -1,7 +1,8 @@
-"""Process model: the parent binds the listening sockets, forks workers, and supervises them.
+"""Process model: the parent opens the listening sockets, forks workers, and supervises them.
 
 Every worker runs uvicorn (httptools + uvloop) on the inherited sockets and serves the same data
-directory; SQLite in WAL mode and immutable blob files make that safe. A worker that dies is
+directory; SQLite in WAL mode and immutable blob files make that safe. Workers take connections
+from the shared sockets in turn, by open-connection count (sealbox.accept). A worker that dies is
 replaced; SIGTERM/SIGINT stop all of them.
 """
 
@@ -22,6 +23,7 @@ from typing import Any
 
 import uvicorn
 
+from sealbox.accept import BalancedAcceptor, Board
 from sealbox.config import Settings
 
 log = logging.getLogger("sealbox.server")
@@ -34,36 +36,20 @@ class Listener:
     tls: bool
 
 
-def _socket(family: int) -> socket.socket:
+def bind(host: str, port: int) -> socket.socket:
+    """Open a listening socket in the parent; the workers inherit it and share it (sealbox.accept
+    spreads its connections over them). Connections that arrive before the workers run wait in
+    its backlog rather than being refused."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    return sock
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """Reserve the address in the parent (bound, not listening: it receives no connections).
-
-    Each worker then listens on a socket of its own bound to the same address (SO_REUSEPORT), so
-    the kernel spreads new connections over the workers. With one shared listening socket, a few
-    long-lived keep-alive connections tend to land on one worker and leave the other cores idle.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = _socket(family)
     try:
         sock.bind((host, port))
+        sock.listen(1024)
     except OSError as exc:
         sock.close()
         raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from exc
     sock.set_inheritable(True)
-    return sock
-
-
-def worker_socket(reserved: socket.socket) -> socket.socket:
-    """This worker's listening socket on the address the parent reserved."""
-    sock = _socket(reserved.family)
-    sock.bind(reserved.getsockname())
-    sock.listen(1024)
     return sock
 
 
@@ -85,11 +71,32 @@ def bound_settings(settings: Settings, socks: list[Listener]) -> Settings:
 
 
 class _Server(uvicorn.Server):
-    """Several uvicorn servers share one loop; the worker, not each server, owns the signals."""
+    """Several uvicorn servers share one loop; the worker, not each server, owns the signals; and
+    connections come from a ``BalancedAcceptor`` on the shared socket instead of asyncio's server."""
+
+    def __init__(self, config: uvicorn.Config, board: Board, slot: int) -> None:
+        super().__init__(config)
+        self._board = board
+        self._slot = slot
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn's own startup for pre-opened sockets, with asyncio's create_server replaced.
+        assert sockets is not None
+        await self.lifespan.startup()
+        config = self.config
+
+        def create_protocol() -> asyncio.Protocol:
+            return config.http_protocol_class(  # type: ignore[call-arg]
+                config=config, server_state=self.server_state, app_state=self.lifespan.state)
+
+        loop = asyncio.get_running_loop()
+        self.servers = [BalancedAcceptor(loop, sock, create_protocol, config.ssl, self._board,  # type: ignore[list-item]
+                                         self._slot) for sock in sockets]
+        self.started = True
 
 
 def _app_for(listener: Listener, settings: Settings) -> Callable[..., Any]:
@@ -139,7 +146,28 @@ def tune_allocator() -> None:
     mallopt(m_arena_max, 4)
 
 
-def run_worker(settings: Settings, socks: list[Listener]) -> None:
+async def _announce_when(ready: Callable[[], bool], workers: int) -> None:
+    while not ready():
+        await asyncio.sleep(0.02)
+    _announce(workers)
+
+
+def _announce(workers: int) -> None:
+    """The line scripts wait for: every worker accepts connections now (so they are spread evenly)."""
+    print(f"sealbox: ready ({workers} worker{'s' if workers != 1 else ''})", flush=True)
+
+
+def _wait_all_running(boards: dict[str, Board], give_up: Callable[[], bool], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not all(board.all_running() for board in boards.values()):
+        if give_up() or time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def run_worker(settings: Settings, socks: list[Listener], boards: dict[str, Board], slot: int,
+               announce: bool = False) -> None:
     import uvloop
 
     tune_allocator()
@@ -154,11 +182,13 @@ def run_worker(settings: Settings, socks: list[Listener]) -> None:
             key = "console" if listener.name == "console" else "s3"
             if key not in shared:
                 shared[key] = _app_for(listener, settings)
-            servers.append((_Server(_config(shared[key], listener, settings)), listener))
+            servers.append((_Server(_config(shared[key], listener, settings), boards[listener.name], slot), listener))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, lambda: [setattr(s, "should_exit", True) for s, _ in servers])
-        await asyncio.gather(*(s.serve(sockets=[worker_socket(lst.sock)]) for s, lst in servers))
+        if announce:
+            loop.create_task(_announce_when(lambda: all(s.started for s, _ in servers), 1))
+        await asyncio.gather(*(s.serve(sockets=[lst.sock]) for s, lst in servers))
 
     uvloop.run(main())
 
@@ -166,22 +196,24 @@ def run_worker(settings: Settings, socks: list[Listener]) -> None:
 def supervise(settings: Settings, socks: list[Listener]) -> None:
     """Fork ``effective_workers`` workers and keep that many alive until told to stop."""
     count = settings.effective_workers
+    # One board of open-connection counts per listener, shared with every worker (sealbox.accept).
+    boards = {listener.name: Board(count) for listener in socks}
     if count == 1:
-        run_worker(settings, socks)
+        run_worker(settings, socks, boards, 0, announce=True)
         return
-    children: dict[int, float] = {}
+    children: dict[int, tuple[float, int]] = {}  # pid -> (started, slot on the boards)
     stopping = False
 
-    def spawn() -> None:
+    def spawn(slot: int) -> None:
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             try:
-                run_worker(settings, socks)
+                run_worker(settings, socks, boards, slot)
             finally:
                 os._exit(0)
-        children[pid] = time.monotonic()
+        children[pid] = (time.monotonic(), slot)
 
     def stop(signum: int, _frame: Any) -> None:
         nonlocal stopping
@@ -192,8 +224,10 @@ def supervise(settings: Settings, socks: list[Listener]) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    for _ in range(count):
-        spawn()
+    for slot in range(count):
+        spawn(slot)
+    if _wait_all_running(boards, lambda: stopping):
+        _announce(count)
     while children:
         try:
             pid, status = os.wait()
@@ -201,11 +235,14 @@ def supervise(settings: Settings, socks: list[Listener]) -> None:
             break
         except InterruptedError:
             continue
-        started = children.pop(pid, None)
-        if stopping or started is None:
+        entry = children.pop(pid, None)
+        if stopping or entry is None:
             continue
+        started, slot = entry
+        for board in boards.values():
+            board.release(slot)  # its connections died with it
         log.error("worker %d exited (status %d); starting another", pid, status)
         if time.monotonic() - started < 1.0:
             time.sleep(1.0)  # a worker that dies at once would otherwise spin the supervisor
-        spawn()
+        spawn(slot)
     sys.stdout.flush()

@@ -91,7 +91,8 @@ def wait_ready(proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 3
         if proc.poll() is not None:
             raise RuntimeError(f"sealbox exited with {proc.returncode}:\n{text}")
         ports = {name: int(m.group(1)) for name, rx in patterns.items() if (m := re.search(rx, text))}
-        if "s3" in ports:
+        # "ready": every worker accepts (connections opened earlier would all go to the first one).
+        if "s3" in ports and "sealbox: ready" in text:
             for port in ports.values():
                 _wait_port(port, proc, log_path, deadline)
             return ports
@@ -217,3 +218,34 @@ def xml_code(response: requests.Response) -> str | None:
 
     m = re.search(r"<Code>([^<]*)</Code>", response.text)
     return m.group(1) if m else None
+
+
+def held_requests(server: Server, count: int, request: bytes) -> tuple[list[socket.socket], list[int]]:
+    """Open ``count`` keep-alive connections at once, send ``request`` on each and return the
+    connections (still open) with each response's status. Held together, they are spread over all
+    workers (sealbox.accept), so one call asks every worker."""
+    socks = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(count)]
+    statuses = []
+    try:
+        for s in socks:
+            s.sendall(request)
+        for s in socks:
+            head = s.recv(65536)
+            assert head.startswith(b"HTTP/1.1 "), head[:100]
+            statuses.append(int(head[9:12]))
+    except BaseException:
+        for s in socks:
+            s.close()
+        raise
+    return socks, statuses
+
+
+def connections_per_worker(server: Server) -> list[int]:
+    """Established connections to the S3 port that each worker process holds."""
+    import psutil
+
+    counts = []
+    for worker in psutil.Process(server.proc.pid).children():
+        counts.append(sum(1 for c in worker.net_connections(kind="tcp") if c.status == psutil.CONN_ESTABLISHED
+                          and c.laddr and c.laddr.port == server.port))
+    return counts

@@ -91,6 +91,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._disarm()
         self._stop_write_timer()
         super().connection_lost(exc)
+        hook = getattr(self, "on_connection_lost", None)  # set by sealbox.accept, which counts connections
+        if hook is not None:
+            hook()
 
     # -- the write timer: a client that stops reading a response --------------------------------------
     def pause_writing(self) -> None:

@@ -1,31 +1,42 @@
 """Workers cache bucket rows (storage/meta/generation.py): a bucket change made through one worker
-must be in force on every worker for the very next request. Each probe below uses a fresh
-connection, so the two workers' SO_REUSEPORT sockets both take some of them."""
+must be in force on every worker for the very next request. Each check sends its request on many
+connections held at once, which the workers take turns accepting (sealbox.accept), so both
+workers answer it (checked)."""
 
 from __future__ import annotations
 
-import http.client
 import json
 from typing import Any
 
-from tests.support import Server
+from tests.support import Server, connections_per_worker, held_requests, signed_headers
 
-PROBES = 24  # fresh connections per check; both workers answer some (the odds of missing one: 2^-23)
-
-
-def _anonymous_get(server: Server, path: str) -> int:
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-    try:
-        conn.request("GET", path, headers={"Connection": "close"})
-        resp = conn.getresponse()
-        resp.read()
-        return resp.status
-    finally:
-        conn.close()
+PROBES = 24  # connections held at once per check: the workers take turns accepting them
 
 
 def _statuses(server: Server, path: str) -> set[int]:
-    return {_anonymous_get(server, path) for _ in range(PROBES)}
+    """Statuses of an anonymous GET of ``path`` sent on PROBES connections held together, which
+    every worker takes some of (checked)."""
+    socks, statuses = held_requests(server, PROBES, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    try:
+        assert min(connections_per_worker(server)) >= PROBES // 4  # both workers answered
+    finally:
+        for s in socks:
+            s.close()
+    return set(statuses)
+
+
+def _head_statuses(server: Server, bucket: str) -> set[int]:
+    """Statuses of a signed HeadBucket sent the same way."""
+    headers = signed_headers(server, "HEAD", f"/{bucket}")
+    lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items() if k.lower() != "host")
+    request = f"HEAD /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n{lines}\r\n".encode()
+    socks, statuses = held_requests(server, PROBES, request)
+    try:
+        assert min(connections_per_worker(server)) >= PROBES // 4
+    finally:
+        for s in socks:
+            s.close()
+    return set(statuses)
 
 
 def _public_read(bucket: str) -> str:
@@ -55,17 +66,6 @@ def test_versioning_change_is_seen_by_every_worker_at_once(server: Server, bucke
         assert version and version != "null"
         ids.add(version)
     assert len(ids) == PROBES // 2
-
-
-def _head_statuses(server: Server, bucket: str) -> set[int]:
-    statuses = set()
-    for _ in range(PROBES):
-        fresh = server.client()  # a new connection pool: lands on either worker
-        try:
-            statuses.add(fresh.head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPStatusCode"])
-        except fresh.exceptions.ClientError as exc:
-            statuses.add(exc.response["ResponseMetadata"]["HTTPStatusCode"])
-    return statuses
 
 
 def test_deleted_and_recreated_bucket_is_seen_by_every_worker(server: Server, s3: Any) -> None:
