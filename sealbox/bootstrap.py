@@ -34,6 +34,9 @@ def initialize(settings: Settings) -> str:
         if settings.tls_port:
             lines.append(f"sealbox: S3 TLS endpoint https://{settings.host}:{settings.tls_port}")
         if settings.console_port:
+            from sealbox.console.app import prepare_console
+
+            prepare_console(settings.data_dir)
             lines.append(f"sealbox: web console {scheme}://{settings.host}:{settings.console_port}/")
         if secret is not None:
             lines += ["sealbox: root credentials (shown once, store them now):",

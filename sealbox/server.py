@@ -157,15 +157,6 @@ def _announce(workers: int) -> None:
     print(f"sealbox: ready ({workers} worker{'s' if workers != 1 else ''})", flush=True)
 
 
-def _wait_all_running(boards: dict[str, Board], give_up: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not all(board.all_running() for board in boards.values()):
-        if give_up() or time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 def run_worker(settings: Settings, socks: list[Listener], boards: dict[str, Board], slot: int,
                announce: bool = False) -> None:
     import uvloop
@@ -209,10 +200,17 @@ def supervise(settings: Settings, socks: list[Listener]) -> None:
         if pid == 0:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
+            code = 0
             try:
                 run_worker(settings, socks, boards, slot)
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+            except BaseException:
+                log.exception("worker %d failed", os.getpid())  # os._exit below would lose the traceback
+                code = 1
             finally:
-                os._exit(0)
+                logging.shutdown()
+                os._exit(code)
         children[pid] = (time.monotonic(), slot)
 
     def stop(signum: int, _frame: Any) -> None:
@@ -226,11 +224,20 @@ def supervise(settings: Settings, socks: list[Listener]) -> None:
     signal.signal(signal.SIGINT, stop)
     for slot in range(count):
         spawn(slot)
-    if _wait_all_running(boards, lambda: stopping):
-        _announce(count)
+    announced = False
     while children:
         try:
-            pid, status = os.wait()
+            if announced:
+                pid, status = os.wait()
+            else:  # poll until every worker accepts (also after a worker that died at start-up is replaced)
+                pid, status = os.waitpid(-1, os.WNOHANG)
+                if pid == 0:
+                    if all(board.all_running() for board in boards.values()):
+                        _announce(count)
+                        announced = True
+                    else:
+                        time.sleep(0.02)
+                    continue
         except ChildProcessError:
             break
         except InterruptedError:

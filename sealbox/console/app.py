@@ -53,6 +53,13 @@ SAFE_METHODS = ("GET", "HEAD")
 STORE_FILE = "console.sqlite3"
 
 
+def prepare_console(data_dir: Path) -> None:
+    """Create the console's database (WAL mode, schema) once, in the parent before the workers
+    start: two workers switching a new SQLite file to WAL at the same moment can get "database is
+    locked" at once, without a busy wait, and a worker that fails at start-up is lost for a second."""
+    ConsoleStore(data_dir / STORE_FILE).close()
+
+
 def create_console_app(settings: Settings) -> ConsoleApp:
     from sealbox.app import build_services
 

@@ -52,3 +52,4 @@ def test_connections_keep_coming_when_a_worker_dies(tmp_path: Path) -> None:
         finally:
             for s in socks:
                 s.close()
+
