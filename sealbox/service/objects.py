@@ -212,7 +212,7 @@ class ObjectService:
             raise
         return slices
 
-    def read_small(self, version: ObjectVersion, start: int, length: int) -> bytes | None:
+    def read_small(self, version: ObjectVersion, start: int, length: int) -> bytes | bytearray | None:
         """Plaintext of [start, start+length) of a one-extent object small enough to read whole (one
         system call, no stream), else None. Raises FileNotFoundError if the blob vanished (retry lookup)
         and IntegrityFailure, before any byte is sent, if it does not authenticate."""

@@ -245,7 +245,7 @@ class ExtentReader:
         plan = aead.plan_range(self.part.extent.size, start, start + want - 1, self.decryptor.segment_size)
         return _Raw(_read_exact(self.part.file, plan.cipher_offset, plan.cipher_length), plan, want)
 
-    def open(self, raw: _Raw) -> bytes:
+    def open(self, raw: _Raw) -> bytes | bytearray:
         """Plaintext of what ``read`` returned (AES-GCM; holds the GIL, so a thread buys nothing)."""
         if raw.plan is None or self.decryptor is None:
             return raw.data
@@ -253,11 +253,13 @@ class ExtentReader:
             plain = self.decryptor.decrypt_run(raw.plan.first_segment, raw.data)
         except Exception as exc:
             raise IntegrityFailure(f"segment authentication failed in blob {self.part.extent.blob_id}") from exc
+        if raw.plan.skip == 0 and raw.want == len(plain):
+            return plain  # the whole decrypted buffer: a slice of a bytearray would copy it
         return plain[raw.plan.skip: raw.plan.skip + raw.want]
 
 
 def read_whole(blobs: LocalBlobStore, extent: Extent, data_key: bytes | None, object_uid: bytes,
-               start: int, length: int) -> bytes:
+               start: int, length: int) -> bytes | bytearray:
     """Plaintext [start, start+length) of a small extent, read with one system call (blocking).
 
     The same checks as ``ExtentReader``: exact stored size, header bound to this object and extent,
