@@ -82,7 +82,7 @@ SEGMENT_SIZE = 64 * 1024
 MAX_SEGMENT_SIZE = 16 * 1024 * 1024
 _DATA_KEY_SIZE = 32
 _MAX_EXTENT_INDEX = 0xFFFFFFFF
-_SCRATCH_KEEP = 8 * 1024 * 1024  # largest output buffer an encryptor/decryptor keeps for reuse
+_SCRATCH_KEEP = 8 * 1024 * 1024  # largest output buffer an encryptor keeps for reuse
 _SUBKEY_LABEL = b"sealbox-extent-v1"
 
 _HEADER = struct.Struct(">3sBI16sI16s")
