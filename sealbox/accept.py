@@ -72,8 +72,8 @@ class Board:
 
 class BalancedAcceptor:
     """Accepts from a shared listening socket into ``protocol_factory`` protocols, on this worker's
-    share (see the module docstring). uvicorn's shutdown calls its ``close()``, as it would an
-    asyncio server's."""
+    share (see the module docstring). uvicorn's shutdown calls its ``close()`` and ``wait_closed()``,
+    as it would an asyncio server's."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket,
                  protocol_factory: Callable[[], asyncio.Protocol], ssl_context: ssl.SSLContext | None,
@@ -158,3 +158,7 @@ class BalancedAcceptor:
             self._timer.cancel()
         self._loop.remove_reader(self._fd)
         self._board.release(self._slot)
+
+    async def wait_closed(self) -> None:
+        """uvicorn's shutdown awaits this after the connections are done; nothing is left to wait for."""
+        return None
