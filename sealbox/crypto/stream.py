@@ -379,11 +379,20 @@ class ExtentDecryptor:
             raise IntegrityError(f"segment {index} is {len(sealed)} bytes, expected {expected}")
         return self._open(index, sealed)
 
-    def decrypt_run(self, first_index: int, sealed: Buffer) -> bytes | bytearray:
+    def plain_length(self, first_index: int, sealed_length: int) -> int:
+        """How many plaintext bytes ``decrypt_run`` makes of ``sealed_length`` bytes of whole segments
+        (an upper bound when the run is malformed, which ``decrypt_run`` then rejects)."""
+        full = self.segment_size + TAG_SIZE
+        return sealed_length - TAG_SIZE * -(-sealed_length // full)
+
+    def decrypt_run(
+        self, first_index: int, sealed: Buffer, out: bytearray | None = None
+    ) -> bytes | bytearray | memoryview:
         """Concatenated plaintext of consecutive whole sealed segments starting at ``first_index``.
 
         ``sealed`` must be one or more whole sealed segments (a partial segment, bytes past the
-        final segment or an empty run raise ``IntegrityError``).
+        final segment or an empty run raise ``IntegrityError``). With ``out`` (at least
+        ``plain_length`` bytes) the plaintext is written there and a view of it returned.
         """
         mv = _as_bytes_view(sealed)
         n = len(mv)
@@ -407,11 +416,13 @@ class ExtentDecryptor:
             raise IntegrityError("data extends past the final segment")
         else:
             raise IntegrityError(f"segment {first_index + count_full} is truncated")
-        if count == 1:
+        if count == 1 and out is None:
             return self._open(first_index, mv)
-        # A fresh buffer, handed out as is: zero-filling it costs less than copying a reused one
-        # out, and the caller (often the socket's write buffer) may keep it as long as it likes.
-        buf = bytearray(plain_len)
+        if out is not None and len(out) < plain_len:
+            raise ValueError(f"output buffer of {len(out)} bytes for {plain_len} bytes of plaintext")
+        # Without ``out``, a fresh buffer handed out as is: the caller (often the socket's write
+        # buffer) may keep it as long as it likes.
+        buf = bytearray(plain_len) if out is None else out
         view = memoryview(buf)
         decrypt_into = self._aead.decrypt_into
         header = self._header
@@ -433,7 +444,7 @@ class ExtentDecryptor:
                 out_pos += size - TAG_SIZE
         finally:
             view.release()
-        return buf
+        return buf if len(buf) == plain_len else memoryview(buf)[:plain_len]
 
 
 def encrypt_extent(

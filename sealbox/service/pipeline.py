@@ -7,17 +7,21 @@ two-stage pipeline, so neither hashing nor AES-GCM runs serially with network I/
 cryptography release the GIL on large buffers, so several uploads use several cores.
 
 Read side: extent files are opened before the response starts (an open descriptor keeps a blob
-readable even if a concurrent overwrite unlinks it), then read and decrypted ~1 MiB at a time in a
-worker thread, one buffer ahead of the socket.
+readable even if a concurrent overwrite unlinks it), then read ~1 MiB at a time by a worker thread,
+one buffer ahead of the socket (large buffers are mapped, not copied), and decrypted on the event
+loop into a few reused buffers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import hmac
+import mmap
 import os
+import sys
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -207,6 +211,68 @@ def _read_exact(f: BinaryIO, offset: int, length: int) -> bytes:
     return data
 
 
+def _references(buffers: list[bytearray], index: int) -> int:
+    return sys.getrefcount(buffers[index])
+
+
+# What ``_references`` reports for a buffer only the pool's list holds: measured through the same
+# function rather than assumed, so no interpreter's way of counting can make a held buffer look idle.
+_IDLE_REFERENCES = _references([bytearray(1)], 0)
+
+
+class ReusableBuffers:
+    """A few output buffers for decrypted plaintext, each reused once nothing else refers to it.
+
+    A buffer given to the socket may wait in the transport's write queue (as itself or as a
+    memoryview of it) until the kernel has taken every byte; writing into it before then would
+    change bytes already "sent". CPython's reference count says exactly when that is over: the
+    pool's list is then the only holder. A fresh bytearray per buffer instead costs a zero-fill and
+    cold memory (~7 % of a large SSE GET's server CPU, measured with perf).
+    """
+
+    LIMIT = 3  # one being filled, one with the consumer, one in the transport's queue
+
+    def __init__(self) -> None:
+        self._buffers: list[bytearray] = []
+
+    def take(self, size: int) -> bytearray:
+        """An idle buffer of at least ``size`` bytes (contents undefined), or a new one."""
+        buffers = self._buffers
+        for index in range(len(buffers)):
+            if len(buffers[index]) >= size and _references(buffers, index) <= _IDLE_REFERENCES:
+                return buffers[index]
+        buffer = bytearray(size)
+        if len(buffers) < self.LIMIT:
+            buffers.append(buffer)
+        return buffer
+
+
+MAP_THRESHOLD = 256 * 1024  # smaller reads: one pread costs less than a mapping
+_MADV_POPULATE_READ = 22  # Linux >= 5.14; Python 3.11's mmap module does not name it
+
+
+def _map_exact(file: BinaryIO, offset: int, length: int) -> memoryview:
+    """Stored bytes [offset, offset+length) as a view of a fresh read-only mapping of the file.
+
+    Decryption then reads the page cache directly, where ``pread`` would first copy every byte into
+    a new buffer (~15 % of a large SSE GET's server CPU). The mapping covers this buffer only and
+    goes away with the last view of it, so memory stays as flat as with ``pread``. Its pages are
+    populated here, in the reader's thread: a page that cannot be read fails now, as an OSError,
+    instead of as a SIGBUS in the event loop's thread later.
+    """
+    start = offset - offset % mmap.ALLOCATIONGRANULARITY
+    try:
+        mapped = mmap.mmap(file.fileno(), offset + length - start, prot=mmap.PROT_READ, offset=start)
+    except ValueError:  # the file is shorter than the range (mmap checks the size)
+        raise IntegrityFailure(f"short read: wanted {length} bytes at {offset}") from None
+    try:
+        mapped.madvise(_MADV_POPULATE_READ)
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:  # EINVAL: a kernel without it; the pages fault in on use
+            raise
+    return memoryview(mapped)[offset - start:]
+
+
 class ExtentReader:
     """Produces the plaintext of one slice in buffers of about ``BUFFER`` bytes (blocking calls)."""
 
@@ -215,6 +281,7 @@ class ExtentReader:
         self.pos = part.start
         self.end = part.start + part.length
         self.decryptor: aead.ExtentDecryptor | None = None
+        self.buffers = ReusableBuffers()
         self._check_size(data_key)
         if data_key is not None:
             header = _read_exact(part.file, 0, aead.HEADER_SIZE)
@@ -241,16 +308,23 @@ class ExtentReader:
         want = min(BUFFER, self.end - self.pos)
         start, self.pos = self.pos, self.pos + want
         if self.decryptor is None:
-            return _Raw(_read_exact(self.part.file, start, want), None, want)
+            return _Raw(self._stored(start, want), None, want)
         plan = aead.plan_range(self.part.extent.size, start, start + want - 1, self.decryptor.segment_size)
-        return _Raw(_read_exact(self.part.file, plan.cipher_offset, plan.cipher_length), plan, want)
+        return _Raw(self._stored(plan.cipher_offset, plan.cipher_length), plan, want)
 
-    def open(self, raw: _Raw) -> bytes | bytearray:
+    def _stored(self, offset: int, length: int) -> aead.Buffer:
+        if length < MAP_THRESHOLD:
+            return _read_exact(self.part.file, offset, length)
+        return _map_exact(self.part.file, offset, length)
+
+    def open(self, raw: _Raw) -> bytes | bytearray | memoryview:
         """Plaintext of what ``read`` returned (AES-GCM; holds the GIL, so a thread buys nothing)."""
         if raw.plan is None or self.decryptor is None:
             return raw.data
+        decryptor = self.decryptor
         try:
-            plain = self.decryptor.decrypt_run(raw.plan.first_segment, raw.data)
+            out = self.buffers.take(decryptor.plain_length(raw.plan.first_segment, len(raw.data)))
+            plain = decryptor.decrypt_run(raw.plan.first_segment, raw.data, out)
         except Exception as exc:
             raise IntegrityFailure(f"segment authentication failed in blob {self.part.extent.blob_id}") from exc
         if raw.plan.skip == 0 and raw.want == len(plain):

@@ -248,6 +248,35 @@ def test_decryptor_is_reusable_across_runs():
     assert b"".join(out) == plain
 
 
+def test_decrypt_run_into_a_given_buffer():
+    seg = 16
+    plain = patterned(7 * seg + 5)
+    blob = encrypt_extent(KEY, plain, UID, 3, segment_size=seg)
+    dec = ExtentDecryptor(KEY, blob[:HEADER_SIZE], object_uid=UID, extent_index=3, plain_size=len(plain))
+    body = blob[HEADER_SIZE:]
+    assert dec.plain_length(0, len(body)) == len(plain)
+    exact = bytearray(b"\xee" * len(plain))
+    assert dec.decrypt_run(0, body, exact) is exact and exact == plain
+    larger = bytearray(b"\xee" * (len(plain) + 9))
+    view = dec.decrypt_run(0, body, larger)
+    assert isinstance(view, memoryview) and view == plain and larger[len(plain):] == b"\xee" * 9
+    # one segment (the path that otherwise returns AES-GCM's own output) also fills the buffer
+    one = bytearray(seg + 4)
+    assert dec.decrypt_run(2, body[2 * (seg + TAG_SIZE): 3 * (seg + TAG_SIZE)], one) == plain[2 * seg: 3 * seg]
+    with pytest.raises(ValueError, match="output buffer"):
+        dec.decrypt_run(0, body, bytearray(len(plain) - 1))
+
+
+def test_decrypt_run_into_a_buffer_still_rejects_tampering():
+    seg = 16
+    plain = patterned(4 * seg)
+    blob = bytearray(encrypt_extent(KEY, plain, UID, 3, segment_size=seg))
+    blob[HEADER_SIZE + 2 * (seg + TAG_SIZE) + 1] ^= 1
+    dec = ExtentDecryptor(KEY, blob[:HEADER_SIZE], object_uid=UID, extent_index=3, plain_size=len(plain))
+    with pytest.raises(IntegrityError, match="segment 2"):
+        dec.decrypt_run(0, blob[HEADER_SIZE:], bytearray(len(plain)))
+
+
 # ------------------------------------------------------------------------------ ranges
 
 

@@ -1,0 +1,59 @@
+"""Tests of the read side of sealbox.service.pipeline: reused plaintext buffers and mapped reads."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from sealbox.service.pipeline import MAP_THRESHOLD, IntegrityFailure, ReusableBuffers, _map_exact
+
+
+def test_an_idle_buffer_is_reused() -> None:
+    pool = ReusableBuffers()
+    first = pool.take(100)
+    first_id = id(first)
+    del first  # nothing but the pool holds it now
+    again = pool.take(80)
+    assert id(again) == first_id and len(again) == 100
+
+
+@pytest.mark.parametrize("hold", ["reference", "memoryview", "slice view"])
+def test_a_buffer_someone_still_holds_is_never_handed_out(hold: str) -> None:
+    # The socket's write queue keeps either the object or a view of it until the kernel took it all.
+    pool = ReusableBuffers()
+    buf = pool.take(64)
+    held = {"reference": lambda: [buf], "memoryview": lambda: memoryview(buf),
+            "slice view": lambda: memoryview(buf)[10:20]}[hold]()
+    buf_id = id(buf)
+    del buf
+    other = pool.take(64)
+    assert id(other) != buf_id
+    del held, other
+    assert id(pool.take(64)) == buf_id  # released: reusable again
+
+
+def test_too_small_buffers_are_not_reused_and_the_pool_stays_bounded() -> None:
+    pool = ReusableBuffers()
+    kept = [pool.take(10) for _ in range(ReusableBuffers.LIMIT + 2)]  # all busy: fresh ones
+    assert len({id(b) for b in kept}) == len(kept)
+    assert len(pool._buffers) == ReusableBuffers.LIMIT
+    del kept
+    assert len(pool.take(11)) == 11  # every pooled buffer is idle but too small
+
+
+def test_a_mapped_read_is_exactly_the_stored_bytes(tmp_path: Path) -> None:
+    data = os.urandom(3 * MAP_THRESHOLD + 12345)
+    path = tmp_path / "blob"
+    path.write_bytes(data)
+    with path.open("rb") as f:
+        for offset, length in [(0, len(data)), (1, MAP_THRESHOLD), (4097, MAP_THRESHOLD + 3), (len(data) - 5, 5)]:
+            assert _map_exact(f, offset, length) == data[offset: offset + length]
+
+
+def test_a_mapped_read_past_the_end_is_an_integrity_failure(tmp_path: Path) -> None:
+    path = tmp_path / "blob"
+    path.write_bytes(b"x" * MAP_THRESHOLD)
+    with path.open("rb") as f, pytest.raises(IntegrityFailure, match="short read"):
+        _map_exact(f, 100, MAP_THRESHOLD)
