@@ -249,17 +249,20 @@ class ReusableBuffers:
 
 MAP_THRESHOLD = 256 * 1024  # smaller reads: one pread costs less than a mapping
 _MADV_POPULATE_READ = 22  # Linux >= 5.14; Python 3.11's mmap module does not name it
+_can_populate = True
 
 
-def _map_exact(file: BinaryIO, offset: int, length: int) -> memoryview:
+def _map_exact(file: BinaryIO, offset: int, length: int) -> memoryview | None:
     """Stored bytes [offset, offset+length) as a view of a fresh read-only mapping of the file.
 
     Decryption then reads the page cache directly, where ``pread`` would first copy every byte into
     a new buffer (~15 % of a large SSE GET's server CPU). The mapping covers this buffer only and
     goes away with the last view of it, so memory stays as flat as with ``pread``. Its pages are
     populated here, in the reader's thread: a page that cannot be read fails now, as an OSError,
-    instead of as a SIGBUS in the event loop's thread later.
+    instead of as a SIGBUS in the event loop's thread later. None on a kernel that cannot populate
+    (before Linux 5.14): the caller reads with ``pread``, which never blocks the loop on the disk.
     """
+    global _can_populate
     start = offset - offset % mmap.ALLOCATIONGRANULARITY
     try:
         mapped = mmap.mmap(file.fileno(), offset + length - start, prot=mmap.PROT_READ, offset=start)
@@ -268,8 +271,11 @@ def _map_exact(file: BinaryIO, offset: int, length: int) -> memoryview:
     try:
         mapped.madvise(_MADV_POPULATE_READ)
     except OSError as exc:
-        if exc.errno != errno.EINVAL:  # EINVAL: a kernel without it; the pages fault in on use
+        mapped.close()
+        if exc.errno != errno.EINVAL:
             raise
+        _can_populate = False
+        return None
     return memoryview(mapped)[offset - start:]
 
 
@@ -313,9 +319,11 @@ class ExtentReader:
         return _Raw(self._stored(plan.cipher_offset, plan.cipher_length), plan, want)
 
     def _stored(self, offset: int, length: int) -> aead.Buffer:
-        if length < MAP_THRESHOLD:
-            return _read_exact(self.part.file, offset, length)
-        return _map_exact(self.part.file, offset, length)
+        if length >= MAP_THRESHOLD and _can_populate:
+            mapped = _map_exact(self.part.file, offset, length)
+            if mapped is not None:
+                return mapped
+        return _read_exact(self.part.file, offset, length)
 
     def open(self, raw: _Raw) -> bytes | bytearray | memoryview:
         """Plaintext of what ``read`` returned (AES-GCM; holds the GIL, so a thread buys nothing)."""

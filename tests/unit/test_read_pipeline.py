@@ -57,3 +57,18 @@ def test_a_mapped_read_past_the_end_is_an_integrity_failure(tmp_path: Path) -> N
     path.write_bytes(b"x" * MAP_THRESHOLD)
     with path.open("rb") as f, pytest.raises(IntegrityFailure, match="short read"):
         _map_exact(f, 100, MAP_THRESHOLD)
+
+
+def test_without_page_population_reads_fall_back_to_pread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A kernel before 5.14 answers EINVAL: faulting pages in later would block the event loop on
+    # the disk, so the reader must copy with pread instead, and keep doing so.
+    import sealbox.service.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "_MADV_POPULATE_READ", -1)  # an advice no kernel knows: EINVAL
+    monkeypatch.setattr(pipeline, "_can_populate", True)
+    data = os.urandom(2 * MAP_THRESHOLD)
+    path = tmp_path / "blob"
+    path.write_bytes(data)
+    with path.open("rb") as f:
+        assert _map_exact(f, 5, MAP_THRESHOLD) is None
+        assert pipeline._can_populate is False
