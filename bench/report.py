@@ -151,6 +151,28 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def put_ceiling_lines(rows: list[dict[str, Any]], md5_mb_per_cpu_s: float, cores: int) -> list[str]:
+    """What the 64 MiB PUT target asks, set against what the machine can do at all.
+
+    A server has to write the body as the disk reference does (page cache, fsync) *and* compute its
+    MD5 (the ETag). The reference's own CPU per MB and MD5's CPU per MB, both measured in this run,
+    bound any implementation on these cores, before it receives a byte from the socket or encrypts.
+    """
+    lines = []
+    for row in rows:
+        if row["target"] != "disk" or row["size"] < 64 * MiB or row["conc"] < cores or not row["mb_per_s"]:
+            continue
+        disk_cpu_per_mb = row["client_cpu_pct"] / 100 / row["mb_per_s"]
+        ceiling = cores / (disk_cpu_per_mb + 1 / md5_mb_per_cpu_s)
+        lines.append(
+            f"ceiling PUT {row['size_label']} c{row['conc']}: the disk reference used {1000 * disk_cpu_per_mb:.2f} ms"
+            f" of CPU per MB and MD5 takes {1000 / md5_mb_per_cpu_s:.2f} ms per MB here, so {cores} cores write"
+            f" and hash at most {ceiling:.0f} MB/s = {ceiling / row['mb_per_s']:.2f}x the reference"
+            f" (before receiving, encrypting or any server work)"
+        )
+    return lines
+
+
 def problems(rows: list[dict[str, Any]]) -> list[str]:
     out: list[str] = []
     for row in rows:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import os
 import platform
 import shutil
@@ -23,7 +24,7 @@ from typing import Any
 
 import psutil
 from diskref import run_disk_case
-from report import make_row, problems, text_table, write_outputs
+from report import make_row, problems, put_ceiling_lines, text_table, write_outputs
 from servers import HOST, ManagedProcess, RssSampler, start_moto, start_nginx, start_sealbox
 from sigv4_client import Connection, HttpError, SigV4Signer, make_connection, s3_path
 from workload import (
@@ -90,6 +91,7 @@ class Context:
     signer: SigV4Signer = field(default_factory=lambda: SigV4Signer(ACCESS_KEY, SECRET_KEY))
     results: list[CaseResult] = field(default_factory=list)
     background_cpu: float = 0.0
+    md5_mb_per_cpu_s: float = 0.0
     cleaned: bool = False
 
     def owned_cpu(self) -> float:
@@ -316,6 +318,19 @@ def wait_quiet(budget: float) -> float:
     return busy
 
 
+def md5_speed(megabytes: int = 256) -> float:
+    """MB of MD5 per CPU-second on one core of this machine (best of three; the ETag's cost)."""
+    block = os.urandom(MiB)
+    best = 0.0
+    for _ in range(3):
+        digest = hashlib.md5()
+        t0 = time.thread_time()
+        for _ in range(megabytes):
+            digest.update(block)
+        best = max(best, megabytes * MiB / 1e6 / max(time.thread_time() - t0, 1e-9))
+    return best
+
+
 def git_revision() -> str:
     try:
         out = subprocess.run(
@@ -363,6 +378,7 @@ def summary_lines(ctx: Context, rows: list[dict[str, Any]], sampler: RssSampler)
             f"WARNING: other processes used >{BUSY_WARNING:.0f}% CPU (oth%) during {len(noisy)} case(s), "
             f"whose numbers are disturbed: {', '.join(noisy)}"
         )
+    lines += put_ceiling_lines(rows, ctx.md5_mb_per_cpu_s, os.cpu_count() or 1)
     verified = sum(r["verified"] for r in rows)
     failed = sum(r["verify_failed"] for r in rows)
     lines.append(f"body checks: {verified} sampled GET bodies compared by sha256, {failed} mismatches")
@@ -381,6 +397,7 @@ def report(ctx: Context, sampler: RssSampler, loop_kind: str, started: float) ->
         f"(64MiB: {ctx.profile.big_ops} by concurrency)",
         "duration_s": round(time.monotonic() - started, 1),
         "background_cpu_pct_before_start": round(ctx.background_cpu),
+        "md5_mb_per_cpu_s": round(ctx.md5_mb_per_cpu_s),
         "peak_rss_mib": {name: round(peak / MiB, 1) for name, peak in sampler.peaks.items()},
     }
     summary = summary_lines(ctx, rows, sampler)
@@ -413,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"warning: machine already {ctx.background_cpu:.0f}% busy before start; results will be noisy"
             )
         ctx.pools = make_pools(chosen_sizes(args.sizes))
+        ctx.md5_mb_per_cpu_s = md5_speed()
         start_servers(ctx, nginx_root(workdir, ctx.pools), sampler)
         loop_kind = run_async(benchmark(ctx), use_uvloop=not args.no_uvloop)
     except KeyboardInterrupt:

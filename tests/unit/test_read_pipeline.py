@@ -24,8 +24,13 @@ def test_a_buffer_someone_still_holds_is_never_handed_out(hold: str) -> None:
     # The socket's write queue keeps either the object or a view of it until the kernel took it all.
     pool = ReusableBuffers()
     buf = pool.take(64)
-    held = {"reference": lambda: [buf], "memoryview": lambda: memoryview(buf),
-            "slice view": lambda: memoryview(buf)[10:20]}[hold]()
+    held: object
+    if hold == "reference":
+        held = [buf]
+    elif hold == "memoryview":
+        held = memoryview(buf)
+    else:
+        held = memoryview(buf)[10:20]
     buf_id = id(buf)
     del buf
     other = pool.take(64)
