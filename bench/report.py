@@ -54,15 +54,17 @@ def _rate_text(name: str, result: CaseResult) -> str:
 
 
 def _reference(result: CaseResult, all_results: list[CaseResult]) -> CaseResult | None:
+    """nginx for a GET; for a PUT the disk case measured last before it (the disk's rate drifts)."""
     spec = result.spec
     if spec.target in REFERENCE_NAMES:
         return None
     wanted = "nginx" if spec.op == "GET" else "disk"
-    for other in all_results:
-        o = other.spec
-        if o.target == wanted and o.size == spec.size and o.conc == spec.conc:
-            return other
-    return None
+    position = next(i for i, r in enumerate(all_results) if r is result)
+    candidates = [(i, o) for i, o in enumerate(all_results)
+                  if o.spec.target == wanted and o.spec.size == spec.size and o.spec.conc == spec.conc]
+    if wanted == "disk":
+        candidates = [c for c in candidates if c[0] < position][-1:] or candidates
+    return candidates[0][1] if candidates else None
 
 
 def _verdict(result: CaseResult, ref: CaseResult | None, ratio: float | None) -> str:

@@ -175,12 +175,17 @@ async def http_case(
         raise RuntimeError(f"{server.name} exited with {server.proc.returncode}:\n{server.log_tail()}")
 
 
-def disk_cases(ctx: Context, size: int) -> None:
-    for conc in CONCS:
-        spec = spec_for(ctx, "disk", "PUT", size, conc, False)
-        result = run_disk_case(spec, ctx.pools[size], ctx.workdir / "disk", ctx.owned_cpu)
-        ctx.results.append(result)
-        progress(result)
+def disk_case(ctx: Context, size: int, conc: int) -> None:
+    """The PUT reference, measured right before the PUT case it is compared with.
+
+    This disk's write rate drifts down as a run writes: 16 x 64 MiB files with fsync went 1.8, 1.0,
+    0.8, then ~0.6 GB/s over six consecutive rounds (a host-side write cache or burst allowance),
+    so a reference measured once at the start would be compared with cases run several GB later.
+    """
+    spec = spec_for(ctx, "disk", "PUT", size, conc, False)
+    result = run_disk_case(spec, ctx.pools[size], ctx.workdir / "disk", ctx.owned_cpu)
+    ctx.results.append(result)
+    progress(result)
 
 
 async def s3_cases(ctx: Context, target: str, size: int) -> None:
@@ -190,6 +195,7 @@ async def s3_cases(ctx: Context, target: str, size: int) -> None:
             for conc in CONCS:
                 spec = spec_for(ctx, target, op, size, conc, sse)
                 if op == "PUT":
+                    disk_case(ctx, size, conc)
                     plan = s3_put_planner(spec, ctx.signer, host, BUCKET, ctx.pools[size], ctx.store)
                 elif ctx.store.get((target, size, sse)):
                     plan = s3_get_planner(spec, ctx.signer, host, BUCKET, ctx.store, VERIFY_EVERY[size])
@@ -240,7 +246,6 @@ async def benchmark(ctx: Context) -> None:
         await create_bucket(ctx, target)
     for size in chosen_sizes(ctx.args.sizes):
         print(f"== {size_label(size)}", flush=True)
-        disk_cases(ctx, size)
         for target in s3_targets:
             await s3_cases(ctx, target, size)
         await nginx_cases(ctx, size)
