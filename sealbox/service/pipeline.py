@@ -268,14 +268,17 @@ def _map_exact(file: BinaryIO, offset: int, length: int) -> memoryview | None:
         mapped = mmap.mmap(file.fileno(), offset + length - start, prot=mmap.PROT_READ, offset=start)
     except ValueError:  # the file is shorter than the range (mmap checks the size)
         raise IntegrityFailure(f"short read: wanted {length} bytes at {offset}") from None
+    except OSError:  # a file system that cannot map files: read it
+        return None
     try:
         mapped.madvise(_MADV_POPULATE_READ)
     except OSError as exc:
         mapped.close()
-        if exc.errno != errno.EINVAL:
+        if exc.errno in (errno.EFAULT, errno.EIO):  # a page that cannot be read: as pread would fail
             raise
-        _can_populate = False
-        return None
+        if exc.errno == errno.EINVAL:  # this kernel cannot populate: never map again
+            _can_populate = False
+        return None  # anything else (EINTR, EAGAIN, ENOMEM): read this buffer with pread
     return memoryview(mapped)[offset - start:]
 
 

@@ -77,3 +77,9 @@ def test_without_page_population_reads_fall_back_to_pread(tmp_path: Path, monkey
     with path.open("rb") as f:
         assert _map_exact(f, 5, MAP_THRESHOLD) is None
         assert pipeline._can_populate is False
+
+
+def test_a_file_that_cannot_be_mapped_is_read_instead() -> None:
+    # /dev/null stands in for a file system without mmap support (ENODEV): no error, the caller preads
+    with open("/dev/null", "rb") as f:
+        assert _map_exact(f, 0, MAP_THRESHOLD) is None
