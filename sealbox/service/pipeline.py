@@ -329,7 +329,7 @@ class ExtentReader:
         return _read_exact(self.part.file, offset, length)
 
     def open(self, raw: _Raw) -> bytes | bytearray | memoryview:
-        """Plaintext of what ``read`` returned (AES-GCM; holds the GIL, so a thread buys nothing)."""
+        """Plaintext of what ``read`` returned, every segment authenticated (AES-GCM, on the loop)."""
         if raw.plan is None or self.decryptor is None:
             return raw.data
         decryptor = self.decryptor
