@@ -379,7 +379,7 @@ class ExtentDecryptor:
             raise IntegrityError(f"segment {index} is {len(sealed)} bytes, expected {expected}")
         return self._open(index, sealed)
 
-    def plain_length(self, first_index: int, sealed_length: int) -> int:
+    def plain_length(self, sealed_length: int) -> int:
         """How many plaintext bytes ``decrypt_run`` makes of ``sealed_length`` bytes of whole segments
         (an upper bound when the run is malformed, which ``decrypt_run`` then rejects)."""
         full = self.segment_size + TAG_SIZE

@@ -334,7 +334,7 @@ class ExtentReader:
             return raw.data
         decryptor = self.decryptor
         try:
-            out = self.buffers.take(decryptor.plain_length(raw.plan.first_segment, len(raw.data)))
+            out = self.buffers.take(decryptor.plain_length(len(raw.data)))
             plain = decryptor.decrypt_run(raw.plan.first_segment, raw.data, out)
         except Exception as exc:
             raise IntegrityFailure(f"segment authentication failed in blob {self.part.extent.blob_id}") from exc
@@ -367,7 +367,7 @@ def read_whole(blobs: LocalBlobStore, extent: Extent, data_key: bytes | None, ob
 
 @dataclass(frozen=True)
 class _Raw:
-    data: bytes
+    data: aead.Buffer  # bytes from pread, or a view of a mapping
     plan: aead.RangePlan | None
     want: int
 

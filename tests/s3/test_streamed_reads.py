@@ -16,18 +16,21 @@ import pytest
 
 from sealbox.service.pipeline import MAP_THRESHOLD
 from tests.hostile.raw import request_bytes, sign
-from tests.support import Server
+from tests.support import Server, unique_bucket
 
 SIZE = 9 * 1024 * 1024 + 12345  # several 1 MiB read buffers, a ragged last segment
+
+
+BUCKET = unique_bucket("streamed")
 
 
 @pytest.fixture(scope="module")
 def stored(server: Server) -> dict[str, bytes]:
     s3: Any = server.client()
-    s3.create_bucket(Bucket="streamed")
+    s3.create_bucket(Bucket=BUCKET)
     bodies = {"sealed": os.urandom(SIZE), "plain": os.urandom(SIZE)}
-    s3.put_object(Bucket="streamed", Key="sealed", Body=bodies["sealed"], ServerSideEncryption="AES256")
-    s3.put_object(Bucket="streamed", Key="plain", Body=bodies["plain"])
+    s3.put_object(Bucket=BUCKET, Key="sealed", Body=bodies["sealed"], ServerSideEncryption="AES256")
+    s3.put_object(Bucket=BUCKET, Key="plain", Body=bodies["plain"])
     return bodies
 
 
@@ -40,7 +43,7 @@ def test_unaligned_ranges_large_enough_to_be_mapped(server: Server, stored: dict
     ranges = [(1, MAP_THRESHOLD + 1), (4097, 3 * 1024 * 1024), (65536 + 15, 2 * MAP_THRESHOLD),
               (SIZE - MAP_THRESHOLD - 3, SIZE - 1), (1024 * 1024 - 1, SIZE - 1)]
     for start, end in ranges:
-        got = s3.get_object(Bucket="streamed", Key=key, Range=f"bytes={start}-{end}")["Body"].read()
+        got = s3.get_object(Bucket=BUCKET, Key=key, Range=f"bytes={start}-{end}")["Body"].read()
         assert got == body[start:end + 1], (key, start, end)
 
 
@@ -50,7 +53,7 @@ def test_parallel_streams_each_get_their_own_bytes(server: Server, stored: dict[
 
     def fetch(i: int) -> tuple[str, str]:
         key = "sealed" if i % 2 else "plain"
-        return key, hashlib.sha256(s3.get_object(Bucket="streamed", Key=key)["Body"].read()).hexdigest()
+        return key, hashlib.sha256(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()).hexdigest()
 
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(fetch, range(16)))
@@ -63,7 +66,7 @@ def test_clients_walking_away_mid_body_leave_the_server_serving(server: Server, 
     rng = random.Random(7)
     for n in range(24):
         key = "sealed" if n % 3 else "plain"
-        path = f"/streamed/{key}"
+        path = f"/{BUCKET}/{key}"
         with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
             sock.sendall(request_bytes("GET", path, sign(server, "GET", path)))
             wanted = rng.randrange(1, 4 * 1024 * 1024)
@@ -75,5 +78,5 @@ def test_clients_walking_away_mid_body_leave_the_server_serving(server: Server, 
             if n % 2:  # half of them reset the connection instead of closing it
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     s3: Any = server.client()
-    assert s3.get_object(Bucket="streamed", Key="sealed")["Body"].read() == stored["sealed"]
+    assert s3.get_object(Bucket=BUCKET, Key="sealed")["Body"].read() == stored["sealed"]
     assert "never retrieved" not in server.log()
