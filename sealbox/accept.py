@@ -72,8 +72,7 @@ class Board:
 
 class BalancedAcceptor:
     """Accepts from a shared listening socket into ``protocol_factory`` protocols, on this worker's
-    share (see the module docstring). uvicorn's shutdown calls its ``close()`` and ``wait_closed()``,
-    as it would an asyncio server's."""
+    share (see the module docstring)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket,
                  protocol_factory: Callable[[], asyncio.Protocol], ssl_context: ssl.SSLContext | None,
@@ -130,7 +129,7 @@ class BalancedAcceptor:
 
     def _counted(self) -> asyncio.Protocol:
         protocol: Any = self._factory()
-        protocol.on_connection_lost = self._lost  # called by sealbox.http.protocol's connection_lost
+        protocol.on_connection_lost = self._lost  # called by sealbox.http.connection's connection_lost
         return protocol  # type: ignore[no-any-return]
 
     def _lost(self) -> None:
@@ -158,7 +157,3 @@ class BalancedAcceptor:
             self._timer.cancel()
         self._loop.remove_reader(self._fd)
         self._board.release(self._slot)
-
-    async def wait_closed(self) -> None:
-        """uvicorn's shutdown awaits this after the connections are done; nothing is left to wait for."""
-        return None

@@ -1,7 +1,8 @@
 """Process model: the parent opens the listening sockets, forks workers, and supervises them.
 
-Every worker runs uvicorn (httptools + uvloop) on the inherited sockets and serves the same data
-directory; SQLite in WAL mode and immutable blob files make that safe. Workers take connections
+Every worker runs an event loop (uvloop) serving HTTP (sealbox.http.connection) on the inherited
+sockets, and all serve the same data directory; SQLite in WAL mode and immutable blob files make
+that safe. Workers take connections
 from the shared sockets in turn, by open-connection count (sealbox.accept). A worker that dies is
 replaced; SIGTERM/SIGINT stop all of them.
 """
@@ -11,22 +12,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 import signal
 import socket
+import ssl
 import sys
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import uvicorn
-
 from sealbox.accept import BalancedAcceptor, Board
 from sealbox.config import Settings
+from sealbox.http.connection import ConnectionSet, Handler, HttpConnection
 
 log = logging.getLogger("sealbox.server")
+SHUTDOWN_GRACE = 10.0  # seconds requests in progress may take to finish when a worker is stopped
 
 
 @dataclass(frozen=True)
@@ -70,58 +72,20 @@ def bound_settings(settings: Settings, socks: list[Listener]) -> Settings:
                                console_port=ports.get("console", settings.console_port))
 
 
-class _Server(uvicorn.Server):
-    """Several uvicorn servers share one loop; the worker, not each server, owns the signals; and
-    connections come from a ``BalancedAcceptor`` on the shared socket instead of asyncio's server."""
-
-    def __init__(self, config: uvicorn.Config, board: Board, slot: int) -> None:
-        super().__init__(config)
-        self._board = board
-        self._slot = slot
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        # uvicorn's own startup for pre-opened sockets, with asyncio's create_server replaced.
-        assert sockets is not None
-        await self.lifespan.startup()
-        config = self.config
-
-        def create_protocol() -> asyncio.Protocol:
-            return config.http_protocol_class(  # type: ignore[call-arg]
-                config=config, server_state=self.server_state, app_state=self.lifespan.state)
-
-        loop = asyncio.get_running_loop()
-        self.servers = [BalancedAcceptor(loop, sock, create_protocol, config.ssl, self._board,  # type: ignore[list-item]
-                                         self._slot) for sock in sockets]
-        self.started = True
-
-
-def _app_for(listener: Listener, settings: Settings) -> Callable[..., Any]:
-    from sealbox.app import create_app
-
-    if listener.name == "console":
+def _handler_for(name: str, settings: Settings) -> Handler:
+    if name == "console":
         from sealbox.console.app import create_console_app
 
         return create_console_app(settings)
+    from sealbox.app import create_app
+
     return create_app(settings)
 
 
-def _config(app: Callable[..., Any], listener: Listener, settings: Settings) -> uvicorn.Config:
-    tls: dict[str, Any] = {}
-    if listener.tls:
-        tls = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
-    from sealbox.http.protocol import guarded_protocol
-
-    # httptools, with a limit on the size of a request head and on the time it may take to arrive.
-    return uvicorn.Config(app, http=guarded_protocol(settings.request_timeout), loop="uvloop", lifespan="off",
-                          access_log=False, server_header=False, date_header=True, log_level=settings.log_level,
-                          timeout_keep_alive=30, h11_max_incomplete_event_size=64 * 1024,
-                          # No X-Forwarded-For rewriting: aws:SourceIp must be the real peer (and it
-                          # saves a middleware layer per request).
-                          proxy_headers=False, **tls)
+def _tls_context(settings: Settings) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(settings.tls_cert), str(settings.tls_key))
+    return context
 
 
 def tune_allocator() -> None:
@@ -146,12 +110,6 @@ def tune_allocator() -> None:
     mallopt(m_arena_max, 4)
 
 
-async def _announce_when(ready: Callable[[], bool], workers: int) -> None:
-    while not ready():
-        await asyncio.sleep(0.02)
-    _announce(workers)
-
-
 def _announce(workers: int) -> None:
     """The line scripts wait for: every worker accepts connections now (so they are spread evenly)."""
     print(f"sealbox: ready ({workers} worker{'s' if workers != 1 else ''})", flush=True)
@@ -167,19 +125,27 @@ def run_worker(settings: Settings, socks: list[Listener], boards: dict[str, Boar
     sys.setswitchinterval(0.0005)
 
     async def main() -> None:
-        shared: dict[str, Any] = {}
-        servers: list[tuple[_Server, Listener]] = []
-        for listener in socks:
-            key = "console" if listener.name == "console" else "s3"
-            if key not in shared:
-                shared[key] = _app_for(listener, settings)
-            servers.append((_Server(_config(shared[key], listener, settings), boards[listener.name], slot), listener))
         loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, lambda: [setattr(s, "should_exit", True) for s, _ in servers])
+            loop.add_signal_handler(sig, stop.set)
+        handlers: dict[str, Handler] = {}
+        connections = ConnectionSet()
+        acceptors = []
+        for listener in socks:
+            kind = "console" if listener.name == "console" else "s3"
+            if kind not in handlers:
+                handlers[kind] = _handler_for(kind, settings)
+            factory = functools.partial(HttpConnection, handlers[kind], secure=listener.tls,
+                                        timeout=settings.request_timeout, connections=connections)
+            tls = _tls_context(settings) if listener.tls else None
+            acceptors.append(BalancedAcceptor(loop, listener.sock, factory, tls, boards[listener.name], slot))
         if announce:
-            loop.create_task(_announce_when(lambda: all(s.started for s, _ in servers), 1))
-        await asyncio.gather(*(s.serve(sockets=[lst.sock]) for s, lst in servers))
+            _announce(1)
+        await stop.wait()
+        for acceptor in acceptors:
+            acceptor.close()
+        await connections.shutdown(SHUTDOWN_GRACE)
 
     uvloop.run(main())
 

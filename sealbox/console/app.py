@@ -1,4 +1,5 @@
-"""The web console as a plain ASGI app, served by ``sealbox serve`` on its own port (default 9001).
+"""The web console, a handler of ``sealbox.http.connection`` served by ``sealbox serve`` on its own
+port (default 9001).
 
 It calls the service layer only — never SQL, never the S3 handlers — and acts as the signed-in
 principal, so it can see and do exactly what that principal's S3 credentials could.
@@ -35,17 +36,15 @@ from sealbox.console.views.common import render, status_for
 from sealbox.console.web import (
     BadRequest,
     Forbidden,
-    Receive,
     Request,
     Response,
     Router,
-    Scope,
-    Send,
     as_json,
     redirect,
     url,
 )
 from sealbox.core.errors import SealboxError
+from sealbox.http.connection import Exchange
 
 log = logging.getLogger("sealbox.console")
 STATIC = Path(__file__).parent / "static"
@@ -100,15 +99,14 @@ class ConsoleApp:
         for module in (auth, buckets, objects, object, jobs):
             module.register(self.router, self.console)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return  # no websockets; lifespan is off
-        req = Request(scope, receive)
+    async def __call__(self, exchange: Exchange) -> None:
+        req = Request(exchange)
         try:
             response = await self.handle(req)
         except ConnectionAbortedError:
+            exchange.abort()
             return
-        await response.send_to(send)
+        await response.send_to(exchange)
 
     async def handle(self, req: Request) -> Response:
         if req.path.startswith("/static/"):
@@ -154,8 +152,7 @@ class ConsoleApp:
 
     def signed_out(self, req: Request) -> Response:
         if req.method in SAFE_METHODS and not req.path.endswith("/status"):
-            here = req.path + ("?" + req.scope["query_string"].decode("latin-1") if req.scope.get("query_string")
-                               else "")
+            here = req.path + ("?" + req.raw_query if req.raw_query else "")
             return redirect(url("/signin", next=here if here != "/" else None))
         return self.plain(401, "Sign in first.")
 

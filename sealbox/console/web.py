@@ -1,4 +1,4 @@
-"""A small ASGI toolkit for the console: request parsing, responses, and a method+path router.
+"""A small web toolkit for the console: request parsing, responses, and a method+path router.
 
 The console needs little — HTML pages, form posts, one streamed upload, streamed downloads, a
 JSON status endpoint — so a few dozen lines replace a framework. Every response carries the same
@@ -16,9 +16,7 @@ from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Any
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+from sealbox.http.connection import Exchange
 
 MAX_FORM = 4 * 1024 * 1024  # a bulk selection of a thousand long keys still fits
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self';"
@@ -41,32 +39,35 @@ class Forbidden(Exception):
 
 @dataclass
 class Request:
-    scope: Scope
-    receive: Receive
+    exchange: Exchange
     params: dict[str, str] = field(default_factory=dict)  # captured from the route's path
     session: Any = None  # the signed-in Session, set by the app before a non-public handler runs
     _form: dict[str, list[str]] | None = None
 
     @property
     def method(self) -> str:
-        return str(self.scope["method"])
+        return self.exchange.method
 
     @property
     def path(self) -> str:
-        return str(self.scope["path"])
+        """The path, percent-decoded (as UTF-8)."""
+        return urllib.parse.unquote(self.exchange.raw_path)
+
+    @property
+    def raw_query(self) -> str:
+        return self.exchange.raw_query
 
     @property
     def secure(self) -> bool:
-        return self.scope.get("scheme") == "https"
+        return self.exchange.secure
 
     @property
     def headers(self) -> dict[str, str]:
-        return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in self.scope["headers"]}
+        return self.exchange.headers
 
     @property
     def query_all(self) -> dict[str, list[str]]:
-        raw = self.scope.get("query_string", b"").decode("latin-1")
-        return urllib.parse.parse_qs(raw, keep_blank_values=True, encoding="utf-8", errors="strict")
+        return urllib.parse.parse_qs(self.raw_query, keep_blank_values=True, encoding="utf-8", errors="strict")
 
     def query(self, name: str, default: str = "") -> str:
         values = self.query_all.get(name)
@@ -93,7 +94,7 @@ class Request:
 
     async def stream(self) -> AsyncIterator[bytes]:
         while True:
-            message = await self.receive()
+            message = await self.exchange.receive()
             if message["type"] == "http.disconnect":
                 raise ConnectionAbortedError("client went away")
             body = message.get("body", b"")
@@ -135,23 +136,24 @@ class Response:
     def delete_cookie(self, name: str, *, secure: bool) -> None:
         self.set_cookie(name, "", max_age=0, secure=secure)
 
-    async def send_to(self, send: Send) -> None:
+    async def send_to(self, exchange: Exchange) -> None:
         headers = [*SECURITY_HEADERS, *self.headers]
-        if self.stream is None and not any(h == "content-length" for h, _ in headers):
-            headers.append(("content-length", str(len(self.body))))
-        await send({"type": "http.response.start", "status": self.status,
-                    "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]})
         if self.stream is None:
-            await send({"type": "http.response.body", "body": self.body})
+            if not any(h == "content-length" for h, _ in headers):
+                headers.append(("content-length", str(len(self.body))))
+            exchange.start(self.status, headers, self.body)
             return
+        exchange.start(self.status, headers, end=False)
         try:
             async for chunk in self.stream:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await exchange.write(chunk)
+                if exchange.client_gone:
+                    break
         finally:
             closer = getattr(self.stream, "aclose", None)
             if closer is not None:
                 await closer()
-        await send({"type": "http.response.body", "body": b""})
+        exchange.finish()
 
 
 def html(text: str, status: int = 200) -> Response:

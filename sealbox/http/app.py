@@ -1,4 +1,4 @@
-"""The S3 ASGI application: parse → route → authenticate → handler → render, errors from one table.
+"""The S3 application: parse → route → authenticate → handler → render, errors from one table.
 
 Anything that escapes a handler without being a SealboxError is logged with its request id and
 answered as InternalError; a stored object that fails authentication is logged as an integrity
@@ -7,19 +7,17 @@ event and never served.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from sealbox.core import ids
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.http import sigv4
+from sealbox.http.connection import Exchange, HeaderError
 from sealbox.http.errors import error_xml, status_of
 from sealbox.http.handlers import HANDLERS, Services
-from sealbox.http.request import Request, Response, parse_headers, parse_query
+from sealbox.http.request import Request, Response, parse_query
 from sealbox.http.router import check_query_utf8, host_bucket, route, split_target
 from sealbox.service.identity import Principal
 from sealbox.service.pipeline import IntegrityFailure
@@ -28,22 +26,18 @@ from sealbox.service.policy import RequestContext
 log = logging.getLogger("sealbox.http")
 integrity_log = logging.getLogger("sealbox.integrity")
 
-Scope = dict[str, Any]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-
-
 class S3App:
+    """The S3 handler of ``sealbox.http.connection``: one call per request."""
+
     def __init__(self, services: Services) -> None:
         self.services = services
         self.domain = services.settings.domain
 
-    async def __call__(self, scope: Scope, receive: Any, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
-            return
-        if scope["type"] != "http":
-            return
-        request = self._request(scope, receive)
+    async def __call__(self, exchange: Exchange) -> None:
+        request = Request(method=exchange.method, raw_path=exchange.raw_path, raw_query=exchange.raw_query,
+                          query=parse_query(exchange.raw_query), headers=exchange.headers,
+                          receive=exchange.receive, secure=exchange.secure, client_ip=exchange.client_ip,
+                          request_id=ids.hex_id(8).upper())
         try:
             response = await self._handle(request)
         except SealboxError as exc:
@@ -58,19 +52,7 @@ class S3App:
                 log.exception("unhandled error in %s %s (request %s)", request.method, request.resource,
                               request.request_id)
             response = self._error(request, full or SealboxError(ErrorCode.INTERNAL_ERROR))
-        await self._send(request, response, send)
-
-    def _request(self, scope: Scope, receive: Any) -> Request:
-        raw_path = scope.get("raw_path") or scope["path"].encode()
-        raw_query = scope.get("query_string", b"").decode("latin-1")
-        client = scope.get("client") or ("", 0)
-        headers = parse_headers(scope["headers"])
-        receive = _TrackedReceive(receive, self.services.settings.request_timeout)
-        request = Request(method=scope["method"], raw_path=raw_path.decode("latin-1"), raw_query=raw_query,
-                          query=parse_query(raw_query), headers=headers, receive=receive,
-                          secure=scope.get("scheme") == "https", client_ip=client[0],
-                          request_id=ids.hex_id(8).upper())
-        return request
+        await self._send(request, response, exchange)
 
     async def _handle(self, request: Request) -> Response:
         bucket, key = split_target(request.raw_path, request.headers.get("host", ""), self.domain)
@@ -109,7 +91,7 @@ class S3App:
         body = error_xml(exc.code, exc.message, request.resource, request.request_id, exc.extra)
         return Response(status, {**headers, "content-type": "application/xml"}, body)
 
-    async def _send(self, request: Request, response: Response, send: Send) -> None:
+    async def _send(self, request: Request, response: Response, exchange: Exchange) -> None:
         headers = response.headers
         headers.setdefault("x-amz-request-id", request.request_id)
         headers.setdefault("server", "sealbox")
@@ -126,24 +108,27 @@ class S3App:
                 response = self._error(request, SealboxError(ErrorCode.INTERNAL_ERROR))
                 headers, stream = response.headers, None
                 headers.setdefault("x-amz-request-id", request.request_id)
-        if _has_body(request.headers) and not request.receive.finished:  # type: ignore[attr-defined]
-            # Answered before the body was read (e.g. an error without "100 Continue"): the client may
-            # never send it, so this connection cannot carry another request.
-            headers["connection"] = "close"
         if "content-length" not in headers and stream is None:
             headers["content-length"] = str(len(response.body))
-        await send({"type": "http.response.start", "status": response.status,
-                    "headers": [(k.encode("latin-1"), v.encode("latin-1", "replace")) for k, v in headers.items()]})
+        try:
+            exchange.start(response.status, headers.items(), first if stream is not None else response.body,
+                           end=stream is None)
+        except HeaderError:
+            if stream is not None:
+                await stream.aclose()
+            # Only a value taken from the request can hold a control character (response-* overrides).
+            error = self._error(request, SealboxError(ErrorCode.INVALID_ARGUMENT, "Header value cannot be"
+                                                      " represented in an HTTP response."))
+            error.headers.setdefault("content-length", str(len(error.body)))
+            exchange.start(error.status, error.headers.items(), error.body)
+            return
         if stream is None:
-            await send({"type": "http.response.body", "body": response.body if request.method != "HEAD" else b""})
             return
         try:
-            if first:
-                await send({"type": "http.response.body", "body": first, "more_body": True})
             async for chunk in stream:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                if request.receive.client_gone:  # type: ignore[attr-defined]
-                    # Disconnected, or dropped for not reading (sealbox.http.protocol): stop reading
+                await exchange.write(chunk)
+                if exchange.client_gone:
+                    # Disconnected, or dropped for not reading (sealbox.http.connection): stop reading
                     # and decrypting for nobody.
                     log.info("client went away during %s (request %s)", request.resource, request.request_id)
                     break
@@ -151,10 +136,11 @@ class S3App:
             # Headers are gone already: abort the connection so the client sees a truncated body.
             integrity_log.error("integrity failure mid-body serving %s (request %s): %s", request.resource,
                                 request.request_id, exc)
-            raise
+            exchange.abort()
+            return
         finally:
             await stream.aclose()
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        exchange.finish()
 
 
 # Query parameters of presigned URLs that are authentication, not request headers.
@@ -170,36 +156,6 @@ def _promote_query_headers(request: Request) -> None:
         lower = name.lower()
         if lower.startswith("x-amz-") and lower not in _AUTH_QUERY and lower not in request.headers:
             request.headers[lower] = value
-
-
-class _TrackedReceive:
-    """ASGI receive that remembers whether the request body was read to its end.
-
-    It also times out a client that stops sending its body: after ``timeout`` seconds without a byte
-    the request fails with RequestTimeout (as on S3), its temp file is removed and the connection closed.
-    """
-
-    def __init__(self, receive: Callable[[], Awaitable[dict[str, Any]]], timeout: float | None = None) -> None:
-        self._receive = receive
-        self._timeout = timeout
-        self.finished = False
-
-    @property
-    def client_gone(self) -> bool:
-        """The connection is gone. ASGI only says so through receive(); uvicorn's cycle (whose bound
-        method ``receive`` is) keeps the flag, so ask it directly; False when it is not uvicorn's."""
-        return bool(getattr(getattr(self._receive, "__self__", None), "disconnected", False))
-
-    async def __call__(self) -> dict[str, Any]:
-        try:
-            async with asyncio.timeout(self._timeout):
-                message = await self._receive()
-        except TimeoutError:
-            raise SealboxError(ErrorCode.REQUEST_TIMEOUT, "Your socket connection to the server was not read from"
-                               " or written to within the timeout period.") from None
-        if message["type"] != "http.request" or not message.get("more_body", False):
-            self.finished = True
-        return message
 
 
 _SQLITE_FULL = 13  # sqlite3.SQLITE_FULL: "database or disk is full"
@@ -222,17 +178,3 @@ def storage_full(exc: BaseException) -> SealboxError | None:
                                 " write; nothing was stored. Retry after space has been freed.")
         seen = seen.__cause__ or seen.__context__
     return None
-
-
-def _has_body(headers: dict[str, str]) -> bool:
-    return "transfer-encoding" in headers or headers.get("content-length", "0").strip() not in ("0", "")
-
-
-async def _lifespan(receive: Any, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return

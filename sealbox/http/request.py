@@ -49,15 +49,6 @@ def parse_query(raw_query: str) -> dict[str, str]:
     return query
 
 
-def parse_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for name_b, value_b in raw:
-        name = name_b.decode("latin-1").lower()
-        value = value_b.decode("latin-1")
-        headers[name] = f"{headers[name]},{value}" if name in headers else value
-    return headers
-
-
 @dataclass
 class Response:
     status: int = 200

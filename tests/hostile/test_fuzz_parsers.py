@@ -37,7 +37,8 @@ from sealbox.http.headers import (
     parse_range,
     user_metadata,
 )
-from sealbox.http.request import parse_headers, parse_query
+from sealbox.http.connection import parse_headers
+from sealbox.http.request import parse_query
 from sealbox.http.router import check_query_utf8, route, split_target
 from sealbox.http.sigv4 import AuthContext, PayloadMode, SigningRequest, authenticate, derive_signing_key
 from tests.hostile.raw import StreamingSigner
