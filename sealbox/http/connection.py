@@ -296,7 +296,7 @@ class HttpConnection(asyncio.Protocol):
         try:
             self._feed(data)
         except httptools.HttpParserError:  # also what a callback's exception (_HeadRefused) becomes
-            if not self._refused:
+            if not self._refused and not self._broken:
                 self._bad_request()
             return
         if self._in_head:  # the head is still incomplete after this piece: count it against the limit
@@ -360,9 +360,15 @@ class HttpConnection(asyncio.Protocol):
             self._refuse_too_large()
             raise _HeadRefused
         parser = self._parser
-        exchange = Exchange(self, parser.get_method().decode("latin-1"), *_split_target(self._url),
-                            parse_headers(self._raw_headers),
-                            parser.should_keep_alive() and parser.get_http_version() != "1.0")
+        headers = parse_headers(self._raw_headers)
+        version = parser.get_http_version()
+        if version != "1.0" and ("host" not in headers or "," in headers["host"]):
+            # RFC 9112 3.2: an HTTP/1.1 request without exactly one Host header is refused with 400.
+            self._bad_request(_error_reply(ErrorCode.INVALID_REQUEST, "An HTTP/1.1 request must carry exactly"
+                                           " one Host header."))
+            raise _HeadRefused
+        exchange = Exchange(self, parser.get_method().decode("latin-1"), *_split_target(self._url), headers,
+                            parser.should_keep_alive() and version != "1.0")
         self._parsing = exchange
         if self._current is None:
             self._begin(exchange)
@@ -457,14 +463,20 @@ class HttpConnection(asyncio.Protocol):
             self._queue.clear()
 
     # -- refusals ----------------------------------------------------------------------------------
-    def _bad_request(self) -> None:
-        if self._current is not None:  # garbage after a request: answer that one, then close
+    def _bad_request(self, reply: bytes | None = None) -> None:
+        """Unusable input: answer 400 and close, or, behind a request still being answered, close
+        after that answer."""
+        if self._current is not None:
             self._broken = True
             self._current.keep_alive = False
             return
-        body = b"Invalid HTTP request received."
-        self.transport.write(b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n"
-                             b"content-length: %d\r\nconnection: close\r\n\r\n%b" % (len(body), body))
+        self._refused = True
+        self._cancel_timer()
+        if reply is None:
+            body = b"Invalid HTTP request received."
+            reply = (b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n"
+                     b"content-length: %d\r\nconnection: close\r\n\r\n%b" % (len(body), body))
+        self.transport.write(reply)
         self.transport.close()
 
     def _refuse(self, code: ErrorCode, message: str) -> None:

@@ -142,3 +142,15 @@ def test_stopping_lets_a_response_in_progress_finish(tmp_path: Path) -> None:
         assert server.proc.wait(timeout=30) == 0
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("host_lines", [b"", b"Host: 127.0.0.1\r\nHost: 127.0.0.2\r\n"], ids=["none", "two"])
+def test_http_1_1_request_needs_exactly_one_host(server: Server, host_lines: bytes) -> None:
+    """RFC 9112 3.2: 400, and the connection closes (the request never reaches authentication)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\n" + host_lines + b"X-Amz-Date: 20261127T000000Z\r\n\r\n")
+        (reply,) = _replies(sock, ["GET"])
+        assert (reply.status, reply.code) == (400, "InvalidRequest"), reply
+        assert b"Host header" in reply.body
+        assert sock.recv(1) == b""
+    assert_serving(server)
