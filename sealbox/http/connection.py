@@ -258,6 +258,7 @@ class HttpConnection(asyncio.Protocol):
         self._parsing: Exchange | None = None  # whose body the parser is producing
         # Requests being answered
         self._current: Exchange | None = None
+        self._task: asyncio.Task[None] | None = None  # the handler answering _current
         self._queue: deque[Exchange] = deque()  # pipelined, waiting for the current one
         self._broken = False  # unparseable input after the current request: close once it is answered
         self._refused = False
@@ -390,7 +391,7 @@ class HttpConnection(asyncio.Protocol):
     # -- requests and responses ------------------------------------------------------------------------
     def _begin(self, exchange: Exchange) -> None:
         self._current = exchange
-        self.loop.create_task(self._run(exchange))
+        self._task = self.loop.create_task(self._run(exchange))  # held: the loop keeps only a weak reference
 
     async def _run(self, exchange: Exchange) -> None:
         try:
@@ -510,6 +511,11 @@ class HttpConnection(asyncio.Protocol):
         self._timer = None
         self._timer_is_head = False
         if self.transport.is_closing():
+            return
+        if self._current is not None:
+            # A pipelined head began while a long response is still going out: its time starts
+            # when this connection is free to answer it.
+            self._arm_head_timer()
             return
         if self._in_head and self._head_bytes + self._head_size:
             self._refuse(ErrorCode.REQUEST_TIMEOUT, _TIMED_OUT_MESSAGE)

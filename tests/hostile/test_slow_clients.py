@@ -145,3 +145,27 @@ def test_client_that_stops_reading_a_response_is_dropped(slow_server: Server) ->
             pass
     assert received < size  # the connection ended before the whole object was sent
     _others_are_served(slow_server, 21)
+
+
+def test_pipelined_head_does_not_time_out_a_long_response(slow_server: Server) -> None:
+    """A client that starts its next request while a long response is still coming: the head timer
+    of that request must not cut the response off (it counts from when the connection is free)."""
+    size = 16 * 1024 * 1024
+    body = os.urandom(size)
+    s3: Any = slow_server.client()
+    s3.put_object(Bucket="slow", Key="long", Body=body)
+    path = "/slow/long"
+    with _connect(slow_server) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.sendall(request_bytes("GET", path, sign(slow_server, "GET", path)))
+        sock.sendall(b"GET /slow/ HTTP/1.1\r\nHo")  # the next request's head, not finished yet
+        received = bytearray()
+        expected: int | None = None  # head and body
+        while (expected is None or len(received) < expected) and (chunk := sock.recv(256 * 1024)):
+            received += chunk
+            if expected is None and b"\r\n\r\n" in received:
+                expected = received.index(b"\r\n\r\n") + 4 + size
+            time.sleep(0.05)  # a slow reader: the response takes several head timeouts to arrive
+        head, _, got = received.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), head[:200]
+        assert got[:size] == body
