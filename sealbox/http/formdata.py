@@ -1,6 +1,6 @@
 """A streaming ``multipart/form-data`` reader for S3 POST Object forms (RFC 7578 / RFC 2046).
 
-The body is read from an async iterator of byte chunks of any size (ASGI ``receive()`` pieces);
+The body is read from an async iterator of byte chunks of any size (the request body as received);
 a delimiter split across chunks is found because the reader keeps the last ``len(delimiter) - 1``
 bytes of a chunk until the next one arrives. Every byte is searched a bounded number of times and
 copied at most twice, so reading is O(n) and memory stays at about one chunk plus the delimiter.

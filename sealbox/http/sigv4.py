@@ -5,8 +5,8 @@ strings, and returns an :class:`AuthContext` telling the caller who signed and h
 treated (its claimed SHA-256, or one of the streaming modes decoded by ``sealbox.http.chunked``).
 
 Wire conventions: every string in :class:`SigningRequest` holds the bytes received on the wire decoded
-as latin-1 (what ASGI servers hand over), so encoding back to latin-1 gives the exact bytes the client
-sent. Strings holding characters above U+00FF are taken as UTF-8 instead.
+as latin-1 (as sealbox.http.connection hands them over), so encoding back to latin-1 gives the exact
+bytes the client sent. Strings holding characters above U+00FF are taken as UTF-8 instead.
 
 S3 quirks honoured here (they differ from other AWS services):
 
