@@ -26,6 +26,7 @@ from sealbox.service.policy import RequestContext
 log = logging.getLogger("sealbox.http")
 integrity_log = logging.getLogger("sealbox.integrity")
 
+
 class S3App:
     """The S3 handler of ``sealbox.http.connection``: one call per request."""
 
@@ -117,10 +118,8 @@ class S3App:
             if stream is not None:
                 await stream.aclose()
             # Only a value taken from the request can hold a control character (response-* overrides).
-            error = self._error(request, SealboxError(ErrorCode.INVALID_ARGUMENT, "Header value cannot be"
-                                                      " represented in an HTTP response."))
-            error.headers.setdefault("content-length", str(len(error.body)))
-            exchange.start(error.status, error.headers.items(), error.body)
+            await self._send(request, self._error(request, SealboxError(
+                ErrorCode.INVALID_ARGUMENT, "Header value cannot be represented in an HTTP response.")), exchange)
             return
         if stream is None:
             return
