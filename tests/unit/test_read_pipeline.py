@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -83,3 +86,44 @@ def test_a_file_that_cannot_be_mapped_is_read_instead() -> None:
     # /dev/null stands in for a file system without mmap support (ENODEV): no error, the caller preads
     with open("/dev/null", "rb") as f:
         assert _map_exact(f, 0, MAP_THRESHOLD) is None
+
+
+def test_populating_a_mapping_lets_the_event_loop_thread_run(tmp_path: Path) -> None:
+    """The reader thread populates a mapping from the disk; the event loop's thread must keep running
+    meanwhile. (mmap.madvise holds the GIL for the whole disk read: the loop stood still.)"""
+    size = 256 * 1024 * 1024
+    path = tmp_path / "blob"
+    with path.open("wb") as f:
+        for _ in range(size // (16 << 20)):
+            f.write(os.urandom(16 << 20))
+        f.flush()
+        os.fsync(f.fileno())
+        os.posix_fadvise(f.fileno(), 0, size, os.POSIX_FADV_DONTNEED)  # out of the page cache: a disk read
+    took: list[float] = []
+    finished = threading.Event()
+
+    def populate() -> None:
+        with path.open("rb") as f:
+            start = time.perf_counter()
+            view = _map_exact(f, 0, size)
+            took.append(time.perf_counter() - start)
+        assert view is not None
+        view.release()
+        finished.set()
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)
+    try:
+        reader = threading.Thread(target=populate)
+        last = time.perf_counter()
+        longest = 0.0
+        reader.start()
+        while not finished.is_set():  # the "event loop": how long is it kept from running?
+            now = time.perf_counter()
+            longest, last = max(longest, now - last), now
+        reader.join()
+    finally:
+        sys.setswitchinterval(interval)
+    if took[0] < 0.02:
+        pytest.skip(f"populating took only {took[0] * 1000:.1f} ms: too short to tell")
+    assert longest < took[0] / 2, f"the main thread stood still {longest * 1000:.0f} of {took[0] * 1000:.0f} ms"
