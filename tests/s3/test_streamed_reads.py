@@ -47,6 +47,22 @@ def test_unaligned_ranges_large_enough_to_be_mapped(server: Server, stored: dict
         assert got == body[start:end + 1], (key, start, end)
 
 
+def test_objects_no_longer_in_the_page_cache_are_read_from_the_disk(server: Server, stored: dict[str, bytes]) -> None:
+    # Cached bytes are read on the event loop; evicted ones in a worker thread, one buffer ahead.
+    for folder, _, files in os.walk(server.data_dir / "blobs"):
+        for name in files:
+            fd = os.open(os.path.join(folder, name), os.O_RDONLY)
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+    s3: Any = server.client()
+    for key, body in stored.items():
+        assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == body, key
+        got = s3.get_object(Bucket=BUCKET, Key=key, Range=f"bytes=4097-{SIZE - 2}")["Body"].read()
+        assert got == body[4097:SIZE - 1], key
+
+
 def test_parallel_streams_each_get_their_own_bytes(server: Server, stored: dict[str, bytes]) -> None:
     s3: Any = server.client()
     want = {key: hashlib.sha256(body).hexdigest() for key, body in stored.items()}

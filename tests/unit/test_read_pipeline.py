@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sealbox.service.pipeline import MAP_THRESHOLD, IntegrityFailure, ReusableBuffers, _map_exact
+from sealbox.service.pipeline import MAP_THRESHOLD, IntegrityFailure, ReusableBuffers, _map_exact, _NotResident
 
 
 def test_an_idle_buffer_is_reused() -> None:
@@ -127,3 +127,20 @@ def test_populating_a_mapping_lets_the_event_loop_thread_run(tmp_path: Path) -> 
     if took[0] < 0.02:
         pytest.skip(f"populating took only {took[0] * 1000:.1f} ms: too short to tell")
     assert longest < took[0] / 2, f"the main thread stood still {longest * 1000:.0f} of {took[0] * 1000:.0f} ms"
+
+
+def test_a_range_not_in_the_page_cache_is_refused_to_the_event_loop(tmp_path: Path) -> None:
+    """resident_only (the event loop's own read) maps only what the page cache holds, so the loop
+    never waits for the disk; the same range is read once it is cached."""
+    data = os.urandom(4 * MAP_THRESHOLD)
+    path = tmp_path / "blob"
+    with path.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+        os.posix_fadvise(f.fileno(), 0, len(data), os.POSIX_FADV_DONTNEED)
+    with path.open("rb") as f:
+        with pytest.raises(_NotResident):
+            _map_exact(f, 4097, 2 * MAP_THRESHOLD, resident_only=True)
+        assert _map_exact(f, 4097, 2 * MAP_THRESHOLD) == data[4097: 4097 + 2 * MAP_THRESHOLD]  # reads it in
+        assert _map_exact(f, 4097, 2 * MAP_THRESHOLD, resident_only=True) == data[4097: 4097 + 2 * MAP_THRESHOLD]
