@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import ctypes
 import errno
+import functools
 import hashlib
 import hmac
 import mmap
@@ -254,13 +255,14 @@ _can_populate = True
 # mmap.madvise() holds the GIL while the kernel reads the pages from the disk (measured: a 125 ms
 # stall of the event loop for 256 MiB not in the page cache), so populating through it in a worker
 # thread would still stop the loop. libc's madvise through ctypes releases the GIL.
-_madvise = getattr(ctypes.CDLL(None, use_errno=True), "madvise", None)
+_libc = ctypes.CDLL(None, use_errno=True)
+_madvise = getattr(_libc, "madvise", None)
 if _madvise is not None:
     _madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
     _madvise.restype = ctypes.c_int
 
 
-_mincore = getattr(ctypes.CDLL(None, use_errno=True), "mincore", None)
+_mincore = getattr(_libc, "mincore", None)
 if _mincore is not None:
     _mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p)
     _mincore.restype = ctypes.c_int
@@ -277,36 +279,31 @@ def _address(mapped: mmap.mmap) -> int:
     return address
 
 
-def _populate(mapped: mmap.mmap) -> int:
-    """Fault in every page of ``mapped`` (GIL released); 0, or the errno of madvise."""
+def _populate(address: int, size: int) -> int:
+    """Fault in every page of the mapping at ``address`` (GIL released); 0, or the errno of madvise."""
     if _madvise is None:
         return errno.EINVAL
-    if _madvise(_address(mapped), len(mapped), _MADV_POPULATE_READ) == 0:
+    if _madvise(address, size, _MADV_POPULATE_READ) == 0:
         return 0
     return ctypes.get_errno()
 
 
-def _resident(mapped: mmap.mmap) -> bool:
-    """Whether every page of ``mapped`` is in the page cache now (mincore; False when unknown)."""
+def _resident(address: int, size: int) -> bool:
+    """Whether every page of the mapping at ``address`` is in the page cache now (mincore; False
+    when that cannot be told)."""
     if _mincore is None:
         return False
-    pages = -(-len(mapped) // mmap.PAGESIZE)
+    pages = -(-size // mmap.PAGESIZE)
     vector = ctypes.create_string_buffer(pages)
-    if _mincore(_address(mapped), len(mapped), vector) != 0:
+    if _mincore(address, size, vector) != 0:
         return False
-    # Bit 0 of each byte says "resident"; the other bits are reserved.
-    return int.from_bytes(vector.raw, "little") & _LOW_BITS[pages] == _LOW_BITS[pages]
+    mask = _resident_mask(pages)  # bit 0 of each byte says "resident"; the other bits are reserved
+    return int.from_bytes(vector.raw, "little") & mask == mask
 
 
-class _LowBits(dict[int, int]):
-    """n -> an integer with bit 0 of each of its n bytes set (the mask of n resident pages)."""
-
-    def __missing__(self, pages: int) -> int:
-        self[pages] = mask = int.from_bytes(b"\x01" * pages, "little")
-        return mask
-
-
-_LOW_BITS = _LowBits()
+@functools.cache
+def _resident_mask(pages: int) -> int:
+    return int.from_bytes(b"\x01" * pages, "little")
 
 
 def _map_exact(file: BinaryIO, offset: int, length: int, resident_only: bool = False) -> memoryview | None:
@@ -333,10 +330,11 @@ def _map_exact(file: BinaryIO, offset: int, length: int, resident_only: bool = F
         raise IntegrityFailure(f"short read: wanted {length} bytes at {offset}") from None
     except OSError:  # a file system that cannot map files: read it
         return None
-    if resident_only and not _resident(mapped):
+    address = _address(mapped)
+    if resident_only and not _resident(address, len(mapped)):
         mapped.close()
         raise _NotResident
-    failed = _populate(mapped)
+    failed = _populate(address, len(mapped))
     if failed:
         mapped.close()
         if failed in (errno.EFAULT, errno.EIO):  # a page that cannot be read: as pread would fail
