@@ -313,9 +313,9 @@ def _map_exact(file: BinaryIO, offset: int, length: int, resident_only: bool = F
     a new buffer (~15 % of a large SSE GET's server CPU). The mapping covers this buffer only and
     goes away with the last view of it, so memory stays as flat as with ``pread``. It is a private
     (copy-on-write) mapping only so that ctypes can take its address; nothing ever writes to it, so
-    it shares the page cache's pages. Its pages are populated here, in the reader's thread and
-    without the GIL: a page that cannot be read fails now, as an OSError, instead of as a SIGBUS in
-    the event loop's thread later. None on a kernel that cannot populate (before Linux 5.14): the
+    it shares the page cache's pages. Its pages are populated here, without the GIL (in the
+    reader's thread, or on the event loop when they are all in the page cache): a page that cannot
+    be read fails now, as an OSError, instead of as a SIGBUS in the event loop's thread later. None on a kernel that cannot populate (before Linux 5.14): the
     caller reads with ``pread``, which never blocks the loop on the disk either.
 
     ``resident_only`` is for the event loop's own thread: if any page is not in the page cache it
