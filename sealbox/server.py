@@ -2,9 +2,8 @@
 
 Every worker runs an event loop (uvloop) serving HTTP (sealbox.http.connection) on the inherited
 sockets, and all serve the same data directory; SQLite in WAL mode and immutable blob files make
-that safe. Workers take connections
-from the shared sockets in turn, by open-connection count (sealbox.accept). A worker that dies is
-replaced; SIGTERM/SIGINT stop all of them.
+that safe. Workers take connections from the shared sockets in turn, by open-connection count
+(sealbox.accept). A worker that dies is replaced; SIGTERM/SIGINT stop all of them.
 """
 
 from __future__ import annotations
@@ -97,12 +96,11 @@ def tune_allocator() -> None:
     bounding what a worker retains. A no-op where the C library has no mallopt (not glibc).
     """
     import ctypes
-    import ctypes.util
 
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    from sealbox.core import libc
+
+    mallopt = libc.function("mallopt", (ctypes.c_int, ctypes.c_int))
+    if mallopt is None:
         return
     m_trim_threshold, m_mmap_threshold, m_arena_max = -1, -3, -8
     mallopt(m_mmap_threshold, 8 * 1024 * 1024)

@@ -29,6 +29,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
+from sealbox.core import libc
 from sealbox.core.checksums import Checksum, b64, new_checksum
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.types import Extent
@@ -255,17 +256,8 @@ _can_populate = True
 # mmap.madvise() holds the GIL while the kernel reads the pages from the disk (measured: a 125 ms
 # stall of the event loop for 256 MiB not in the page cache), so populating through it in a worker
 # thread would still stop the loop. libc's madvise through ctypes releases the GIL.
-_libc = ctypes.CDLL(None, use_errno=True)
-_madvise = getattr(_libc, "madvise", None)
-if _madvise is not None:
-    _madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-    _madvise.restype = ctypes.c_int
-
-
-_mincore = getattr(_libc, "mincore", None)
-if _mincore is not None:
-    _mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p)
-    _mincore.restype = ctypes.c_int
+_madvise = libc.function("madvise", (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int))
+_mincore = libc.function("mincore", (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p))
 
 
 class _NotResident(Exception):
@@ -315,8 +307,9 @@ def _map_exact(file: BinaryIO, offset: int, length: int, resident_only: bool = F
     (copy-on-write) mapping only so that ctypes can take its address; nothing ever writes to it, so
     it shares the page cache's pages. Its pages are populated here, without the GIL (in the
     reader's thread, or on the event loop when they are all in the page cache): a page that cannot
-    be read fails now, as an OSError, instead of as a SIGBUS in the event loop's thread later. None on a kernel that cannot populate (before Linux 5.14): the
-    caller reads with ``pread``, which never blocks the loop on the disk either.
+    be read fails now, as an OSError, instead of as a SIGBUS in the event loop's thread later.
+    None on a kernel that cannot populate (before Linux 5.14): the caller reads with ``pread``,
+    which never blocks the loop on the disk either.
 
     ``resident_only`` is for the event loop's own thread: if any page is not in the page cache it
     raises _NotResident instead of waiting for the disk (a page evicted between the check and the

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from sealbox.core import ids
+from sealbox.core import ids, libc
 
 _HEX = set("0123456789abcdef")
 # A large blob asks the kernel to start writing its pages out every WRITEBACK_STEP bytes, so the
@@ -23,9 +23,8 @@ _HEX = set("0123456789abcdef")
 # instead of after it (64 MiB SSE PUTs: +20-30 % at concurrency 1, +5-15 % at 16, measured).
 WRITEBACK_STEP = 8 * 1024 * 1024
 _SYNC_FILE_RANGE_WRITE = 2  # <linux/fs.h>; Python's os module has no sync_file_range
-_sync_file_range = getattr(ctypes.CDLL(None, use_errno=True), "sync_file_range", None)
-if _sync_file_range is not None:
-    _sync_file_range.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+_sync_file_range = libc.function("sync_file_range",
+                                 (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint))
 
 
 def start_writeback(fd: int, offset: int, length: int) -> None:
