@@ -29,13 +29,16 @@ class Bucket:
 
 @dataclass(frozen=True)
 class Extent:
-    """One data file of an object: the whole body of a simple PUT, or one part of a multipart upload."""
+    """One stored body of an object: the whole body of a simple PUT, or one part of a multipart upload."""
 
     blob_id: str
     size: int  # plaintext bytes
     # The extent_index sealed into the extent's encryption header: 0 for a simple object, the part
     # number for a multipart part (parts are encrypted on arrival, before Complete picks them).
     index: int = 0
+    # True: the stored bytes live in the metadata store beside the version row, not in a blob file
+    # (small simple PUTs: one metadata commit makes them durable, see storage/data/local.py).
+    inline: bool = False
 
 
 @dataclass(frozen=True)

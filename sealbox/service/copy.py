@@ -182,7 +182,7 @@ async def copy_object(objects: ObjectService, principal: Principal | None, src_b
         target = EncryptionTarget(data_key, uid, 0) if data_key else None
         algorithms = (algorithm,) if algorithm else tuple(sorted(source.checksums))
         written, writer = await write_extent(objects.blobs, objects.pool, SourcePayload(read.stream, algorithms),
-                                             target, commit=False)
+                                             target, commit=False, inline=True)
     finally:
         await read.stream.aclose()  # type: ignore[attr-defined]  # an async generator
     version = objects.new_version(destination.name, dst_key, who, uid, written, write, sse, sealed)

@@ -24,14 +24,15 @@ from sealbox.service.access import access_denied, allowed
 from sealbox.service.buckets import BucketService
 from sealbox.service.identity import Principal
 from sealbox.service.pipeline import (
+    ON_LOOP_LIMIT,
     EncryptionTarget,
     ExtentSlice,
-    INLINE_LIMIT,
     IntegrityFailure,
     Payload,
     WrittenExtent,
-    read_whole,
+    open_stored,
     read_slices,
+    read_whole,
     write_extent,
 )
 from sealbox.service.sealing import Sealer
@@ -73,6 +74,10 @@ def check_sse_value(value: str | None) -> str | None:
                        ArgumentName="x-amz-server-side-encryption", ArgumentValue=value)
 
 
+async def _single(data: bytes | bytearray) -> AsyncIterator[bytes]:
+    yield data  # type: ignore[misc]  # bytes-like, as read_slices yields
+
+
 class ObjectService:
     def __init__(self, meta: MetaStore, blobs: LocalBlobStore, sealer: Sealer, buckets: BucketService,
                  pool: Executor) -> None:
@@ -111,7 +116,7 @@ class ObjectService:
         sse = self.effective_sse(bucket, params.sse)
         uid, sealed, data_key = self.encryption_for(bucket.name, key, sse)
         target = EncryptionTarget(data_key, uid, 0) if data_key else None
-        written, writer = await write_extent(self.blobs, self.pool, payload, target, commit=False)
+        written, writer = await write_extent(self.blobs, self.pool, payload, target, commit=False, inline=True)
         version = self.new_version(bucket.name, key, principal, uid, written, params, sse, sealed)
         return await self.commit(writer, version, params)
 
@@ -139,7 +144,8 @@ class ObjectService:
                          params: WriteParams) -> WriteResult:
         # current_seal: a key rotation may have finished while the body was arriving.
         return self.commit_blob_then(writer, lambda: self.meta.put_version(
-            self.sealer.current_seal(version), params.if_none_match_star, params.if_match))
+            self.sealer.current_seal(version), params.if_none_match_star, params.if_match,
+            writer.inline_data if writer else None))
 
     def commit_blob_then(self, writer: BlobWriter | None, record: Callable[[], T]) -> T:
         """Make the blob durable, then run the metadata write that references it (blocking).
@@ -214,11 +220,17 @@ class ObjectService:
 
     def read_small(self, version: ObjectVersion, start: int, length: int) -> bytes | bytearray | None:
         """Plaintext of [start, start+length) of a one-extent object small enough to read whole (one
-        system call, no stream), else None. Raises FileNotFoundError if the blob vanished (retry lookup)
-        and IntegrityFailure, before any byte is sent, if it does not authenticate."""
-        if len(version.extents) != 1 or version.size > INLINE_LIMIT:
+        system call or query, no stream), else None. Raises FileNotFoundError if the data vanished
+        (retry lookup) and IntegrityFailure, before any byte is sent, if it does not authenticate."""
+        if len(version.extents) != 1 or version.size > ON_LOOP_LIMIT:
             return None
-        return read_whole(self.blobs, version.extents[0], self._data_key(version), version.object_uid, start, length)
+        extent = version.extents[0]
+        if not extent.inline:
+            return read_whole(self.blobs, extent, self._data_key(version), version.object_uid, start, length)
+        stored = self.meta.read_inline(extent.blob_id)
+        if stored is None:  # the version was replaced or deleted since the lookup
+            raise FileNotFoundError(f"inline extent {extent.blob_id}")
+        return open_stored(stored, extent, self._data_key(version), version.object_uid, start, length)
 
     def _data_key(self, version: ObjectVersion) -> bytes | None:
         if not version.sse:
@@ -232,6 +244,11 @@ class ObjectService:
 
     def open_reader(self, version: ObjectVersion, start: int, length: int) -> AsyncIterator[bytes]:
         """Plaintext of [start, start+length); raises FileNotFoundError if a blob vanished (retry lookup)."""
+        if any(e.inline for e in version.extents):
+            # Only simple PUTs are inlined, and read_small always takes them: one buffer.
+            small = self.read_small(version, start, length)
+            assert small is not None, "an inline extent is always small enough to read whole"
+            return _single(small)
         data_key = self._data_key(version)
         slices = self.slices(version, start, length)
         return read_slices(self.pool, slices, data_key, version.object_uid, length)

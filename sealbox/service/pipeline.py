@@ -37,7 +37,7 @@ from sealbox.crypto import stream as aead
 from sealbox.storage.data.local import BlobWriter, LocalBlobStore
 
 BUFFER = 1024 * 1024
-INLINE_LIMIT = 128 * 1024  # below this, hashing/encrypting inline beats a thread hop
+ON_LOOP_LIMIT = 128 * 1024  # below this, hashing/encrypting on the event loop beats a thread hop
 
 
 @dataclass
@@ -129,15 +129,17 @@ async def _coalesce(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         yield b"".join(buf)
 
 
-async def write_extent(blobs: LocalBlobStore, pool: Executor, payload: Payload,
-                       enc: EncryptionTarget | None, commit: bool = True) -> tuple[WrittenExtent, BlobWriter]:
+async def write_extent(blobs: LocalBlobStore, pool: Executor, payload: Payload, enc: EncryptionTarget | None,
+                       commit: bool = True, inline: bool = False) -> tuple[WrittenExtent, BlobWriter]:
     """Stream ``payload`` into a new blob; verify what the client claimed; fsync+rename if ``commit``.
 
     On any failure the temporary file is removed and nothing becomes visible. The returned writer
     is already committed when ``commit`` is true; otherwise the caller commits it (in a thread).
+    ``inline``: a small body may stay out of any file (the extent says so), and the caller hands
+    ``writer.inline_data`` to the metadata write after commit.
     """
     loop = asyncio.get_running_loop()
-    writer = blobs.new_writer()
+    writer = blobs.new_writer(inline)
     pending: list[asyncio.Future[None]] = []
     try:
         sink = _Sink(writer, enc, payload.checks.algorithms, payload.checks.sha256_hex is not None)
@@ -146,7 +148,7 @@ async def write_extent(blobs: LocalBlobStore, pool: Executor, payload: Payload,
             for future in pending:
                 await future
             pending = []
-            if len(buf) < INLINE_LIMIT:
+            if len(buf) < ON_LOOP_LIMIT:
                 sink.feed(buf)
             else:
                 # The MD5 and the write release the GIL and run in worker threads beside the loop;
@@ -157,7 +159,7 @@ async def write_extent(blobs: LocalBlobStore, pool: Executor, payload: Payload,
             await future
         pending = []
         sink.close()
-        result = WrittenExtent(Extent(writer.blob_id, sink.size), sink.md5.digest(),
+        result = WrittenExtent(Extent(writer.blob_id, sink.size, inline=writer.inline), sink.md5.digest(),
                                {a: c.digest() for a, c in sink.sums.items()})
         _verify(payload.checks, result, sink.sha256)
         if commit:
@@ -408,15 +410,25 @@ class ExtentReader:
         return plain[raw.plan.skip: raw.plan.skip + raw.want]
 
 
+def _stored_size(extent: Extent, data_key: bytes | None) -> int:
+    return aead.ciphertext_size(extent.size) if data_key is not None else extent.size
+
+
 def read_whole(blobs: LocalBlobStore, extent: Extent, data_key: bytes | None, object_uid: bytes,
                start: int, length: int) -> bytes | bytearray:
-    """Plaintext [start, start+length) of a small extent, read with one system call (blocking).
+    """Plaintext [start, start+length) of a small extent file, read with one system call (blocking)."""
+    stored = blobs.read_whole(extent.blob_id, _stored_size(extent, data_key))
+    return open_stored(stored, extent, data_key, object_uid, start, length)
+
+
+def open_stored(stored: bytes, extent: Extent, data_key: bytes | None, object_uid: bytes,
+                start: int, length: int) -> bytes | bytearray:
+    """Plaintext [start, start+length) of an extent's whole stored bytes (a small file, or inline).
 
     The same checks as ``ExtentReader``: exact stored size, header bound to this object and extent,
     every segment authenticated (all of them: a small extent is cheaper to open whole than to plan).
     """
-    want = aead.ciphertext_size(extent.size) if data_key is not None else extent.size
-    stored = blobs.read_whole(extent.blob_id, want)
+    want = _stored_size(extent, data_key)
     if len(stored) != want:
         raise IntegrityFailure(f"blob {extent.blob_id} is {len(stored)}{'+' if len(stored) > want else ''} bytes,"
                                f" expected {want}")
@@ -449,11 +461,11 @@ async def read_slices(pool: Executor, slices: list[ExtentSlice], data_key: bytes
     buffers one ahead serialise the two threads rather than overlap them.)
     """
     loop = asyncio.get_running_loop()
-    inline = total <= INLINE_LIMIT
+    on_loop = total <= ON_LOOP_LIMIT
     ahead: asyncio.Future[_Raw | None] | None = None
     try:
         for part in slices:
-            if inline:
+            if on_loop:
                 reader = ExtentReader(part, data_key, object_uid)
                 while (chunk := reader.next()) is not None:
                     yield chunk

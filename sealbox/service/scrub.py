@@ -3,8 +3,9 @@
 For each object version (every bucket, every version, walked by row id so the walk resumes cleanly
 while the server keeps writing):
 
-- each extent file exists and has exactly the size its metadata implies (the AEAD ciphertext size
-  for SSE, the plaintext size otherwise);
+- each extent's stored bytes (its blob file, or its row in ``inline_blobs`` for a small object)
+  exist and have exactly the size its metadata implies (the AEAD ciphertext size for SSE, the
+  plaintext size otherwise);
 - SSE: the data key unseals under the keyring (bound to bucket/key/uid), and *every* segment of
   every extent authenticates — including an empty extent's single empty final segment;
 - the plaintext MD5 equals the ETag (single-part), or the part MD5s combine to the ``<md5>-N``
@@ -22,6 +23,7 @@ is re-read before a missing file is reported, so a concurrent DELETE is not mist
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -163,10 +165,14 @@ def _read_exact(f: BinaryIO, offset: int, length: int) -> bytes:
     return data
 
 
+def _stored_size(f: BinaryIO) -> int:
+    return f.seek(0, os.SEEK_END)  # a blob file, or an inline extent's bytes in a BytesIO
+
+
 def _plain_runs(f: BinaryIO, size: int) -> Iterator[bytes]:
-    on_disk = os.fstat(f.fileno()).st_size
+    on_disk = _stored_size(f)
     if on_disk != size:
-        raise ExtentCorrupt("size-mismatch", f"file is {on_disk} bytes, metadata says {size}")
+        raise ExtentCorrupt("size-mismatch", f"stored extent is {on_disk} bytes, metadata says {size}")
     pos = 0
     while pos < size:
         n = min(READ_BUFFER, size - pos)
@@ -176,16 +182,16 @@ def _plain_runs(f: BinaryIO, size: int) -> Iterator[bytes]:
 
 def _sealed_runs(f: BinaryIO, extent: Extent, data_key: bytes, object_uid: bytes) -> Iterator[bytes]:
     """Authenticate every segment of an SSE extent in ~1 MiB runs, yielding the plaintext."""
-    on_disk = os.fstat(f.fileno()).st_size
+    on_disk = _stored_size(f)
     if on_disk < aead.HEADER_SIZE:
-        raise ExtentCorrupt("size-mismatch", f"file is {on_disk} bytes, shorter than the extent header")
+        raise ExtentCorrupt("size-mismatch", f"stored extent is {on_disk} bytes, shorter than its header")
     try:
         dec = aead.ExtentDecryptor(data_key, _read_exact(f, 0, aead.HEADER_SIZE), object_uid=object_uid,
                                    extent_index=extent.index, plain_size=extent.size)
     except CryptoError as exc:
         raise ExtentCorrupt("auth-failed", f"extent header rejected: {exc}") from None
     if on_disk != dec.ciphertext_size:
-        raise ExtentCorrupt("size-mismatch", f"file is {on_disk} bytes, expected {dec.ciphertext_size}"
+        raise ExtentCorrupt("size-mismatch", f"stored extent is {on_disk} bytes, expected {dec.ciphertext_size}"
                             f" for {extent.size} plaintext bytes")
     seg, count = dec.segment_size, dec.segment_count
     per_run = max(1, READ_BUFFER // seg)
@@ -259,7 +265,7 @@ class Scrubber:
         for extent in v.extents:
             report.extents += 1
             try:
-                with self.blobs.open(extent.blob_id) as f:
+                with self._open_extent(extent) as f:
                     runs = _sealed_runs(f, extent, data_key, v.object_uid) if data_key else _plain_runs(f, extent.size)
                     for plain in runs:
                         digests.feed(plain)
@@ -269,7 +275,7 @@ class Scrubber:
                 if self._changed(v):
                     report.skipped_concurrent += 1
                     return
-                problem("missing-data", f"extent file {self.blobs.path(extent.blob_id)} does not exist")
+                problem("missing-data", f"{self._where(extent)} does not exist")
                 return
             except ExtentCorrupt as exc:
                 problem(exc.kind, f"extent {extent.blob_id} (index {extent.index}): {exc}")
@@ -298,11 +304,30 @@ class Scrubber:
             problem("data-key", f"the sealed data key does not open: {exc}")
             return None
 
+    def _open_extent(self, extent: Extent) -> BinaryIO:
+        """The stored bytes of an extent; FileNotFoundError if they are gone."""
+        if not extent.inline:
+            return self.blobs.open(extent.blob_id)
+        stored = self.meta.read_inline(extent.blob_id)
+        if stored is None:
+            raise FileNotFoundError(self._where(extent))
+        return io.BytesIO(stored)
+
+    def _where(self, extent: Extent) -> str:
+        if extent.inline:
+            return f"inline extent {extent.blob_id} (metadata table inline_blobs)"
+        return f"extent file {self.blobs.path(extent.blob_id)}"
+
+    def _exists(self, extent: Extent) -> bool:
+        if extent.inline:
+            return self.meta.read_inline(extent.blob_id) is not None
+        return self.blobs.path(extent.blob_id).exists()
+
     def _check_files_exist(self, report: ScrubReport, v: ObjectVersion, problem: Callable[[str, str], None]) -> None:
         for extent in v.extents:
             report.extents += 1
-            if not self.blobs.path(extent.blob_id).exists() and not self._changed(v):
-                problem("missing-data", f"extent file {self.blobs.path(extent.blob_id)} does not exist")
+            if not self._exists(extent) and not self._changed(v):
+                problem("missing-data", f"{self._where(extent)} does not exist")
 
     def _check_etag(self, report: ScrubReport, v: ObjectVersion, digests: _Digests,
                     problem: Callable[[str, str], None]) -> None:

@@ -5,6 +5,7 @@ A backend joins by adding a factory to ``BACKENDS``.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -176,3 +177,55 @@ def test_referenced_blob_ids(store: MetaStore) -> None:
     v = _version("k", body_id="ab" * 16)
     store.put_version(v)
     assert "ab" * 16 in store.referenced_blob_ids()
+
+
+def _inline_version(key: str, bucket: str = "bkt") -> ObjectVersion:
+    v = _version(key, bucket=bucket)
+    return dataclasses.replace(v, extents=(dataclasses.replace(v.extents[0], inline=True),))
+
+
+def test_inline_bytes_are_kept_with_their_version(store: MetaStore) -> None:
+    _bucket(store)
+    v = _inline_version("k")
+    store.put_version(v, inline_data=b"abc")
+    got = store.get_version("bkt", "k")
+    assert got is not None and got.extents == v.extents and got.extents[0].inline
+    assert store.read_inline(v.extents[0].blob_id) == b"abc"
+    assert store.read_inline(secrets.token_hex(16)) is None
+
+
+def test_inline_bytes_go_with_the_version_that_drops_them(store: MetaStore) -> None:
+    _bucket(store)
+    first = _inline_version("k")
+    store.put_version(first, inline_data=b"one")
+    # An overwrite of the null version removes the old bytes in its own transaction: nothing to delete.
+    second = _version("k")
+    assert store.put_version(second).orphaned == []
+    assert store.read_inline(first.extents[0].blob_id) is None
+    third = _inline_version("k")
+    assert store.put_version(third, inline_data=b"three").orphaned == list(second.extents)  # a file: for the caller
+    deleted = store.delete("bkt", "k", None, _version("k", is_delete_marker=True))
+    assert deleted.orphaned == [] and store.read_inline(third.extents[0].blob_id) is None
+
+
+def test_inline_bytes_of_older_versions_stay_until_those_are_deleted(store: MetaStore) -> None:
+    _bucket(store, versioning=Versioning.ENABLED)
+    old, new = _inline_version("k"), _inline_version("k")
+    store.put_version(old, inline_data=b"old")
+    store.put_version(new, inline_data=b"new")
+    store.delete("bkt", "k", None, _version("k", is_delete_marker=True))
+    assert store.read_inline(old.extents[0].blob_id) == b"old"
+    assert store.read_inline(new.extents[0].blob_id) == b"new"
+    assert store.delete("bkt", "k", old.version_id, _version("k")).orphaned == []
+    assert store.read_inline(old.extents[0].blob_id) is None
+    assert store.read_inline(new.extents[0].blob_id) == b"new"
+
+
+def test_a_failed_conditional_put_keeps_no_inline_bytes(store: MetaStore) -> None:
+    _bucket(store)
+    store.put_version(_version("k"))
+    refused = _inline_version("k")
+    with pytest.raises(SealboxError) as exc:
+        store.put_version(refused, if_none_match_star=True, inline_data=b"nope")
+    assert exc.value.code is ErrorCode.PRECONDITION_FAILED
+    assert store.read_inline(refused.extents[0].blob_id) is None

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sealbox.core.types import ObjectVersion
+from sealbox.core.types import Extent, ObjectVersion
 from sealbox.storage.data.local import LocalBlobStore
 from sealbox.storage.meta.sqlite import SqliteMetaStore
 from tests.support import SEALBOX
@@ -53,7 +55,54 @@ def blob_path(data_dir: Path, blob_id: str) -> Path:
 
 
 def extent_path(data_dir: Path, bucket: str, key: str) -> Path:
-    return blob_path(data_dir, version_of(data_dir, bucket, key).extents[0].blob_id)
+    """The blob file of an object stored as a file (too big to be inline)."""
+    return stored(data_dir, bucket, key).path
+
+
+@dataclass(frozen=True)
+class StoredExtent:
+    """Where an extent's stored bytes are: its blob file, or (small objects) its ``inline_blobs`` row.
+    Tests read and damage them through this, the same way for both."""
+
+    data_dir: Path
+    extent: Extent
+
+    @property
+    def path(self) -> Path:
+        assert not self.extent.inline, f"{self.extent} is inline, not a file"
+        return blob_path(self.data_dir, self.extent.blob_id)
+
+    def read(self) -> bytes:
+        if not self.extent.inline:
+            return self.path.read_bytes()
+        db = sqlite3.connect(self.data_dir / "meta.sqlite3")
+        try:
+            (data,) = db.execute("SELECT data FROM inline_blobs WHERE blob_id=?", (self.extent.blob_id,)).fetchone()
+        finally:
+            db.close()
+        return bytes(data)
+
+    def write(self, data: bytes) -> None:
+        if not self.extent.inline:
+            self.path.write_bytes(data)
+        else:
+            sql(self.data_dir, "UPDATE inline_blobs SET data=? WHERE blob_id=?", (data, self.extent.blob_id))
+
+    def flip(self, offset: int) -> None:
+        data = bytearray(self.read())
+        data[offset] ^= 0x01
+        self.write(bytes(data))
+
+    def remove(self) -> None:
+        if not self.extent.inline:
+            self.path.unlink()
+        else:
+            sql(self.data_dir, "DELETE FROM inline_blobs WHERE blob_id=?", (self.extent.blob_id,))
+
+
+def stored(data_dir: Path, bucket: str, key: str, version_id: str | None = None) -> StoredExtent:
+    """The first extent of an object (the only one unless it is multipart)."""
+    return StoredExtent(data_dir, version_of(data_dir, bucket, key, version_id).extents[0])
 
 
 def flip_byte(path: Path, offset: int) -> None:
@@ -71,8 +120,6 @@ def age(path: Path, seconds: float) -> None:
 
 
 def sql(data_dir: Path, statement: str, params: tuple[Any, ...] = ()) -> None:
-    import sqlite3
-
     db = sqlite3.connect(data_dir / "meta.sqlite3")
     try:
         db.execute(statement, params)

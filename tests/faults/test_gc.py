@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import secrets
-import shutil
 from pathlib import Path
 
-from tests.faults.storage import HOUR, age, blob_path, extent_path, gc, scrub, sealbox
+from tests.faults.storage import HOUR, age, blob_path, gc, scrub, sealbox, stored
 from tests.support import running_server
 
 BUCKET = "collected"
 
 
 def _store(data_dir: Path) -> dict[str, bytes]:
-    bodies = {f"k{i}": secrets.token_bytes(1000 * i) for i in range(4)}
+    # Small bodies are stored inline in the metadata, larger ones as blob files: gc must keep both.
+    bodies = {f"k{i}": secrets.token_bytes(size) for i, size in enumerate([0, 1000, 50_000, 60_000])}
     with running_server(data_dir) as server:
         s3 = server.client()
         s3.create_bucket(Bucket=BUCKET)
@@ -24,7 +24,7 @@ def _store(data_dir: Path) -> dict[str, bytes]:
 
 def _litter(data_dir: Path) -> tuple[Path, Path]:
     orphan = blob_path(data_dir, secrets.token_hex(16))
-    shutil.copy(extent_path(data_dir, BUCKET, "k1"), orphan)
+    orphan.write_bytes(stored(data_dir, BUCKET, "k1").read())
     temp = data_dir / "tmp" / secrets.token_hex(16)
     temp.write_bytes(b"x" * 4096)
     return orphan, temp
@@ -32,6 +32,7 @@ def _litter(data_dir: Path) -> tuple[Path, Path]:
 
 def test_gc_removes_orphans_and_temp_files_then_scrub_is_clean(data_dir: Path) -> None:
     bodies = _store(data_dir)
+    assert [stored(data_dir, BUCKET, key).extent.inline for key in bodies] == [True, True, False, False]
     orphan, temp = _litter(data_dir)
     litter_size = orphan.stat().st_size + temp.stat().st_size
     status, report = gc(data_dir, "--grace", "0")

@@ -27,6 +27,7 @@ from tests.faults.storage import (
     scrub,
     sealbox,
     sql,
+    stored,
     version_of,
 )
 from tests.support import Server, running_server, start_server
@@ -86,7 +87,9 @@ def test_scrub_clean_store_exits_zero_and_counts_everything(store: Store) -> Non
     assert report["versions"] == 8 and report["delete_markers"] == 1
     assert report["extents"] == 7
     assert report["bytes_verified"] == sum(map(len, store.bodies.values())) + len(b"one") + len(b"two")
-    assert report["blob_files"] == 7
+    assert report["blob_files"] == 2  # sealed.bin and plain-big; the small bodies are inline
+    assert [stored(store.data_dir, BUCKET, key).extent.inline for key in store.bodies] == [
+        True, False, True, False, True]
 
 
 def test_scrub_text_output_has_summary(store: Store) -> None:
@@ -105,7 +108,7 @@ def test_scrub_finds_flipped_bit_in_encrypted_segment(store: Store) -> None:
 
 
 def test_scrub_finds_tampered_empty_encrypted_extent(store: Store) -> None:
-    flip_byte(extent_path(store.data_dir, BUCKET, "empty-sealed"), aead.HEADER_SIZE + 2)  # the lone tag
+    stored(store.data_dir, BUCKET, "empty-sealed").flip(aead.HEADER_SIZE + 2)  # the lone tag (inline)
     status, report = scrub(store.data_dir)
     assert status == 1
     _only(report, "auth-failed", "empty-sealed")
@@ -126,10 +129,10 @@ def test_scrub_finds_changed_plaintext_by_its_etag(store: Store) -> None:
     _only(report, "etag-mismatch", "plain-big", "checksum-mismatch")
 
 
-@pytest.mark.parametrize("key", ["sealed.bin", "plain.txt"])
+@pytest.mark.parametrize("key", ["sealed.bin", "plain.txt", "crc.bin"])  # a file; inline plain and sealed
 def test_scrub_finds_truncated_extent(store: Store, key: str) -> None:
-    path = extent_path(store.data_dir, BUCKET, key)
-    os.truncate(path, path.stat().st_size - 1)
+    extent = stored(store.data_dir, BUCKET, key)
+    extent.write(extent.read()[:-1])
     status, report = scrub(store.data_dir)
     assert status == 1
     _only(report, "size-mismatch", key)
@@ -143,18 +146,19 @@ def test_scrub_finds_extended_extent(store: Store) -> None:
     _only(report, "size-mismatch", "sealed.bin")
 
 
-def test_scrub_finds_metadata_row_without_data(store: Store) -> None:
-    path = extent_path(store.data_dir, BUCKET, "plain.txt")
-    path.unlink()
+@pytest.mark.parametrize("key", ["plain.txt", "plain-big"])  # inline, file
+def test_scrub_finds_metadata_row_without_data(store: Store, key: str) -> None:
+    extent = stored(store.data_dir, BUCKET, key)
+    extent.remove()
     status, report = scrub(store.data_dir)
     assert status == 1
-    assert path.name in _only(report, "missing-data", "plain.txt")["detail"]
+    assert extent.extent.blob_id in _only(report, "missing-data", key)["detail"]
 
 
 def test_scrub_finds_missing_data_of_encrypted_object_in_versioned_bucket(store: Store) -> None:
     versions = [v for v in _versions(store.data_dir, VERSIONED) if not v[1]]
     sealed_vid = versions[0][0]
-    blob_path(store.data_dir, version_of(store.data_dir, VERSIONED, "k", sealed_vid).extents[0].blob_id).unlink()
+    stored(store.data_dir, VERSIONED, "k", sealed_vid).remove()
     status, report = scrub(store.data_dir)
     assert status == 1
     assert [(p["kind"], p["bucket"], p["key"], p["version_id"]) for p in report["problems"]] == [
@@ -209,7 +213,7 @@ def test_scrub_with_wrong_master_keys_reports_every_encrypted_version(store: Sto
 
 
 def test_scrub_orphans_and_stale_temp_files_respect_the_grace_period(store: Store) -> None:
-    source = extent_path(store.data_dir, BUCKET, "plain.txt")
+    source = extent_path(store.data_dir, BUCKET, "plain-big")
     orphan = blob_path(store.data_dir, secrets.token_hex(16))
     shutil.copy(source, orphan)
     temp = store.data_dir / "tmp" / secrets.token_hex(16)

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
+from tests.faults.storage import StoredExtent, version_of
 from tests.support import Server, running_server, signed_request, unique_bucket, xml_code
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -66,15 +65,9 @@ def _rule(s3: Any, bucket: str) -> dict[str, Any]:
 
 
 def _stored_bytes(server: Server, bucket: str, key: str) -> bytes:
-    """The bytes of the latest version's data files, as on disk."""
-    db = sqlite3.connect(server.data_dir / "meta.sqlite3")
-    try:
-        (extents,) = db.execute("SELECT extents FROM versions WHERE bucket=? AND key=? AND is_latest=1",
-                                (bucket, key)).fetchone()
-    finally:
-        db.close()
-    blobs = [server.data_dir / "blobs" / e[0][:2] / e[0] for e in json.loads(extents)]
-    return b"".join(p.read_bytes() for p in blobs)
+    """The bytes of the latest version's extents, as stored (blob files, or inline in the metadata)."""
+    version = version_of(server.data_dir, bucket, key)
+    return b"".join(StoredExtent(server.data_dir, e).read() for e in version.extents)
 
 
 # -- the configuration -------------------------------------------------------------------------------------

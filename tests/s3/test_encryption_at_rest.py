@@ -13,6 +13,8 @@ import requests
 
 from sealbox.crypto import envelope
 from sealbox.crypto.keyring import load_keyring
+from sealbox.storage.data.local import INLINE_MAX
+from tests.faults.storage import StoredExtent, stored
 from tests.support import Server, running_server, unique_bucket
 
 
@@ -34,10 +36,6 @@ def _row(server: Server, bucket: str, key: str) -> tuple[bytes, str | None, list
     finally:
         db.close()
     return uid, sealed, json.loads(extents)
-
-
-def _blob(server: Server, blob_id: str) -> Path:
-    return server.data_dir / "blobs" / blob_id[:2] / blob_id
 
 
 def test_no_plaintext_or_data_key_on_disk(private: Server) -> None:
@@ -63,14 +61,15 @@ def test_no_plaintext_or_data_key_on_disk(private: Server) -> None:
     assert s3.get_object(Bucket=bucket, Key="secret")["Body"].read() == secret
 
 
-def _put_sealed(server: Server, size: int) -> tuple[str, bytes, Path]:
+def _put_sealed(server: Server, size: int) -> tuple[str, bytes, StoredExtent]:
     s3 = server.client()
     bucket = unique_bucket()
     s3.create_bucket(Bucket=bucket)
     body = os.urandom(size)
     s3.put_object(Bucket=bucket, Key="obj", Body=body, ServerSideEncryption="AES256")
-    _, _, extents = _row(server, bucket, "obj")
-    return bucket, body, _blob(server, str(extents[0][0]))
+    blob = stored(server.data_dir, bucket, "obj")
+    assert blob.extent.inline == (size < INLINE_MAX - 1000)  # small objects live in the metadata store
+    return bucket, body, blob
 
 
 def _get(server: Server, bucket: str, key: str = "obj", rng: str | None = None) -> tuple[int, bytes | None]:
@@ -83,14 +82,13 @@ def _get(server: Server, bucket: str, key: str = "obj", rng: str | None = None) 
         return -1, None  # connection aborted mid-body
 
 
-@pytest.mark.parametrize("size", [100_000, 300_000])  # read whole in one call / streamed in buffers
+@pytest.mark.parametrize("size", [5_000, 100_000, 300_000])  # inline / a file read whole / streamed in buffers
 @pytest.mark.parametrize("where", ["header", "first-segment", "tag", "last-byte"])
 def test_flipped_byte_is_a_500_not_data(private: Server, where: str, size: int) -> None:
     bucket, body, blob = _put_sealed(private, size)
-    data = bytearray(blob.read_bytes())
-    offset = {"header": 10, "first-segment": 100, "tag": 44 + 65536 + 3, "last-byte": len(data) - 1}[where]
-    data[offset] ^= 0x01
-    blob.write_bytes(bytes(data))
+    stored_size = len(blob.read())
+    first_tag = 44 + min(size, 65536) + 3
+    blob.flip({"header": 10, "first-segment": 100, "tag": first_tag, "last-byte": stored_size - 1}[where])
     status, content = _get(private, bucket)
     assert status == 500
     assert content is not None and b"InternalError" in content and body[:1000] not in content
@@ -98,32 +96,32 @@ def test_flipped_byte_is_a_500_not_data(private: Server, where: str, size: int) 
     assert private.alive()
 
 
-@pytest.mark.parametrize("size", [70_000, 200_000])
+@pytest.mark.parametrize("size", [5_000, 70_000, 200_000])
 def test_truncated_and_extended_files_are_detected(private: Server, size: int) -> None:
     bucket, body, blob = _put_sealed(private, size)
-    original = blob.read_bytes()
-    blob.write_bytes(original[:-16])
+    original = blob.read()
+    blob.write(original[:-16])
     assert _get(private, bucket)[0] == 500
-    blob.write_bytes(original + b"\0" * 16)
+    blob.write(original + b"\0" * 16)
     assert _get(private, bucket)[0] == 500
-    # Dropping a whole final segment (keeping the file's size consistent) is detected too.
-    blob.write_bytes(original)
+    blob.write(original)
     assert _get(private, bucket) == (200, body)
 
 
-def test_swapped_blobs_between_objects_are_detected(private: Server) -> None:
-    bucket_a, body_a, blob_a = _put_sealed(private, 5000)
-    bucket_b, body_b, blob_b = _put_sealed(private, 5000)
-    a, b = blob_a.read_bytes(), blob_b.read_bytes()
-    blob_a.write_bytes(b)
-    blob_b.write_bytes(a)
+@pytest.mark.parametrize("size", [5_000, 70_000])  # inline, files
+def test_swapped_blobs_between_objects_are_detected(private: Server, size: int) -> None:
+    bucket_a, body_a, blob_a = _put_sealed(private, size)
+    bucket_b, body_b, blob_b = _put_sealed(private, size)
+    a, b = blob_a.read(), blob_b.read()
+    blob_a.write(b)
+    blob_b.write(a)
     assert _get(private, bucket_a)[0] == 500
     assert _get(private, bucket_b)[0] == 500
 
 
 def test_tamper_late_in_large_object_aborts_mid_body(private: Server) -> None:
     bucket, body, blob = _put_sealed(private, 6 * 1024 * 1024)
-    with open(blob, "r+b") as f:
+    with open(blob.path, "r+b") as f:
         f.seek(5 * 1024 * 1024)
         byte = f.read(1)
         f.seek(5 * 1024 * 1024)

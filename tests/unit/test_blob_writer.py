@@ -1,4 +1,4 @@
-"""Tests of sealbox.storage.data.local.BlobWriter: the bytes written and the writeback it starts."""
+"""Tests of sealbox.storage.data.local.BlobWriter: the bytes written, the writeback it starts, inlining."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sealbox.storage.data import local
-from sealbox.storage.data.local import WRITEBACK_STEP, LocalBlobStore
+from sealbox.storage.data.local import INLINE_MAX, WRITEBACK_STEP, LocalBlobStore
 
 
 def test_a_large_blob_starts_writeback_for_every_byte_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -58,3 +58,40 @@ def test_sync_file_range_is_found_and_accepts_the_call(tmp_path: Path) -> None:
         assert local._sync_file_range(fd, 0, 65536, local._SYNC_FILE_RANGE_WRITE) == 0
     finally:
         os.close(fd)
+
+
+def _files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()]
+
+
+@pytest.mark.parametrize("size", [0, 1, INLINE_MAX])
+def test_an_inlining_writer_keeps_a_small_body_out_of_any_file(tmp_path: Path, size: int) -> None:
+    store = LocalBlobStore(tmp_path)
+    writer = store.new_writer(inline=True)
+    data = os.urandom(size)
+    writer.write(data[: size // 2])
+    writer.write(data[size // 2:])
+    assert writer.inline
+    writer.commit()
+    assert writer.inline_data == data
+    assert _files(tmp_path) == []  # neither a blob nor a temp file
+
+
+def test_an_inlining_writer_writes_a_file_past_the_limit(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path)
+    writer = store.new_writer(inline=True)
+    data = os.urandom(INLINE_MAX + 1)
+    writer.write(data)
+    assert not writer.inline
+    writer.commit()
+    assert writer.inline_data is None and store.path(writer.blob_id).read_bytes() == data
+
+
+@pytest.mark.parametrize("size", [0, 10])
+def test_a_writer_not_allowed_to_inline_always_writes_a_file(tmp_path: Path, size: int) -> None:
+    store = LocalBlobStore(tmp_path)
+    writer = store.new_writer()
+    writer.write(b"z" * size)
+    assert not writer.inline
+    writer.commit()
+    assert writer.inline_data is None and store.path(writer.blob_id).read_bytes() == b"z" * size

@@ -5,6 +5,12 @@ Write protocol (crash-safe): data goes to ``tmp/<id>``; ``commit()`` fsyncs it, 
 crash leaves at worst an orphan file (found and removed by ``sealbox gc``), never a visible
 partial object. Blob ids are random, never derived from bucket or key names, so no request can
 steer a path outside the data directory.
+
+A writer allowed to inline (simple PUTs) keeps a body of at most ``INLINE_MAX`` stored bytes in
+memory instead: ``commit()`` then writes no file and leaves the bytes in ``inline_data`` for the
+metadata transaction that makes the version visible (``MetaStore.put_version``). A 4 KiB PUT thus
+costs one shared metadata fsync instead of a file create, two fsyncs and a rename, and the data
+directory holds no file per tiny object (MinIO inlines small objects into its metadata likewise).
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ _HEX = set("0123456789abcdef")
 # fsync in commit() finds little left to flush: the disk works while the body is still arriving
 # instead of after it (64 MiB SSE PUTs: +20-30 % at concurrency 1, +5-15 % at 16, measured).
 WRITEBACK_STEP = 8 * 1024 * 1024
+# Stored bytes (ciphertext with its header and tags) up to which an inlining writer writes no file.
+INLINE_MAX = 32 * 1024
 _SYNC_FILE_RANGE_WRITE = 2  # <linux/fs.h>; Python's os module has no sync_file_range
 _sync_file_range = libc.function("sync_file_range",
                                  (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint))
@@ -49,9 +57,11 @@ class BlobWriter:
 
     BUFFER_LIMIT = 256 * 1024
 
-    def __init__(self, store: LocalBlobStore, blob_id: str) -> None:
+    def __init__(self, store: LocalBlobStore, blob_id: str, inline_max: int = 0) -> None:
         self.blob_id = blob_id
         self._store = store
+        self._inline_max = inline_max
+        self.inline_data: bytes | None = None  # set by commit() when the bytes stay out of any file
         self._tmp = store.tmp_dir / blob_id
         self._file: BinaryIO | None = None
         self._pending: list[bytes] = []
@@ -92,7 +102,16 @@ class BlobWriter:
             assert n is not None
             view = view[n:]
 
+    @property
+    def inline(self) -> bool:
+        """Whether commit() will keep the bytes written so far for the metadata store."""
+        return self._inline_max > 0 and self._file is None and self.written <= self._inline_max
+
     def commit(self) -> None:
+        if self.inline:
+            self.inline_data = b"".join(self._pending)
+            self._pending, self._closed = [], True
+            return
         f = self._open()
         try:
             os.fsync(f.fileno())
@@ -127,8 +146,9 @@ class LocalBlobStore:
         self._blob_prefix = f"{self.blob_dir}/"
         self._dir_fds: dict[Path, int] = {}  # directory -> open descriptor, for fsync
 
-    def new_writer(self) -> BlobWriter:
-        return BlobWriter(self, ids.hex_id(16))
+    def new_writer(self, inline: bool = False) -> BlobWriter:
+        """A writer for a new extent; ``inline``: its bytes may stay in the metadata store if small."""
+        return BlobWriter(self, ids.hex_id(16), INLINE_MAX if inline else 0)
 
     def path(self, blob_id: str) -> Path:
         _check_id(blob_id)

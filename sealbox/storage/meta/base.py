@@ -51,7 +51,7 @@ class SealedRow:
 
 @dataclass(frozen=True)
 class WriteResult:
-    """The version id the write got, and the extents no version references any more (to delete)."""
+    """The version id the write got, and the blob-file extents no version references any more (to delete)."""
 
     version_id: str
     orphaned: list[Extent]
@@ -118,12 +118,19 @@ class MetaStore(Protocol):
         ...
 
     def put_version(self, version: ObjectVersion, if_none_match_star: bool = False,
-                    if_match: str | None = None) -> WriteResult:
+                    if_match: str | None = None, inline_data: bytes | None = None) -> WriteResult:
         """Make ``version`` the latest, atomically with the bucket's versioning state.
 
         With versioning Enabled the row keeps ``version.version_id``; otherwise it becomes the
         "null" version, replacing the previous one. Raises NoSuchBucket, PreconditionFailed.
+        ``inline_data`` is the stored body of the version's one extent, which is marked inline:
+        kept in the same transaction, and removed by whichever write later drops the version
+        (such extents are never in an ``orphaned`` list).
         """
+        ...
+
+    def read_inline(self, blob_id: str) -> bytes | None:
+        """The stored bytes of an inline extent; None once its version is gone."""
         ...
 
     def delete(self, bucket: str, key: str, version_id: str | None,

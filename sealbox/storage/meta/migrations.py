@@ -38,4 +38,8 @@ MIGRATIONS: list[list[str]] = [
         """INSERT OR IGNORE INTO users(name, created)
             SELECT principal, MIN(created) FROM credentials WHERE principal <> 'root' GROUP BY principal""",
     ],
+    # 3: the stored bytes of small objects, written in the transaction that makes their version visible
+    [
+        "CREATE TABLE inline_blobs(blob_id TEXT PRIMARY KEY, data BLOB NOT NULL)",
+    ],
 ]

@@ -14,7 +14,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -49,14 +49,34 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def _extent_item(e: Extent) -> list[str | int]:
+    """[blob id, size], then the extent index if not 0, then 1 if the bytes are inline."""
+    if e.inline:
+        return [e.blob_id, e.size, e.index, 1]
+    return [e.blob_id, e.size, e.index] if e.index else [e.blob_id, e.size]
+
+
 def _extents_json(extents: tuple[Extent, ...] | list[Extent]) -> str:
-    return _dumps([[e.blob_id, e.size, e.index] if e.index else [e.blob_id, e.size] for e in extents])
+    return _dumps([_extent_item(e) for e in extents])
 
 
 @functools.lru_cache(maxsize=16384)
 def _extents(text: str) -> tuple[Extent, ...]:
     """Decoded once per hot object: the text names blob ids, so equal text means equal (immutable) extents."""
-    return tuple(Extent(*item) for item in json.loads(text))
+    return tuple(Extent(item[0], item[1], item[2] if len(item) > 2 else 0, len(item) > 3 and bool(item[3]))
+                 for item in json.loads(text))
+
+
+def _release(db: sqlite3.Connection, extents: Iterable[Extent]) -> list[Extent]:
+    """Drop the inline bytes of extents no version references any more, in the caller's transaction;
+    the rest are blob files, which the caller deletes once the transaction has committed."""
+    files: list[Extent] = []
+    for extent in extents:
+        if extent.inline:
+            db.execute("DELETE FROM inline_blobs WHERE blob_id=?", (extent.blob_id,))
+        else:
+            files.append(extent)
+    return files
 
 
 def _object(text: str) -> dict[str, str]:
@@ -261,7 +281,7 @@ class SqliteMetaStore:
             old = db.execute("SELECT extents FROM versions WHERE bucket=? AND key=? AND version_id=?",
                              (v.bucket, v.key, NULL_VERSION)).fetchone()
             if old:
-                orphaned.extend(_extents(old[0]))
+                orphaned.extend(_release(db, _extents(old[0])))
                 db.execute("DELETE FROM versions WHERE bucket=? AND key=? AND version_id=?",
                            (v.bucket, v.key, NULL_VERSION))
         db.execute("UPDATE versions SET is_latest=0 WHERE bucket=? AND key=? AND is_latest=1", (v.bucket, v.key))
@@ -270,7 +290,7 @@ class SqliteMetaStore:
         return orphaned
 
     def put_version(self, version: ObjectVersion, if_none_match_star: bool = False,
-                    if_match: str | None = None) -> WriteResult:
+                    if_match: str | None = None, inline_data: bytes | None = None) -> WriteResult:
         with self._write() as db:
             versioning = self._versioning_in_tx(db, version.bucket)
             if if_none_match_star or if_match is not None:
@@ -278,7 +298,15 @@ class SqliteMetaStore:
                                         if_none_match_star, if_match, version.key)
             vid = version.version_id if versioning is Versioning.ENABLED else NULL_VERSION
             orphaned = self._insert_latest(db, version, vid)
+            if inline_data is not None:
+                (extent,) = version.extents
+                assert extent.inline, "inline bytes for an extent stored as a file"
+                db.execute("INSERT INTO inline_blobs(blob_id, data) VALUES (?, ?)", (extent.blob_id, inline_data))
         return WriteResult(vid, orphaned)
+
+    def read_inline(self, blob_id: str) -> bytes | None:
+        row = self._conn().execute("SELECT data FROM inline_blobs WHERE blob_id=?", (blob_id,)).fetchone()
+        return row[0] if row else None
 
     def delete(self, bucket: str, key: str, version_id: str | None, marker: ObjectVersion) -> DeleteResult:
         with self._write() as db:
@@ -301,7 +329,7 @@ class SqliteMetaStore:
         if row[2]:
             db.execute("UPDATE versions SET is_latest=1 WHERE id=(SELECT MAX(id) FROM versions"
                        " WHERE bucket=? AND key=?)", (bucket, key))
-        return DeleteResult(version_id, bool(row[3]), list(_extents(row[1])))
+        return DeleteResult(version_id, bool(row[3]), _release(db, _extents(row[1])))
 
     def list_objects(self, bucket: str, prefix: str, delimiter: str, after: str, max_keys: int) -> ListPage:
         db = self._conn()
