@@ -23,15 +23,18 @@ install-test: $(STAMP)
 serve: install
 	$(BIN)/sealbox serve $(ARGS)
 
-test: install-test
+test: install-test lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	bash scripts/install-bench-deps.sh
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
+# Types and lint gate every test run: mypy --strict over the package, plain mypy over the tests.
 lint: $(STAMP)
 	$(BIN)/ruff check sealbox tests bench
+	$(BIN)/mypy --strict sealbox
+	$(BIN)/mypy tests
 
 clean:
 	rm -rf $(VENV) build *.egg-info

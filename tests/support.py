@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import requests
@@ -23,6 +24,9 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 ROOT = Path(__file__).resolve().parent.parent
 SEALBOX = Path(sys.executable).parent / "sealbox"
@@ -57,7 +61,7 @@ class Server:
     def tls_endpoint(self) -> str:
         return f"https://localhost:{self.tls_port}"
 
-    def client(self, tls: bool = False, **config: object) -> object:
+    def client(self, tls: bool = False, **config: object) -> S3Client:
         return boto3.client(
             "s3", endpoint_url=self.tls_endpoint if tls else self.endpoint, region_name=REGION,
             aws_access_key_id=self.access_key, aws_secret_access_key=self.secret_key,
@@ -172,6 +176,11 @@ def make_cert(directory: Path) -> tuple[Path, Path]:
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
     return cert_path, key_path
+
+
+def sse_args(encrypted: bool) -> dict[str, Any]:
+    """Keyword arguments of a boto3 write that asks for SSE-S3, or for nothing."""
+    return {"ServerSideEncryption": "AES256"} if encrypted else {}
 
 
 def unique_bucket(prefix: str = "t") -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Any
 
+from sealbox.core.types import Buffer
 from sealbox.http.connection import Exchange
 
 MAX_FORM = 4 * 1024 * 1024  # a bulk selection of a thousand long keys still fits
@@ -123,7 +124,7 @@ class Response:
     status: int = 200
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
-    stream: AsyncIterator[bytes] | None = None
+    stream: AsyncIterator[Buffer] | None = None
 
     def set_cookie(self, name: str, value: str, *, max_age: int | None, secure: bool, path: str = "/") -> None:
         parts = [f"{name}={value}", f"Path={path}", "HttpOnly", "SameSite=Lax"]

@@ -7,6 +7,8 @@ the same ones botocore uses.
 
 from __future__ import annotations
 
+from sealbox.core.types import Buffer
+
 import base64
 import hashlib
 import zlib
@@ -19,7 +21,7 @@ HEADER_PREFIX = "x-amz-checksum-"
 
 
 class Checksum(Protocol):
-    def update(self, data: bytes | memoryview) -> None: ...
+    def update(self, data: Buffer) -> None: ...
 
     def digest(self) -> bytes: ...
 
@@ -30,30 +32,30 @@ class _Crc:
         self._width = width
         self._fn = fn
 
-    def update(self, data: bytes | memoryview) -> None:
+    def update(self, data: Buffer) -> None:
         self._value = self._fn(data, self._value)  # type: ignore[operator]
 
     def digest(self) -> bytes:
         return self._value.to_bytes(self._width, "big")
 
 
-def _zlib_crc32(data: bytes | memoryview, value: int) -> int:
+def _zlib_crc32(data: Buffer, value: int) -> int:
     return zlib.crc32(data, value)
 
 
-def _crt_crc32c(data: bytes | memoryview, value: int) -> int:
-    return crt.crc32c(bytes(data) if isinstance(data, memoryview) else data, value)
+def _crt_crc32c(data: Buffer, value: int) -> int:
+    return int(crt.crc32c(bytes(data) if isinstance(data, memoryview) else data, value))
 
 
-def _crt_crc64nvme(data: bytes | memoryview, value: int) -> int:
-    return crt.crc64nvme(bytes(data) if isinstance(data, memoryview) else data, value)
+def _crt_crc64nvme(data: Buffer, value: int) -> int:
+    return int(crt.crc64nvme(bytes(data) if isinstance(data, memoryview) else data, value))
 
 
 class _Hash:
     def __init__(self, name: str) -> None:
         self._h = hashlib.new(name)
 
-    def update(self, data: bytes | memoryview) -> None:
+    def update(self, data: Buffer) -> None:
         self._h.update(data)
 
     def digest(self) -> bytes:

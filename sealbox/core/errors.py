@@ -7,6 +7,7 @@ The one table that maps codes to HTTP statuses and default messages is ``sealbox
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 
 class ErrorCode(enum.Enum):
@@ -68,21 +69,36 @@ class ErrorCode(enum.Enum):
     SLOW_DOWN = "SlowDown"
 
 
+@dataclass(frozen=True)
+class ErrorFacts:
+    """Facts about the object an error concerns that the answer also states (AWS sends them as
+    headers; the HTTP edge decides how). Typed, so the service layer builds no HTTP."""
+
+    delete_marker: bool = False  # the key's current version (or the named one) is a delete marker
+    version_id: str | None = None  # the version the answer is about (the delete marker's id)
+    last_modified: float | None = None  # epoch seconds, of that version
+    allowed_methods: tuple[str, ...] = ()  # 405 on a delete marker: what would be allowed
+    etag: str | None = None  # quoted; a 304 names the current ETag
+
+
+NO_FACTS = ErrorFacts()
+
+
 class SealboxError(Exception):
     """An S3-level failure raised anywhere below the HTTP edge.
 
     ``extra`` holds the additional XML elements AWS returns for this error
-    (e.g. ``ArgumentName``/``ArgumentValue``, ``BucketName``, ``Key``).
+    (e.g. ``ArgumentName``/``ArgumentValue``, ``BucketName``, ``Key``); ``facts`` what the
+    response states besides (``ErrorFacts``).
     """
 
-    def __init__(self, code: ErrorCode, message: str | None = None, *, headers: dict[str, str] | None = None,
+    def __init__(self, code: ErrorCode, message: str | None = None, *, facts: ErrorFacts = NO_FACTS,
                  **extra: str) -> None:
         super().__init__(message or code.value)
         self.code = code
         self.message = message
         self.extra: dict[str, str] = {k: str(v) for k, v in extra.items()}
-        # Facts the response must also carry as headers (e.g. x-amz-delete-marker on a 404).
-        self.headers: dict[str, str] = headers or {}
+        self.facts = facts
 
     def __repr__(self) -> str:
         return f"SealboxError({self.code.value}, {self.message!r}, {self.extra!r})"

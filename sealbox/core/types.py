@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
+
+# Bytes as they travel: a copy, a reused bytearray, or a view of a mapping (no copy).
+Buffer = bytes | bytearray | memoryview
+# An object's plaintext as it streams to a client (an async generator, so an early stop can close it
+# and release what it holds: open blobs, mappings, reused buffers).
+Body = AsyncGenerator[Buffer, None]
 
 NULL_VERSION = "null"
 SSE_AES256 = "AES256"

@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from sealbox.core.types import Buffer
 from sealbox.crypto.errors import CryptoError, IntegrityError
 
 __all__ = [
@@ -91,7 +92,6 @@ _NONCE = struct.Struct(">QI")
 _AAD_TAIL = struct.Struct(">QB")
 
 Rng = Callable[[int], bytes]
-Buffer = bytes | bytearray | memoryview
 
 
 def _as_bytes_view(data: Buffer) -> memoryview:
@@ -220,6 +220,7 @@ class ExtentEncryptor:
         if count == 0:
             pending += mv
             return b""
+        out: memoryview | bytes
         if count == 1:
             out = self._seal(pending if pending else mv[:seg], False)
         else:
@@ -462,7 +463,7 @@ def encrypt_extent(
 
 def decrypt_extent(
     data_key: bytes, blob: Buffer, *, object_uid: bytes, extent_index: int, plain_size: int
-) -> bytes | bytearray:
+) -> Buffer:
     """The plaintext of a whole extent file (checks its exact size). Raises IntegrityError."""
     mv = _as_bytes_view(blob)
     if len(mv) < HEADER_SIZE:

@@ -10,14 +10,16 @@ from __future__ import annotations
 import errno
 import logging
 from datetime import UTC, datetime
+from email.utils import formatdate
 
 from sealbox.core import ids
-from sealbox.core.errors import ErrorCode, SealboxError
+from sealbox.core.errors import ErrorCode, ErrorFacts, SealboxError
+from sealbox.core.types import Buffer
 from sealbox.http import sigv4
 from sealbox.http.connection import Exchange, HeaderError
 from sealbox.http.errors import error_xml, status_of
 from sealbox.http.handlers import HANDLERS, Services
-from sealbox.http.request import Request, Response, parse_query
+from sealbox.http.request import Incoming, Request, Response, parse_query
 from sealbox.http.router import check_query_utf8, host_bucket, route, split_target
 from sealbox.service.identity import Principal
 from sealbox.service.pipeline import IntegrityFailure
@@ -35,7 +37,7 @@ class S3App:
         self.domain = services.settings.domain
 
     async def __call__(self, exchange: Exchange) -> None:
-        request = Request(method=exchange.method, raw_path=exchange.raw_path, raw_query=exchange.raw_query,
+        request = Incoming(method=exchange.method, raw_path=exchange.raw_path, raw_query=exchange.raw_query,
                           query=parse_query(exchange.raw_query), headers=exchange.headers,
                           receive=exchange.receive, secure=exchange.secure, client_ip=exchange.client_ip,
                           request_id=ids.hex_id(8).upper())
@@ -46,7 +48,7 @@ class S3App:
         except IntegrityFailure as exc:
             integrity_log.error("integrity failure serving %s %s (request %s): %s", request.method,
                                 request.resource, request.request_id, exc)
-            response = self._error(request, SealboxError(ErrorCode.INTERNAL_ERROR))
+            response = self._error(request, integrity_error())
         except Exception as exc:
             full = storage_full(exc)
             if full is None:
@@ -55,49 +57,46 @@ class S3App:
             response = self._error(request, full or SealboxError(ErrorCode.INTERNAL_ERROR))
         await self._send(request, response, exchange)
 
-    async def _handle(self, request: Request) -> Response:
+    async def _handle(self, request: Incoming) -> Response:
         bucket, key = split_target(request.raw_path, request.headers.get("host", ""), self.domain)
         check_query_utf8(request.query)
         request.bucket, request.key = bucket, key
-        target = route(request.method, bucket, key, request.query, request.headers)
-        request.auth = sigv4.authenticate(
+        auth = sigv4.authenticate(
             sigv4.SigningRequest(request.method, request.raw_path, request.raw_query, request.headers,
                                  host_bucket(request.headers.get("host", ""), self.domain)),
             self.services.identity.secret_for, datetime.now(UTC))
-        if request.auth.presigned:
+        if auth.presigned:
             _promote_query_headers(request)
+        # Routed after authentication, as AWS answers: a bad signature is 403 whatever was asked.
+        request.route = target = route(request.method, bucket, key, request.query, request.headers)
         # What bucket-policy conditions may test (aws:SecureTransport, aws:SourceIp, headers, query).
         context = RequestContext(secure=request.secure, source_ip=request.client_ip, headers=request.headers,
                                  query=request.query, bucket=bucket, key=key)
-        if request.auth.access_key is not None:
-            found = self.services.identity.lookup(request.auth.access_key)
+        if auth.access_key is not None:
+            found = self.services.identity.lookup(auth.access_key)
             if found is None:
-                raise SealboxError(ErrorCode.INVALID_ACCESS_KEY_ID, AWSAccessKeyId=request.auth.access_key)
-            request.principal = Principal(found[0], request.auth.access_key, context)
+                raise SealboxError(ErrorCode.INVALID_ACCESS_KEY_ID, AWSAccessKeyId=auth.access_key)
+            principal = Principal(found[0], auth.access_key, context)
         else:
-            request.principal = Principal.anonymous(context)
-        handler = HANDLERS.get(target.op)
-        if handler is None:
-            raise SealboxError(ErrorCode.NOT_IMPLEMENTED, f"{target.op.value} is not implemented by sealbox yet.")
-        return await handler(self.services, request)
+            principal = Principal.anonymous(context)
+        return await HANDLERS[target.op](self.services, Request(request, target, auth, principal))
 
-    def _error(self, request: Request, exc: SealboxError) -> Response:
+    def _error(self, request: Incoming, exc: SealboxError) -> Response:
         status = status_of(exc.code)
-        headers = {"x-amz-request-id": request.request_id, **exc.headers}
+        headers = {"x-amz-request-id": request.request_id, **fact_headers(exc.facts)}
         if status == 304 or request.method == "HEAD":
             return Response(status, headers)
         if status >= 500:
-            log.warning("%s %s -> %s (request %s)", request.method, request.resource, exc.code.value,
-                        request.request_id)
+            log.warning("%s -> %s (request %s)", describe(request), exc.code.value, request.request_id)
         body = error_xml(exc.code, exc.message, request.resource, request.request_id, exc.extra)
         return Response(status, {**headers, "content-type": "application/xml"}, body)
 
-    async def _send(self, request: Request, response: Response, exchange: Exchange) -> None:
+    async def _send(self, request: Incoming, response: Response, exchange: Exchange) -> None:
         headers = response.headers
         headers.setdefault("x-amz-request-id", request.request_id)
         headers.setdefault("server", "sealbox")
         stream = response.stream
-        first = b""
+        first: Buffer = b""
         if stream is not None:
             # Pull the first buffer before the status line: a tampered object fails here, as a 500.
             try:
@@ -106,7 +105,7 @@ class S3App:
                 integrity_log.error("integrity failure serving %s (request %s): %s", request.resource,
                                     request.request_id, exc)
                 await stream.aclose()
-                response = self._error(request, SealboxError(ErrorCode.INTERNAL_ERROR))
+                response = self._error(request, integrity_error())
                 headers, stream = response.headers, None
                 headers.setdefault("x-amz-request-id", request.request_id)
         if "content-length" not in headers and stream is None:
@@ -147,7 +146,40 @@ _AUTH_QUERY = {"x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-expir
                "x-amz-signature", "x-amz-security-token"}
 
 
-def _promote_query_headers(request: Request) -> None:
+def integrity_error() -> SealboxError:
+    """What a client is told when stored data fails authentication: S3 has no better code than a 500
+    InternalError, but the message says that this is no passing fault."""
+    return SealboxError(ErrorCode.INTERNAL_ERROR, "The stored data of this object failed authentication (it"
+                        " was damaged or tampered with at rest) and was not served. Retrying will not help;"
+                        " the server's integrity log names the object.")
+
+
+def fact_headers(facts: ErrorFacts) -> dict[str, str]:
+    """The headers AWS answers an error with, from the facts the service attached to it."""
+    headers: dict[str, str] = {}
+    if facts.delete_marker:
+        headers["x-amz-delete-marker"] = "true"
+    if facts.version_id is not None:
+        headers["x-amz-version-id"] = facts.version_id
+    if facts.last_modified is not None:
+        headers["last-modified"] = formatdate(facts.last_modified, usegmt=True)
+    if facts.allowed_methods:
+        headers["allow"] = ", ".join(facts.allowed_methods)
+    if facts.etag is not None:
+        headers["etag"] = facts.etag
+    return headers
+
+
+def describe(request: Incoming) -> str:
+    """A request as logs name it: method, resource, the query's parameter names (never their values:
+    a presigned URL's signature is one), and the operation once routed, e.g.
+    ``GET /bucket?tagging (not routed)`` or ``PUT /b/k?partNumber&uploadId (UploadPart)``."""
+    names = "&".join(sorted({name for name in request.query}))
+    op = request.route.op.value if request.route is not None else "not routed"
+    return f"{request.method} {request.resource}{'?' + names if names else ''} ({op})"
+
+
+def _promote_query_headers(request: Incoming) -> None:
     """A presigned URL may carry x-amz-* headers as (signed) query parameters, e.g.
     ``x-amz-server-side-encryption=AES256``; S3 applies them as if sent as headers. Ignoring them
     would silently store unencrypted what the URL's signer asked to encrypt."""

@@ -36,6 +36,7 @@ from typing import Any
 import httptools
 
 from sealbox.core.errors import ErrorCode, SealboxError
+from sealbox.core.types import Buffer
 from sealbox.http.errors import error_xml, status_of
 
 log = logging.getLogger("sealbox.http")
@@ -161,7 +162,7 @@ class Exchange:
         self._wake()
 
     # -- the response ------------------------------------------------------------------------------
-    def start(self, status: int, headers: Iterable[tuple[str, str]], body: bytes = b"", end: bool = True) -> None:
+    def start(self, status: int, headers: Iterable[tuple[str, str]], body: Buffer = b"", end: bool = True) -> None:
         """Write the status line and headers, with ``body`` (the whole body when ``end``, else its first
         bytes). Without a content-length header a body that does not end here is sent chunked.
         Raises HeaderError, before anything is written, for a header value no HTTP head can carry."""
@@ -193,12 +194,12 @@ class Exchange:
         if self.method == "HEAD":
             body = b""
         elif self._chunked and body:
-            body = b"%x\r\n%b\r\n" % (len(body), body)
+            body = b"".join((b"%x\r\n" % len(body), body, b"\r\n"))
         self._conn.send(head, body)
         if end:
             self.finish()
 
-    async def write(self, data: bytes) -> None:
+    async def write(self, data: Buffer) -> None:
         """More of the body; waits while the client is not reading (the socket's buffer is full)."""
         conn = self._conn
         if conn.lost or self.method == "HEAD" or not data:
@@ -411,7 +412,7 @@ class HttpConnection(asyncio.Protocol):
         exchange.keep_alive = False
         exchange.start(500, [("content-type", "text/plain; charset=utf-8")], b"Internal Server Error")
 
-    def send(self, *parts: bytes) -> None:
+    def send(self, *parts: Buffer) -> None:
         if self.lost:
             return
         if len(parts) == 1:

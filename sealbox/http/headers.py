@@ -4,20 +4,34 @@ from __future__ import annotations
 
 import base64
 import binascii
+import email.utils
 from collections.abc import Mapping
 
 from sealbox.core.checksums import ALGORITHMS, HEADER_PREFIX, digest_size
 from sealbox.core.errors import ErrorCode, SealboxError
-from sealbox.service.conditions import (  # noqa: F401 - re-exported: parsed here, evaluated by the service
-    Conditions,
-    check_conditions,
-    parse_http_date,
-)
+from sealbox.service.conditions import ByteRange, Conditions
 
 # Headers stored with the object and returned on GET/HEAD (and overridable with response-*).
 CONTENT_HEADERS = ("content-type", "content-disposition", "content-encoding", "content-language",
                    "cache-control", "expires")
 META_PREFIX = "x-amz-meta-"
+
+
+def parse_http_date(value: str | None) -> float | None:
+    """An HTTP date as epoch seconds; None when absent or unparseable (S3 ignores bad dates)."""
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def conditions(headers: Mapping[str, str], prefix: str = "") -> Conditions:
+    """``If-Match`` & co. (``prefix`` ``x-amz-copy-source-`` for a copy's source)."""
+    return Conditions(headers.get(f"{prefix}if-match"), headers.get(f"{prefix}if-none-match"),
+                      parse_http_date(headers.get(f"{prefix}if-modified-since")),
+                      parse_http_date(headers.get(f"{prefix}if-unmodified-since")))
 
 
 def content_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -37,11 +51,12 @@ def user_metadata(headers: Mapping[str, str]) -> dict[str, str]:
     return {k[len(META_PREFIX):]: v for k, v in headers.items() if k.startswith(META_PREFIX)}
 
 
-def parse_range(value: str | None, size: int) -> tuple[int, int] | None:
-    """``bytes=a-b`` / ``a-`` / ``-n`` → (start, length). None = whole object (absent or ignorable).
+def parse_range(value: str | None) -> ByteRange | None:
+    """``bytes=a-b`` / ``a-`` / ``-n``; None = whole object (absent or ignorable).
 
     Like S3: a syntactically invalid or multi-range header is ignored; a valid range that starts
-    beyond the end (or any range of an empty object) is 416 InvalidRange.
+    beyond the end (or any range of an empty object) is 416 InvalidRange, once the size is known
+    (``ByteRange.span``).
     """
     if not value:
         return None
@@ -51,32 +66,23 @@ def parse_range(value: str | None, size: int) -> tuple[int, int] | None:
     first, dash, last = spec.strip().partition("-")
     if not dash:
         return None
+    if first == "":
+        suffix = _digits(last)
+        return ByteRange(suffix=suffix) if suffix is not None else None
+    start, end = _digits(first), _digits(last) if last != "" else None
+    if start is None or (last != "" and (end is None or end < start)):
+        return None
+    return ByteRange(first=start, last=end)
+
+
+def _digits(text: str) -> int | None:
+    """A non-negative decimal number, or None (digits like '²' that int() refuses included)."""
+    if not text.isdigit():
+        return None
     try:
-        if first == "":
-            suffix = int(last)
-            if suffix < 0 or not last.isdigit():
-                return None
-            if suffix == 0 or size == 0:
-                raise _invalid_range(size)
-            start = max(0, size - suffix)
-            return start, size - start
-        start = int(first)
-        if not first.isdigit():
-            return None
-        end = int(last) if last != "" else size - 1
-        if last != "" and (not last.isdigit() or end < start):
-            return None
+        return int(text)
     except ValueError:
         return None
-    if start >= size:
-        raise _invalid_range(size)
-    end = min(end, size - 1)
-    return start, end - start + 1
-
-
-def _invalid_range(size: int) -> SealboxError:
-    return SealboxError(ErrorCode.INVALID_RANGE, "The requested range is not satisfiable",
-                        RangeRequested="", ActualObjectSize=str(size))
 
 
 def content_md5(headers: Mapping[str, str]) -> bytes | None:

@@ -50,11 +50,19 @@ class Op(enum.Enum):
     LIST_PARTS = "ListParts"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Route:
+    """A request classified: the operation and the parameters that identify its target."""
+
     op: Op
     bucket: str | None
     key: str | None
+    version_id: str | None = None  # ?versionId= (checked by the service: it knows the id format)
+    upload_id: str | None = None  # ?uploadId=
+    part_number: int = 0  # ?partNumber= (1..10000); 0 when absent
+
+
+MAX_PART_NUMBER = 10000
 
 
 # Sub-resources sealbox does not implement: answered with NotImplemented rather than misrouted.
@@ -109,8 +117,30 @@ def route(method: str, bucket: str | None, key: str | None, query: Mapping[str, 
     for name in _UNSUPPORTED if query else ():
         if name in query:
             raise SealboxError(ErrorCode.NOT_IMPLEMENTED, f"The {name} sub-resource is not implemented by sealbox.")
-    op = _object_op(method, query, headers) if key is not None else _bucket_op(method, query)
-    return Route(op, bucket, key)
+    if key is None:
+        return Route(_bucket_op(method, query), bucket, None)
+    op = _object_op(method, query, headers)
+    return Route(op, bucket, key, query.get("versionId"), query.get("uploadId"), _part_number(op, query))
+
+
+_NEEDS_PART_NUMBER = frozenset({Op.UPLOAD_PART, Op.UPLOAD_PART_COPY})
+
+
+def _part_number(op: Op, query: Mapping[str, str]) -> int:
+    value = query.get("partNumber")
+    if not value:
+        if op in _NEEDS_PART_NUMBER:
+            raise SealboxError(ErrorCode.INVALID_ARGUMENT, "Part number must be an integer between 1 and 10000,"
+                               " inclusive", ArgumentName="partNumber", ArgumentValue="")
+        return 0
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if not 1 <= number <= MAX_PART_NUMBER:
+        raise SealboxError(ErrorCode.INVALID_ARGUMENT, "Provided partNumber not an integer or within integer range",
+                           ArgumentName="partNumber", ArgumentValue=value)
+    return number
 
 
 def _bucket_op(method: str, q: Mapping[str, str]) -> Op:

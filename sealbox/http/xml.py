@@ -61,7 +61,7 @@ def parse(body: bytes, limit: int = MAX_XML_BODY) -> Element:
         raise SealboxError(ErrorCode.MALFORMED_XML, "The XML you provided was too large")
     try:
         # No S3 document has a DOCTYPE: refuse every DTD, not only the entity tricks defusedxml knows.
-        root = SafeET.fromstring(body, forbid_dtd=True)
+        root: Element = SafeET.fromstring(body, forbid_dtd=True)
     except Exception as exc:  # ParseError, DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
         raise SealboxError(ErrorCode.MALFORMED_XML) from exc
     for node in root.iter():

@@ -24,7 +24,7 @@ class BucketService:
         self.region = region
         self.server_default_sse = server_default_sse
 
-    def get(self, principal: Principal | None, name: str, action: str, key: str | None = None, *,
+    def get(self, principal: Principal, name: str, action: str, key: str | None = None, *,
             extra: Mapping[str, str | None] | None = None) -> Bucket:
         """The bucket, if it exists and ``principal`` may perform ``action`` on it (on its object ``key``
         for object actions; see ``service.access``)."""
@@ -51,7 +51,7 @@ class BucketService:
             return None
         return {"s3:x-amz-server-side-encryption": upload.sse}
 
-    def existing(self, principal: Principal | None, name: str) -> Bucket:
+    def existing(self, principal: Principal, name: str) -> Bucket:
         """The bucket if it exists, for operations that authorize per key afterwards (DeleteObjects)."""
         bucket = self._meta.get_bucket(name)
         if bucket is None:
@@ -60,20 +60,20 @@ class BucketService:
         return bucket
 
     # -- bucket policy (issue #5) ---------------------------------------------------------------
-    def get_policy(self, principal: Principal | None, name: str) -> str:
+    def get_policy(self, principal: Principal, name: str) -> str:
         bucket = self.get(principal, name, "s3:GetBucketPolicy")
         if bucket.policy is None:
             raise SealboxError(ErrorCode.NO_SUCH_BUCKET_POLICY, "The bucket policy does not exist",
                                BucketName=name)
         return bucket.policy
 
-    def put_policy(self, principal: Principal | None, name: str, text: str) -> None:
+    def put_policy(self, principal: Principal, name: str, text: str) -> None:
         """Validate (MalformedPolicy with AWS's messages; named users must exist) and store as given."""
         self.get(principal, name, "s3:PutBucketPolicy")
         parse_policy(text, name, self._resolve_principal)
         self._meta.set_bucket_policy(name, text)
 
-    def delete_policy(self, principal: Principal | None, name: str) -> None:
+    def delete_policy(self, principal: Principal, name: str) -> None:
         """Idempotent, as on AWS: deleting a policy that is not there succeeds."""
         self.get(principal, name, "s3:DeleteBucketPolicy")
         self._meta.set_bucket_policy(name, None)
@@ -86,11 +86,11 @@ class BucketService:
                 return user.name
         return None
 
-    def list(self, principal: Principal | None) -> list[Bucket]:
+    def list(self, principal: Principal) -> list[Bucket]:
         who = require_principal(principal)
         return [b for b in self._meta.list_buckets() if who.is_root or b.owner == who.name]
 
-    def create(self, principal: Principal | None, name: str, location: str | None) -> Bucket:
+    def create(self, principal: Principal, name: str, location: str | None) -> Bucket:
         who = require_principal(principal)
         validate_bucket_name(name)
         if location and location != self.region and not (location == "US" and self.region == "us-east-1"):
@@ -105,12 +105,12 @@ class BucketService:
             raise SealboxError(ErrorCode.BUCKET_ALREADY_EXISTS, BucketName=name)
         return bucket
 
-    def delete(self, principal: Principal | None, name: str) -> None:
+    def delete(self, principal: Principal, name: str) -> None:
         self.get(principal, name, "s3:DeleteBucket")
         if not self._meta.delete_bucket(name):
             raise no_such_bucket(name)
 
-    def set_versioning(self, principal: Principal | None, name: str, state: Versioning) -> None:
+    def set_versioning(self, principal: Principal, name: str, state: Versioning) -> None:
         bucket = self.get(principal, name, "s3:PutBucketVersioning")
         if state is Versioning.UNVERSIONED and bucket.versioning is not Versioning.UNVERSIONED:
             raise SealboxError(ErrorCode.ILLEGAL_VERSIONING_CONFIGURATION,
@@ -125,7 +125,7 @@ class BucketService:
             return self.server_default_sse, False
         return None
 
-    def set_encryption(self, principal: Principal | None, name: str, sse: str | None,
+    def set_encryption(self, principal: Principal, name: str, sse: str | None,
                        bucket_key_enabled: bool = False) -> None:
         self.get(principal, name, "s3:PutEncryptionConfiguration")
         if sse is not None and sse != SSE_AES256:

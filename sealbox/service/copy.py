@@ -21,9 +21,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from sealbox.core.checksums import ALGORITHMS
-from sealbox.core.errors import ErrorCode, SealboxError
+from sealbox.core.errors import NO_FACTS, ErrorCode, SealboxError
 from sealbox.core.names import validate_key, validate_user_metadata
-from sealbox.core.types import ObjectVersion
+from sealbox.core.types import Body, Buffer, ObjectVersion
 from sealbox.service.conditions import Conditions, check_conditions
 from sealbox.service.identity import Principal
 from sealbox.service.objects import ObjectService, WriteParams, check_sse_value
@@ -31,7 +31,6 @@ from sealbox.service.pipeline import EncryptionTarget, PayloadChecks, write_exte
 
 MAX_COPY_SOURCE = 5 * 1024**3  # CopyObject and UploadPartCopy copy at most 5 GiB per request
 DIRECTIVES = ("COPY", "REPLACE")
-_OPEN_ATTEMPTS = 3
 _SELF_COPY = ("This copy request is illegal because it is trying to copy an object to itself without changing the"
               " object's metadata, storage class, website redirect location or encryption attributes.")
 
@@ -59,53 +58,43 @@ class SourceRead:
     version: ObjectVersion
     start: int
     length: int
-    stream: AsyncIterator[bytes]
+    stream: Body
 
 
 class SourcePayload:
     """A source stream presented to ``write_extent`` as a payload: nothing to verify, digests to compute."""
 
-    def __init__(self, stream: AsyncIterator[bytes], algorithms: tuple[str, ...]) -> None:
+    def __init__(self, stream: Body, algorithms: tuple[str, ...]) -> None:
         self._stream = stream
         self.checks = PayloadChecks(algorithms=algorithms)
 
-    def chunks(self) -> AsyncIterator[bytes]:
+    def chunks(self) -> AsyncIterator[Buffer]:
         return self._stream
 
 
-def lookup_source(objects: ObjectService, principal: Principal | None, bucket: str, key: str,
-                  version_id: str | None, conditions: Conditions | None) -> ObjectVersion:
-    """The source version, readable by ``principal`` and satisfying the copy-source conditions (else 412)."""
+def open_source(objects: ObjectService, principal: Principal, bucket: str, key: str,
+                version_id: str | None, conditions: Conditions | None,
+                byte_range: tuple[int, int] | None = None) -> SourceRead:
+    """Look the source up, readable by ``principal`` and satisfying the copy-source conditions (else
+    412), and open its plaintext; ``byte_range`` is (first, last), inclusive. A source overwritten
+    between lookup and open is looked up again (``ObjectService.open_read``)."""
     action = "s3:GetObjectVersion" if version_id else "s3:GetObject"
+
+    def span(source: ObjectVersion) -> tuple[int, int, bool]:
+        if conditions is not None:
+            check_conditions(conditions, source, for_read=False)  # on a copy every failed condition is 412
+        return (*_source_span(source, byte_range), byte_range is not None)
+
     try:
-        source = objects.lookup(principal, bucket, key, version_id, action)
+        read = objects.open_read(principal, bucket, key, version_id, action, span, whole_ok=False)
     except SealboxError as exc:
         if exc.code is ErrorCode.METHOD_NOT_ALLOWED:  # a version id naming a delete marker
             raise SealboxError(ErrorCode.INVALID_REQUEST, "The source of a copy request may not specifically"
                                " refer to a delete marker by version id.") from None
-        exc.headers = {}  # the delete-marker headers describe a GET of the source, not this copy
+        exc.facts = NO_FACTS  # the delete-marker facts describe a GET of the source, not this copy
         raise
-    if conditions is not None:
-        check_conditions(conditions, source, for_read=False)  # on a copy every failed condition is 412
-    return source
-
-
-def open_source(objects: ObjectService, principal: Principal | None, bucket: str, key: str,
-                version_id: str | None, conditions: Conditions | None,
-                byte_range: tuple[int, int] | None = None) -> SourceRead:
-    """Look the source up and open its plaintext; ``byte_range`` is (first, last), inclusive.
-
-    Opening retries when the version was overwritten (its blobs removed) between lookup and open.
-    """
-    for attempt in range(_OPEN_ATTEMPTS):
-        source = lookup_source(objects, principal, bucket, key, version_id, conditions)
-        start, length = _source_span(source, byte_range)
-        try:
-            return SourceRead(source, start, length, objects.open_reader(source, start, length))
-        except FileNotFoundError:
-            if attempt == _OPEN_ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")
+    assert read.stream is not None  # whole_ok=False: always a stream
+    return SourceRead(read.version, read.start, read.length, read.stream)
 
 
 def _source_span(source: ObjectVersion, byte_range: tuple[int, int] | None) -> tuple[int, int]:
@@ -162,14 +151,13 @@ def _refuse_noop_self_copy(source: ObjectVersion, dst_bucket: str, dst_key: str,
         raise SealboxError(ErrorCode.INVALID_REQUEST, _SELF_COPY)
 
 
-async def copy_object(objects: ObjectService, principal: Principal | None, src_bucket: str, src_key: str,
+async def copy_object(objects: ObjectService, principal: Principal, src_bucket: str, src_key: str,
                       src_version_id: str | None, dst_bucket: str, dst_key: str, params: CopyParams) -> CopyResult:
     """Copy one version to ``dst_bucket/dst_key``; the caller becomes the owner of the new object."""
     check_directive(params.metadata_directive)
     check_sse_value(params.sse)
     algorithm = check_checksum_algorithm(params.checksum_algorithm)
     destination = objects.buckets.get(principal, dst_bucket, "s3:PutObject", dst_key)
-    who = principal or Principal.anonymous()  # authorized above: a policy may let anyone write here
     validate_key(dst_key)
     sse = objects.effective_sse(destination, params.sse)
     read = open_source(objects, principal, src_bucket, src_key, src_version_id, params.conditions)
@@ -184,6 +172,6 @@ async def copy_object(objects: ObjectService, principal: Principal | None, src_b
         written, writer = await write_extent(objects.blobs, objects.pool, SourcePayload(read.stream, algorithms),
                                              target, commit=False, inline=True)
     finally:
-        await read.stream.aclose()  # type: ignore[attr-defined]  # an async generator
-    version = objects.new_version(destination.name, dst_key, who, uid, written, write, sse, sealed)
+        await read.stream.aclose()
+    version = objects.new_version(destination.name, dst_key, principal, uid, written, write, sse, sealed)
     return CopyResult(await objects.commit(writer, version, write), source)

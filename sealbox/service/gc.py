@@ -12,14 +12,13 @@ afterwards in one snapshot; a blob referenced at any time after the listing is t
 
 from __future__ import annotations
 
-import os
+import functools
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sealbox.service.scrub import DEFAULT_GRACE
-from sealbox.storage.data.local import LocalBlobStore
+from sealbox.storage.data.base import BlobStore
 from sealbox.storage.meta.base import MetaStore
 
 
@@ -45,7 +44,7 @@ class GcReport:
 
 
 class Collector:
-    def __init__(self, meta: MetaStore, blobs: LocalBlobStore, *, grace: float = DEFAULT_GRACE,
+    def __init__(self, meta: MetaStore, blobs: BlobStore, *, grace: float = DEFAULT_GRACE,
                  dry_run: bool = False, clock: Callable[[], float] = time.time) -> None:
         self.meta = meta
         self.blobs = blobs
@@ -55,49 +54,33 @@ class Collector:
 
     def run(self) -> GcReport:
         report = GcReport(dry_run=self.dry_run)
-        blobs = self._ages(self._blob_paths())
-        temps = self._ages(self.blobs.temp_files())
+        now = self.clock()
+        blobs = [info for blob_id in self.blobs.blob_ids() if (info := self.blobs.stat(blob_id)) is not None]
+        temps = list(self.blobs.temp_blobs())
         referenced = self.meta.referenced_blob_ids()  # read after the listing: see the module docstring
-        for path, age in blobs:
-            if path.name in referenced:
+        for blob in blobs:
+            if blob.blob_id in referenced:
                 continue
-            if age >= self.grace:
-                self._remove(report, path, report.removed_blobs)
+            if now - blob.mtime >= self.grace:
+                self._remove(report, blob.location, blob.size, report.removed_blobs,
+                             functools.partial(self.blobs.delete, [blob.blob_id]))
             else:
                 report.kept_young += 1
-        for path, age in temps:
-            if age >= self.grace:
-                self._remove(report, path, report.removed_temp)
+        for temp in temps:
+            if now - temp.mtime >= self.grace:
+                self._remove(report, temp.location, temp.size, report.removed_temp,
+                             functools.partial(self.blobs.remove_temp, temp.name))
             else:
                 report.kept_young += 1
         return report
 
-    def _blob_paths(self) -> Iterator[Path]:
-        for blob_id in self.blobs.blob_ids():
-            try:
-                yield self.blobs.path(blob_id)
-            except ValueError:  # not a blob id: a file sealbox did not write is not gc's to remove
-                continue
-
-    def _ages(self, paths: Iterable[Path]) -> list[tuple[Path, float]]:
-        now = self.clock()
-        found: list[tuple[Path, float]] = []
-        for path in paths:
-            try:
-                found.append((path, now - path.stat().st_mtime))
-            except FileNotFoundError:
-                continue
-        return found
-
-    def _remove(self, report: GcReport, path: Path, removed: list[str]) -> None:
+    def _remove(self, report: GcReport, location: str, size: int, removed: list[str],
+                remove: Callable[[], None]) -> None:
         try:
-            size = path.stat().st_size
             if not self.dry_run:
-                os.unlink(path)
-        except FileNotFoundError:
-            return  # deleted by the server meanwhile
+                remove()
         except OSError as exc:
-            report.errors.append(f"{path}: {exc}")
+            report.errors.append(f"{location}: {exc}")
             return
-        removed.append(str(path))
+        removed.append(location)
         report.bytes_freed += size

@@ -30,13 +30,13 @@ from awscrt import checksums as crt
 from sealbox.core.checksums import b64, combine_composite
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.names import validate_key, validate_user_metadata
-from sealbox.core.types import Bucket, Extent, ObjectVersion
+from sealbox.core.types import Bucket, Buffer, Extent, ObjectVersion
 from sealbox.service.conditions import Conditions
 from sealbox.service.copy import SourcePayload, check_checksum_algorithm, open_source
 from sealbox.service.identity import Principal
 from sealbox.service.objects import ObjectService, WriteParams, new_version_id
 from sealbox.service.pipeline import EncryptionTarget, IntegrityFailure, Payload, PayloadChecks, write_extent
-from sealbox.storage.data.local import BlobWriter
+from sealbox.storage.data.base import BlobWriter
 from sealbox.storage.meta.base import Part, Upload
 
 MIN_PART_SIZE = 5 * 1024 * 1024  # every part but the last
@@ -132,10 +132,9 @@ def _checksum_type(algorithm: str | None, requested: str | None) -> str | None:
 # -- create ------------------------------------------------------------------------------------
 
 
-async def create_upload(objects: ObjectService, principal: Principal | None, bucket_name: str, key: str,
+async def create_upload(objects: ObjectService, principal: Principal, bucket_name: str, key: str,
                         params: UploadParams) -> Upload:
     bucket = objects.buckets.get(principal, bucket_name, "s3:PutObject", key)
-    who = principal or Principal.anonymous()  # authorized above: a policy may let anyone write here
     validate_key(key)
     validate_user_metadata(params.write.user_meta)
     algorithm = check_checksum_algorithm(params.checksum_algorithm)
@@ -143,7 +142,7 @@ async def create_upload(objects: ObjectService, principal: Principal | None, buc
     sse = objects.effective_sse(bucket, params.write.sse)
     uid, sealed, _ = objects.encryption_for(bucket.name, key, sse)  # the data key is reopened per part
     upload = Upload(upload_id=secrets.token_urlsafe(48), bucket=bucket.name, key=key, object_uid=uid,
-                    initiated=time.time(), owner=who.name, content_headers=dict(params.write.content_headers),
+                    initiated=time.time(), owner=principal.name, content_headers=dict(params.write.content_headers),
                     user_meta=dict(params.write.user_meta), sse=sse, sealed_key=sealed,
                     checksum_algorithm=algorithm, checksum_type=checksum_type,
                     storage_class=params.write.storage_class)
@@ -176,7 +175,7 @@ class _PartPayload:
         self.checks = PayloadChecks(content_md5=claimed.content_md5, sha256_hex=claimed.sha256_hex,
                                     algorithms=algorithms, expected=claimed.expected)
 
-    def chunks(self) -> AsyncIterator[bytes]:
+    def chunks(self) -> AsyncIterator[Buffer]:
         return self._inner.chunks()
 
 
@@ -209,7 +208,7 @@ def _record_part_blocking(objects: ObjectService, writer: BlobWriter, upload_id:
     return objects.commit_blob_then(writer, lambda: objects.meta.put_part(upload_id, part))
 
 
-async def upload_part(objects: ObjectService, principal: Principal | None, bucket_name: str, key: str,
+async def upload_part(objects: ObjectService, principal: Principal, bucket_name: str, key: str,
                       upload_id: str, part_number: int, payload: Payload) -> tuple[Part, Upload]:
     bucket = objects.buckets.get(principal, bucket_name, "s3:PutObject")
     check_part_number(part_number)
@@ -218,7 +217,7 @@ async def upload_part(objects: ObjectService, principal: Principal | None, bucke
     return part, upload
 
 
-async def upload_part_copy(objects: ObjectService, principal: Principal | None, bucket_name: str, key: str,
+async def upload_part_copy(objects: ObjectService, principal: Principal, bucket_name: str, key: str,
                            upload_id: str, part_number: int, src_bucket: str, src_key: str,
                            src_version_id: str | None, byte_range: tuple[int, int] | None,
                            conditions: Conditions | None) -> PartCopyResult:
@@ -234,7 +233,7 @@ async def upload_part_copy(objects: ObjectService, principal: Principal | None, 
         algorithms = (upload.checksum_algorithm,) if upload.checksum_algorithm else ()
         part = await _store_part(objects, upload, part_number, SourcePayload(read.stream, algorithms))
     finally:
-        await read.stream.aclose()  # type: ignore[attr-defined]  # an async generator
+        await read.stream.aclose()
     return PartCopyResult(part, read.version, upload)
 
 
@@ -323,7 +322,7 @@ def _verify_whole(params: CompleteParams, checksums: dict[str, str], size: int) 
                                " checksum.")
 
 
-async def complete_upload(objects: ObjectService, principal: Principal | None, bucket_name: str, key: str,
+async def complete_upload(objects: ObjectService, principal: Principal, bucket_name: str, key: str,
                           upload_id: str, params: CompleteParams) -> ObjectVersion:
     bucket = objects.buckets.get(principal, bucket_name, "s3:PutObject", key)
     upload = get_upload(objects, bucket, key, upload_id)
@@ -344,7 +343,7 @@ async def complete_upload(objects: ObjectService, principal: Principal | None, b
     return dataclasses.replace(version, version_id=result.version_id)
 
 
-async def abort_upload(objects: ObjectService, principal: Principal | None, bucket_name: str, key: str,
+async def abort_upload(objects: ObjectService, principal: Principal, bucket_name: str, key: str,
                        upload_id: str) -> None:
     bucket = objects.buckets.get(principal, bucket_name, "s3:AbortMultipartUpload")
     get_upload(objects, bucket, key, upload_id)
@@ -356,7 +355,7 @@ async def abort_upload(objects: ObjectService, principal: Principal | None, buck
 # -- listings ----------------------------------------------------------------------------------
 
 
-def list_parts(objects: ObjectService, principal: Principal | None, bucket_name: str, key: str, upload_id: str,
+def list_parts(objects: ObjectService, principal: Principal, bucket_name: str, key: str, upload_id: str,
                max_parts: int, marker: int) -> PartsPage:
     bucket = objects.buckets.get(principal, bucket_name, "s3:ListMultipartUploadParts")
     upload = get_upload(objects, bucket, key, upload_id)
@@ -366,7 +365,7 @@ def list_parts(objects: ObjectService, principal: Principal | None, bucket_name:
     return PartsPage(upload, page, truncated, page[-1].part_number if page else 0)
 
 
-def list_uploads(objects: ObjectService, principal: Principal | None, bucket_name: str, prefix: str,
+def list_uploads(objects: ObjectService, principal: Principal, bucket_name: str, prefix: str,
                  delimiter: str, key_marker: str, upload_id_marker: str, max_uploads: int) -> UploadsPage:
     bucket = objects.buckets.get(principal, bucket_name, "s3:ListBucketMultipartUploads")
     limit = min(max_uploads, MAX_LIST)

@@ -10,18 +10,28 @@ import dataclasses
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from email.utils import formatdate
 from typing import Any, TypeVar
 
 from sealbox.core import ids
-from sealbox.core.errors import ErrorCode, SealboxError
+from sealbox.core.errors import ErrorCode, ErrorFacts, SealboxError
 from sealbox.core.names import validate_key, validate_user_metadata
-from sealbox.core.types import NULL_VERSION, SSE_AES256, Bucket, Extent, ListPage, ObjectVersion, Versioning
+from sealbox.core.types import (
+    NULL_VERSION,
+    SSE_AES256,
+    Body,
+    Bucket,
+    Buffer,
+    Extent,
+    ListPage,
+    ObjectVersion,
+    Versioning,
+)
 from sealbox.service.access import access_denied, allowed
 from sealbox.service.buckets import BucketService
+from sealbox.service.conditions import NO_CONDITIONS, ByteRange, Conditions, check_conditions
 from sealbox.service.identity import Principal
 from sealbox.service.pipeline import (
     ON_LOOP_LIMIT,
@@ -36,12 +46,15 @@ from sealbox.service.pipeline import (
     write_extent,
 )
 from sealbox.service.sealing import Sealer
-from sealbox.storage.data.local import BlobWriter, LocalBlobStore
+from sealbox.storage.data.base import BlobNotFound, BlobStore, BlobWriter
 from sealbox.storage.meta.base import DeleteResult, MetaStore, WriteResult
 
 log = logging.getLogger("sealbox.objects")
 T = TypeVar("T")
 MAX_LIST_KEYS = 1000
+# A read that raced an overwrite (its stored bytes removed between lookup and open) looks the key up
+# again; a third miss in a row is no race but lost data.
+OPEN_ATTEMPTS = 3
 _VERSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
 
 
@@ -74,12 +87,37 @@ def check_sse_value(value: str | None) -> str | None:
                        ArgumentName="x-amz-server-side-encryption", ArgumentValue=value)
 
 
-async def _single(data: bytes | bytearray) -> AsyncIterator[bytes]:
-    yield data  # type: ignore[misc]  # bytes-like, as read_slices yields
+async def _single(data: Buffer) -> Body:
+    yield data
+
+
+@dataclass(frozen=True)
+class ReadSpec:
+    """What a GET or HEAD asks for, parsed at the edge."""
+
+    version_id: str | None = None
+    conditions: Conditions = NO_CONDITIONS
+    part_number: int = 0  # 0: the whole object (or ``byte_range``)
+    byte_range: ByteRange | None = None
+    body: bool = True  # False for HEAD: nothing is opened
+
+
+@dataclass(frozen=True)
+class ObjectRead:
+    """A version and the plaintext span a read answers with: ``body`` when it was small enough to
+    read whole (authenticated before a byte is sent), else ``stream``; neither for HEAD."""
+
+    bucket: Bucket
+    version: ObjectVersion
+    partial: bool  # a range or a part: 206
+    start: int
+    length: int
+    body: Buffer | None = None
+    stream: Body | None = None
 
 
 class ObjectService:
-    def __init__(self, meta: MetaStore, blobs: LocalBlobStore, sealer: Sealer, buckets: BucketService,
+    def __init__(self, meta: MetaStore, blobs: BlobStore, sealer: Sealer, buckets: BucketService,
                  pool: Executor) -> None:
         self.meta = meta
         self.blobs = blobs
@@ -107,10 +145,9 @@ class ObjectService:
         data_key, sealed = self.sealer.new_data_key(bucket, key, uid)
         return uid, sealed, data_key
 
-    async def put(self, principal: Principal | None, bucket_name: str, key: str, payload: Payload,
+    async def put(self, principal: Principal, bucket_name: str, key: str, payload: Payload,
                   params: WriteParams) -> ObjectVersion:
         bucket = self.buckets.get(principal, bucket_name, "s3:PutObject", key)
-        assert principal is not None
         validate_key(key)
         validate_user_metadata(params.user_meta)
         sse = self.effective_sse(bucket, params.sse)
@@ -167,16 +204,17 @@ class ObjectService:
             raise
 
     # -- read ----------------------------------------------------------------------------------
-    def lookup(self, principal: Principal | None, bucket_name: str, key: str, version_id: str | None,
+    def lookup(self, principal: Principal, bucket_name: str, key: str, version_id: str | None,
                action: str = "s3:GetObject") -> ObjectVersion:
         return self.lookup_in(principal, bucket_name, key, version_id, action)[1]
 
-    def lookup_in(self, principal: Principal | None, bucket_name: str, key: str, version_id: str | None,
-                  action: str = "s3:GetObject") -> tuple[Bucket, ObjectVersion]:
-        """The bucket and the version a read names (the bucket, to answer without a second query)."""
+    def lookup_in(self, principal: Principal, bucket_name: str, key: str, version_id: str | None,
+                  action: str = "s3:GetObject", *, fresh: bool = False) -> tuple[Bucket, ObjectVersion]:
+        """The bucket and the version a read names (the bucket, to answer without a second query).
+        ``fresh``: from the store itself, not from this worker's memo of lookups."""
         bucket = self.buckets.get(principal, bucket_name, action, key)
         check_version_id(version_id)
-        version = self.meta.get_version(bucket.name, key, version_id)
+        version = self.meta.get_version(bucket.name, key, version_id, fresh=fresh)
         if (version is None or version.is_delete_marker) and not allowed(principal, "s3:ListBucket", bucket):
             raise access_denied()  # AWS: without s3:ListBucket, a missing key is 403, not 404 (no probing)
         if version is None:
@@ -185,15 +223,62 @@ class ObjectService:
                                    Key=key, VersionId=version_id)
             raise SealboxError(ErrorCode.NO_SUCH_KEY, "The specified key does not exist.", Key=key)
         if version.is_delete_marker:
-            headers = {"x-amz-delete-marker": "true", "x-amz-version-id": version.version_id}
             if version_id is not None:
                 # AWS: 405 with the marker's Last-Modified (GetObject/HeadObject "delete marker" notes).
-                headers |= {"allow": "DELETE", "last-modified": formatdate(version.last_modified, usegmt=True)}
+                facts = ErrorFacts(delete_marker=True, version_id=version.version_id,
+                                   last_modified=version.last_modified, allowed_methods=("DELETE",))
                 raise SealboxError(ErrorCode.METHOD_NOT_ALLOWED,
                                    "The specified method is not allowed against this resource.",
-                                   headers=headers, Method="GET", ResourceType="DeleteMarker")
-            raise SealboxError(ErrorCode.NO_SUCH_KEY, "The specified key does not exist.", headers=headers, Key=key)
+                                   facts=facts, Method="GET", ResourceType="DeleteMarker")
+            raise SealboxError(ErrorCode.NO_SUCH_KEY, "The specified key does not exist.",
+                               facts=ErrorFacts(delete_marker=True, version_id=version.version_id), Key=key)
         return bucket, version
+
+    def read(self, principal: Principal, bucket_name: str, key: str, spec: ReadSpec) -> ObjectRead:
+        """GetObject / HeadObject: authorize, look up, check the conditions, resolve the span, open it."""
+        action = "s3:GetObjectVersion" if spec.version_id else "s3:GetObject"
+
+        def span(version: ObjectVersion) -> tuple[int, int, bool]:
+            check_conditions(spec.conditions, version)
+            if spec.part_number:
+                return (*part_span(version, spec.part_number), True)
+            if spec.byte_range is not None:
+                return (*spec.byte_range.span(version.size), True)
+            return 0, version.size, False
+
+        return self.open_read(principal, bucket_name, key, spec.version_id, action, span, body=spec.body)
+
+    def open_read(self, principal: Principal, bucket_name: str, key: str, version_id: str | None, action: str,
+                  span: Callable[[ObjectVersion], tuple[int, int, bool]], *, body: bool = True,
+                  whole_ok: bool = True) -> ObjectRead:
+        """Look a version up and open the plaintext span ``span`` picks (and checks) for it.
+
+        The version's stored bytes may be removed between the lookup and the open, by an overwrite
+        or delete that committed meanwhile (the open descriptor of a read already under way keeps
+        its bytes, so only this gap matters). The lookup is then repeated from the store itself:
+        this worker's memo of lookups may still name the removed bytes until the writer's commit
+        notice arrives, and a retry against it would fail the same way (issue #13: ~3 % of GETs
+        of a small key under overwrites answered 500 that way). ``whole_ok``: a small span may be
+        read whole into ``body``; otherwise it is always a ``stream``.
+        """
+        fresh = False
+        for attempt in range(OPEN_ATTEMPTS):
+            bucket, version = self.lookup_in(principal, bucket_name, key, version_id, action, fresh=fresh)
+            start, length, partial = span(version)
+            if not body:
+                return ObjectRead(bucket, version, partial, start, length)
+            try:
+                small = self.read_small(version, start, length) if whole_ok else None
+                if small is not None:
+                    return ObjectRead(bucket, version, partial, start, length, body=small)
+                return ObjectRead(bucket, version, partial, start, length, stream=self.open_reader(version, start,
+                                                                                                 length))
+            except BlobNotFound as exc:
+                if attempt == OPEN_ATTEMPTS - 1:
+                    raise IntegrityFailure(f"stored data of {version.bucket}/{version.key} (version"
+                                           f" {version.version_id}) is missing: {exc}") from exc
+                fresh = True
+        raise AssertionError("unreachable")
 
     @staticmethod
     def names_null_version(bucket: Bucket) -> bool:
@@ -202,25 +287,25 @@ class ObjectService:
         return bucket.versioning is not Versioning.UNVERSIONED
 
     def slices(self, version: ObjectVersion, start: int, length: int) -> list[ExtentSlice]:
-        """Open the extent files that cover plaintext [start, start+length)."""
+        """Open the extent blobs that cover plaintext [start, start+length)."""
         slices: list[ExtentSlice] = []
         offset = 0
         try:
             for index, extent in enumerate(version.extents):
                 lo, hi = max(start, offset), min(start + length, offset + extent.size)
                 if lo < hi or (length == 0 and index == 0):
-                    f = self.blobs.open(extent.blob_id)
-                    slices.append(ExtentSlice(f, extent, extent.index, lo - offset, max(0, hi - lo)))
+                    blob = self.blobs.open(extent.blob_id)
+                    slices.append(ExtentSlice(blob, extent, extent.index, lo - offset, max(0, hi - lo)))
                 offset += extent.size
         except BaseException:
             for s in slices:
-                s.file.close()
+                s.blob.close()
             raise
         return slices
 
-    def read_small(self, version: ObjectVersion, start: int, length: int) -> bytes | bytearray | None:
+    def read_small(self, version: ObjectVersion, start: int, length: int) -> Buffer | None:
         """Plaintext of [start, start+length) of a one-extent object small enough to read whole (one
-        system call or query, no stream), else None. Raises FileNotFoundError if the data vanished
+        system call or query, no stream), else None. Raises BlobNotFound if the data vanished
         (retry lookup) and IntegrityFailure, before any byte is sent, if it does not authenticate."""
         if len(version.extents) != 1 or version.size > ON_LOOP_LIMIT:
             return None
@@ -229,7 +314,7 @@ class ObjectService:
             return read_whole(self.blobs, extent, self._data_key(version), version.object_uid, start, length)
         stored = self.meta.read_inline(extent.blob_id)
         if stored is None:  # the version was replaced or deleted since the lookup
-            raise FileNotFoundError(f"inline extent {extent.blob_id}")
+            raise BlobNotFound(f"inline extent {extent.blob_id}")
         return open_stored(stored, extent, self._data_key(version), version.object_uid, start, length)
 
     def _data_key(self, version: ObjectVersion) -> bytes | None:
@@ -242,8 +327,8 @@ class ObjectService:
         except Exception as exc:
             raise IntegrityFailure(f"data key of {version.bucket}/{version.key} does not open: {exc}") from exc
 
-    def open_reader(self, version: ObjectVersion, start: int, length: int) -> AsyncIterator[bytes]:
-        """Plaintext of [start, start+length); raises FileNotFoundError if a blob vanished (retry lookup)."""
+    def open_reader(self, version: ObjectVersion, start: int, length: int) -> Body:
+        """Plaintext of [start, start+length); raises BlobNotFound if a blob vanished (retry lookup)."""
         if any(e.inline for e in version.extents):
             # Only simple PUTs are inlined, and read_small always takes them: one buffer.
             small = self.read_small(version, start, length)
@@ -254,11 +339,10 @@ class ObjectService:
         return read_slices(self.pool, slices, data_key, version.object_uid, length)
 
     # -- delete --------------------------------------------------------------------------------
-    async def delete(self, principal: Principal | None, bucket_name: str, key: str,
+    async def delete(self, principal: Principal, bucket_name: str, key: str,
                      version_id: str | None) -> DeleteResult:
         action = "s3:DeleteObjectVersion" if version_id else "s3:DeleteObject"
         bucket = self.buckets.get(principal, bucket_name, action, key)
-        assert principal is not None
         check_version_id(version_id)
         marker = ObjectVersion(bucket=bucket.name, key=key, version_id=new_version_id(), object_uid=b"",
                                size=0, etag="", last_modified=time.time(), owner=principal.name,
@@ -269,12 +353,12 @@ class ObjectService:
         return result
 
     # -- list ----------------------------------------------------------------------------------
-    def list(self, principal: Principal | None, bucket_name: str, prefix: str, delimiter: str, after: str,
+    def list(self, principal: Principal, bucket_name: str, prefix: str, delimiter: str, after: str,
              max_keys: int) -> ListPage:
         bucket = self.buckets.get(principal, bucket_name, "s3:ListBucket")
         return self.meta.list_objects(bucket.name, prefix, delimiter, after, min(max_keys, MAX_LIST_KEYS))
 
-    def list_versions(self, principal: Principal | None, bucket_name: str, prefix: str, delimiter: str,
+    def list_versions(self, principal: Principal, bucket_name: str, prefix: str, delimiter: str,
                       key_marker: str, version_id_marker: str, max_keys: int) -> ListPage:
         bucket = self.buckets.get(principal, bucket_name, "s3:ListBucketVersions")
         return self.meta.list_versions(bucket.name, prefix, delimiter, key_marker, version_id_marker,
@@ -283,3 +367,20 @@ class ObjectService:
 
 def extents_size(extents: tuple[Extent, ...]) -> int:
     return sum(e.size for e in extents)
+
+
+def part_span(v: ObjectVersion, part_number: int) -> tuple[int, int]:
+    """(start, length) of part ``part_number`` (GetObject ``partNumber``); a simple object is part 1."""
+    if v.part_count == 0:
+        if part_number == 1:
+            return 0, v.size
+        raise SealboxError(ErrorCode.INVALID_PART, "The requested partnumber is not satisfiable",
+                           PartNumberRequested=str(part_number), ActualPartCount="1")
+    # A multipart object keeps its parts' numbers (Extent.index): Complete may use 1, 3, 7.
+    start = 0
+    for extent in v.extents:
+        if extent.index == part_number:
+            return start, extent.size
+        start += extent.size
+    raise SealboxError(ErrorCode.INVALID_PART, "The requested partnumber is not satisfiable",
+                       PartNumberRequested=str(part_number), ActualPartCount=str(len(v.extents)))

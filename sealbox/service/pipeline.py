@@ -16,25 +16,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import errno
-import functools
 import hashlib
 import hmac
-import mmap
-import os
 import sys
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
-from sealbox.core import libc
 from sealbox.core.checksums import Checksum, b64, new_checksum
 from sealbox.core.errors import ErrorCode, SealboxError
-from sealbox.core.types import Extent
+from sealbox.core.types import Body, Buffer, Extent
 from sealbox.crypto import stream as aead
-from sealbox.storage.data.local import BlobWriter, LocalBlobStore
+from sealbox.storage.data.base import BlobHandle, BlobStore, BlobWriter, NotResident, ShortBlob
 
 BUFFER = 1024 * 1024
 ON_LOOP_LIMIT = 128 * 1024  # below this, hashing/encrypting on the event loop beats a thread hop
@@ -53,7 +47,7 @@ class PayloadChecks:
 class Payload(Protocol):
     checks: PayloadChecks
 
-    def chunks(self) -> AsyncIterator[bytes]: ...
+    def chunks(self) -> AsyncIterator[Buffer]: ...
 
 
 @dataclass(frozen=True)
@@ -114,8 +108,8 @@ class _Sink:
             self.writer.write(self.encryptor.finalize())
 
 
-async def _coalesce(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    buf: list[bytes] = []
+async def _coalesce(chunks: AsyncIterator[Buffer]) -> AsyncIterator[bytes]:
+    buf: list[Buffer] = []
     size = 0
     async for chunk in chunks:
         if not chunk:
@@ -129,7 +123,7 @@ async def _coalesce(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         yield b"".join(buf)
 
 
-async def write_extent(blobs: LocalBlobStore, pool: Executor, payload: Payload, enc: EncryptionTarget | None,
+async def write_extent(blobs: BlobStore, pool: Executor, payload: Payload, enc: EncryptionTarget | None,
                        commit: bool = True, inline: bool = False) -> tuple[WrittenExtent, BlobWriter]:
     """Stream ``payload`` into a new blob; verify what the client claimed; fsync+rename if ``commit``.
 
@@ -196,9 +190,9 @@ def _verify(checks: PayloadChecks, result: WrittenExtent, sha256: hashlib._Hash 
 
 @dataclass(frozen=True)
 class ExtentSlice:
-    """Plaintext bytes [start, start+length) of one open extent file."""
+    """Plaintext bytes [start, start+length) of one open extent."""
 
-    file: BinaryIO
+    blob: BlobHandle
     extent: Extent
     extent_index: int
     start: int
@@ -207,13 +201,6 @@ class ExtentSlice:
 
 class IntegrityFailure(Exception):
     """Stored data failed authentication or does not match its metadata; never serve it."""
-
-
-def _read_exact(f: BinaryIO, offset: int, length: int) -> bytes:
-    data = os.pread(f.fileno(), length, offset)  # one system call; no shared file position
-    if len(data) != length:
-        raise IntegrityFailure(f"short read: wanted {length} bytes at {offset}, got {len(data)}")
-    return data
 
 
 def _references(buffers: list[bytearray], index: int) -> int:
@@ -252,94 +239,6 @@ class ReusableBuffers:
         return buffer
 
 
-MAP_THRESHOLD = 256 * 1024  # smaller reads: one pread costs less than a mapping
-_MADV_POPULATE_READ = 22  # Linux >= 5.14; Python 3.11's mmap module does not name it
-_can_populate = True
-# mmap.madvise() holds the GIL while the kernel reads the pages from the disk (measured: a 125 ms
-# stall of the event loop for 256 MiB not in the page cache), so populating through it in a worker
-# thread would still stop the loop. libc's madvise through ctypes releases the GIL.
-_madvise = libc.function("madvise", (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int))
-_mincore = libc.function("mincore", (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p))
-
-
-class _NotResident(Exception):
-    """Part of a range is not in the page cache: reading it would wait for the disk."""
-
-
-def _address(mapped: mmap.mmap) -> int:
-    exported = (ctypes.c_char * len(mapped)).from_buffer(mapped)  # needs a writable (copy) mapping
-    address = ctypes.addressof(exported)
-    del exported  # a buffer export would keep the mapping from being closed
-    return address
-
-
-def _populate(address: int, size: int) -> int:
-    """Fault in every page of the mapping at ``address`` (GIL released); 0, or the errno of madvise."""
-    if _madvise is None:
-        return errno.EINVAL
-    if _madvise(address, size, _MADV_POPULATE_READ) == 0:
-        return 0
-    return ctypes.get_errno()
-
-
-def _resident(address: int, size: int) -> bool:
-    """Whether every page of the mapping at ``address`` is in the page cache now (mincore; False
-    when that cannot be told)."""
-    if _mincore is None:
-        return False
-    pages = -(-size // mmap.PAGESIZE)
-    vector = ctypes.create_string_buffer(pages)
-    if _mincore(address, size, vector) != 0:
-        return False
-    mask = _resident_mask(pages)  # bit 0 of each byte says "resident"; the other bits are reserved
-    return int.from_bytes(vector.raw, "little") & mask == mask
-
-
-@functools.cache
-def _resident_mask(pages: int) -> int:
-    return int.from_bytes(b"\x01" * pages, "little")
-
-
-def _map_exact(file: BinaryIO, offset: int, length: int, resident_only: bool = False) -> memoryview | None:
-    """Stored bytes [offset, offset+length) as a view of a fresh mapping of the file.
-
-    Decryption then reads the page cache directly, where ``pread`` would first copy every byte into
-    a new buffer (~15 % of a large SSE GET's server CPU). The mapping covers this buffer only and
-    goes away with the last view of it, so memory stays as flat as with ``pread``. It is a private
-    (copy-on-write) mapping only so that ctypes can take its address; nothing ever writes to it, so
-    it shares the page cache's pages. Its pages are populated here, without the GIL (in the
-    reader's thread, or on the event loop when they are all in the page cache): a page that cannot
-    be read fails now, as an OSError, instead of as a SIGBUS in the event loop's thread later.
-    None on a kernel that cannot populate (before Linux 5.14): the caller reads with ``pread``,
-    which never blocks the loop on the disk either.
-
-    ``resident_only`` is for the event loop's own thread: if any page is not in the page cache it
-    raises _NotResident instead of waiting for the disk (a page evicted between the check and the
-    populate would make the loop wait for that one read).
-    """
-    global _can_populate
-    start = offset - offset % mmap.ALLOCATIONGRANULARITY
-    try:
-        mapped = mmap.mmap(file.fileno(), offset + length - start, access=mmap.ACCESS_COPY, offset=start)
-    except ValueError:  # the file is shorter than the range (mmap checks the size)
-        raise IntegrityFailure(f"short read: wanted {length} bytes at {offset}") from None
-    except OSError:  # a file system that cannot map files: read it
-        return None
-    address = _address(mapped)
-    if resident_only and not _resident(address, len(mapped)):
-        mapped.close()
-        raise _NotResident
-    failed = _populate(address, len(mapped))
-    if failed:
-        mapped.close()
-        if failed in (errno.EFAULT, errno.EIO):  # a page that cannot be read: as pread would fail
-            raise OSError(failed, os.strerror(failed))
-        if failed == errno.EINVAL:  # this kernel cannot populate: never map again
-            _can_populate = False
-        return None  # anything else (EINTR, EAGAIN, ENOMEM): read this buffer with pread
-    return memoryview(mapped)[offset - start:]
-
-
 class ExtentReader:
     """Produces the plaintext of one slice in buffers of about ``BUFFER`` bytes (blocking calls)."""
 
@@ -351,7 +250,7 @@ class ExtentReader:
         self.buffers = ReusableBuffers()
         self._check_size(data_key)
         if data_key is not None:
-            header = _read_exact(part.file, 0, aead.HEADER_SIZE)
+            header = self._stored(0, aead.HEADER_SIZE, False)
             try:
                 self.decryptor = aead.ExtentDecryptor(data_key, header, object_uid=object_uid,
                                                       extent_index=part.extent_index, plain_size=part.extent.size)
@@ -359,18 +258,18 @@ class ExtentReader:
                 raise IntegrityFailure(f"extent header rejected: {exc}") from exc
 
     def _check_size(self, data_key: bytes | None) -> None:
-        on_disk = os.fstat(self.part.file.fileno()).st_size
+        on_disk = self.part.blob.size
         want = aead.ciphertext_size(self.part.extent.size) if data_key is not None else self.part.extent.size
         if on_disk != want:
             raise IntegrityFailure(f"blob {self.part.extent.blob_id} is {on_disk} bytes, expected {want}")
 
-    def next(self) -> bytes | None:
+    def next(self) -> Buffer | None:
         raw = self.read()
         return None if raw is None else self.open(raw)
 
     def read(self, resident_only: bool = False) -> _Raw | None:
         """The stored bytes behind the next buffer (blocking I/O; releases the GIL). With
-        ``resident_only`` it raises _NotResident, having read nothing, unless they are all in the
+        ``resident_only`` it raises NotResident, having read nothing, unless they are all in the
         page cache (so the event loop's thread can read them without waiting for the disk)."""
         if self.pos >= self.end:
             return None
@@ -385,17 +284,13 @@ class ExtentReader:
         self.pos = start + want
         return _Raw(data, plan, want)
 
-    def _stored(self, offset: int, length: int, resident_only: bool) -> aead.Buffer:
-        # On the event loop even a short range is mapped: a thread hand-off costs more than a mapping.
-        if _can_populate and (length >= MAP_THRESHOLD or resident_only):
-            mapped = _map_exact(self.part.file, offset, length, resident_only)
-            if mapped is not None:
-                return mapped
-        if resident_only:  # a pread cannot promise not to wait for the disk
-            raise _NotResident
-        return _read_exact(self.part.file, offset, length)
+    def _stored(self, offset: int, length: int, resident_only: bool) -> Buffer:
+        try:
+            return self.part.blob.read(offset, length, resident_only=resident_only)
+        except ShortBlob as exc:
+            raise IntegrityFailure(str(exc)) from None
 
-    def open(self, raw: _Raw) -> bytes | bytearray | memoryview:
+    def open(self, raw: _Raw) -> Buffer:
         """Plaintext of what ``read`` returned, every segment authenticated (AES-GCM, on the loop)."""
         if raw.plan is None or self.decryptor is None:
             return raw.data
@@ -414,15 +309,15 @@ def _stored_size(extent: Extent, data_key: bytes | None) -> int:
     return aead.ciphertext_size(extent.size) if data_key is not None else extent.size
 
 
-def read_whole(blobs: LocalBlobStore, extent: Extent, data_key: bytes | None, object_uid: bytes,
-               start: int, length: int) -> bytes | bytearray:
+def read_whole(blobs: BlobStore, extent: Extent, data_key: bytes | None, object_uid: bytes,
+               start: int, length: int) -> Buffer:
     """Plaintext [start, start+length) of a small extent file, read with one system call (blocking)."""
     stored = blobs.read_whole(extent.blob_id, _stored_size(extent, data_key))
     return open_stored(stored, extent, data_key, object_uid, start, length)
 
 
 def open_stored(stored: bytes, extent: Extent, data_key: bytes | None, object_uid: bytes,
-                start: int, length: int) -> bytes | bytearray:
+                start: int, length: int) -> Buffer:
     """Plaintext [start, start+length) of an extent's whole stored bytes (a small file, or inline).
 
     The same checks as ``ExtentReader``: exact stored size, header bound to this object and extent,
@@ -444,13 +339,13 @@ def open_stored(stored: bytes, extent: Extent, data_key: bytes | None, object_ui
 
 @dataclass(frozen=True)
 class _Raw:
-    data: aead.Buffer  # bytes from pread, or a view of a mapping
+    data: Buffer  # bytes from pread, or a view of a mapping
     plan: aead.RangePlan | None
     want: int
 
 
 async def read_slices(pool: Executor, slices: list[ExtentSlice], data_key: bytes | None,
-                      object_uid: bytes, total: int) -> AsyncIterator[bytes]:
+                      object_uid: bytes, total: int) -> Body:
     """Yield plaintext for the slices in order.
 
     Stored bytes already in the page cache are mapped and read on the event loop (a hand-off to a
@@ -478,7 +373,7 @@ async def read_slices(pool: Executor, slices: list[ExtentSlice], data_key: bytes
                 else:
                     try:
                         raw = reader.read(resident_only=True)
-                    except _NotResident:
+                    except NotResident:
                         threaded = True
                         raw = await loop.run_in_executor(pool, reader.read)
                 if raw is None:
@@ -493,4 +388,4 @@ async def read_slices(pool: Executor, slices: list[ExtentSlice], data_key: bytes
             with contextlib.suppress(BaseException):
                 await ahead
         for part in slices:
-            part.file.close()
+            part.blob.close()

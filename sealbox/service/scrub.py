@@ -23,19 +23,16 @@ is re-read before a missing file is reported, so a concurrent DELETE is not mist
 from __future__ import annotations
 
 import hashlib
-import io
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
 
 from sealbox.core.checksums import Checksum, b64, new_checksum
-from sealbox.core.types import Extent, ObjectVersion
+from sealbox.core.types import Buffer, Extent, ObjectVersion
 from sealbox.crypto import stream as aead
 from sealbox.crypto.errors import CryptoError
 from sealbox.service.sealing import Sealer
-from sealbox.storage.data.local import LocalBlobStore
+from sealbox.storage.data.base import BlobHandle, BlobNotFound, BlobStore, BytesHandle, ShortBlob
 from sealbox.storage.meta.base import MetaStore
 
 BATCH = 500
@@ -138,7 +135,7 @@ class _Digests:
         self.part_md5s: list[bytes] = []
         self._part = hashlib.md5()
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: Buffer) -> None:
         self.md5.update(data)
         self._part.update(data)
         for c in self.sums.values():
@@ -157,19 +154,18 @@ class ExtentCorrupt(Exception):
         self.kind = kind
 
 
-def _read_exact(f: BinaryIO, offset: int, length: int) -> bytes:
-    f.seek(offset)
-    data = f.read(length) or b""
-    if len(data) != length:
-        raise ExtentCorrupt("size-mismatch", f"short read: {len(data)} of {length} bytes at offset {offset}")
-    return data
+def _read_exact(f: BlobHandle, offset: int, length: int) -> Buffer:
+    try:
+        return f.read(offset, length)
+    except ShortBlob as exc:
+        raise ExtentCorrupt("size-mismatch", f"short read: {exc}") from None
 
 
-def _stored_size(f: BinaryIO) -> int:
-    return f.seek(0, os.SEEK_END)  # a blob file, or an inline extent's bytes in a BytesIO
+def _stored_size(f: BlobHandle) -> int:
+    return f.size  # a blob, or an inline extent's bytes
 
 
-def _plain_runs(f: BinaryIO, size: int) -> Iterator[bytes]:
+def _plain_runs(f: BlobHandle, size: int) -> Iterator[Buffer]:
     on_disk = _stored_size(f)
     if on_disk != size:
         raise ExtentCorrupt("size-mismatch", f"stored extent is {on_disk} bytes, metadata says {size}")
@@ -180,7 +176,7 @@ def _plain_runs(f: BinaryIO, size: int) -> Iterator[bytes]:
         pos += n
 
 
-def _sealed_runs(f: BinaryIO, extent: Extent, data_key: bytes, object_uid: bytes) -> Iterator[bytes]:
+def _sealed_runs(f: BlobHandle, extent: Extent, data_key: bytes, object_uid: bytes) -> Iterator[Buffer]:
     """Authenticate every segment of an SSE extent in ~1 MiB runs, yielding the plaintext."""
     on_disk = _stored_size(f)
     if on_disk < aead.HEADER_SIZE:
@@ -207,7 +203,7 @@ def _sealed_runs(f: BinaryIO, extent: Extent, data_key: bytes, object_uid: bytes
 
 
 class Scrubber:
-    def __init__(self, meta: MetaStore, blobs: LocalBlobStore, sealer: Sealer | None, *,
+    def __init__(self, meta: MetaStore, blobs: BlobStore, sealer: Sealer | None, *,
                  grace: float = DEFAULT_GRACE, rate: float | None = None,
                  on_problem: Callable[[Problem], None] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
@@ -304,24 +300,24 @@ class Scrubber:
             problem("data-key", f"the sealed data key does not open: {exc}")
             return None
 
-    def _open_extent(self, extent: Extent) -> BinaryIO:
-        """The stored bytes of an extent; FileNotFoundError if they are gone."""
+    def _open_extent(self, extent: Extent) -> BlobHandle:
+        """The stored bytes of an extent; BlobNotFound if they are gone."""
         if not extent.inline:
             return self.blobs.open(extent.blob_id)
         stored = self.meta.read_inline(extent.blob_id)
         if stored is None:
-            raise FileNotFoundError(self._where(extent))
-        return io.BytesIO(stored)
+            raise BlobNotFound(self._where(extent))
+        return BytesHandle(stored)
 
     def _where(self, extent: Extent) -> str:
         if extent.inline:
             return f"inline extent {extent.blob_id} (metadata table inline_blobs)"
-        return f"extent file {self.blobs.path(extent.blob_id)}"
+        return f"extent file {self.blobs.location(extent.blob_id)}"
 
     def _exists(self, extent: Extent) -> bool:
         if extent.inline:
             return self.meta.read_inline(extent.blob_id) is not None
-        return self.blobs.path(extent.blob_id).exists()
+        return self.blobs.stat(extent.blob_id) is not None
 
     def _check_files_exist(self, report: ScrubReport, v: ObjectVersion, problem: Callable[[str, str], None]) -> None:
         for extent in v.extents:
@@ -353,27 +349,29 @@ class Scrubber:
             for upload, part in batch:
                 after = (upload.upload_id, part.part_number)
                 report.parts += 1
-                path = self.blobs.path(part.extent.blob_id)
-                try:
-                    size = path.stat().st_size
-                except FileNotFoundError:
+                blob_id = part.extent.blob_id
+                info = self.blobs.stat(blob_id)
+                if info is None:
                     if self.meta.get_upload(upload.upload_id) is not None:
-                        self._problem(report, Problem("missing-data", f"part {part.part_number}: file {path}"
-                                                      " does not exist", upload.bucket, upload.key,
-                                                      upload_id=upload.upload_id))
+                        self._problem(report, Problem("missing-data", f"part {part.part_number}: file"
+                                                      f" {self.blobs.location(blob_id)} does not exist",
+                                                      upload.bucket, upload.key, upload_id=upload.upload_id))
                     continue
-                want = self._part_size(path, part.extent.size, upload.sse is not None)
+                size = info.size
+                try:
+                    want = self._part_size(blob_id, part.extent.size, upload.sse is not None)
+                except BlobNotFound:  # the upload was completed or aborted meanwhile
+                    continue
                 if want is not None and size != want:
                     self._problem(report, Problem("size-mismatch", f"part {part.part_number}: file is {size}"
                                                   f" bytes, expected {want}", upload.bucket, upload.key,
                                                   upload_id=upload.upload_id))
 
-    @staticmethod
-    def _part_size(path: os.PathLike[str], plain_size: int, sealed: bool) -> int | None:
+    def _part_size(self, blob_id: str, plain_size: int, sealed: bool) -> int | None:
         if not sealed:
             return plain_size
-        with open(path, "rb") as f:
-            header = f.read(aead.HEADER_SIZE)
+        with self.blobs.open(blob_id) as f:
+            header = bytes(f.read(0, min(aead.HEADER_SIZE, f.size)))
         if len(header) < aead.HEADER_SIZE:
             return aead.ciphertext_size(plain_size)
         segment_size = int.from_bytes(header[4:8], "big")
@@ -385,10 +383,9 @@ class Scrubber:
     def _blob_files(self) -> dict[str, float]:
         found: dict[str, float] = {}
         for blob_id in self.blobs.blob_ids():
-            try:
-                found[blob_id] = self.blobs.path(blob_id).stat().st_mtime
-            except (FileNotFoundError, ValueError):
-                continue
+            info = self.blobs.stat(blob_id)
+            if info is not None:
+                found[blob_id] = info.mtime
         return found
 
     def _check_orphans(self, report: ScrubReport, on_disk: dict[str, float]) -> None:
@@ -400,20 +397,16 @@ class Scrubber:
             if now - mtime < self.grace:
                 report.in_flight += 1
                 continue
-            path = self.blobs.path(blob_id)
-            if path.exists():  # not removed by an overwrite/delete since the listing
+            if self.blobs.stat(blob_id) is not None:  # not removed by an overwrite/delete since the listing
                 self._problem(report, Problem("orphan-blob", "no version or part references this file",
-                                              path=str(path)))
+                                              path=self.blobs.location(blob_id)))
 
     def _check_temp(self, report: ScrubReport) -> None:
         now = self.clock()
-        for path in sorted(self.blobs.temp_files()):
-            try:
-                age = now - path.stat().st_mtime
-            except FileNotFoundError:
-                continue
+        for temp in sorted(self.blobs.temp_blobs(), key=lambda t: t.name):
+            age = now - temp.mtime
             if age < self.grace:
                 report.in_flight += 1
             else:
                 self._problem(report, Problem("stale-temp", f"left by an interrupted write {age:.0f}s ago",
-                                              path=str(path)))
+                                              path=temp.location))

@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 
 from tests.faults.storage import HOUR, age, blob_path, gc, scrub, sealbox, stored
-from tests.support import running_server
+from tests.support import running_server, sse_args
 
 BUCKET = "collected"
 
@@ -18,7 +18,7 @@ def _store(data_dir: Path) -> dict[str, bytes]:
         s3 = server.client()
         s3.create_bucket(Bucket=BUCKET)
         for i, (key, body) in enumerate(bodies.items()):
-            s3.put_object(Bucket=BUCKET, Key=key, Body=body, **({"ServerSideEncryption": "AES256"} if i % 2 else {}))
+            s3.put_object(Bucket=BUCKET, Key=key, Body=body, **sse_args(i % 2 == 1))
     return bodies
 
 

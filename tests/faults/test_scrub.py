@@ -30,7 +30,7 @@ from tests.faults.storage import (
     stored,
     version_of,
 )
-from tests.support import Server, running_server, start_server
+from tests.support import Server, running_server, start_server, sse_args
 
 BUCKET = "scrubbed"
 VERSIONED = "scrubbed-versions"
@@ -282,7 +282,7 @@ def test_scrub_while_server_serves_concurrent_overwrites_and_deletes(data_dir: P
                         s3.delete_object(Bucket=BUCKET, Key=key)
                     else:
                         s3.put_object(Bucket=BUCKET, Key=key, Body=secrets.token_bytes(70_000 + n),
-                                      **({"ServerSideEncryption": "AES256"} if n % 2 else {}))
+                                      **sse_args(n % 2 == 1))
                     n += 1
             except BaseException as exc:  # noqa: BLE001 - surfaced below
                 errors.append(exc)

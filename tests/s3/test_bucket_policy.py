@@ -133,11 +133,12 @@ def test_policy_size_limit(s3: Any, bucket: str) -> None:
 def test_other_users_buckets_are_denied(s3: Any, bucket: str, bob: tuple[str, Any]) -> None:
     _, b = bob
     s3.put_object(Bucket=bucket, Key="k", Body=b"root's")
-    for call, kwargs in [(b.get_object, {"Key": "k"}), (b.put_object, {"Key": "k", "Body": b"x"}),
+    calls: list[tuple[Any, dict[str, Any]]] = [(b.get_object, {"Key": "k"}), (b.put_object, {"Key": "k", "Body": b"x"}),
                          (b.delete_object, {"Key": "k"}), (b.list_objects_v2, {}), (b.head_bucket, {}),
                          (b.get_bucket_policy, {}), (b.delete_bucket, {}),
                          (b.put_bucket_policy,
-                          {"Policy": doc(allow("*", "s3:*", f"arn:aws:s3:::{bucket}/*"))})]:
+                          {"Policy": doc(allow("*", "s3:*", f"arn:aws:s3:::{bucket}/*"))})]
+    for call, kwargs in calls:
         code, _, status = error_of(call, Bucket=bucket, **kwargs)
         expected = "403" if call.__name__ == "head_bucket" else "AccessDenied"  # HEAD has no error body
         assert (code, status) == (expected, 403), call.__name__

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 
-from tests.support import Server
+from tests.support import Server, sse_args
 
 
 def test_concurrent_puts_and_reads_same_key(server: Server, bucket: str) -> None:
@@ -19,8 +19,7 @@ def test_concurrent_puts_and_reads_same_key(server: Server, bucket: str) -> None
         s3 = server.client()
         for r in range(rounds):
             marker = bytes([tag * 16 + r])
-            extra = {"ServerSideEncryption": "AES256"} if (tag + r) % 2 else {}
-            s3.put_object(Bucket=bucket, Key="hot", Body=marker * size, **extra)
+            s3.put_object(Bucket=bucket, Key="hot", Body=marker * size, **sse_args((tag + r) % 2 == 1))
 
     def read() -> None:
         s3 = server.client()

@@ -13,7 +13,7 @@ import zlib
 
 import pytest
 
-from tests.support import REGION, Server, signed_headers
+from tests.support import REGION, Server, signed_headers, sse_args
 
 
 def _crc32_b64(data: bytes) -> str:
@@ -26,8 +26,7 @@ def _crc32_b64(data: bytes) -> str:
 def test_boto3_checksum_modes(server: Server, bucket: str, tls: bool, mode: str, sse: bool) -> None:
     s3 = server.client(tls=tls, request_checksum_calculation=mode)
     body = os.urandom(300_000)
-    extra = {"ServerSideEncryption": "AES256"} if sse else {}
-    put = s3.put_object(Bucket=bucket, Key="k", Body=body, **extra)
+    put = s3.put_object(Bucket=bucket, Key="k", Body=body, **sse_args(sse))
     assert put["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'  # framing never ends up in the object
     got = s3.get_object(Bucket=bucket, Key="k", ChecksumMode="ENABLED")
     assert got["Body"].read() == body

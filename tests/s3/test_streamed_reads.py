@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from sealbox.service.pipeline import MAP_THRESHOLD
+from sealbox.storage.data.mapped import MAP_THRESHOLD
 from tests.hostile.raw import request_bytes, sign
 from tests.support import Server, unique_bucket
 

@@ -51,7 +51,7 @@ def sealed_segments(blob: bytes, seg: int) -> list[bytes]:
 
 
 def decrypt(blob: bytes, plain_size: int, *, uid: bytes = UID, extent: int = 3, key: bytes = KEY) -> bytes:
-    return decrypt_extent(key, blob, object_uid=uid, extent_index=extent, plain_size=plain_size)
+    return bytes(decrypt_extent(key, blob, object_uid=uid, extent_index=extent, plain_size=plain_size))
 
 
 def sizes_for(seg: int) -> list[int]:
@@ -286,7 +286,7 @@ def read_range(blob: bytes, plain_size: int, start: int, end: int, seg: int) -> 
     chunk = blob[plan.cipher_offset : plan.end_offset]
     assert len(chunk) == plan.cipher_length
     plain = dec.decrypt_run(plan.first_segment, chunk)
-    return plain[plan.skip : plan.skip + plan.length]
+    return bytes(plain[plan.skip : plan.skip + plan.length])
 
 
 def test_plan_range_examples():

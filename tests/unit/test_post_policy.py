@@ -167,7 +167,8 @@ def test_invalid_policy_documents(encoded: str, detail: str) -> None:
 ])
 def test_invalid_conditions(conditions: Any) -> None:
     encoded = encode({"expiration": LATER, "conditions": conditions})
-    assert fail(ErrorCode.INVALID_POLICY_DOCUMENT, decode_policy, encoded).message.startswith("Invalid Policy: ")
+    message = fail(ErrorCode.INVALID_POLICY_DOCUMENT, decode_policy, encoded).message
+    assert message is not None and message.startswith("Invalid Policy: ")
 
 
 def test_expiration_formats_and_wrapped_base64() -> None:

@@ -1,4 +1,5 @@
-"""Tests of the read side of sealbox.service.pipeline: reused plaintext buffers and mapped reads."""
+"""Tests of the read side: reused plaintext buffers (sealbox.service.pipeline) and the local blob
+store's mapped reads (sealbox.storage.data.mapped)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from sealbox.service.pipeline import MAP_THRESHOLD, IntegrityFailure, ReusableBuffers, _map_exact, _NotResident
+from sealbox.service.pipeline import ReusableBuffers
+from sealbox.storage.data import mapped
+from sealbox.storage.data.base import NotResident, ShortBlob
+from sealbox.storage.data.mapped import MAP_THRESHOLD
+from typing import BinaryIO
+
+
+def _map_exact(f: BinaryIO, offset: int, length: int, resident_only: bool = False) -> memoryview | None:
+    return mapped.map_exact(f.fileno(), offset, length, resident_only)
 
 
 def test_an_idle_buffer_is_reused() -> None:
@@ -63,23 +72,21 @@ def test_a_mapped_read_is_exactly_the_stored_bytes(tmp_path: Path) -> None:
 def test_a_mapped_read_past_the_end_is_an_integrity_failure(tmp_path: Path) -> None:
     path = tmp_path / "blob"
     path.write_bytes(b"x" * MAP_THRESHOLD)
-    with path.open("rb") as f, pytest.raises(IntegrityFailure, match="short read"):
+    with path.open("rb") as f, pytest.raises(ShortBlob, match="short read"):
         _map_exact(f, 100, MAP_THRESHOLD)
 
 
 def test_without_page_population_reads_fall_back_to_pread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A kernel before 5.14 answers EINVAL: faulting pages in later would block the event loop on
     # the disk, so the reader must copy with pread instead, and keep doing so.
-    import sealbox.service.pipeline as pipeline
-
-    monkeypatch.setattr(pipeline, "_MADV_POPULATE_READ", -1)  # an advice no kernel knows: EINVAL
-    monkeypatch.setattr(pipeline, "_can_populate", True)
+    monkeypatch.setattr(mapped, "_MADV_POPULATE_READ", -1)  # an advice no kernel knows: EINVAL
+    monkeypatch.setattr(mapped, "_can_populate", True)
     data = os.urandom(2 * MAP_THRESHOLD)
     path = tmp_path / "blob"
     path.write_bytes(data)
     with path.open("rb") as f:
         assert _map_exact(f, 5, MAP_THRESHOLD) is None
-        assert pipeline._can_populate is False
+        assert mapped._can_populate is False
 
 
 def test_a_file_that_cannot_be_mapped_is_read_instead() -> None:
@@ -140,7 +147,7 @@ def test_a_range_not_in_the_page_cache_is_refused_to_the_event_loop(tmp_path: Pa
         os.fsync(f.fileno())
         os.posix_fadvise(f.fileno(), 0, len(data), os.POSIX_FADV_DONTNEED)
     with path.open("rb") as f:
-        with pytest.raises(_NotResident):
+        with pytest.raises(NotResident):
             _map_exact(f, 4097, 2 * MAP_THRESHOLD, resident_only=True)
         assert _map_exact(f, 4097, 2 * MAP_THRESHOLD) == data[4097: 4097 + 2 * MAP_THRESHOLD]  # reads it in
         assert _map_exact(f, 4097, 2 * MAP_THRESHOLD, resident_only=True) == data[4097: 4097 + 2 * MAP_THRESHOLD]

@@ -22,4 +22,8 @@ def _table() -> dict[Op, Handler]:
 
 HANDLERS: dict[Op, Handler] = _table()
 
+# Like the error table: an operation the router can name but nothing handles is a bug found at import.
+_unhandled = set(Op) - set(HANDLERS)
+assert not _unhandled, f"operations without a handler: {sorted(op.value for op in _unhandled)}"
+
 __all__ = ["HANDLERS", "Handler", "Services"]

@@ -14,14 +14,12 @@ _MAX_CONFIG_BODY = 64 * 1024
 
 async def list_buckets(s: Services, r: Request) -> Response:
     buckets = s.buckets.list(r.principal)
-    assert r.principal is not None
     items = "".join(f"<Bucket>{el('Name', b.name)}{el('CreationDate', iso8601(b.created))}"
                     f"{el('BucketRegion', b.region)}</Bucket>" for b in buckets)
     return Response.xml(doc("ListAllMyBucketsResult", [owner_xml(r.principal.name), f"<Buckets>{items}</Buckets>"]))
 
 
 async def create_bucket(s: Services, r: Request) -> Response:
-    assert r.bucket is not None
     body = await r.payload().read_all(_MAX_CONFIG_BODY)
     location = None
     if body.strip():
@@ -31,33 +29,28 @@ async def create_bucket(s: Services, r: Request) -> Response:
 
 
 async def head_bucket(s: Services, r: Request) -> Response:
-    assert r.bucket is not None
     bucket = s.buckets.get(r.principal, r.bucket, "s3:ListBucket")
     return Response(200, {"x-amz-bucket-region": bucket.region})
 
 
 async def delete_bucket(s: Services, r: Request) -> Response:
-    assert r.bucket is not None
     s.buckets.delete(r.principal, r.bucket)
     return Response(204)
 
 
 async def get_bucket_location(s: Services, r: Request) -> Response:
-    assert r.bucket is not None
     bucket = s.buckets.get(r.principal, r.bucket, "s3:GetBucketLocation")
     region = "" if bucket.region == "us-east-1" else bucket.region
     return Response.xml(doc("LocationConstraint", [region.replace("<", "")]))
 
 
 async def get_bucket_versioning(s: Services, r: Request) -> Response:
-    assert r.bucket is not None
     bucket = s.buckets.get(r.principal, r.bucket, "s3:GetBucketVersioning")
     status = [el("Status", bucket.versioning.value)] if bucket.versioning is not Versioning.UNVERSIONED else []
     return Response.xml(doc("VersioningConfiguration", status))
 
 
 async def put_bucket_versioning(s: Services, r: Request) -> Response:
-    assert r.bucket is not None
     root = parse(await r.payload().read_all(_MAX_CONFIG_BODY))
     status = child_text(root, "Status")
     if root.tag != "VersioningConfiguration" or status not in ("Enabled", "Suspended"):
@@ -71,7 +64,6 @@ async def put_bucket_versioning(s: Services, r: Request) -> Response:
 
 
 async def get_bucket_encryption(s: Services, r: Request) -> Response:
-    assert r.bucket is not None
     bucket = s.buckets.get(r.principal, r.bucket, "s3:GetEncryptionConfiguration")
     rule = s.buckets.default_encryption(bucket)
     if rule is None:
@@ -89,7 +81,6 @@ _SSE_ALGORITHMS = ("AES256", "aws:kms", "aws:kms:dsse")
 
 
 async def put_bucket_encryption(s: Services, r: Request) -> Response:
-    assert r.bucket is not None
     # As on AWS, a missing bucket (or a refused caller) is reported before the XML is looked at.
     s.buckets.get(r.principal, r.bucket, "s3:PutEncryptionConfiguration")
     root = parse(await r.payload().read_all(_MAX_CONFIG_BODY))
@@ -109,16 +100,14 @@ async def put_bucket_encryption(s: Services, r: Request) -> Response:
 
 
 async def delete_bucket_encryption(s: Services, r: Request) -> Response:
-    assert r.bucket is not None
     s.buckets.set_encryption(r.principal, r.bucket, None)
     return Response(204)
 
 
 async def get_acl(s: Services, r: Request) -> Response:
     """A canned owner-full-control ACL: clients probe it; sealbox uses policies, not ACLs."""
-    assert r.bucket is not None
     if r.key is not None:
-        version = s.objects.lookup(r.principal, r.bucket, r.key, r.query.get("versionId"), "s3:GetObjectAcl")
+        version = s.objects.lookup(r.principal, r.bucket, r.key, r.route.version_id, "s3:GetObjectAcl")
         owner = version.owner
     else:
         owner = s.buckets.get(r.principal, r.bucket, "s3:GetBucketAcl").owner

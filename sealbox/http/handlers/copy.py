@@ -9,10 +9,11 @@ from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.types import NULL_VERSION, ObjectVersion
 from sealbox.http.handlers.base import Services, object_timestamp, version_headers
 from sealbox.http.handlers.objects import SSE_HEADER, refuse_unsupported_sse, write_params
-from sealbox.http.headers import Conditions
+from sealbox.http.headers import conditions
 from sealbox.http.request import Request, Response
 from sealbox.http.router import Op
 from sealbox.http.xml import doc, el
+from sealbox.service.conditions import Conditions
 from sealbox.service.copy import CopyParams, check_directive, copy_object
 from sealbox.service.objects import check_sse_value
 
@@ -47,7 +48,7 @@ def parse_copy_source(r: Request) -> CopySource:
 
 
 def copy_conditions(r: Request) -> Conditions:
-    return Conditions.from_headers(r.headers, _CONDITION_PREFIX)
+    return conditions(r.headers, _CONDITION_PREFIX)
 
 
 def copy_source_headers(source: ObjectVersion) -> dict[str, str]:
@@ -58,7 +59,7 @@ def copy_source_headers(source: ObjectVersion) -> dict[str, str]:
 
 def _copy_params(r: Request) -> CopyParams:
     directive = check_directive(r.headers.get("x-amz-metadata-directive", "COPY").strip())
-    given = write_params(r)  # validates storage class and the SSE headers even when metadata is copied
+    given = write_params(r.headers)  # validates storage class and the SSE headers even when metadata is copied
     return CopyParams(
         metadata_directive=directive,
         write=given if directive == "REPLACE" else None,
@@ -77,8 +78,7 @@ def checksum_xml(v: ObjectVersion) -> list[str]:
 
 
 async def copy_object_handler(s: Services, r: Request) -> Response:
-    assert r.bucket is not None and r.key is not None
-    refuse_unsupported_sse(r)
+    refuse_unsupported_sse(r.headers)
     source = parse_copy_source(r)
     params = _copy_params(r)
     result = await copy_object(s.objects, r.principal, source.bucket, source.key, source.version_id,

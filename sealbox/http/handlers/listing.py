@@ -54,7 +54,6 @@ def _common(r: Request, enc: Encoder) -> tuple[str, str, int, list[str]]:
 
 
 async def list_objects_v2(s: Services, r: Request) -> Response:
-    assert r.bucket is not None
     enc, enc_xml = _encoder(r)
     prefix, delimiter, max_keys, head = _common(r, enc)
     token = r.query.get("continuation-token")
@@ -75,7 +74,6 @@ async def list_objects_v2(s: Services, r: Request) -> Response:
 
 
 async def list_objects_v1(s: Services, r: Request) -> Response:
-    assert r.bucket is not None
     enc, enc_xml = _encoder(r)
     prefix, delimiter, max_keys, head = _common(r, enc)
     marker = r.query.get("marker", "")
@@ -88,7 +86,6 @@ async def list_objects_v1(s: Services, r: Request) -> Response:
 
 
 async def list_object_versions(s: Services, r: Request) -> Response:
-    assert r.bucket is not None
     enc, enc_xml = _encoder(r)
     prefix, delimiter, max_keys, head = _common(r, enc)
     key_marker = r.query.get("key-marker", "")

@@ -30,14 +30,7 @@ def _refuse_sse_header(r: Request) -> None:
     if SSE_HEADER in r.headers:
         raise SealboxError(ErrorCode.INVALID_ARGUMENT, "x-amz-server-side-encryption header is not supported"
                            " for this operation.", ArgumentName=SSE_HEADER, ArgumentValue=r.headers[SSE_HEADER])
-    refuse_unsupported_sse(r)
-
-
-def _part_number(r: Request) -> int:
-    if "partNumber" not in r.query:
-        raise SealboxError(ErrorCode.INVALID_ARGUMENT, "Part number must be an integer between 1 and 10000,"
-                           " inclusive", ArgumentName="partNumber", ArgumentValue="")
-    return int_param(r.query, "partNumber", 0, 1, mp.MAX_PART_NUMBER)
+    refuse_unsupported_sse(r.headers)
 
 
 def _checksum_xml(checksums: dict[str, str]) -> list[str]:
@@ -49,8 +42,7 @@ def _checksum_headers(checksums: dict[str, str]) -> dict[str, str]:
 
 
 async def create_multipart_upload(s: Services, r: Request) -> Response:
-    assert r.bucket is not None and r.key is not None
-    params = mp.UploadParams(write=write_params(r), checksum_algorithm=r.headers.get("x-amz-checksum-algorithm"),
+    params = mp.UploadParams(write=write_params(r.headers), checksum_algorithm=r.headers.get("x-amz-checksum-algorithm"),
                              checksum_type=r.headers.get("x-amz-checksum-type"))
     upload = await mp.create_upload(s.objects, r.principal, r.bucket, r.key, params)
     headers = _sse_headers(upload)
@@ -63,10 +55,9 @@ async def create_multipart_upload(s: Services, r: Request) -> Response:
 
 
 async def upload_part(s: Services, r: Request) -> Response:
-    assert r.bucket is not None and r.key is not None
     _refuse_sse_header(r)
-    number = _part_number(r)
-    part, upload = await mp.upload_part(s.objects, r.principal, r.bucket, r.key, r.query.get("uploadId", ""),
+    number = r.route.part_number
+    part, upload = await mp.upload_part(s.objects, r.principal, r.bucket, r.key, r.route.upload_id or "",
                                         number, r.payload())
     return Response(200, {"etag": f'"{part.etag}"', **_sse_headers(upload), **_checksum_headers(part.checksums)})
 
@@ -84,11 +75,10 @@ def _copy_range(r: Request) -> tuple[int, int] | None:
 
 
 async def upload_part_copy(s: Services, r: Request) -> Response:
-    assert r.bucket is not None and r.key is not None
     _refuse_sse_header(r)
-    number = _part_number(r)
+    number = r.route.part_number
     source = parse_copy_source(r)
-    result = await mp.upload_part_copy(s.objects, r.principal, r.bucket, r.key, r.query.get("uploadId", ""),
+    result = await mp.upload_part_copy(s.objects, r.principal, r.bucket, r.key, r.route.upload_id or "",
                                        number, source.bucket, source.key, source.version_id, _copy_range(r),
                                        copy_conditions(r))
     part = result.part
@@ -112,11 +102,10 @@ def _completed_parts(root_xml: bytes) -> list[mp.CompletedPart]:
 
 
 async def complete_multipart_upload(s: Services, r: Request) -> Response:
-    assert r.bucket is not None and r.key is not None and r.auth is not None
     _refuse_sse_header(r)
     # x-amz-checksum-* on Complete describe the whole object, not this XML body: keep them from the body check.
     body_headers = {k: v for k, v in r.headers.items() if not k.startswith(HEADER_PREFIX)}
-    xml = await RequestPayload(r.receive, body_headers, r.auth).read_all(_COMPLETE_XML_LIMIT)
+    xml = await RequestPayload(r.incoming.receive, body_headers, r.auth).read_all(_COMPLETE_XML_LIMIT)
     expected = {a: r.headers[f"{HEADER_PREFIX}{a.lower()}"] for a in ALGORITHMS
                 if f"{HEADER_PREFIX}{a.lower()}" in r.headers}
     size = r.headers.get("x-amz-mp-object-size")
@@ -125,7 +114,7 @@ async def complete_multipart_upload(s: Services, r: Request) -> Response:
                            ArgumentName="x-amz-mp-object-size", ArgumentValue=size)
     params = mp.CompleteParams(_completed_parts(xml), expected, int(size) if size is not None else None)
     version = await mp.complete_upload(s.objects, r.principal, r.bucket, r.key,
-                                       r.query.get("uploadId", ""), params)
+                                       r.route.upload_id or "", params)
     location = f"{'https' if r.secure else 'http'}://{r.headers.get('host', '')}/{quote(r.bucket)}/{quote(r.key)}"
     items = [el("Location", location), el("Bucket", r.bucket), el("Key", r.key), el("ETag", version.quoted_etag),
              *_checksum_xml(version.checksums)]
@@ -135,8 +124,7 @@ async def complete_multipart_upload(s: Services, r: Request) -> Response:
 
 
 async def abort_multipart_upload(s: Services, r: Request) -> Response:
-    assert r.bucket is not None and r.key is not None
-    await mp.abort_upload(s.objects, r.principal, r.bucket, r.key, r.query.get("uploadId", ""))
+    await mp.abort_upload(s.objects, r.principal, r.bucket, r.key, r.route.upload_id or "")
     return Response(204)
 
 
@@ -151,10 +139,9 @@ def _upload_owner_xml(u: Upload) -> str:
 
 
 async def list_parts(s: Services, r: Request) -> Response:
-    assert r.bucket is not None and r.key is not None
     max_parts = int_param(r.query, "max-parts", mp.MAX_LIST)
     marker = int_param(r.query, "part-number-marker", 0)
-    page = mp.list_parts(s.objects, r.principal, r.bucket, r.key, r.query.get("uploadId", ""), max_parts, marker)
+    page = mp.list_parts(s.objects, r.principal, r.bucket, r.key, r.route.upload_id or "", max_parts, marker)
     u = page.upload
     items = [el("Bucket", u.bucket), el("Key", u.key), el("UploadId", u.upload_id),
              el("PartNumberMarker", marker), el("NextPartNumberMarker", page.next_marker),
@@ -166,7 +153,6 @@ async def list_parts(s: Services, r: Request) -> Response:
 
 
 async def list_multipart_uploads(s: Services, r: Request) -> Response:
-    assert r.bucket is not None
     encoding = r.query.get("encoding-type")
     if encoding not in (None, "url"):
         raise SealboxError(ErrorCode.INVALID_ARGUMENT, "Invalid Encoding Method specified in Request",

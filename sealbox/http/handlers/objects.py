@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sealbox.core.checksums import HEADER_PREFIX
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.types import NULL_VERSION, ObjectVersion
-from sealbox.http.handlers.base import Services, int_param, version_headers
-from sealbox.http.headers import Conditions, check_conditions, content_headers, parse_range, user_metadata
+from sealbox.http.handlers.base import Services, version_headers
+from sealbox.http.headers import conditions, content_headers, parse_range, user_metadata
 from sealbox.http.request import Request, Response
 from sealbox.http.router import Op
 from sealbox.http.xml import child_text, doc, el, http_date, parse
-from sealbox.service.objects import WriteParams, check_sse_value
+from sealbox.service.objects import ReadSpec, WriteParams, check_sse_value
 
 SSE_HEADER = "x-amz-server-side-encryption"
 _RESPONSE_OVERRIDES = {
@@ -23,30 +25,31 @@ _STORAGE_CLASSES = {"STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA
 MAX_DELETE_KEYS = 1000
 
 
-def refuse_unsupported_sse(r: Request) -> None:
+def refuse_unsupported_sse(headers: Mapping[str, str]) -> None:
     """SSE-C and SSE-KMS key headers would imply a protection sealbox does not give: refuse, don't ignore."""
-    if "x-amz-server-side-encryption-customer-algorithm" in r.headers:
+    if "x-amz-server-side-encryption-customer-algorithm" in headers:
         raise SealboxError(ErrorCode.NOT_IMPLEMENTED, "Server-side encryption with customer-provided keys"
                            " (SSE-C) is not supported by sealbox.")
     for name in ("x-amz-server-side-encryption-aws-kms-key-id", "x-amz-server-side-encryption-context"):
-        if name in r.headers:
+        if name in headers:
             raise SealboxError(ErrorCode.INVALID_ARGUMENT, "The encryption method specified is not supported",
-                               ArgumentName=name, ArgumentValue=r.headers[name])
+                               ArgumentName=name, ArgumentValue=headers[name])
 
 
-def write_params(r: Request) -> WriteParams:
-    refuse_unsupported_sse(r)
-    storage_class = r.headers.get("x-amz-storage-class", "STANDARD")
+def write_params(headers: Mapping[str, str]) -> WriteParams:
+    """What a write stores besides the bytes, from the request's headers (or a POST form's fields)."""
+    refuse_unsupported_sse(headers)
+    storage_class = headers.get("x-amz-storage-class", "STANDARD")
     if storage_class not in _STORAGE_CLASSES:
         raise SealboxError(ErrorCode.INVALID_STORAGE_CLASS, "The storage class you specified is not valid",
                            StorageClassRequested=storage_class)
-    if_none_match = r.headers.get("if-none-match")
+    if_none_match = headers.get("if-none-match")
     if if_none_match is not None and if_none_match.strip() != "*":
         raise SealboxError(ErrorCode.NOT_IMPLEMENTED, "A header you provided implies functionality that is not"
                            " implemented", Header="If-None-Match")
-    return WriteParams(content_headers=content_headers(r.headers), user_meta=user_metadata(r.headers),
-                       sse=check_sse_value(r.headers.get(SSE_HEADER)), storage_class=storage_class,
-                       if_none_match_star=if_none_match is not None, if_match=r.headers.get("if-match"))
+    return WriteParams(content_headers=content_headers(headers), user_meta=user_metadata(headers),
+                       sse=check_sse_value(headers.get(SSE_HEADER)), storage_class=storage_class,
+                       if_none_match_star=if_none_match is not None, if_match=headers.get("if-match"))
 
 
 def checksum_headers(v: ObjectVersion) -> dict[str, str]:
@@ -57,8 +60,7 @@ def checksum_headers(v: ObjectVersion) -> dict[str, str]:
 
 
 async def put_object(s: Services, r: Request) -> Response:
-    assert r.bucket is not None and r.key is not None
-    params = write_params(r)
+    params = write_params(r.headers)
     version = await s.objects.put(r.principal, r.bucket, r.key, r.payload(), params)
     return Response(200, {"etag": version.quoted_etag, **version_headers(version), **checksum_headers(version)})
 
@@ -91,63 +93,29 @@ def _refuse_sse_on_read(r: Request) -> None:
                            ArgumentValue=r.headers[SSE_HEADER])
 
 
-def _part_range(v: ObjectVersion, part_number: int) -> tuple[int, int]:
-    if v.part_count == 0:
-        if part_number == 1:
-            return 0, v.size
-        raise SealboxError(ErrorCode.INVALID_PART, "The requested partnumber is not satisfiable",
-                           PartNumberRequested=str(part_number), ActualPartCount="1")
-    # A multipart object keeps its parts' numbers (Extent.index): Complete may use 1, 3, 7.
-    start = 0
-    for extent in v.extents:
-        if extent.index == part_number:
-            return start, extent.size
-        start += extent.size
-    raise SealboxError(ErrorCode.INVALID_PART, "The requested partnumber is not satisfiable",
-                       PartNumberRequested=str(part_number), ActualPartCount=str(len(v.extents)))
-
-
 async def _read(s: Services, r: Request, with_body: bool) -> Response:
-    assert r.bucket is not None and r.key is not None
     _refuse_sse_on_read(r)
-    version_id = r.query.get("versionId")
-    part_number = int_param(r.query, "partNumber", 0, 1, 10000) if "partNumber" in r.query else 0
-    if part_number and "range" in r.headers:
+    route = r.route
+    if route.part_number and "range" in r.headers:
         raise SealboxError(ErrorCode.INVALID_REQUEST, "Cannot specify both Range header and partNumber query"
                            " parameter")
-    for attempt in range(3):
-        bucket, v = s.objects.lookup_in(r.principal, r.bucket, r.key, version_id,
-                                        "s3:GetObjectVersion" if version_id else "s3:GetObject")
-        check_conditions(Conditions.from_headers(r.headers), v)
-        headers = object_headers(v, r)
-        if v.version_id == NULL_VERSION and (version_id is not None or s.objects.names_null_version(bucket)):
-            headers["x-amz-version-id"] = NULL_VERSION
-        status, start, length = 200, 0, v.size
-        if part_number:
-            start, length = _part_range(v, part_number)
-            status = 206
-            if v.part_count:
-                headers["x-amz-mp-parts-count"] = str(v.part_count)
-        else:
-            wanted = parse_range(r.headers.get("range"), v.size)
-            if wanted is not None:
-                status, (start, length) = 206, wanted
-        if status == 206:
-            headers["content-range"] = f"bytes {start}-{start + length - 1}/{v.size}" if length else f"bytes */{v.size}"
-        headers["content-length"] = str(length)
-        if not with_body:
-            return Response(status, headers)
-        try:
-            body = s.objects.read_small(v, start, length)
-            if body is not None:
-                return Response(status, headers, body)
-            stream = s.objects.open_reader(v, start, length)
-        except FileNotFoundError:
-            if attempt == 2:
-                raise
-            continue  # overwritten between lookup and open: read the new latest version
-        return Response(status, headers, stream=stream)
-    raise AssertionError("unreachable")
+    spec = ReadSpec(version_id=route.version_id, conditions=conditions(r.headers), part_number=route.part_number,
+                    byte_range=None if route.part_number else parse_range(r.headers.get("range")), body=with_body)
+    read = s.objects.read(r.principal, r.bucket, r.key, spec)
+    v = read.version
+    headers = object_headers(v, r)
+    if v.version_id == NULL_VERSION and (route.version_id is not None or s.objects.names_null_version(read.bucket)):
+        headers["x-amz-version-id"] = NULL_VERSION
+    if route.part_number and v.part_count:
+        headers["x-amz-mp-parts-count"] = str(v.part_count)
+    if read.partial:
+        end = read.start + read.length - 1
+        headers["content-range"] = f"bytes {read.start}-{end}/{v.size}" if read.length else f"bytes */{v.size}"
+    headers["content-length"] = str(read.length)
+    status = 206 if read.partial else 200
+    if read.body is not None:
+        return Response(status, headers, read.body)
+    return Response(status, headers, stream=read.stream)
 
 
 async def get_object(s: Services, r: Request) -> Response:
@@ -159,8 +127,7 @@ async def head_object(s: Services, r: Request) -> Response:
 
 
 async def delete_object(s: Services, r: Request) -> Response:
-    assert r.bucket is not None and r.key is not None
-    result = await s.objects.delete(r.principal, r.bucket, r.key, r.query.get("versionId"))
+    result = await s.objects.delete(r.principal, r.bucket, r.key, r.route.version_id)
     headers: dict[str, str] = {}
     if result.version_id:
         headers["x-amz-version-id"] = result.version_id
@@ -170,7 +137,6 @@ async def delete_object(s: Services, r: Request) -> Response:
 
 
 async def delete_objects(s: Services, r: Request) -> Response:
-    assert r.bucket is not None
     if "content-md5" not in r.headers and not any(h.startswith(HEADER_PREFIX) for h in r.headers) and \
             "x-amz-sdk-checksum-algorithm" not in r.headers:
         raise SealboxError(ErrorCode.INVALID_REQUEST, "Missing required header for this request: Content-Md5")

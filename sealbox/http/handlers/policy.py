@@ -16,7 +16,6 @@ _READ_LIMIT = MAX_POLICY_SIZE + 1024
 
 
 async def put_bucket_policy(s: Services, r: Request) -> Response:
-    assert r.bucket is not None
     s.buckets.get(r.principal, r.bucket, "s3:PutBucketPolicy")  # who may, before what they sent
     if _declared_size(r) > _READ_LIMIT:
         raise malformed("Policy exceeds the maximum allowed document size.")
@@ -37,13 +36,11 @@ def _declared_size(r: Request) -> int:
 
 
 async def get_bucket_policy(s: Services, r: Request) -> Response:
-    assert r.bucket is not None
     text = s.buckets.get_policy(r.principal, r.bucket)
     return Response(200, {"content-type": "application/json"}, text.encode("utf-8"))
 
 
 async def delete_bucket_policy(s: Services, r: Request) -> Response:
-    assert r.bucket is not None
     s.buckets.delete_policy(r.principal, r.bucket)
     return Response(204)
 

@@ -142,8 +142,8 @@ def _key(form: Form) -> str:
     return key
 
 
-def _principal(s: Services, r: Request, fields: dict[str, str]) -> Principal | None:
-    if r.auth is not None and r.auth.access_key is not None:  # the request itself was signed
+def _principal(s: Services, r: Request, fields: dict[str, str]) -> Principal:
+    if r.auth.access_key is not None:  # the request itself was signed
         return r.principal
     access_key = authenticate_form(fields, s.identity.secret_for)
     if access_key is None:
@@ -151,9 +151,8 @@ def _principal(s: Services, r: Request, fields: dict[str, str]) -> Principal | N
     found = s.identity.lookup(access_key)
     if found is None:
         raise SealboxError(ErrorCode.INVALID_ACCESS_KEY_ID, AWSAccessKeyId=access_key)
-    if r.principal is not None:  # keep what the edge recorded about the request (policy conditions)
-        return dataclasses.replace(r.principal, name=found[0], access_key=access_key)
-    return Principal(found[0], access_key)
+    # Keep what the edge recorded about the request (policy conditions).
+    return dataclasses.replace(r.principal, name=found[0], access_key=access_key)
 
 
 def _policy(fields: dict[str, str], key: str, bucket: str) -> PostPolicy | None:
@@ -165,7 +164,6 @@ def _policy(fields: dict[str, str], key: str, bucket: str) -> PostPolicy | None:
 
 
 async def post_object(s: Services, r: Request) -> Response:
-    assert r.bucket is not None
     boundary = _boundary(r)
     whole = _WholeBody(r.payload(MAX_PUT_SIZE))
     reader = FormDataReader(whole.chunks(), boundary)
@@ -174,7 +172,7 @@ async def post_object(s: Services, r: Request) -> Response:
     principal = _principal(s, r, form.fields)
     policy = _policy(form.fields, key, r.bucket)
     # The fields are what PutObject's headers are: Content-Type, x-amz-meta-*, SSE, storage class…
-    params = write_params(dataclasses.replace(r, headers=form.fields))
+    params = write_params(form.fields)
     payload = FilePayload(reader, policy, content_md5(form.fields), whole)
     try:
         version = await s.objects.put(principal, r.bucket, key, payload, params)
@@ -202,7 +200,6 @@ def _redirect(fields: dict[str, str]) -> str | None:
 
 
 def _render(s: Services, r: Request, fields: dict[str, str], key: str, version: ObjectVersion) -> Response:
-    assert r.bucket is not None
     etag = version.quoted_etag
     headers = {"etag": etag, **version_headers(version)}
     target = _redirect(fields)

@@ -11,6 +11,9 @@ memory instead: ``commit()`` then writes no file and leaves the bytes in ``inlin
 metadata transaction that makes the version visible (``MetaStore.put_version``). A 4 KiB PUT thus
 costs one shared metadata fsync instead of a file create, two fsyncs and a rename, and the data
 directory holds no file per tiny object (MinIO inlines small objects into its metadata likewise).
+
+This is the one implementation of ``storage.data.base.BlobStore`` today; reads go through
+``LocalBlobHandle``, which maps page-cache-resident ranges (``storage.data.mapped``).
 """
 
 from __future__ import annotations
@@ -19,9 +22,13 @@ import ctypes
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from types import TracebackType
 from typing import BinaryIO
 
 from sealbox.core import ids, libc
+from sealbox.storage.data import mapped
+from sealbox.core.types import Buffer
+from sealbox.storage.data.base import BlobInfo, BlobNotFound, TempBlob
 
 _HEX = set("0123456789abcdef")
 # A large blob asks the kernel to start writing its pages out every WRITEBACK_STEP bytes, so the
@@ -48,8 +55,9 @@ def _check_id(blob_id: str) -> str:
     return blob_id
 
 
-class BlobWriter:
-    """An extent being written. Call ``commit()`` (durable, visible to ``open``) or ``abort()``.
+class LocalBlobWriter:
+    """An extent being written (``BlobWriter`` of the protocol). Call ``commit()`` (durable, visible
+    to ``open``) or ``abort()``.
 
     The temp file is created lazily: a small body stays in memory until ``commit()``, which runs
     in a worker thread, so creating a file (slow on some file systems) never blocks the event loop.
@@ -70,7 +78,7 @@ class BlobWriter:
         self.written = 0
         self._flushed = 0  # bytes whose writeback has been started
 
-    def write(self, data: bytes | memoryview) -> None:
+    def write(self, data: Buffer) -> None:
         if self._file is None and self._pending_size + len(data) <= self.BUFFER_LIMIT:
             self._pending.append(bytes(data))
             self._pending_size += len(data)
@@ -86,7 +94,7 @@ class BlobWriter:
                 self._write_all(self._file, chunk)
         return self._file
 
-    def _write_file(self, data: bytes | memoryview) -> None:
+    def _write_file(self, data: Buffer) -> None:
         f = self._open()
         self._write_all(f, data)
         self.written += len(data)
@@ -95,7 +103,7 @@ class BlobWriter:
             self._flushed = self.written
 
     @staticmethod
-    def _write_all(f: BinaryIO, data: bytes | memoryview) -> None:
+    def _write_all(f: BinaryIO, data: Buffer) -> None:
         view = memoryview(data)
         while view:
             n = f.write(view)
@@ -135,6 +143,41 @@ class BlobWriter:
             pass
 
 
+class LocalBlobHandle:
+    """An open blob file (``BlobHandle`` of the protocol). The descriptor keeps the bytes readable
+    after a concurrent overwrite unlinks the file."""
+
+    __slots__ = ("_fd", "_size")
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._size: int | None = None
+
+    @property
+    def size(self) -> int:
+        if self._size is None:
+            self._size = os.fstat(self._fd).st_size  # immutable once committed: one fstat is enough
+        return self._size
+
+    def read(self, offset: int, length: int, *, resident_only: bool = False) -> Buffer:
+        return mapped.read_range(self._fd, offset, length, resident_only)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> LocalBlobHandle:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+
 class LocalBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -146,19 +189,23 @@ class LocalBlobStore:
         self._blob_prefix = f"{self.blob_dir}/"
         self._dir_fds: dict[Path, int] = {}  # directory -> open descriptor, for fsync
 
-    def new_writer(self, inline: bool = False) -> BlobWriter:
+    def new_writer(self, inline: bool = False) -> LocalBlobWriter:
         """A writer for a new extent; ``inline``: its bytes may stay in the metadata store if small."""
-        return BlobWriter(self, ids.hex_id(16), INLINE_MAX if inline else 0)
+        return LocalBlobWriter(self, ids.hex_id(16), INLINE_MAX if inline else 0)
 
     def path(self, blob_id: str) -> Path:
         _check_id(blob_id)
         return self.blob_dir / blob_id[:2] / blob_id
 
-    def open(self, blob_id: str) -> BinaryIO:
-        """Open for reading; raises FileNotFoundError if the blob was removed meanwhile."""
+    def open(self, blob_id: str) -> LocalBlobHandle:
+        """Open for reading; raises BlobNotFound if the blob was removed meanwhile."""
         _check_id(blob_id)
         # A plain string path: this runs on every GET, and pathlib's joins cost more than the open.
-        return open(f"{self._blob_prefix}{blob_id[:2]}/{blob_id}", "rb", buffering=0)
+        try:
+            fd = os.open(f"{self._blob_prefix}{blob_id[:2]}/{blob_id}", os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise BlobNotFound(f"blob {blob_id}") from None
+        return LocalBlobHandle(fd)
 
     def read_whole(self, blob_id: str, expected: int) -> bytes:
         """A small blob's bytes in one system call, for reads that need all of it.
@@ -167,7 +214,10 @@ class LocalBlobStore:
         like a truncated one; the caller compares. Raises FileNotFoundError if the blob is gone.
         """
         _check_id(blob_id)
-        fd = os.open(f"{self._blob_prefix}{blob_id[:2]}/{blob_id}", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            fd = os.open(f"{self._blob_prefix}{blob_id[:2]}/{blob_id}", os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise BlobNotFound(f"blob {blob_id}") from None
         try:
             return os.pread(fd, expected + 1, 0)
         finally:
@@ -194,8 +244,32 @@ class LocalBlobStore:
     def blob_ids(self) -> Iterator[str]:
         for sub in sorted(self.blob_dir.iterdir()):
             for entry in os.scandir(sub):
-                if len(entry.name) == 32:
+                if len(entry.name) == 32 and set(entry.name) <= _HEX:  # a file sealbox did not write is not ours
                     yield entry.name
 
-    def temp_files(self) -> Iterator[Path]:
-        yield from self.tmp_dir.iterdir()
+    def stat(self, blob_id: str) -> BlobInfo | None:
+        path = self.path(blob_id)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return None
+        return BlobInfo(blob_id, st.st_size, st.st_mtime, str(path))
+
+    def location(self, blob_id: str) -> str:
+        return str(self.path(blob_id))
+
+    def temp_blobs(self) -> Iterator[TempBlob]:
+        for entry in os.scandir(self.tmp_dir):
+            try:
+                st = entry.stat()
+            except FileNotFoundError:  # committed or aborted since the listing
+                continue
+            yield TempBlob(entry.name, st.st_size, st.st_mtime, entry.path)
+
+    def remove_temp(self, name: str) -> None:
+        if "/" in name or name in ("", ".", ".."):
+            raise ValueError(f"not a temp blob: {name!r}")
+        try:
+            os.unlink(self.tmp_dir / name)
+        except FileNotFoundError:
+            pass

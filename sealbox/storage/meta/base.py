@@ -113,8 +113,11 @@ class MetaStore(Protocol):
     def set_bucket_policy(self, name: str, policy: str | None) -> None: ...
 
     # -- objects ---------------------------------------------------------------------------
-    def get_version(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion | None:
-        """The latest version (``version_id`` None) or the named one; delete markers included."""
+    def get_version(self, bucket: str, key: str, version_id: str | None = None, *,
+                    fresh: bool = False) -> ObjectVersion | None:
+        """The latest version (``version_id`` None) or the named one; delete markers included.
+        A backend may answer from lookups it remembers until a change; ``fresh`` asks the store
+        itself (a read that found the remembered version's bytes already removed)."""
         ...
 
     def put_version(self, version: ObjectVersion, if_none_match_star: bool = False,

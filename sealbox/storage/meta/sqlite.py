@@ -236,20 +236,22 @@ class SqliteMetaStore:
         self._update_bucket(name, "UPDATE buckets SET policy=? WHERE name=?", (policy,))
 
     # -- objects -------------------------------------------------------------------------------
-    def get_version(self, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion | None:
+    def get_version(self, bucket: str, key: str, version_id: str | None = None, *,
+                    fresh: bool = False) -> ObjectVersion | None:
         """The version a read names. Lookups are remembered until the next commit by any process (the
         COMMITS token, see generation.py): a read-mostly workload skips the query and the row decoding,
-        and any commit anywhere empties the memo before the next lookup can use it."""
+        and any commit anywhere empties the memo before the next lookup can use it. Between a commit
+        and its token the memo may be stale: ``fresh`` reads the row (and replaces the memo's)."""
         token = self._tokens.current(COMMITS)  # before the read, as in get_bucket
         seen, memo = self._versions
         if seen != token:
             memo = {}
             self._versions = (token, memo)
-        found = memo.get((bucket, key, version_id), _MISSING)
+        found = memo.get((bucket, key, version_id), _MISSING) if not fresh else _MISSING
         if found is not _MISSING:
             return found  # type: ignore[return-value]
         version = self._read_version(self._conn(), bucket, key, version_id)
-        if len(memo) < _VERSION_MEMO:
+        if len(memo) < _VERSION_MEMO or (fresh and (bucket, key, version_id) in memo):
             memo[(bucket, key, version_id)] = version
         return version
 
@@ -334,7 +336,7 @@ class SqliteMetaStore:
     def list_objects(self, bucket: str, prefix: str, delimiter: str, after: str, max_keys: int) -> ListPage:
         db = self._conn()
 
-        def fetch(lower: str, inclusive: bool, _lower_id: int) -> list[Row]:
+        def fetch(lower: str, inclusive: bool, _lower_id: int | None) -> list[Row]:
             op = ">=" if inclusive else ">"
             rows = db.execute(f"SELECT {_VERSION_COLS} FROM versions WHERE bucket=? AND is_latest=1"
                               f" AND key {op} ? ORDER BY key LIMIT {_BATCH}", (bucket, lower)).fetchall()
