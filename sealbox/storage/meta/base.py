@@ -1,7 +1,8 @@
 """The metadata store interface.
 
-Every backend (SQLite embedded, PostgreSQL shared) implements ``MetaStore`` and passes the same
-contract suite in ``tests/contract``. Methods are synchronous and each is one transaction; the
+Every backend implements ``MetaStore`` and passes the same contract suite in
+``tests/contract/test_metastore.py``. Today there is one, SQLite (embedded, ``storage/meta/sqlite.py``);
+a PostgreSQL backend for several gateways is planned (issue #19) and does not exist yet. Methods are synchronous and each is one transaction; the
 service layer decides which thread calls them. Domain errors (NoSuchBucket, PreconditionFailed, …)
 are raised here only where the check must be atomic with the write.
 """
