@@ -106,7 +106,7 @@ async def delete_bucket_encryption(s: Services, r: Request) -> Response:
 
 async def get_acl(s: Services, r: Request) -> Response:
     """A canned owner-full-control ACL: clients probe it; sealbox uses policies, not ACLs."""
-    if r.key is not None:
+    if r.route.key is not None:
         version = s.objects.lookup(r.principal, r.bucket, r.key, r.route.version_id, "s3:GetObjectAcl")
         owner = version.owner
     else:
