@@ -10,20 +10,46 @@ from sealbox.core.errors import ErrorCode, SealboxError
 MAX_KEY_BYTES = 1024
 MAX_USER_METADATA_BYTES = 2048
 
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
-def validate_bucket_name(name: str) -> str:
-    """Apply S3's general-purpose bucket naming rules; raise InvalidBucketName otherwise."""
-    if not _BUCKET_RE.match(name) or ".." in name or ".-" in name or "-." in name:
-        raise SealboxError(ErrorCode.INVALID_BUCKET_NAME, "The specified bucket is not valid.", BucketName=name)
-    if name.startswith(("xn--", "sthree-", "amzn-s3-demo-")) or name.endswith(("-s3alias", "--ol-s3", "--x-s3")):
-        raise SealboxError(ErrorCode.INVALID_BUCKET_NAME, "The specified bucket is not valid.", BucketName=name)
+_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", "--x-s3", "--table-s3")
+
+
+def bucket_name_problem(name: str) -> str | None:
+    """Which of S3's general-purpose bucket naming rules ``name`` breaks, in words; None if none."""
+    if not 3 <= len(name) <= 63:
+        return f"a bucket name must be 3 to 63 characters long, not {len(name)}"
+    if not re.fullmatch(r"[a-z0-9.-]+", name):
+        return "a bucket name may contain only lowercase letters, digits, dots (.) and hyphens (-)"
+    if not (name[0].isalnum() and name[-1].isalnum()):
+        return "a bucket name must begin and end with a lowercase letter or a digit"
+    if ".." in name or ".-" in name or "-." in name:
+        return "a bucket name must not contain two adjacent periods, or a period next to a hyphen"
+    for prefix in _RESERVED_PREFIXES:
+        if name.startswith(prefix):
+            return f"a bucket name must not begin with the reserved prefix {prefix}"
+    for suffix in _RESERVED_SUFFIXES:
+        if name.endswith(suffix):
+            return f"a bucket name must not end with the reserved suffix {suffix}"
     try:
         ipaddress.IPv4Address(name)
     except ValueError:
-        return name
-    raise SealboxError(ErrorCode.INVALID_BUCKET_NAME, "The specified bucket is not valid.", BucketName=name)
+        return None
+    return "a bucket name must not be formatted as an IP address"
+
+
+def validate_bucket_name(name: str) -> str:
+    """Apply S3's general-purpose bucket naming rules; raise InvalidBucketName naming the rule broken.
+
+    AWS's message is only "The specified bucket is not valid."; the rule is added so that a user
+    can act on it (the code, which clients branch on, stays the same).
+    """
+    problem = bucket_name_problem(name)
+    if problem is not None:
+        raise SealboxError(ErrorCode.INVALID_BUCKET_NAME, f"The specified bucket is not valid: {problem}.",
+                           BucketName=name)
+    return name
 
 
 def validate_key(key: str) -> str:

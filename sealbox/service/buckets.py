@@ -86,9 +86,18 @@ class BucketService:
                 return user.name
         return None
 
-    def list(self, principal: Principal) -> list[Bucket]:
+    def list(self, principal: Principal, prefix: str = "", region: str | None = None, after: str = "",
+             limit: int | None = None) -> tuple[list[Bucket], bool]:
+        """The buckets ``principal`` owns (root: all), by name, after ``after``: at most ``limit`` of
+        them, and whether more follow."""
         who = require_principal(principal)
-        return [b for b in self._meta.list_buckets() if who.is_root or b.owner == who.name]
+        found = [b for b in self._meta.list_buckets()
+                 if (who.is_root or b.owner == who.name) and b.name.startswith(prefix) and b.name > after
+                 and (region is None or b.region == region)]
+        found.sort(key=lambda b: b.name)
+        if limit is None or len(found) <= limit:
+            return found, False
+        return found[:limit], True
 
     def create(self, principal: Principal, name: str, location: str | None) -> Bucket:
         who = require_principal(principal)
@@ -101,6 +110,10 @@ class BucketService:
         existing = self._meta.create_bucket(bucket)
         if existing is not None:
             if existing.owner == who.name:
+                if self.region == "us-east-1":
+                    # AWS: "If you re-create an existing bucket that you already own in the North
+                    # Virginia Region, Amazon S3 returns 200 OK"; every other region answers 409.
+                    return existing
                 raise SealboxError(ErrorCode.BUCKET_ALREADY_OWNED_BY_YOU, BucketName=name)
             raise SealboxError(ErrorCode.BUCKET_ALREADY_EXISTS, BucketName=name)
         return bucket

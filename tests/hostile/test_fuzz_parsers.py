@@ -27,7 +27,7 @@ from sealbox.core.types import ObjectVersion
 from sealbox.http import xml
 from sealbox.http.chunked import AwsChunkedDecoder
 from sealbox.http.handlers.base import int_param
-from sealbox.http.handlers.listing import _decode_token
+from sealbox.http.handlers.base import decode_token
 from sealbox.http.headers import (
     checksum_request,
     conditions,
@@ -246,7 +246,7 @@ def _params(query: dict[str, str], headers: dict[str, str]) -> None:
     for name in ("max-keys", "partNumber", "max-uploads", "max-parts", "part-number-marker"):
         int_param(query, name, 1000)
     if "continuation-token" in query:
-        _decode_token(query["continuation-token"])
+        decode_token(query["continuation-token"], "continuation-token")
     content_md5(headers)
     checksum_request(headers)
     content_headers(headers)

@@ -17,7 +17,7 @@ def register(router: Router, c: Console) -> None:
 
     async def list_buckets(req: Request) -> Response:
         principal = principal_of(req)
-        rows = [(b, buckets.default_encryption(b)) for b in sorted(buckets.list(principal), key=lambda b: b.name)]
+        rows = [(b, buckets.default_encryption(b)) for b in buckets.list(principal)[0]]
         return render(c, req, "buckets.html", nav="buckets", rows=rows, versioning=VERSIONING_LABELS,
                       server_default=buckets.server_default_sse)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+
 from dataclasses import dataclass
 
 from sealbox.config import Settings
@@ -47,6 +50,19 @@ def int_param(query: dict[str, str], name: str, default: int, lo: int = 0, hi: i
         raise SealboxError(ErrorCode.INVALID_ARGUMENT, f"Provided {name} not an integer or within integer range",
                            ArgumentName=name, ArgumentValue=value)
     return number
+
+
+def encode_token(key: str) -> str:
+    """An opaque continuation token for a listing that resumes after ``key``."""
+    return base64.urlsafe_b64encode(key.encode("utf-8", "surrogateescape")).decode()
+
+
+def decode_token(token: str, name: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(token.encode()).decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise SealboxError(ErrorCode.INVALID_ARGUMENT, "The continuation token provided is incorrect",
+                           ArgumentName=name, ArgumentValue=token) from None
 
 
 def object_timestamp(version: ObjectVersion) -> str:

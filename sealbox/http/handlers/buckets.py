@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.types import Versioning
-from sealbox.http.handlers.base import Services, owner_xml
+from sealbox.http.handlers.base import Services, decode_token, encode_token, int_param, owner_xml
 from sealbox.http.request import Request, Response
 from sealbox.http.router import Op
 from sealbox.http.xml import child_text, doc, el, iso8601, parse
@@ -13,10 +13,21 @@ _MAX_CONFIG_BODY = 64 * 1024
 
 
 async def list_buckets(s: Services, r: Request) -> Response:
-    buckets = s.buckets.list(r.principal)
+    """ListBuckets, paginated as AWS does since 2024: ``max-buckets`` (1-10000), an opaque
+    ``continuation-token`` (given back while more follow), ``prefix`` and ``bucket-region``."""
+    limit = int_param(r.query, "max-buckets", 0, 1, 10000) if r.query.get("max-buckets") else None
+    token = r.query.get("continuation-token")
+    after = decode_token(token, "continuation-token") if token else ""
+    prefix = r.query.get("prefix", "")
+    buckets, truncated = s.buckets.list(r.principal, prefix, r.query.get("bucket-region"), after, limit)
     items = "".join(f"<Bucket>{el('Name', b.name)}{el('CreationDate', iso8601(b.created))}"
                     f"{el('BucketRegion', b.region)}</Bucket>" for b in buckets)
-    return Response.xml(doc("ListAllMyBucketsResult", [owner_xml(r.principal.name), f"<Buckets>{items}</Buckets>"]))
+    parts = [owner_xml(r.principal.name), f"<Buckets>{items}</Buckets>"]
+    if truncated:
+        parts.append(el("ContinuationToken", encode_token(buckets[-1].name)))
+    if "prefix" in r.query:
+        parts.append(el("Prefix", prefix))
+    return Response.xml(doc("ListAllMyBucketsResult", parts))
 
 
 async def create_bucket(s: Services, r: Request) -> Response:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable
 from urllib.parse import quote
 
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.types import ListPage, ObjectVersion
-from sealbox.http.handlers.base import Services, int_param, object_timestamp, owner_xml
+from sealbox.http.handlers.base import Services, decode_token, encode_token, int_param, object_timestamp, owner_xml
 from sealbox.http.request import Request, Response
 from sealbox.http.router import Op
 from sealbox.http.xml import doc, el
@@ -58,7 +56,7 @@ async def list_objects_v2(s: Services, r: Request) -> Response:
     prefix, delimiter, max_keys, head = _common(r, enc)
     token = r.query.get("continuation-token")
     start_after = r.query.get("start-after", "")
-    after = max(_decode_token(token), start_after) if token is not None else start_after
+    after = max(decode_token(token, "continuation-token"), start_after) if token is not None else start_after
     page = s.objects.list(r.principal, r.bucket, prefix, delimiter, after, max_keys)
     fetch_owner = r.query.get("fetch-owner", "false").lower() == "true"
     body = head + enc_xml + [el("KeyCount", len(page.entries) + len(page.common_prefixes)),
@@ -66,7 +64,7 @@ async def list_objects_v2(s: Services, r: Request) -> Response:
     if token is not None:
         body.append(el("ContinuationToken", token))
     if page.is_truncated and page.next_marker is not None:
-        body.append(el("NextContinuationToken", _encode_token(page.next_marker)))
+        body.append(el("NextContinuationToken", encode_token(page.next_marker)))
     if start_after:
         body.append(el("StartAfter", enc(start_after)))
     body += [_contents(v, enc, fetch_owner) for v in page.entries] + _prefixes(page, enc)
@@ -110,18 +108,6 @@ async def list_object_versions(s: Services, r: Request) -> Response:
                         f"{el('StorageClass', v.storage_class)}{owner_xml(v.owner)}</Version>")
     body += _prefixes(page, enc)
     return Response.xml(doc("ListVersionsResult", body))
-
-
-def _encode_token(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode("utf-8", "surrogateescape")).decode()
-
-
-def _decode_token(token: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(token.encode()).decode("utf-8")
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise SealboxError(ErrorCode.INVALID_ARGUMENT, "The continuation token provided is incorrect",
-                           ArgumentName="continuation-token", ArgumentValue=token) from None
 
 
 HANDLERS = {

@@ -64,7 +64,10 @@ def _request(method: str, bucket: str | None, key: str | None, query: dict[str, 
 
 
 def _call(services: Services, request: Request) -> Response:
-    return asyncio.run(HANDLERS[request.route.op](services, request))
+    async def call() -> Response:
+        return await HANDLERS[request.route.op](services, request)
+
+    return asyncio.run(call())
 
 
 def test_every_operation_has_a_handler() -> None:

@@ -79,8 +79,8 @@ async def _drain(stream: AsyncIterator[Buffer]) -> bytes:
     return b"".join([bytes(chunk) async for chunk in stream])
 
 
-def _read(objects: ObjectService, key: str, spec: ReadSpec = ReadSpec()) -> tuple[bytes, int, int, bool]:
-    read = objects.read(ROOT_USER, "bkt", key, spec)
+def _read(objects: ObjectService, key: str, spec: ReadSpec | None = None) -> tuple[bytes, int, int, bool]:
+    read = objects.read(ROOT_USER, "bkt", key, spec or ReadSpec())
     if read.body is not None:
         data = bytes(read.body)
     else:
