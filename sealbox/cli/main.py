@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -66,7 +65,6 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"sealbox: cannot start: {exc}", file=sys.stderr)
         return 1
     print(banner, flush=True)
-    os.environ["SEALBOX_SETTINGS"] = settings.to_json()
     supervise(settings, socks)
     return 0
 

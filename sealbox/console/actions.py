@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from sealbox.console.context import ServiceSet as Services
+from sealbox.console.services import ServiceSet as Services
 from sealbox.core.errors import SealboxError
 from sealbox.core.types import SSE_AES256
 from sealbox.service.copy import CopyParams, copy_object

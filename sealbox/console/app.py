@@ -19,10 +19,10 @@ import mimetypes
 import urllib.parse
 from pathlib import Path
 
-from sealbox.config import Settings
-from sealbox.console.context import Console, ServiceSet
+from sealbox.console.context import Console
 from sealbox.console.jobs import JobRunner
 from sealbox.console.render import Renderer
+from sealbox.console.services import ServiceSet
 from sealbox.console.sessions import (
     PRESESSION_COOKIE,
     SESSION_COOKIE,
@@ -59,12 +59,6 @@ def prepare_console(data_dir: Path) -> None:
     ConsoleStore(data_dir / STORE_FILE).close()
 
 
-def create_console_app(settings: Settings) -> ConsoleApp:
-    from sealbox.app import build_services
-
-    return ConsoleApp(build_services(settings), settings.data_dir)
-
-
 class StaticFiles:
     """The console's CSS, JS and icon: read once, served with a content hash for cache busting."""
 
@@ -88,6 +82,9 @@ class StaticFiles:
 
 
 class ConsoleApp:
+    """The console's handler. ``services`` are the worker's own (``sealbox.app.build_handlers``
+    gives the S3 API and the console the same set)."""
+
     def __init__(self, services: ServiceSet, data_dir: Path) -> None:
         store = ConsoleStore(data_dir / STORE_FILE)
         codec = SessionCodec(load_or_create_key(data_dir), services.identity)

@@ -20,7 +20,7 @@ import secrets
 import time
 
 from sealbox.console.actions import Action, Outcome, apply
-from sealbox.console.context import ServiceSet
+from sealbox.console.services import ServiceSet
 from sealbox.console.store import ConsoleStore, ItemResult, Job
 from sealbox.service.identity import Principal
 
