@@ -112,7 +112,12 @@ def run_worker(settings: Settings, socks: list[Listener], boards: dict[str, Boar
     import uvloop
 
     from sealbox.app import build_handlers
+    from sealbox.core.libc import forbid_core_dumps
 
+    # Before any key is loaded (build_handlers opens the keyring): no core file, and no ptrace or
+    # /proc/<pid>/mem reading by other processes of the same user, may ever hold the master keys.
+    # The supervisor did this too, and fork inherits both; a worker does it itself all the same.
+    forbid_core_dumps()
     tune_allocator()
     # AES-GCM in `cryptography` holds the GIL while it runs; a worker thread looping over segments
     # would otherwise keep the event loop waiting up to the default 5 ms switch interval.
