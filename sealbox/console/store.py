@@ -1,9 +1,12 @@
-"""The console's own small SQLite database (``<data_dir>/console.sqlite3``): bulk jobs and sign-outs.
+"""The console's own small SQLite database (``<data_dir>/console.sqlite3``): bulk jobs, sign-outs,
+failed sign-ins.
 
 It is not the object metadata (the console never touches that store): it holds what the console
 itself must share between worker processes — the state of background jobs, so any worker can
-answer the page that polls a job, and the ids of signed-out sessions. Its schema is versioned with
-``PRAGMA user_version``; methods are blocking and each is one short transaction.
+answer the page that polls a job, the ids of signed-out sessions, and the failed sign-in counts
+that slow down password guessing (a guess may land on any worker). Its schema is versioned with
+``PRAGMA user_version`` (2 added ``jobs.context`` and ``signin_failures``); methods are blocking
+and each is one short transaction.
 """
 
 from __future__ import annotations
@@ -13,13 +16,13 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
@@ -36,7 +39,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     error TEXT,
     created REAL NOT NULL,
     heartbeat REAL NOT NULL,
-    worker_pid INTEGER NOT NULL DEFAULT 0  -- the process running it (all workers share one host)
+    worker_pid INTEGER NOT NULL DEFAULT 0,  -- the process running it (all workers share one host)
+    context TEXT  -- JSON: the starting request's policy context (NULL: a job from before schema 2)
 );
 CREATE INDEX IF NOT EXISTS jobs_by_principal ON jobs (principal, created);
 CREATE TABLE IF NOT EXISTS job_items (
@@ -52,7 +56,16 @@ CREATE TABLE IF NOT EXISTS signed_out (
     sid TEXT PRIMARY KEY,
     expires REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS signin_failures (
+    subject TEXT PRIMARY KEY,       -- "ip:<client address>" or "key:<hash of the access key typed>"
+    failures INTEGER NOT NULL,      -- attempts counted since the last success (or since forgotten)
+    last REAL NOT NULL,             -- when the latest one was counted
+    blocked_until REAL NOT NULL     -- no attempt is checked before this time
+);
+CREATE INDEX IF NOT EXISTS signin_failures_by_last ON signin_failures (last);
 """
+# Schema 1 -> 2 for an existing file (CREATE TABLE IF NOT EXISTS above adds the new table).
+_UPGRADES = {2: ["ALTER TABLE jobs ADD COLUMN context TEXT"]}
 ACTIVE = ("listing", "running")
 
 
@@ -74,6 +87,7 @@ class Job:
     created: float
     heartbeat: float
     worker_pid: int
+    context: str | None  # JSON of the starting request's policy context (sealbox.console.policy_context)
 
     @property
     def done(self) -> int:
@@ -92,7 +106,7 @@ class ItemResult:
 
 
 _JOB_COLS = ("id, principal, access_key, bucket, action, selection, state, total, succeeded, skipped, failed,"
-             " error, created, heartbeat, worker_pid")
+             " error, created, heartbeat, worker_pid, context")
 
 
 def _job(row: tuple[Any, ...]) -> Job:
@@ -100,7 +114,7 @@ def _job(row: tuple[Any, ...]) -> Job:
     return Job(id=row[0], principal=row[1], access_key=row[2], bucket=row[3], action=row[4],
                keys=selection["keys"], prefixes=selection["prefixes"], state=row[6], total=row[7],
                succeeded=row[8], skipped=row[9], failed=row[10], error=row[11], created=row[12],
-               heartbeat=row[13], worker_pid=row[14])
+               heartbeat=row[13], worker_pid=row[14], context=row[15])
 
 
 class ConsoleStore:
@@ -111,6 +125,10 @@ class ConsoleStore:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise RuntimeError(f"{path} has schema {version}, newer than this sealbox ({SCHEMA_VERSION})")
+            if version:  # an existing file: its tables first gain what later schemas added
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in _UPGRADES.get(step, []):
+                        db.execute(statement)
             for statement in _SCHEMA.split(";"):  # executescript would commit the open transaction
                 if statement.strip():
                     db.execute(statement)
@@ -145,12 +163,12 @@ class ConsoleStore:
 
     # -- jobs ------------------------------------------------------------------------------------
     def create_job(self, job_id: str, principal: str, access_key: str, bucket: str, action: str,
-                   keys: list[str], prefixes: list[str]) -> None:
+                   keys: list[str], prefixes: list[str], context: str) -> None:
         now = time.time()
         selection = json.dumps({"keys": keys, "prefixes": prefixes}, ensure_ascii=False)
         with self._tx() as db:
-            db.execute(f"INSERT INTO jobs ({_JOB_COLS}) VALUES (?,?,?,?,?,?,'listing',0,0,0,0,NULL,?,?,?)",
-                       (job_id, principal, access_key, bucket, action, selection, now, now, os.getpid()))
+            db.execute(f"INSERT INTO jobs ({_JOB_COLS}) VALUES (?,?,?,?,?,?,'listing',0,0,0,0,NULL,?,?,?,?)",
+                       (job_id, principal, access_key, bucket, action, selection, now, now, os.getpid(), context))
 
     def get_job(self, job_id: str) -> Job | None:
         row = self._conn().execute(f"SELECT {_JOB_COLS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
@@ -226,3 +244,34 @@ class ConsoleStore:
 
     def is_signed_out(self, sid: str) -> bool:
         return self._conn().execute("SELECT 1 FROM signed_out WHERE sid = ?", (sid,)).fetchone() is not None
+
+    # -- failed sign-ins (sealbox.console.throttle) ---------------------------------------------
+    def count_signin(self, subjects: list[str], now: float, delay_for: Callable[[int], float],
+                     forget: float) -> float:
+        """Count one sign-in attempt against every subject, unless one of them is blocked.
+
+        Returns 0 when the attempt may be checked (it then already counts as a failure; a success
+        clears it with ``clear_signin``), else the seconds until the longest block ends (nothing
+        is counted then). One transaction across all workers, so parallel guesses queue here and
+        each sees the counts of those before it. A subject's count restarts after ``forget``
+        seconds without an attempt; ``delay_for(count)`` is how long a count blocks (0: not).
+        """
+        with self._tx() as db:
+            rows = {str(r[0]): (int(r[1]), float(r[2]), float(r[3])) for r in db.execute(
+                f"SELECT subject, failures, last, blocked_until FROM signin_failures WHERE subject IN"
+                f" ({','.join('?' * len(subjects))})", subjects)}
+            wait = max((blocked - now for _, _, blocked in rows.values()), default=0.0)
+            if wait > 0:
+                return wait
+            for subject in subjects:
+                failures, last, _ = rows.get(subject, (0, now, 0.0))
+                failures = 1 if now - last > forget else failures + 1
+                delay = delay_for(failures)
+                db.execute("INSERT OR REPLACE INTO signin_failures (subject, failures, last, blocked_until)"
+                           " VALUES (?, ?, ?, ?)", (subject, failures, now, now + delay if delay > 0 else 0.0))
+            db.execute("DELETE FROM signin_failures WHERE last < ? AND blocked_until < ?", (now - forget, now))
+            return 0.0
+
+    def clear_signin(self, subjects: list[str]) -> None:
+        with self._tx() as db:
+            db.executemany("DELETE FROM signin_failures WHERE subject = ?", [(s,) for s in subjects])

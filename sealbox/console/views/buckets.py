@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sealbox.console.context import Console
-from sealbox.console.views.common import back, error_message, principal_of, render
+from sealbox.console.views.common import acting, back, error_message, principal_of, render
 from sealbox.console.web import Request, Response, Router, url
 from sealbox.core.errors import SealboxError
 from sealbox.core.types import SSE_AES256, Versioning
@@ -22,8 +22,8 @@ def register(router: Router, c: Console) -> None:
                       server_default=buckets.server_default_sse)
 
     async def create(req: Request) -> Response:
-        principal = principal_of(req)
         name = (await req.field("name")).strip()
+        principal = acting(req, name)
         try:
             buckets.create(principal, name, None)
             if await req.field("versioning") == "on":
@@ -35,7 +35,7 @@ def register(router: Router, c: Console) -> None:
         return back(c, req, "/buckets", "ok", f"Created bucket {name!r}.")
 
     async def properties(req: Request) -> Response:
-        bucket = buckets.get(principal_of(req), req.params["bucket"], "s3:ListBucket")
+        bucket = buckets.get(acting(req, req.params["bucket"]), req.params["bucket"], "s3:ListBucket")
         return render(c, req, "bucket_properties.html", nav="buckets", bucket=bucket,
                       versioning=VERSIONING_LABELS[bucket.versioning], rule=buckets.default_encryption(bucket),
                       server_default=buckets.server_default_sse)
@@ -45,7 +45,7 @@ def register(router: Router, c: Console) -> None:
         here = url(f"/buckets/{name}/properties")
         state = await req.field("versioning")
         try:
-            buckets.set_versioning(principal_of(req), name, Versioning.ENABLED if state == "Enabled"
+            buckets.set_versioning(acting(req, name), name, Versioning.ENABLED if state == "Enabled"
                                    else Versioning.SUSPENDED)
         except SealboxError as exc:
             return back(c, req, here, "error", error_message(exc))
@@ -56,7 +56,7 @@ def register(router: Router, c: Console) -> None:
         here = url(f"/buckets/{name}/properties")
         enable = await req.field("sse") == "enable"
         try:
-            buckets.set_encryption(principal_of(req), name, SSE_AES256 if enable else None)
+            buckets.set_encryption(acting(req, name), name, SSE_AES256 if enable else None)
         except SealboxError as exc:
             return back(c, req, here, "error", error_message(exc))
         text = "Default encryption: Amazon S3 key (SSE-S3)." if enable else "Default encryption removed."
@@ -65,7 +65,7 @@ def register(router: Router, c: Console) -> None:
     async def delete(req: Request) -> Response:
         name = req.params["bucket"]
         try:
-            buckets.delete(principal_of(req), name)
+            buckets.delete(acting(req, name), name)
         except SealboxError as exc:
             return back(c, req, url(f"/buckets/{name}/properties"), "error",
                         f"Could not delete bucket {name!r}: {error_message(exc)}")
