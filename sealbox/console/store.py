@@ -58,9 +58,11 @@ CREATE TABLE IF NOT EXISTS signed_out (
 );
 CREATE TABLE IF NOT EXISTS signin_failures (
     subject TEXT PRIMARY KEY,       -- "ip:<client address>" or "key:<hash of the access key typed>"
-    failures INTEGER NOT NULL,      -- attempts counted since the last success (or since forgotten)
-    last REAL NOT NULL,             -- when the latest one was counted
-    blocked_until REAL NOT NULL     -- no attempt is checked before this time
+    failures INTEGER NOT NULL,      -- failed sign-ins since the last success (or since forgotten)
+    last REAL NOT NULL,             -- when the latest failure was counted
+    blocked_until REAL NOT NULL,    -- no attempt is checked before this time
+    pending INTEGER NOT NULL,       -- attempts being checked right now
+    pending_since REAL NOT NULL     -- when the latest of those began
 );
 CREATE INDEX IF NOT EXISTS signin_failures_by_last ON signin_failures (last);
 """
@@ -245,33 +247,74 @@ class ConsoleStore:
     def is_signed_out(self, sid: str) -> bool:
         return self._conn().execute("SELECT 1 FROM signed_out WHERE sid = ?", (sid,)).fetchone() is not None
 
-    # -- failed sign-ins (sealbox.console.throttle) ---------------------------------------------
-    def count_signin(self, subjects: list[str], now: float, delay_for: Callable[[int], float],
-                     forget: float) -> float:
-        """Count one sign-in attempt against every subject, unless one of them is blocked.
+    # -- sign-in attempts (sealbox.console.throttle) --------------------------------------------
+    def _signin_rows(self, db: sqlite3.Connection, subjects: list[str], now: float,
+                     rules: SigninRules) -> dict[str, tuple[int, float, float, int]]:
+        """subject -> (failures, last, blocked_until, pending), forgotten and stale parts zeroed."""
+        rows = {}
+        for subject, failures, last, blocked, pending, since in db.execute(
+                "SELECT subject, failures, last, blocked_until, pending, pending_since FROM signin_failures"
+                f" WHERE subject IN ({','.join('?' * len(subjects))})", subjects):
+            rows[str(subject)] = (0 if now - last > rules.forget else int(failures), float(last), float(blocked),
+                                  0 if now - since > rules.stale else int(pending))
+        return rows
 
-        Returns 0 when the attempt may be checked (it then already counts as a failure; a success
-        clears it with ``clear_signin``), else the seconds until the longest block ends (nothing
-        is counted then). One transaction across all workers, so parallel guesses queue here and
-        each sees the counts of those before it. A subject's count restarts after ``forget``
-        seconds without an attempt; ``delay_for(count)`` is how long a count blocks (0: not).
+    def admit_signin(self, subjects: list[str], now: float, rules: SigninRules) -> Admission:
+        """Let one sign-in attempt be checked, counted against every subject as in flight (then
+        ``finish_signin`` must follow) — unless a subject is blocked, or already has as many
+        attempts in flight as its failures allow (``rules.capacity``). One transaction across all
+        workers: parallel attempts queue here, so no more are checked at once than the rules allow.
         """
         with self._tx() as db:
-            rows = {str(r[0]): (int(r[1]), float(r[2]), float(r[3])) for r in db.execute(
-                f"SELECT subject, failures, last, blocked_until FROM signin_failures WHERE subject IN"
-                f" ({','.join('?' * len(subjects))})", subjects)}
-            wait = max((blocked - now for _, _, blocked in rows.values()), default=0.0)
+            rows = self._signin_rows(db, subjects, now, rules)
+            wait = max((blocked - now for _, _, blocked, _ in rows.values()), default=0.0)
             if wait > 0:
-                return wait
+                return Admission(False, wait=wait)
+            if any(pending >= rules.capacity(failures) for failures, _, _, pending in rows.values()):
+                return Admission(False, failing=any(failures > 0 for failures, _, _, _ in rows.values()))
             for subject in subjects:
-                failures, last, _ = rows.get(subject, (0, now, 0.0))
-                failures = 1 if now - last > forget else failures + 1
-                delay = delay_for(failures)
-                db.execute("INSERT OR REPLACE INTO signin_failures (subject, failures, last, blocked_until)"
-                           " VALUES (?, ?, ?, ?)", (subject, failures, now, now + delay if delay > 0 else 0.0))
-            db.execute("DELETE FROM signin_failures WHERE last < ? AND blocked_until < ?", (now - forget, now))
-            return 0.0
+                failures, last, blocked, pending = rows.get(subject, (0, now, 0.0, 0))
+                db.execute("INSERT OR REPLACE INTO signin_failures (subject, failures, last, blocked_until, pending,"
+                           " pending_since) VALUES (?, ?, ?, ?, ?, ?)",
+                           (subject, failures, last, blocked, pending + 1, now))
+            return Admission(True)
 
-    def clear_signin(self, subjects: list[str]) -> None:
+    def finish_signin(self, subjects: list[str], now: float, succeeded: bool, rules: SigninRules) -> None:
+        """An admitted attempt's outcome: a failure counts and may block; a success clears the count."""
         with self._tx() as db:
-            db.executemany("DELETE FROM signin_failures WHERE subject = ?", [(s,) for s in subjects])
+            rows = self._signin_rows(db, subjects, now, rules)
+            for subject in subjects:
+                failures, last, blocked, pending = rows.get(subject, (0, now, 0.0, 1))
+                pending = max(0, pending - 1)
+                if succeeded:
+                    failures, blocked = 0, 0.0
+                else:
+                    failures, last = failures + 1, now
+                    delay = rules.delay(failures)
+                    blocked = now + delay if delay > 0 else blocked
+                db.execute("INSERT INTO signin_failures (subject, failures, last, blocked_until, pending, pending_since)"
+                           " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (subject) DO UPDATE SET failures = excluded.failures,"
+                           " last = excluded.last, blocked_until = excluded.blocked_until, pending = excluded.pending",
+                           (subject, failures, last, blocked, pending, now))
+            db.execute("DELETE FROM signin_failures WHERE (failures = 0 OR last < ?) AND blocked_until < ?"
+                       " AND (pending = 0 OR pending_since < ?)", (now - rules.forget, now, now - rules.stale))
+
+
+@dataclass(frozen=True)
+class Admission:
+    """Whether a sign-in attempt may be checked; if not, for how long a subject is blocked (``wait``
+    > 0), or else that too many are being checked at once (and whether the subject has failures)."""
+
+    admitted: bool
+    wait: float = 0.0
+    failing: bool = False
+
+
+@dataclass(frozen=True)
+class SigninRules:
+    """How sign-in attempts are limited (``sealbox.console.throttle`` holds the numbers)."""
+
+    capacity: Callable[[int], int]  # attempts that may be in flight at once, given the failures so far
+    delay: Callable[[int], float]  # seconds a subject is blocked after this many failures (0: not)
+    forget: float  # seconds after the last failure when the count starts over
+    stale: float  # seconds after which an attempt still in flight is taken as gone (its worker died)

@@ -14,6 +14,7 @@ import subprocess
 import time
 import urllib.parse
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,14 +59,18 @@ def attempt(c: Console, access_key: str, secret: str, source: str = "127.0.0.1",
     return Reply(reply.status, reply.getheader("location"), reply.getheader("retry-after"), reply.read().decode())
 
 
+def add_user(data_dir: Path, name: str) -> dict[str, str]:
+    out = subprocess.run([str(SEALBOX), "users", "add", name, "--data-dir", str(data_dir), "--json"],
+                         capture_output=True, text=True, timeout=60, check=True)
+    return dict(json.loads(out.stdout))
+
+
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Console, dict[str, str]]]:
     """A console of its own (its sign-in counts must not touch the shared one), 2 workers, and alice."""
     data_dir = tmp_path_factory.mktemp("signin-limits") / "data"
     c = start_console_server(data_dir, workers=2)
-    out = subprocess.run([str(SEALBOX), "users", "add", "alice", "--data-dir", str(data_dir), "--json"],
-                         capture_output=True, text=True, timeout=60, check=True)
-    yield c, json.loads(out.stdout)
+    yield c, add_user(data_dir, "alice")
     c.server.stop()
     assert "Traceback" not in c.server.log(), c.server.log()
 
@@ -150,3 +155,23 @@ def test_the_counts_live_in_the_console_store(limited: tuple[Console, dict[str, 
     finally:
         db.close()
     assert subjects and all(re.fullmatch(r"ip:127\.0\.0\.\d+|key:[0-9a-f]{32}", s) for s in subjects), subjects
+
+
+def test_parallel_guesses_do_not_slip_past_the_back_off(limited: tuple[Console, dict[str, str]]) -> None:
+    """24 wrong secrets for one key at once, from one address, over both workers: five are checked."""
+    c, _ = limited
+    bob = add_user(Path(c.server.data_dir), "bob")
+    with ThreadPoolExecutor(24) as pool:
+        replies = list(pool.map(lambda i: attempt(c, bob["access_key"], f"guess-{i}", source="127.0.0.7"),
+                                range(24)))
+    statuses = sorted(r.status for r in replies)
+    assert statuses.count(401) == 5 and statuses.count(429) == 19, statuses
+
+
+def test_many_people_behind_one_address_sign_in_at_once(limited: tuple[Console, dict[str, str]]) -> None:
+    c, _ = limited
+    carol = add_user(Path(c.server.data_dir), "carol")
+    with ThreadPoolExecutor(16) as pool:
+        replies = list(pool.map(lambda _: attempt(c, carol["access_key"], carol["secret_key"], source="127.0.0.8"),
+                                range(16)))
+    assert [r.status for r in replies] == [303] * 16

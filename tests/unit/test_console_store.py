@@ -38,7 +38,7 @@ def test_a_schema_1_store_is_upgraded_and_its_jobs_have_no_context(tmp_path: Pat
     new = store.get_job("new")
     assert new is not None and new.context is not None
     assert context_from_json(new.context).source_ip == "1.2.3.4"
-    assert store.count_signin(["ip:x"], 100.0, throttle.delay_for, throttle.FORGET_SECONDS) == 0
+    assert store.admit_signin(["ip:x"], 100.0, throttle.RULES).admitted
     store.close()
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
@@ -60,21 +60,54 @@ def test_the_job_context_keeps_what_conditions_test_and_no_secrets() -> None:
 def test_the_back_off_schedule() -> None:
     assert [throttle.delay_for(n) for n in range(1, 9)] == [0, 0, 0, 0, 5, 10, 20, 40]
     assert throttle.delay_for(40) == throttle.MAX_DELAY == throttle.delay_for(10_000)
-    assert throttle.retry_message(0.2) == "Too many failed sign-ins; try again in 1 second."
-    assert throttle.retry_message(9.1) == "Too many failed sign-ins; try again in 10 seconds."
+    assert [throttle.capacity(n) for n in range(6)] == [4, 3, 2, 1, 1, 1]
+    assert throttle.refused_for(0.2).message == "Too many failed sign-ins; try again in 1 second."
+    assert throttle.refused_for(9.1) == throttle.Refused(10, "Too many failed sign-ins; try again in 10 seconds.")
 
 
-def test_counting_blocks_refuses_without_counting_and_forgets(tmp_path: Path) -> None:
+def test_admission_blocks_limits_attempts_in_flight_and_forgets(tmp_path: Path) -> None:
     store = ConsoleStore(tmp_path / "console.sqlite3")
-    subjects = throttle.subjects("10.0.0.1", "AK")
-    for i in range(5):
-        assert store.count_signin(subjects, 1000.0 + i, throttle.delay_for, 3600.0) == 0
-    assert store.count_signin(subjects, 1004.5, throttle.delay_for, 3600.0) == pytest.approx(4.5)
-    assert store.count_signin(subjects, 1009.5, throttle.delay_for, 3600.0) == 0  # the 6th counts: 10 s
-    assert store.count_signin(subjects, 1010.0, throttle.delay_for, 3600.0) == pytest.approx(9.5)
-    assert store.count_signin(subjects, 9000.0, throttle.delay_for, 3600.0) == 0  # forgotten: count 1
-    assert store.count_signin(subjects, 9000.1, throttle.delay_for, 3600.0) == 0
-    store.clear_signin(subjects)
+    rules = throttle.RULES
+    names = throttle.subjects("10.0.0.1", "AK")
+    # Four may be checked at once from a fresh subject; a fifth waits (no failures yet).
+    assert all(store.admit_signin(names, 1000.0, rules).admitted for _ in range(4))
+    busy = store.admit_signin(names, 1000.0, rules)
+    assert not busy.admitted and busy.wait == 0 and not busy.failing
+    for _ in range(4):
+        store.finish_signin(names, 1000.1, False, rules)
+    # Four failures: one at a time now, and a second one in flight is refused outright.
+    assert store.admit_signin(names, 1000.2, rules).admitted
+    busy = store.admit_signin(names, 1000.2, rules)
+    assert not busy.admitted and busy.failing
+    store.finish_signin(names, 1000.3, False, rules)  # the 5th failure: blocked 5 s, nothing counted
+    assert store.admit_signin(names, 1004.3, rules).wait == pytest.approx(1.0)
+    assert store.admit_signin(names, 1005.4, rules).admitted
+    store.finish_signin(names, 1005.4, False, rules)  # the 6th: 10 s
+    assert store.admit_signin(names, 1006.4, rules).wait == pytest.approx(9.0)
+    # Another key from the same address is blocked too (per address); the address elsewhere is not.
+    assert store.admit_signin(throttle.subjects("10.0.0.1", "OTHER"), 1006.4, rules).wait > 0
+    other = throttle.subjects("10.0.0.2", "OTHER")
+    assert store.admit_signin(other, 1006.4, rules).admitted
+    store.finish_signin(other, 1006.5, True, rules)
+    # A success clears its subjects; a count is forgotten a day after the last failure.
+    assert store.admit_signin(names, 1016.0, rules).admitted
+    store.finish_signin(names, 1016.0, True, rules)
+    assert all(store.admit_signin(names, 1017.0, rules).admitted for _ in range(4))
+    for _ in range(4):
+        store.finish_signin(names, 1017.0, False, rules)
+    assert store.admit_signin(names, 1018.0, rules).admitted  # four failures: one at a time
+    assert store.admit_signin(names, 1018.0, rules).failing
+    later = 1018.0 + rules.forget + 60
+    assert all(store.admit_signin(names, later, rules).admitted for _ in range(4))  # forgotten: 4 at once
+    store.close()
+
+
+def test_an_attempt_whose_worker_died_frees_its_place(tmp_path: Path) -> None:
+    store = ConsoleStore(tmp_path / "console.sqlite3")
+    names = throttle.subjects("10.0.0.9", "AK")
+    assert all(store.admit_signin(names, 50.0, throttle.RULES).admitted for _ in range(4))  # never finished
+    assert not store.admit_signin(names, 51.0, throttle.RULES).admitted
+    assert store.admit_signin(names, 50.0 + throttle.STALE_SECONDS + 1, throttle.RULES).admitted
     store.close()
 
 

@@ -46,19 +46,22 @@ def register(router: Router, c: Console) -> None:
         secret = await req.field("secret_key")
         next_path = await req.field("next")
         client = req.exchange.client_ip
-        attempt = await asyncio.to_thread(throttle.begin, c.store, client, access_key)
-        if not isinstance(attempt, throttle.Attempt):
+        attempt = await throttle.admit(c.store, client, access_key)
+        if isinstance(attempt, throttle.Refused):
             throttle.log_attempt(access_key, _known(c, access_key), client, "throttled")
-            response = _signin_form(c, req, 429, throttle.retry_message(attempt), access_key, next_path)
-            response.headers.append(("retry-after", str(max(1, int(attempt + 0.999)))))
+            response = _signin_form(c, req, 429, attempt.message, access_key, next_path)
+            response.headers.append(("retry-after", str(attempt.retry_after)))
             return response
-        principal = c.codec.authenticate(access_key, secret)
+        principal = None
+        try:
+            principal = c.codec.authenticate(access_key, secret)
+        finally:  # an attempt that could not be checked counts as failed
+            await asyncio.to_thread(attempt.finish, principal is not None)
         if principal is None:
             throttle.log_attempt(access_key, _known(c, access_key), client, "failure")
             await asyncio.sleep(0.5)  # a little friction for password guessing, besides the back-off
             return _signin_form(c, req, 401, "Sign-in failed: the access key or secret key is not valid.",
                                 access_key, next_path)
-        await asyncio.to_thread(attempt.succeeded)
         throttle.log_attempt(access_key, True, client, "success")
         token, _ = c.codec.issue(principal)
         response = redirect(safe_next(next_path))
