@@ -107,7 +107,7 @@ def test_a_user_agent_or_referer_deny_stops_the_console(console: Console) -> Non
         json.loads(deny(bucket, ["s3:GetObject"],
                         {"StringLike": {"aws:Referer": "https://evil.example/*"}}))["Statement"][0]]}))
     evil_s3 = console.server.client(user_agent_extra=EVIL_AGENT)
-    assert s3_denied(evil_s3.get_object, Bucket=bucket, Key="a.txt")  # type: ignore[attr-defined]
+    assert s3_denied(evil_s3.get_object, Bucket=bucket, Key="a.txt")
     assert s3.get_object(Bucket=bucket, Key="a.txt")["Body"].read() == b"aaa"
     s, csrf = signed_in(console)
     download = console.url + f"/buckets/{bucket}/download?key=a.txt"
@@ -240,9 +240,9 @@ def test_a_console_over_https_is_secure_transport(tls_console: Console) -> None:
     c = tls_console
     tls_s3 = c.server.client(tls=True)
     bucket = unique_bucket("tlsonly")
-    tls_s3.create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
-    tls_s3.put_object(Bucket=bucket, Key="k", Body=b"over tls")  # type: ignore[attr-defined]
-    tls_s3.put_bucket_policy(Bucket=bucket, Policy=deny(  # type: ignore[attr-defined]
+    tls_s3.create_bucket(Bucket=bucket)
+    tls_s3.put_object(Bucket=bucket, Key="k", Body=b"over tls")
+    tls_s3.put_bucket_policy(Bucket=bucket, Policy=deny(
         bucket, ["s3:*"], {"Bool": {"aws:SecureTransport": "false"}}))
     assert s3_denied(c.s3().get_object, Bucket=bucket, Key="k")
     cert = str(c.server.cert)
