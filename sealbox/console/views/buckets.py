@@ -5,8 +5,9 @@ from __future__ import annotations
 from sealbox.console.context import Console
 from sealbox.console.views.common import acting, back, error_message, principal_of, render
 from sealbox.console.web import Request, Response, Router, url
-from sealbox.core.errors import SealboxError
+from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.types import SSE_AES256, Versioning
+from sealbox.service.identity import Principal
 
 VERSIONING_LABELS = {Versioning.UNVERSIONED: "Disabled", Versioning.ENABLED: "Enabled",
                      Versioning.SUSPENDED: "Suspended"}
@@ -25,6 +26,11 @@ def register(router: Router, c: Console) -> None:
         name = (await req.field("name")).strip()
         principal = acting(req, name)
         try:
+            if _exists(principal, name):
+                # CreateBucket answers 200 for a bucket you own (us-east-1, as AWS): not for a person
+                # who asked for a new one, whose versioning and encryption choices would then change
+                # an existing bucket.
+                raise SealboxError(ErrorCode.BUCKET_ALREADY_EXISTS, "A bucket with this name already exists.")
             buckets.create(principal, name, None)
             if await req.field("versioning") == "on":
                 buckets.set_versioning(principal, name, Versioning.ENABLED)
@@ -33,6 +39,15 @@ def register(router: Router, c: Console) -> None:
         except SealboxError as exc:
             return back(c, req, "/buckets", "error", f"Could not create bucket {name!r}: {error_message(exc)}")
         return back(c, req, "/buckets", "ok", f"Created bucket {name!r}.")
+
+    def _exists(principal: Principal, name: str) -> bool:
+        try:
+            buckets.existing(principal, name)
+        except SealboxError as exc:
+            if exc.code is ErrorCode.NO_SUCH_BUCKET:
+                return False
+            raise
+        return True
 
     async def properties(req: Request) -> Response:
         bucket = buckets.get(acting(req, req.params["bucket"]), req.params["bucket"], "s3:ListBucket")
