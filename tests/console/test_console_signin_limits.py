@@ -158,14 +158,15 @@ def test_the_counts_live_in_the_console_store(limited: tuple[Console, dict[str, 
 
 
 def test_parallel_guesses_do_not_slip_past_the_back_off(limited: tuple[Console, dict[str, str]]) -> None:
-    """24 wrong secrets for one key at once, from one address, over both workers: five are checked."""
+    """24 wrong secrets for one key at once, from one address, over both workers: at most five are
+    checked (how many of those five happen depends on timing: refused attempts are not queued)."""
     c, _ = limited
     bob = add_user(Path(c.server.data_dir), "bob")
     with ThreadPoolExecutor(24) as pool:
         replies = list(pool.map(lambda i: attempt(c, bob["access_key"], f"guess-{i}", source="127.0.0.7"),
                                 range(24)))
     statuses = sorted(r.status for r in replies)
-    assert statuses.count(401) == 5 and statuses.count(429) == 19, statuses
+    assert set(statuses) <= {401, 429} and 1 <= statuses.count(401) <= 5, statuses
 
 
 def test_many_people_behind_one_address_sign_in_at_once(limited: tuple[Console, dict[str, str]]) -> None:
