@@ -1,13 +1,14 @@
-"""Composition root: builds the stores, the keyring and the services of one worker process."""
+"""Composition root: builds the stores, the keyring and the services of one worker process, once,
+and the handlers that share them (the S3 API and, when it listens, the web console)."""
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 from sealbox.config import Settings, env_default
 from sealbox.crypto.keyring import Keyring, keyring_from_env, load_keyring
 from sealbox.http.app import S3App
+from sealbox.http.connection import Handler
 from sealbox.http.handlers import Services
 from sealbox.service.buckets import BucketService
 from sealbox.service.identity import Identity
@@ -40,7 +41,16 @@ def build_services(settings: Settings) -> Services:
     return Services(settings=settings, identity=identity, buckets=buckets, objects=objects)
 
 
-def create_app(settings: Settings | None = None) -> S3App:
-    if settings is None:
-        settings = Settings.from_json(os.environ["SEALBOX_SETTINGS"])
-    return S3App(build_services(settings))
+def build_handlers(settings: Settings, kinds: set[str]) -> dict[str, Handler]:
+    """The handlers of one worker by listener kind ("s3", "console"), all on ONE set of services:
+    one metadata connection set and group-commit writer, one I/O thread pool, one keyring source,
+    one credential cache per worker, whichever port a request arrives on."""
+    services = build_services(settings)
+    handlers: dict[str, Handler] = {}
+    if "s3" in kinds:
+        handlers["s3"] = S3App(services)
+    if "console" in kinds:
+        from sealbox.console.app import ConsoleApp  # jinja2 and templates only where the console listens
+
+        handlers["console"] = ConsoleApp(services, settings.data_dir)
+    return handlers

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,18 +37,6 @@ class Settings:
     @property
     def effective_workers(self) -> int:
         return self.workers if self.workers > 0 else (os.cpu_count() or 1)
-
-    def to_json(self) -> str:
-        return json.dumps({k: (str(v) if isinstance(v, Path) else v)
-                           for k, v in dataclasses.asdict(self).items()})
-
-    @classmethod
-    def from_json(cls, text: str) -> Settings:
-        raw = json.loads(text)
-        for field in ("data_dir", "tls_cert", "tls_key", "master_key_file"):
-            if raw.get(field) is not None:
-                raw[field] = Path(raw[field])
-        return cls(**raw)
 
 
 def env_default(name: str, default: str | None = None) -> str | None:

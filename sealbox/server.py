@@ -24,7 +24,7 @@ from typing import Any
 
 from sealbox.accept import BalancedAcceptor, Board
 from sealbox.config import Settings
-from sealbox.http.connection import ConnectionSet, Handler, HttpConnection
+from sealbox.http.connection import ConnectionSet, HttpConnection
 
 log = logging.getLogger("sealbox.server")
 SHUTDOWN_GRACE = 10.0  # seconds requests in progress may take to finish when a worker is stopped
@@ -71,14 +71,8 @@ def bound_settings(settings: Settings, socks: list[Listener]) -> Settings:
                                console_port=ports.get("console", settings.console_port))
 
 
-def _handler_for(name: str, settings: Settings) -> Handler:
-    if name == "console":
-        from sealbox.console.app import create_console_app
-
-        return create_console_app(settings)
-    from sealbox.app import create_app
-
-    return create_app(settings)
+def _kind(listener: Listener) -> str:
+    return "console" if listener.name == "console" else "s3"
 
 
 def _tls_context(settings: Settings) -> ssl.SSLContext:
@@ -117,6 +111,13 @@ def run_worker(settings: Settings, socks: list[Listener], boards: dict[str, Boar
                announce: bool = False) -> None:
     import uvloop
 
+    from sealbox.app import build_handlers
+    from sealbox.core.libc import forbid_core_dumps
+
+    # Before any key is loaded (build_handlers opens the keyring): no core file, and no ptrace or
+    # /proc/<pid>/mem reading by other processes of the same user, may ever hold the master keys.
+    # The supervisor did this too, and fork inherits both; a worker does it itself all the same.
+    forbid_core_dumps()
     tune_allocator()
     # AES-GCM in `cryptography` holds the GIL while it runs; a worker thread looping over segments
     # would otherwise keep the event loop waiting up to the default 5 ms switch interval.
@@ -127,14 +128,12 @@ def run_worker(settings: Settings, socks: list[Listener], boards: dict[str, Boar
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        handlers: dict[str, Handler] = {}
+        # One set of services for every listener of this worker (sealbox.app.build_handlers).
+        handlers = build_handlers(settings, {_kind(listener) for listener in socks})
         connections = ConnectionSet()
         acceptors = []
         for listener in socks:
-            kind = "console" if listener.name == "console" else "s3"
-            if kind not in handlers:
-                handlers[kind] = _handler_for(kind, settings)
-            factory = functools.partial(HttpConnection, handlers[kind], secure=listener.tls,
+            factory = functools.partial(HttpConnection, handlers[_kind(listener)], secure=listener.tls,
                                         timeout=settings.request_timeout, connections=connections)
             tls = _tls_context(settings) if listener.tls else None
             acceptors.append(BalancedAcceptor(loop, listener.sock, factory, tls, boards[listener.name], slot))

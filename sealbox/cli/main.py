@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 
 from sealbox.cli.common import data_dir_of
 from sealbox.config import Settings, env_default
+from sealbox.core.libc import forbid_core_dumps
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -66,7 +66,6 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"sealbox: cannot start: {exc}", file=sys.stderr)
         return 1
     print(banner, flush=True)
-    os.environ["SEALBOX_SETTINGS"] = settings.to_json()
     supervise(settings, socks)
     return 0
 
@@ -87,8 +86,14 @@ def main(argv: list[str] | None = None) -> int:
             continue
         module.register(sub)
     args = parser.parse_args(argv)
+    # Every command reads or writes master keys, data keys or secrets (serve: the supervisor
+    # bootstraps with the keyring and the workers inherit this; keys, users, scrub): none of it
+    # may end up in a core file or be read by another process through ptrace or /proc.
+    forbid_core_dumps()
     logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO) if hasattr(args, "log_level")
                         else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Audit lines (console sign-ins) are kept whatever --log-level quiets.
+    logging.getLogger("sealbox.audit").setLevel(logging.INFO)
     return int(args.func(args))
 
 

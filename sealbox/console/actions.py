@@ -2,15 +2,21 @@
 
 Changing encryption is exactly a CopyObject in place (``sealbox.service.copy``): the new object —
 a new version when versioning is on, the old version keeping its state — is written by the acting
-principal, with the source's metadata (directive COPY) and the chosen encryption.
+principal, with the source's metadata (directive COPY) and the chosen encryption. The principal
+acts with the policy context of the CopyObject request an S3 client would send for it: the
+browser's request facts plus ``x-amz-copy-source``, ``x-amz-metadata-directive: COPY`` and, to
+encrypt, ``x-amz-server-side-encryption: AES256`` — so "deny unencrypted writes" lets the
+console encrypt and stops it decrypting, as it would an S3 client.
 """
 
 from __future__ import annotations
 
 import enum
+import urllib.parse
 from dataclasses import dataclass
 
-from sealbox.console.context import ServiceSet as Services
+from sealbox.console.policy_context import acting_on
+from sealbox.console.services import ServiceSet as Services
 from sealbox.core.errors import SealboxError
 from sealbox.core.types import SSE_AES256
 from sealbox.service.copy import CopyParams, copy_object
@@ -37,6 +43,10 @@ def describe(exc: SealboxError) -> str:
 async def set_encryption(services: Services, principal: Principal, bucket: str, key: str,
                          enable: bool) -> Outcome:
     """Rewrite the current version of ``key`` with SSE-S3 (``enable``) or without it."""
+    headers = {"x-amz-copy-source": f"{bucket}/{urllib.parse.quote(key)}", "x-amz-metadata-directive": "COPY"}
+    if enable:
+        headers["x-amz-server-side-encryption"] = SSE_AES256
+    principal = acting_on(principal, bucket, key, headers=headers)
     if not enable:
         current = services.objects.lookup(principal, bucket, key, None)
         if not current.sse:
@@ -54,7 +64,7 @@ async def apply(services: Services, principal: Principal, bucket: str, key: str,
     """One item of a bulk job; a domain error becomes a failed outcome with its reason."""
     try:
         if action is Action.DELETE:
-            await services.objects.delete(principal, bucket, key, None)
+            await services.objects.delete(acting_on(principal, bucket, key), bucket, key, None)
             return Outcome("ok")
         return await set_encryption(services, principal, bucket, key, action is Action.ENCRYPT)
     except SealboxError as exc:

@@ -2,7 +2,10 @@
 port (default 9001).
 
 It calls the service layer only — never SQL, never the S3 handlers — and acts as the signed-in
-principal, so it can see and do exactly what that principal's S3 credentials could.
+principal, so it can see and do exactly what that principal's S3 credentials could — bucket
+policies included: the principal carries the policy context of the browser's request (source
+address, TLS, headers; ``sealbox.console.policy_context``), so a condition that refuses an S3
+request refuses the same console request.
 
 Every request passes one gate (``ConsoleApp.__call__``): route, then (unless the route is public)
 a valid session, then for any state-changing method a CSRF token matching the session (from the
@@ -13,16 +16,18 @@ naming this console. Domain errors become a page with the error; anything else a
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import mimetypes
 import urllib.parse
 from pathlib import Path
 
-from sealbox.config import Settings
-from sealbox.console.context import Console, ServiceSet
+from sealbox.console.context import Console
 from sealbox.console.jobs import JobRunner
+from sealbox.console.policy_context import request_context
 from sealbox.console.render import Renderer
+from sealbox.console.services import ServiceSet
 from sealbox.console.sessions import (
     PRESESSION_COOKIE,
     SESSION_COOKIE,
@@ -59,12 +64,6 @@ def prepare_console(data_dir: Path) -> None:
     ConsoleStore(data_dir / STORE_FILE).close()
 
 
-def create_console_app(settings: Settings) -> ConsoleApp:
-    from sealbox.app import build_services
-
-    return ConsoleApp(build_services(settings), settings.data_dir)
-
-
 class StaticFiles:
     """The console's CSS, JS and icon: read once, served with a content hash for cache busting."""
 
@@ -88,6 +87,9 @@ class StaticFiles:
 
 
 class ConsoleApp:
+    """The console's handler. ``services`` are the worker's own (``sealbox.app.build_handlers``
+    gives the S3 API and the console the same set)."""
+
     def __init__(self, services: ServiceSet, data_dir: Path) -> None:
         store = ConsoleStore(data_dir / STORE_FILE)
         codec = SessionCodec(load_or_create_key(data_dir), services.identity)
@@ -121,9 +123,12 @@ class ConsoleApp:
         route, req.params = match
         try:
             if not route.public:
-                req.session = await self.session(req)
-                if req.session is None:
+                session = await self.session(req)
+                if session is None:
                     return self.signed_out(req)
+                # The principal acts with this request's policy context, as on the S3 API.
+                req.session = dataclasses.replace(session, principal=dataclasses.replace(
+                    session.principal, context=request_context(req)))
             if req.method not in SAFE_METHODS:
                 await self.check_csrf(req, route.public)
             return await route.handler(req)
@@ -152,7 +157,7 @@ class ConsoleApp:
 
     def signed_out(self, req: Request) -> Response:
         if req.method in SAFE_METHODS and not req.path.endswith("/status"):
-            here = req.path + ("?" + req.raw_query if req.raw_query else "")
+            here = req.exchange.raw_path + ("?" + req.raw_query if req.raw_query else "")
             return redirect(url("/signin", next=here if here != "/" else None))
         return self.plain(401, "Sign in first.")
 

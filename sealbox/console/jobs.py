@@ -8,6 +8,12 @@ to pending items in batches with bounded concurrency, recording each outcome. Th
 worker's pid and the worker beats a heartbeat while it runs; if that worker dies (or the server is
 restarted), the next view of the job from any worker claims it and carries on with the items still
 pending (a listing that was cut short starts over).
+
+A job acts for the principal who started it, with the policy context of the request that started
+it (source address, TLS, browser headers), stored with the job: a worker that resumes it carries the
+same, so a Deny by address or user agent holds for every item, whichever worker runs it and however
+long after. A job stored before contexts were kept (console schema 1) is not resumed: it fails
+with a note to start it again, rather than run with no context at all.
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ import secrets
 import time
 
 from sealbox.console.actions import Action, Outcome, apply
-from sealbox.console.context import ServiceSet
+from sealbox.console.policy_context import acting_on, context_from_json, context_to_json
+from sealbox.console.services import ServiceSet
 from sealbox.console.store import ConsoleStore, ItemResult, Job
 from sealbox.service.identity import Principal
 
@@ -55,7 +62,7 @@ class JobRunner:
                     prefixes: list[str]) -> str:
         job_id = secrets.token_hex(10)
         await asyncio.to_thread(self._store.create_job, job_id, principal.name, principal.access_key, bucket,
-                                action.value, keys, prefixes)
+                                action.value, keys, prefixes, context_to_json(principal.context))
         self._spawn(job_id)
         return job_id
 
@@ -84,6 +91,11 @@ class JobRunner:
             job = await asyncio.to_thread(self._store.get_job, job_id)
             if job is None:
                 return
+            if job.context is None:
+                await asyncio.to_thread(self._store.set_state, job_id, "failed",
+                                        "started before this sealbox recorded the request a job acts for;"
+                                        " start it again")
+                return
             principal = self._principal(job)
             if principal is None:
                 await asyncio.to_thread(self._store.set_state, job_id, "failed",
@@ -103,8 +115,12 @@ class JobRunner:
             beat.cancel()
 
     def _principal(self, job: Job) -> Principal | None:
+        """Who the job acts for, with the starting request's policy context."""
+        assert job.context is not None
         found = self._services.identity.lookup(job.access_key)
-        return Principal(job.principal, job.access_key) if found and found[0] == job.principal else None
+        if not found or found[0] != job.principal:
+            return None
+        return Principal(job.principal, job.access_key, context_from_json(job.context))
 
     async def _beat(self, job_id: str) -> None:
         while True:
@@ -121,7 +137,8 @@ class JobRunner:
             after = ""
             while True:
                 objects = self._services.objects
-                page = await objects.run(objects.list, principal, job.bucket, prefix, "", after, LIST_PAGE)
+                lister = acting_on(principal, job.bucket, query={"prefix": prefix})  # as ListObjects would
+                page = await objects.run(objects.list, lister, job.bucket, prefix, "", after, LIST_PAGE)
                 found = [v.key for v in page.entries]
                 seq = await asyncio.to_thread(self._store.add_items, job.id, seq, found)
                 if not page.is_truncated or not page.next_marker:

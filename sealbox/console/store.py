@@ -1,9 +1,12 @@
-"""The console's own small SQLite database (``<data_dir>/console.sqlite3``): bulk jobs and sign-outs.
+"""The console's own small SQLite database (``<data_dir>/console.sqlite3``): bulk jobs, sign-outs,
+failed sign-ins.
 
 It is not the object metadata (the console never touches that store): it holds what the console
 itself must share between worker processes — the state of background jobs, so any worker can
-answer the page that polls a job, and the ids of signed-out sessions. Its schema is versioned with
-``PRAGMA user_version``; methods are blocking and each is one short transaction.
+answer the page that polls a job, the ids of signed-out sessions, and the failed sign-in counts
+that slow down password guessing (a guess may land on any worker). Its schema is versioned with
+``PRAGMA user_version`` (2 added ``jobs.context`` and ``signin_failures``); methods are blocking
+and each is one short transaction.
 """
 
 from __future__ import annotations
@@ -13,13 +16,13 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
@@ -36,7 +39,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     error TEXT,
     created REAL NOT NULL,
     heartbeat REAL NOT NULL,
-    worker_pid INTEGER NOT NULL DEFAULT 0  -- the process running it (all workers share one host)
+    worker_pid INTEGER NOT NULL DEFAULT 0,  -- the process running it (all workers share one host)
+    context TEXT  -- JSON: the starting request's policy context (NULL: a job from before schema 2)
 );
 CREATE INDEX IF NOT EXISTS jobs_by_principal ON jobs (principal, created);
 CREATE TABLE IF NOT EXISTS job_items (
@@ -52,7 +56,18 @@ CREATE TABLE IF NOT EXISTS signed_out (
     sid TEXT PRIMARY KEY,
     expires REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS signin_failures (
+    subject TEXT PRIMARY KEY,       -- "ip:<client address>" or "key:<hash of the access key typed>"
+    failures INTEGER NOT NULL,      -- failed sign-ins since the last success (or since forgotten)
+    last REAL NOT NULL,             -- when the latest failure was counted
+    blocked_until REAL NOT NULL,    -- no attempt is checked before this time
+    pending INTEGER NOT NULL,       -- attempts being checked right now
+    pending_since REAL NOT NULL     -- when the latest of those began
+);
+CREATE INDEX IF NOT EXISTS signin_failures_by_last ON signin_failures (last);
 """
+# Schema 1 -> 2 for an existing file (CREATE TABLE IF NOT EXISTS above adds the new table).
+_UPGRADES = {2: ["ALTER TABLE jobs ADD COLUMN context TEXT"]}
 ACTIVE = ("listing", "running")
 
 
@@ -74,6 +89,7 @@ class Job:
     created: float
     heartbeat: float
     worker_pid: int
+    context: str | None  # JSON of the starting request's policy context (sealbox.console.policy_context)
 
     @property
     def done(self) -> int:
@@ -92,7 +108,7 @@ class ItemResult:
 
 
 _JOB_COLS = ("id, principal, access_key, bucket, action, selection, state, total, succeeded, skipped, failed,"
-             " error, created, heartbeat, worker_pid")
+             " error, created, heartbeat, worker_pid, context")
 
 
 def _job(row: tuple[Any, ...]) -> Job:
@@ -100,7 +116,7 @@ def _job(row: tuple[Any, ...]) -> Job:
     return Job(id=row[0], principal=row[1], access_key=row[2], bucket=row[3], action=row[4],
                keys=selection["keys"], prefixes=selection["prefixes"], state=row[6], total=row[7],
                succeeded=row[8], skipped=row[9], failed=row[10], error=row[11], created=row[12],
-               heartbeat=row[13], worker_pid=row[14])
+               heartbeat=row[13], worker_pid=row[14], context=row[15])
 
 
 class ConsoleStore:
@@ -111,6 +127,10 @@ class ConsoleStore:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise RuntimeError(f"{path} has schema {version}, newer than this sealbox ({SCHEMA_VERSION})")
+            if version:  # an existing file: its tables first gain what later schemas added
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in _UPGRADES.get(step, []):
+                        db.execute(statement)
             for statement in _SCHEMA.split(";"):  # executescript would commit the open transaction
                 if statement.strip():
                     db.execute(statement)
@@ -145,12 +165,12 @@ class ConsoleStore:
 
     # -- jobs ------------------------------------------------------------------------------------
     def create_job(self, job_id: str, principal: str, access_key: str, bucket: str, action: str,
-                   keys: list[str], prefixes: list[str]) -> None:
+                   keys: list[str], prefixes: list[str], context: str) -> None:
         now = time.time()
         selection = json.dumps({"keys": keys, "prefixes": prefixes}, ensure_ascii=False)
         with self._tx() as db:
-            db.execute(f"INSERT INTO jobs ({_JOB_COLS}) VALUES (?,?,?,?,?,?,'listing',0,0,0,0,NULL,?,?,?)",
-                       (job_id, principal, access_key, bucket, action, selection, now, now, os.getpid()))
+            db.execute(f"INSERT INTO jobs ({_JOB_COLS}) VALUES (?,?,?,?,?,?,'listing',0,0,0,0,NULL,?,?,?,?)",
+                       (job_id, principal, access_key, bucket, action, selection, now, now, os.getpid(), context))
 
     def get_job(self, job_id: str) -> Job | None:
         row = self._conn().execute(f"SELECT {_JOB_COLS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
@@ -226,3 +246,75 @@ class ConsoleStore:
 
     def is_signed_out(self, sid: str) -> bool:
         return self._conn().execute("SELECT 1 FROM signed_out WHERE sid = ?", (sid,)).fetchone() is not None
+
+    # -- sign-in attempts (sealbox.console.throttle) --------------------------------------------
+    def _signin_rows(self, db: sqlite3.Connection, subjects: list[str], now: float,
+                     rules: SigninRules) -> dict[str, tuple[int, float, float, int]]:
+        """subject -> (failures, last, blocked_until, pending), forgotten and stale parts zeroed."""
+        rows = {}
+        for subject, failures, last, blocked, pending, since in db.execute(
+                "SELECT subject, failures, last, blocked_until, pending, pending_since FROM signin_failures"
+                f" WHERE subject IN ({','.join('?' * len(subjects))})", subjects):
+            rows[str(subject)] = (0 if now - last > rules.forget else int(failures), float(last), float(blocked),
+                                  0 if now - since > rules.stale else int(pending))
+        return rows
+
+    def admit_signin(self, subjects: list[str], now: float, rules: SigninRules) -> Admission:
+        """Let one sign-in attempt be checked, counted against every subject as in flight (then
+        ``finish_signin`` must follow) — unless a subject is blocked, or already has as many
+        attempts in flight as its failures allow (``rules.capacity``). One transaction across all
+        workers: parallel attempts queue here, so no more are checked at once than the rules allow.
+        """
+        with self._tx() as db:
+            rows = self._signin_rows(db, subjects, now, rules)
+            wait = max((blocked - now for _, _, blocked, _ in rows.values()), default=0.0)
+            if wait > 0:
+                return Admission(False, wait=wait)
+            if any(pending >= rules.capacity(failures) for failures, _, _, pending in rows.values()):
+                return Admission(False, failing=any(failures > 0 for failures, _, _, _ in rows.values()))
+            for subject in subjects:
+                failures, last, blocked, pending = rows.get(subject, (0, now, 0.0, 0))
+                db.execute("INSERT OR REPLACE INTO signin_failures (subject, failures, last, blocked_until, pending,"
+                           " pending_since) VALUES (?, ?, ?, ?, ?, ?)",
+                           (subject, failures, last, blocked, pending + 1, now))
+            return Admission(True)
+
+    def finish_signin(self, subjects: list[str], now: float, succeeded: bool, rules: SigninRules) -> None:
+        """An admitted attempt's outcome: a failure counts and may block; a success clears the count."""
+        with self._tx() as db:
+            rows = self._signin_rows(db, subjects, now, rules)
+            for subject in subjects:
+                failures, last, blocked, pending = rows.get(subject, (0, now, 0.0, 1))
+                pending = max(0, pending - 1)
+                if succeeded:
+                    failures, blocked = 0, 0.0
+                else:
+                    failures, last = failures + 1, now
+                    delay = rules.delay(failures)
+                    blocked = now + delay if delay > 0 else blocked
+                db.execute("INSERT INTO signin_failures (subject, failures, last, blocked_until, pending, pending_since)"
+                           " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (subject) DO UPDATE SET failures = excluded.failures,"
+                           " last = excluded.last, blocked_until = excluded.blocked_until, pending = excluded.pending",
+                           (subject, failures, last, blocked, pending, now))
+            db.execute("DELETE FROM signin_failures WHERE (failures = 0 OR last < ?) AND blocked_until < ?"
+                       " AND (pending = 0 OR pending_since < ?)", (now - rules.forget, now, now - rules.stale))
+
+
+@dataclass(frozen=True)
+class Admission:
+    """Whether a sign-in attempt may be checked; if not, for how long a subject is blocked (``wait``
+    > 0), or else that too many are being checked at once (and whether the subject has failures)."""
+
+    admitted: bool
+    wait: float = 0.0
+    failing: bool = False
+
+
+@dataclass(frozen=True)
+class SigninRules:
+    """How sign-in attempts are limited (``sealbox.console.throttle`` holds the numbers)."""
+
+    capacity: Callable[[int], int]  # attempts that may be in flight at once, given the failures so far
+    delay: Callable[[int], float]  # seconds a subject is blocked after this many failures (0: not)
+    forget: float  # seconds after the last failure when the count starts over
+    stale: float  # seconds after which an attempt still in flight is taken as gone (its worker died)

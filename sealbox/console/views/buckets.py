@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from sealbox.console.context import Console
-from sealbox.console.views.common import back, error_message, principal_of, render
+from sealbox.console.views.common import acting, back, error_message, principal_of, render
 from sealbox.console.web import Request, Response, Router, url
-from sealbox.core.errors import SealboxError
+from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.types import SSE_AES256, Versioning
+from sealbox.service.identity import Principal
 
 VERSIONING_LABELS = {Versioning.UNVERSIONED: "Disabled", Versioning.ENABLED: "Enabled",
                      Versioning.SUSPENDED: "Suspended"}
@@ -22,9 +23,14 @@ def register(router: Router, c: Console) -> None:
                       server_default=buckets.server_default_sse)
 
     async def create(req: Request) -> Response:
-        principal = principal_of(req)
         name = (await req.field("name")).strip()
+        principal = acting(req, name)
         try:
+            if _exists(principal, name):
+                # CreateBucket answers 200 for a bucket you own (us-east-1, as AWS): not for a person
+                # who asked for a new one, whose versioning and encryption choices would then change
+                # an existing bucket.
+                raise SealboxError(ErrorCode.BUCKET_ALREADY_EXISTS, "A bucket with this name already exists.")
             buckets.create(principal, name, None)
             if await req.field("versioning") == "on":
                 buckets.set_versioning(principal, name, Versioning.ENABLED)
@@ -34,8 +40,17 @@ def register(router: Router, c: Console) -> None:
             return back(c, req, "/buckets", "error", f"Could not create bucket {name!r}: {error_message(exc)}")
         return back(c, req, "/buckets", "ok", f"Created bucket {name!r}.")
 
+    def _exists(principal: Principal, name: str) -> bool:
+        try:
+            buckets.existing(principal, name)
+        except SealboxError as exc:
+            if exc.code is ErrorCode.NO_SUCH_BUCKET:
+                return False
+            raise
+        return True
+
     async def properties(req: Request) -> Response:
-        bucket = buckets.get(principal_of(req), req.params["bucket"], "s3:ListBucket")
+        bucket = buckets.get(acting(req, req.params["bucket"]), req.params["bucket"], "s3:ListBucket")
         return render(c, req, "bucket_properties.html", nav="buckets", bucket=bucket,
                       versioning=VERSIONING_LABELS[bucket.versioning], rule=buckets.default_encryption(bucket),
                       server_default=buckets.server_default_sse)
@@ -45,7 +60,7 @@ def register(router: Router, c: Console) -> None:
         here = url(f"/buckets/{name}/properties")
         state = await req.field("versioning")
         try:
-            buckets.set_versioning(principal_of(req), name, Versioning.ENABLED if state == "Enabled"
+            buckets.set_versioning(acting(req, name), name, Versioning.ENABLED if state == "Enabled"
                                    else Versioning.SUSPENDED)
         except SealboxError as exc:
             return back(c, req, here, "error", error_message(exc))
@@ -56,7 +71,7 @@ def register(router: Router, c: Console) -> None:
         here = url(f"/buckets/{name}/properties")
         enable = await req.field("sse") == "enable"
         try:
-            buckets.set_encryption(principal_of(req), name, SSE_AES256 if enable else None)
+            buckets.set_encryption(acting(req, name), name, SSE_AES256 if enable else None)
         except SealboxError as exc:
             return back(c, req, here, "error", error_message(exc))
         text = "Default encryption: Amazon S3 key (SSE-S3)." if enable else "Default encryption removed."
@@ -65,7 +80,7 @@ def register(router: Router, c: Console) -> None:
     async def delete(req: Request) -> Response:
         name = req.params["bucket"]
         try:
-            buckets.delete(principal_of(req), name)
+            buckets.delete(acting(req, name), name)
         except SealboxError as exc:
             return back(c, req, url(f"/buckets/{name}/properties"), "error",
                         f"Could not delete bucket {name!r}: {error_message(exc)}")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sealbox.console.context import Console
+from sealbox.console.policy_context import acting_on
 from sealbox.console.sessions import FLASH_COOKIE, Session
 from sealbox.console.web import BadRequest, Request, Response, html, redirect
 from sealbox.core.errors import ErrorCode, SealboxError
@@ -20,7 +22,14 @@ def session_of(req: Request) -> Session:
 
 
 def principal_of(req: Request) -> Principal:
+    """The signed-in principal, with the policy context of this request (no target yet)."""
     return session_of(req).principal
+
+
+def acting(req: Request, bucket: str, key: str | None = None, query: Mapping[str, str] | None = None) -> Principal:
+    """The principal for one operation on ``bucket`` (and ``key``), with the query an S3 client
+    would send for it (``sealbox.console.policy_context.acting_on``)."""
+    return acting_on(principal_of(req), bucket, key, query)
 
 
 def render(c: Console, req: Request, template: str, status: int = 200, /, **context: Any) -> Response:

@@ -6,7 +6,7 @@ import urllib.parse
 
 from sealbox.console.actions import set_encryption
 from sealbox.console.context import Console
-from sealbox.console.views.common import back, error_message, parent_prefix, principal_of, render
+from sealbox.console.views.common import acting, back, error_message, parent_prefix, principal_of, render
 from sealbox.console.views.objects import breadcrumbs, objects_url
 from sealbox.console.web import BadRequest, Request, Response, Router, url
 from sealbox.core.errors import SealboxError
@@ -31,15 +31,16 @@ def register(router: Router, c: Console) -> None:
     services = c.services
 
     def versions_of(req: Request, bucket: str, key: str) -> list[ObjectVersion]:
-        page = services.objects.list_versions(principal_of(req), bucket, key, "", "", "", MAX_VERSIONS_SHOWN)
+        principal = acting(req, bucket, query={"versions": "", "prefix": key})
+        page = services.objects.list_versions(principal, bucket, key, "", "", "", MAX_VERSIONS_SHOWN)
         return [v for v in page.entries if v.key == key]
 
     async def overview(req: Request) -> Response:
-        principal = principal_of(req)
         name, key = req.params["bucket"], req.query("key")
         version_id = req.query("versionId") or None
         if not key:
             raise BadRequest("key is required")
+        principal = acting(req, name, key, {"versionId": version_id} if version_id else None)
         bucket = services.buckets.get(principal, name, "s3:GetObject")
         version = services.objects.lookup(principal, name, key, version_id,
                                           "s3:GetObjectVersion" if version_id else "s3:GetObject")
@@ -49,8 +50,8 @@ def register(router: Router, c: Console) -> None:
                       name=key[len(parent_prefix(key)):], versioned=bucket.versioning is not Versioning.UNVERSIONED)
 
     async def edit_encryption_page(req: Request) -> Response:
-        principal = principal_of(req)
         name, key = req.params["bucket"], req.query("key")
+        principal = acting(req, name, key)
         bucket = services.buckets.get(principal, name, "s3:GetObject")
         version = services.objects.lookup(principal, name, key, None)
         return render(c, req, "edit_encryption.html", nav="buckets", bucket=bucket, obj=version, selection=None,
@@ -62,7 +63,7 @@ def register(router: Router, c: Console) -> None:
         enable = await req.field("sse") == "enable"
         here = overview_url(name, key)
         try:
-            outcome = await set_encryption(services, principal_of(req), name, key, enable)
+            outcome = await set_encryption(services, principal_of(req), name, key, enable)  # aims it itself
         except SealboxError as exc:
             return back(c, req, here, "error", f"Could not edit server-side encryption: {error_message(exc)}")
         if outcome.state == "failed":
@@ -73,9 +74,9 @@ def register(router: Router, c: Console) -> None:
         return back(c, req, here, "ok", f"Server-side encryption {state}: a new object was written.")
 
     async def download(req: Request) -> Response:
-        principal = principal_of(req)
         name, key = req.params["bucket"], req.query("key")
         version_id = req.query("versionId") or None
+        principal = acting(req, name, key, {"versionId": version_id} if version_id else None)
         action = "s3:GetObjectVersion" if version_id else "s3:GetObject"
         for attempt in range(3):
             version = services.objects.lookup(principal, name, key, version_id, action)
@@ -101,7 +102,8 @@ def register(router: Router, c: Console) -> None:
         name, key = req.params["bucket"], await req.field("key")
         version_id = await req.field("versionId") or None
         try:
-            await services.objects.delete(principal_of(req), name, key, version_id)
+            await services.objects.delete(acting(req, name, key, {"versionId": version_id} if version_id else None),
+                                          name, key, version_id)
         except SealboxError as exc:
             return back(c, req, overview_url(name, key, version_id), "error",
                         f"Could not delete: {error_message(exc)}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sealbox.console.actions import Action
 from sealbox.console.context import Console
 from sealbox.console.uploads import BrowserUpload, EmptyPayload
-from sealbox.console.views.common import back, error_message, principal_of, render
+from sealbox.console.views.common import acting, back, error_message, principal_of, render
 from sealbox.console.web import BadRequest, Request, Response, Router, as_json, redirect, url
 from sealbox.core.errors import SealboxError
 from sealbox.core.types import ObjectVersion
@@ -63,10 +63,11 @@ def register(router: Router, c: Console) -> None:
     services = c.services
 
     async def list_objects(req: Request) -> Response:
-        principal = principal_of(req)
         name = req.params["bucket"]
-        bucket = services.buckets.get(principal, name, "s3:ListBucket")
         prefix, find, after = req.query("prefix"), req.query("find"), req.query("after")
+        # The ListObjects request an S3 client would send for this page (for s3:prefix/s3:delimiter).
+        principal = acting(req, name, query={"prefix": prefix + find, "delimiter": "/"})
+        bucket = services.buckets.get(principal, name, "s3:ListBucket")
         page = await services.objects.run(services.objects.list, principal, name, prefix + find, "/", after,
                                           PAGE_SIZE)
         folders = [(p, p[len(prefix):]) for p in page.common_prefixes]
@@ -80,8 +81,8 @@ def register(router: Router, c: Console) -> None:
 
     async def upload(req: Request) -> Response:
         """PUT body = the file; ``key`` in the query. Answers JSON for the page's script."""
-        principal = principal_of(req)
         key = req.query("key")
+        principal = acting(req, req.params["bucket"], key)
         content_type = req.headers.get("content-type", "").strip() or DEFAULT_TYPE
         try:
             if not key:
@@ -101,7 +102,7 @@ def register(router: Router, c: Console) -> None:
         if not folder or "/" in folder:
             return back(c, req, here, "error", "A folder name must not be empty or contain \"/\".")
         try:
-            await services.objects.put(principal_of(req), name, f"{prefix}{folder}/", EmptyPayload(),
+            await services.objects.put(acting(req, name, f"{prefix}{folder}/"), name, f"{prefix}{folder}/", EmptyPayload(),
                                        WriteParams(content_headers={"content-type": "application/x-directory"}))
         except SealboxError as exc:
             return back(c, req, here, "error", f"Could not create folder: {error_message(exc)}")
@@ -114,7 +115,7 @@ def register(router: Router, c: Console) -> None:
         selection = parse_selection((await req.form()).get("sel", []))
         if not selection.count:
             return back(c, req, objects_url(name, prefix), "error", "Select at least one object or folder first.")
-        bucket = services.buckets.get(principal_of(req), name, "s3:ListBucket")
+        bucket = services.buckets.get(acting(req, name), name, "s3:ListBucket")
         action = await req.field("action")
         template = "bulk_delete.html" if action == "delete" else "edit_encryption.html"
         return render(c, req, template, nav="buckets", bucket=bucket, prefix=prefix, selection=selection,
@@ -133,7 +134,8 @@ def register(router: Router, c: Console) -> None:
             action = Action.ENCRYPT if await req.field("sse") == "enable" else Action.DECRYPT
         else:
             raise BadRequest("Unknown action.")
-        services.buckets.get(principal_of(req), name, "s3:ListBucket")  # NoSuchBucket/AccessDenied up front
+        services.buckets.get(acting(req, name), name, "s3:ListBucket")  # NoSuchBucket/AccessDenied up front
+        # The job acts later, item by item, with this request's context (sealbox.console.jobs).
         job_id = await c.jobs.start(principal_of(req), name, action, selection.keys, selection.prefixes)
         return redirect(f"/jobs/{job_id}")
 
