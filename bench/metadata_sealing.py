@@ -29,7 +29,7 @@ import secrets
 import statistics
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -138,7 +138,7 @@ def bench_listing(root: Path, keys: int, rounds: int) -> None:
     store.close()
 
 
-async def _body(data: bytes) -> AsyncIterator[bytes]:
+async def _body(data: bytes) -> AsyncGenerator[bytes, None]:
     yield data
 
 
