@@ -65,6 +65,9 @@ def _seal_clear_metadata(settings: Settings, keyring: Keyring) -> list[str]:
     if report.total:
         counts = ", ".join(f"{n} {kind}(s)" for kind, n in report.sealed.items() if n)
         lines.append(f"sealbox: sealed the ETags, checksums and metadata of encrypted objects: {counts}")
+    if not report.erased:
+        lines.append("sealbox: another process was reading the database, so its write-ahead log may keep the"
+                     " values as they were before sealing until SQLite reuses it")
     if report.failed:
         lines.append(f"sealbox: {len(report.failed)} encrypted row(s) left with clear metadata (their data key"
                      " does not open; run `sealbox scrub`)")

@@ -92,6 +92,7 @@ class MetadataSealer:
 class SealingReport:
     sealed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(METADATA_KINDS, 0))
     failed: list[str] = field(default_factory=list)  # rows whose data key did not open (left as they were)
+    erased: bool = True  # False: the old values may linger in the WAL until it is reused (a reader was open)
 
     @property
     def total(self) -> int:
@@ -117,7 +118,10 @@ def seal_existing(meta: MetaStore, cipher: MetadataSealer, *, batch: int = 500,
             if on_batch is not None:
                 on_batch(kind, done)
     if report.total:
-        meta.erase_freed_pages()
+        report.erased = meta.erase_freed_pages()
+        if not report.erased:
+            log.warning("another process holds an old snapshot: the write-ahead log keeps the pages of the"
+                        " rows as they were before sealing until SQLite reuses it")
         log.info("sealed the metadata of %s", ", ".join(f"{n} {k}(s)" for k, n in report.sealed.items()))
     for failure in report.failed:
         log.error("metadata left unsealed: %s", failure)

@@ -286,7 +286,8 @@ class MetaStore(Protocol):
         clear values erased. A row sealed, replaced or deleted meanwhile is left alone. Returns rows sealed."""
         ...
 
-    def erase_freed_pages(self) -> None:
+    def erase_freed_pages(self) -> bool:
         """Make sure values erased by ``seal_metadata`` are no longer anywhere in the store's files
-        (SQLite: free pages and the write-ahead log), as far as the backend controls its files."""
+        (SQLite: free pages and the write-ahead log), as far as the backend controls its files.
+        False if that could not be finished now (another process holds an old snapshot)."""
         ...
