@@ -13,6 +13,7 @@ from sealbox.http.handlers import Services
 from sealbox.service.buckets import BucketService
 from sealbox.service.identity import Identity
 from sealbox.service.keys import key_source
+from sealbox.service.metadata import MetadataSealer
 from sealbox.service.objects import ObjectService
 from sealbox.service.sealing import Sealer
 from sealbox.storage.data.local import LocalBlobStore
@@ -30,10 +31,11 @@ def load_master_keys(settings: Settings) -> Keyring:
 
 
 def build_services(settings: Settings) -> Services:
-    meta = SqliteMetaStore(settings.db_path)
-    blobs = LocalBlobStore(settings.data_dir)
     # A key source, not a fixed keyring: `sealbox keys rotate` changes the keys while workers run.
     sealer = Sealer(key_source(settings))
+    # SSE rows' ETags, checksums and metadata are sealed under their data keys (service/metadata.py).
+    meta = SqliteMetaStore(settings.db_path, metadata=MetadataSealer(sealer))
+    blobs = LocalBlobStore(settings.data_dir)
     identity = Identity(meta, sealer)
     buckets = BucketService(meta, settings.region, settings.default_encryption)
     pool = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="sealbox-io")

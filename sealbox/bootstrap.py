@@ -8,6 +8,7 @@ from sealbox.config import Settings, env_default
 from sealbox.crypto.keyring import Keyring, keyring_from_env, load_or_create_keyring
 from sealbox.service.identity import ROOT, Identity
 from sealbox.service.keys import KeyCheckError, describe_source, needed_key_ids, verify_keys
+from sealbox.service.metadata import MetadataSealer, seal_existing
 from sealbox.service.sealing import Sealer
 from sealbox.storage.meta.sqlite import SqliteMetaStore
 
@@ -24,6 +25,7 @@ def initialize(settings: Settings) -> str:
         verify_keys(meta, keyring, describe_source(settings))
         identity = Identity(meta, Sealer(keyring))
         lines = [f"sealbox: data in {settings.data_dir.resolve()}"]
+        lines += _seal_clear_metadata(settings, keyring)
         if created_keys:
             lines.append(f"sealbox: created master key {keyring.active.key_id} in {settings.keyring_path}"
                          " (mode 0600) - back it up: without it encrypted objects cannot be read")
@@ -48,6 +50,28 @@ def initialize(settings: Settings) -> str:
         return "\n".join(lines)
     finally:
         meta.close()
+
+
+def _seal_clear_metadata(settings: Settings, keyring: Keyring) -> list[str]:
+    """Seal what a data directory written before sealed metadata holds in the clear (the ETags,
+    checksums and metadata of SSE objects): resumable, and free once nothing is left."""
+    cipher = MetadataSealer(Sealer(keyring))
+    keyed = SqliteMetaStore(settings.db_path, metadata=cipher)
+    try:
+        report = seal_existing(keyed, cipher)
+    finally:
+        keyed.close()
+    lines = []
+    if report.total:
+        counts = ", ".join(f"{n} {kind}(s)" for kind, n in report.sealed.items() if n)
+        lines.append(f"sealbox: sealed the ETags, checksums and metadata of encrypted objects: {counts}")
+    if not report.erased:
+        lines.append("sealbox: another process was reading the database, so its write-ahead log may keep the"
+                     " values as they were before sealing until SQLite reuses it")
+    if report.failed:
+        lines.append(f"sealbox: {len(report.failed)} encrypted row(s) left with clear metadata (their data key"
+                     " does not open; run `sealbox scrub`)")
+    return lines
 
 
 def _master_keys(settings: Settings, meta: SqliteMetaStore) -> tuple[Keyring, bool]:

@@ -49,6 +49,19 @@ class Extent:
 
 
 @dataclass(frozen=True)
+class ObjectMetadata:
+    """What an object (or a part, or a multipart upload) stores that was derived from its plaintext or
+    chosen with it: the ETag (an MD5 of the plaintext), the checksums, the user metadata and the
+    content headers. For SSE objects the metadata store keeps these sealed under the object's data key
+    (``sealbox.crypto.metadata``); plain objects keep them in the clear."""
+
+    etag: str = ""
+    checksums: dict[str, str] = field(default_factory=dict)
+    user_meta: dict[str, str] = field(default_factory=dict)
+    content_headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ObjectVersion:
     bucket: str
     key: str
@@ -70,10 +83,18 @@ class ObjectVersion:
     storage_class: str = "STANDARD"
     is_latest: bool = True
     seq: int = 0
+    # The stored sealed blob of etag/checksums/user_meta/content_headers while it is *not opened*
+    # (a metadata store used without keys, e.g. by ``sealbox scrub``): those fields are then empty.
+    # None for plain objects and for every version a keyed store returns (fields filled in).
+    sealed_meta: bytes | None = field(default=None, repr=False)
 
     @property
     def quoted_etag(self) -> str:
         return f'"{self.etag}"'
+
+    @property
+    def metadata(self) -> ObjectMetadata:
+        return ObjectMetadata(self.etag, self.checksums, self.user_meta, self.content_headers)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ while the server keeps writing):
   exist and have exactly the size its metadata implies (the AEAD ciphertext size for SSE, the
   plaintext size otherwise);
 - SSE: the data key unseals under the keyring (bound to bucket/key/uid), and *every* segment of
-  every extent authenticates — including an empty extent's single empty final segment;
+  every extent authenticates — including an empty extent's single empty final segment; the sealed
+  ETag, checksums and metadata open under the data key (else a ``metadata`` problem, and the checks
+  below that need them are skipped: the data itself is still authenticated);
 - the plaintext MD5 equals the ETag (single-part), or the part MD5s combine to the ``<md5>-N``
   multipart ETag when each extent is one part; FULL_OBJECT checksums match the plaintext;
 - the extent sizes add up to the version's size.
@@ -22,6 +24,7 @@ is re-read before a missing file is reported, so a concurrent DELETE is not mist
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from collections.abc import Callable, Iterator
@@ -31,9 +34,11 @@ from sealbox.core.checksums import Checksum, b64, new_checksum
 from sealbox.core.types import Buffer, Extent, ObjectVersion
 from sealbox.crypto import stream as aead
 from sealbox.crypto.errors import CryptoError
+from sealbox.service.metadata import MetadataSealer
+from sealbox.service.pipeline import IntegrityFailure
 from sealbox.service.sealing import Sealer
 from sealbox.storage.data.base import BlobHandle, BlobNotFound, BlobStore, BytesHandle, ShortBlob
-from sealbox.storage.meta.base import MetaStore
+from sealbox.storage.meta.base import MetadataOwner, MetaStore
 
 BATCH = 500
 READ_BUFFER = 1024 * 1024
@@ -44,7 +49,7 @@ DEFAULT_GRACE = 3600.0  # seconds: younger unreferenced files may belong to an u
 class Problem:
     """One thing wrong, located as precisely as the store allows."""
 
-    kind: str  # missing-data, size-mismatch, auth-failed, data-key, etag-mismatch, checksum-mismatch, orphan-blob, stale-temp
+    kind: str  # missing-data, size-mismatch, auth-failed, data-key, metadata, etag-mismatch, checksum-mismatch, orphan-blob, stale-temp
     detail: str
     bucket: str | None = None
     key: str | None = None
@@ -210,6 +215,9 @@ class Scrubber:
         self.meta = meta
         self.blobs = blobs
         self.sealer = sealer  # None: master keys unavailable; SSE objects are reported, not skipped
+        # ``meta`` may be a store without keys: sealed metadata is opened here, so a row whose metadata
+        # does not authenticate is one problem, not the end of the walk.
+        self.metadata = MetadataSealer(sealer) if sealer is not None else None
         self.grace = grace
         self.throttle = Throttle(rate)
         self.on_problem = on_problem
@@ -256,6 +264,7 @@ class Scrubber:
         if v.sse and data_key is None:
             self._check_files_exist(report, v, problem)
             return
+        v, metadata_ok = self._open_metadata(v, problem)
         composite = v.checksum_type == "COMPOSITE" or any("-" in value for value in v.checksums.values())
         digests = _Digests([] if composite else sorted(v.checksums))
         for extent in v.extents:
@@ -277,6 +286,8 @@ class Scrubber:
                 problem(exc.kind, f"extent {extent.blob_id} (index {extent.index}): {exc}")
                 return
             digests.end_extent()
+        if not metadata_ok:
+            return  # the data authenticated; there is no trustworthy ETag or checksum to compare
         self._check_etag(report, v, digests, problem)
         if composite:
             report.unverifiable += len(v.checksums)
@@ -299,6 +310,20 @@ class Scrubber:
         except CryptoError as exc:
             problem("data-key", f"the sealed data key does not open: {exc}")
             return None
+
+    def _open_metadata(self, v: ObjectVersion, problem: Callable[[str, str], None]) -> tuple[ObjectVersion, bool]:
+        """``v`` with its sealed ETag, checksums and metadata opened, and whether that worked."""
+        if v.sealed_meta is None:
+            return v, True
+        assert self.metadata is not None  # an SSE version whose data key opened
+        owner = MetadataOwner("version", v.bucket, v.key, v.object_uid, v.sealed_key or "")
+        try:
+            fields = self.metadata.open(owner, v.sealed_meta)
+        except IntegrityFailure as exc:
+            problem("metadata", str(exc))
+            return v, False
+        return dataclasses.replace(v, etag=fields.etag, checksums=fields.checksums, user_meta=fields.user_meta,
+                                   content_headers=fields.content_headers, sealed_meta=None), True
 
     def _open_extent(self, extent: Extent) -> BlobHandle:
         """The stored bytes of an extent; BlobNotFound if they are gone."""

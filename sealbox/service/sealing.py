@@ -78,18 +78,27 @@ class Sealer:
     def new_data_key(self, bucket: str, key: str, object_uid: bytes) -> tuple[bytes, str]:
         """A fresh data key for one object version, and its sealed text for the metadata row."""
         data_key = envelope.new_data_key()
-        sealed = envelope.seal(data_key, self.keyring.active, envelope.object_context(bucket, key, object_uid))
-        return data_key, sealed.to_text()
+        context = envelope.object_context(bucket, key, object_uid)
+        sealed = envelope.seal(data_key, self.keyring.active, context).to_text()
+        # The metadata of the version is sealed under this key when it commits: no unseal needed then.
+        self._remember(sealed, context, data_key)
+        return data_key, sealed
+
+    def _remember(self, sealed_text: str, context: bytes, data_key: bytes) -> None:
+        if len(self._opened) >= _OPENED_KEYS:
+            self._opened.clear()
+        self._opened[(sealed_text, context)] = data_key
 
     def open_data_key(self, bucket: str, key: str, object_uid: bytes, sealed_text: str) -> bytes:
-        context = envelope.object_context(bucket, key, object_uid)
+        return self.open_data_key_in(envelope.object_context(bucket, key, object_uid), sealed_text)
+
+    def open_data_key_in(self, context: bytes, sealed_text: str) -> bytes:
+        """``open_data_key`` for an identity already encoded (``envelope.object_context``)."""
         cached = self._opened.get((sealed_text, context))
         if cached is not None:
             return cached
         data_key = self._unseal(envelope.SealedKey.from_text(sealed_text), context)
-        if len(self._opened) >= _OPENED_KEYS:
-            self._opened.clear()
-        self._opened[(sealed_text, context)] = data_key
+        self._remember(sealed_text, context, data_key)
         return data_key
 
     def seal_secret(self, access_key: str, secret: str) -> str:

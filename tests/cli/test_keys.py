@@ -347,3 +347,50 @@ def test_metadata_database_alone_reveals_no_data_key(private: Server) -> None:
         envelope.unseal(parsed, Keyring([other := generate_master_key()], other.key_id), context)
     with pytest.raises(IntegrityError):
         envelope.unseal(parsed, Keyring([MasterKey(parsed.key_id, os.urandom(32))], parsed.key_id), context)
+
+
+# -- sealed metadata across a rotation (issue 13) ----------------------------------------------------------
+
+
+def test_sealed_metadata_opens_after_rotation_and_removal_of_the_old_key(tmp_path: Path) -> None:
+    """ETags, checksums and metadata are sealed under the data key, which rotation re-seals but never
+    changes: the sealed blobs stay as they are and keep opening, also once the old master key is gone."""
+    data_dir = tmp_path / "data"
+    with running_server(data_dir, workers=2) as srv:
+        s3: Any = srv.client()
+        bucket = unique_bucket()
+        s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key="k", Body=b"short", ServerSideEncryption="AES256", ChecksumAlgorithm="CRC32",
+                      Metadata={"colour": "plum"}, ContentType="text/x-plum")
+        upload = s3.create_multipart_upload(Bucket=bucket, Key="mp", ServerSideEncryption="AES256",
+                                            Metadata={"up": "loaded"})
+        part = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload["UploadId"], PartNumber=1, Body=b"p1")
+        before = s3.head_object(Bucket=bucket, Key="k", ChecksumMode="ENABLED")
+
+        def blobs() -> list[bytes]:
+            db = sqlite3.connect(data_dir / "meta.sqlite3")
+            try:
+                return [r[0] for r in db.execute("SELECT sealed_meta FROM versions UNION ALL SELECT sealed_meta"
+                                                 " FROM uploads UNION ALL SELECT sealed_meta FROM parts")]
+            finally:
+                db.close()
+
+        sealed_before = blobs()
+        assert len(sealed_before) == 3 and all(sealed_before)
+        old = active(status(data_dir))
+        sealbox("keys", "rotate", data_dir=data_dir)
+        sealbox("keys", "remove", old, data_dir=data_dir)
+        assert blobs() == sealed_before  # no metadata rewritten
+        after = s3.head_object(Bucket=bucket, Key="k", ChecksumMode="ENABLED")
+        for name in ("ETag", "ChecksumCRC32", "Metadata", "ContentType"):
+            assert after[name] == before[name], name
+    with running_server(data_dir, workers=1) as again:  # fresh workers: nothing cached from before
+        s3 = again.client()
+        after = s3.head_object(Bucket=bucket, Key="k", ChecksumMode="ENABLED")
+        for name in ("ETag", "ChecksumCRC32", "Metadata", "ContentType"):
+            assert after[name] == before[name], name
+        assert [p["ETag"] for p in s3.list_parts(Bucket=bucket, Key="mp", UploadId=upload["UploadId"])["Parts"]] == \
+            [part["ETag"]]
+        s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload["UploadId"],
+                                     MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+        assert s3.head_object(Bucket=bucket, Key="mp")["Metadata"] == {"up": "loaded"}

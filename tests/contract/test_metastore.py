@@ -14,18 +14,28 @@ from pathlib import Path
 import pytest
 
 from sealbox.core.errors import ErrorCode, SealboxError
-from sealbox.core.types import NULL_VERSION, Bucket, Extent, ObjectVersion, Versioning
-from sealbox.storage.meta.base import MetaStore, Part, Upload
+from sealbox.core.types import NULL_VERSION, SSE_AES256, Bucket, Extent, ObjectMetadata, ObjectVersion, Versioning
+from sealbox.crypto.keyring import Keyring, generate_master_key
+from sealbox.service.metadata import MetadataSealer
+from sealbox.service.pipeline import IntegrityFailure
+from sealbox.service.sealing import Sealer
+from sealbox.storage.meta.base import MetadataCipher, MetaStore, Part, Upload
 from sealbox.storage.meta.sqlite import SqliteMetaStore
 
-BACKENDS: dict[str, Callable[[Path], MetaStore]] = {
-    "sqlite": lambda tmp: SqliteMetaStore(tmp / "meta.sqlite3"),
+# A backend's factory: the store in this directory, with the cipher of SSE rows' metadata (or none).
+BACKENDS: dict[str, Callable[[Path, MetadataCipher | None], MetaStore]] = {
+    "sqlite": lambda tmp, cipher: SqliteMetaStore(tmp / "meta.sqlite3", metadata=cipher),
 }
 
 
 @pytest.fixture(params=sorted(BACKENDS))
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetaStore]:
-    meta = BACKENDS[request.param](tmp_path)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def store(backend: str, tmp_path: Path) -> Iterator[MetaStore]:
+    meta = BACKENDS[backend](tmp_path, None)
     yield meta
     meta.close()
 
@@ -229,3 +239,118 @@ def test_a_failed_conditional_put_keeps_no_inline_bytes(store: MetaStore) -> Non
         store.put_version(refused, if_none_match_star=True, inline_data=b"nope")
     assert exc.value.code is ErrorCode.PRECONDITION_FAILED
     assert store.read_inline(refused.extents[0].blob_id) is None
+
+
+# -- sealed metadata of SSE rows (issue 13) ------------------------------------------------------------------
+
+
+@pytest.fixture
+def sealer() -> Sealer:
+    key = generate_master_key()
+    return Sealer(Keyring([key], key.key_id))
+
+
+@pytest.fixture
+def keyed(backend: str, tmp_path: Path, sealer: Sealer) -> Iterator[MetaStore]:
+    meta = BACKENDS[backend](tmp_path, MetadataSealer(sealer))
+    yield meta
+    meta.close()
+
+
+FIELDS = ObjectMetadata(etag="0cc175b9c0f1b6a831c399e269772661", checksums={"CRC32": "6Lhm4w=="},
+                        user_meta={"colour": "plum-SECRET"}, content_headers={"content-type": "text/x-secret"})
+
+
+def _sse_version(sealer: Sealer, key: str, bucket: str = "bkt", fields: ObjectMetadata = FIELDS) -> ObjectVersion:
+    uid = sealer.new_object_uid()
+    _, sealed = sealer.new_data_key(bucket, key, uid)
+    return dataclasses.replace(_version(key, bucket=bucket), object_uid=uid, sse=SSE_AES256, sealed_key=sealed,
+                               etag=fields.etag, checksums=fields.checksums, user_meta=fields.user_meta,
+                               content_headers=fields.content_headers, checksum_type="FULL_OBJECT")
+
+
+def _sse_upload(sealer: Sealer, upload_id: str, key: str) -> Upload:
+    uid = sealer.new_object_uid()
+    _, sealed = sealer.new_data_key("bkt", key, uid)
+    return Upload(upload_id, "bkt", key, uid, time.time(), "alice", {"content-type": "text/x-secret"},
+                  {"colour": "plum-SECRET"}, SSE_AES256, sealed, "CRC32", "COMPOSITE", "STANDARD")
+
+
+def test_sealed_version_reads_back_everywhere(keyed: MetaStore, sealer: Sealer) -> None:
+    _bucket(keyed, versioning=Versioning.ENABLED)
+    v = _sse_version(sealer, "k")
+    vid = keyed.put_version(v).version_id
+    for got in (keyed.get_version("bkt", "k"), keyed.get_version("bkt", "k", vid),
+                keyed.list_objects("bkt", "", "", "", 10).entries[0],
+                keyed.list_versions("bkt", "", "", "", "", 10).entries[0], keyed.iter_versions(0, 10)[0]):
+        assert got is not None and got.metadata == FIELDS and got.sealed_meta is None
+    plain = _version("p", user_meta={"open": "yes"})
+    keyed.put_version(plain)
+    got = keyed.get_version("bkt", "p")
+    assert got is not None and got.etag == "abc" and got.user_meta == {"open": "yes"}
+
+
+def test_sealed_upload_and_parts_read_back(keyed: MetaStore, sealer: Sealer) -> None:
+    _bucket(keyed)
+    upload = _sse_upload(sealer, "up1", "big")
+    keyed.create_upload(upload)
+    keyed.put_part("up1", Part(1, Extent(secrets.token_hex(16), 5), "e1-SECRET", {"CRC32": "AAAAAQ=="}, time.time()))
+    keyed.put_part("up1", Part(2, Extent(secrets.token_hex(16), 6), "e2-SECRET", {"CRC32": "AAAAAg=="}, time.time()))
+    got = keyed.get_upload("up1")
+    assert got is not None and got.user_meta == upload.user_meta and got.content_headers == upload.content_headers
+    assert [u.user_meta for u in keyed.list_uploads("bkt")] == [upload.user_meta]
+    assert [(p.etag, p.checksums) for p in keyed.list_parts("up1")] == \
+        [("e1-SECRET", {"CRC32": "AAAAAQ=="}), ("e2-SECRET", {"CRC32": "AAAAAg=="})]
+    pairs = keyed.iter_parts(("", 0), 10)
+    assert [(u.user_meta, p.part_number, p.extent.index, p.etag) for u, p in pairs] == \
+        [(upload.user_meta, 1, 1, "e1-SECRET"), (upload.user_meta, 2, 2, "e2-SECRET")]
+    done = dataclasses.replace(_sse_version(sealer, "big"), object_uid=upload.object_uid,
+                               sealed_key=upload.sealed_key, extents=(pairs[0][1].extent,), part_count=1)
+    keyed.finish_upload("up1", done)
+    finished = keyed.get_version("bkt", "big")
+    assert finished is not None and finished.metadata == FIELDS
+
+
+def test_store_without_keys_sees_sealed_rows_unopened(backend: str, tmp_path: Path, keyed: MetaStore,
+                                                       sealer: Sealer) -> None:
+    """What the files hold: for SSE rows the fields only through the cipher, never in the clear."""
+    _bucket(keyed)
+    keyed.put_version(_sse_version(sealer, "k"))
+    keyed.create_upload(_sse_upload(sealer, "up1", "m"))
+    keyed.put_part("up1", Part(1, Extent(secrets.token_hex(16), 5), "e1-SECRET", {"CRC32": "AAAAAQ=="}, time.time()))
+    bare = BACKENDS[backend](tmp_path, None)
+    try:
+        v = bare.get_version("bkt", "k")
+        assert v is not None and v.sealed_meta is not None
+        assert (v.etag, v.checksums, v.user_meta, v.content_headers) == ("", {}, {}, {})
+        assert v.size == 3 and v.key == "k" and v.sse == SSE_AES256  # names and sizes stay in the clear
+        up = bare.get_upload("up1")
+        assert up is not None and up.sealed_meta is not None and up.user_meta == {} == up.content_headers
+        (part,) = bare.list_parts("up1")
+        assert part.sealed_meta is not None and part.etag == "" and part.checksums == {}
+        # A store without keys cannot seal, so it refuses to write an SSE row with clear fields...
+        with pytest.raises(RuntimeError):
+            bare.put_version(_sse_version(sealer, "other"))
+        # ...but writes an unopened row back as it is.
+        bare.put_version(dataclasses.replace(v, key="moved", version_id="x" * 32))
+    finally:
+        bare.close()
+    # The blob is bound to bucket/key/uid: written back under another key it does not open.
+    with pytest.raises(IntegrityFailure):
+        keyed.get_version("bkt", "moved")
+    got = keyed.get_version("bkt", "k")
+    assert got is not None and got.metadata == FIELDS
+
+
+def test_conditional_put_against_a_sealed_etag(keyed: MetaStore, sealer: Sealer) -> None:
+    """If-Match compares with the current version's ETag inside the write, even though it is sealed."""
+    _bucket(keyed)
+    keyed.put_version(_sse_version(sealer, "k"))
+    with pytest.raises(SealboxError) as exc:
+        keyed.put_version(_sse_version(sealer, "k"), if_match='"other"')
+    assert exc.value.code is ErrorCode.PRECONDITION_FAILED
+    keyed.put_version(_sse_version(sealer, "k", fields=dataclasses.replace(FIELDS, etag="e2")),
+                      if_match=f'"{FIELDS.etag}"')
+    with pytest.raises(SealboxError):
+        keyed.put_version(_sse_version(sealer, "k"), if_match=f'"{FIELDS.etag}"')  # now "e2"
+    keyed.put_version(_sse_version(sealer, "k"), if_match='"e2"')

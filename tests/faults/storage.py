@@ -119,6 +119,29 @@ def age(path: Path, seconds: float) -> None:
     os.utime(path, (st.st_atime - seconds, st.st_mtime - seconds))
 
 
+def reseal_metadata(data_dir: Path, bucket: str, key: str, **changes: Any) -> None:
+    """Change what an SSE version's sealed metadata says (etag=, checksums=, …) and seal it again with
+    the right key and identity: metadata that authenticates but is wrong, as a bug could write it."""
+    import dataclasses
+
+    from sealbox.crypto import envelope
+    from sealbox.crypto import metadata as fmt
+    from sealbox.crypto.keyring import load_keyring
+
+    db = sqlite3.connect(data_dir / "meta.sqlite3")
+    try:
+        rid, uid, sealed, blob = db.execute("SELECT id, object_uid, sealed_key, sealed_meta FROM versions"
+                                            " WHERE bucket=? AND key=? AND is_latest=1", (bucket, key)).fetchone()
+    finally:
+        db.close()
+    context = envelope.object_context(bucket, key, uid)
+    data_key = envelope.unseal(envelope.SealedKey.from_text(sealed), load_keyring(data_dir / "keys" /
+                               "master-keys.json"), context)
+    aad = fmt.aad(fmt.MetaKind.VERSION, 0, context)
+    fields = dataclasses.replace(fmt.open_metadata(data_key, blob, aad), **changes)
+    sql(data_dir, "UPDATE versions SET sealed_meta=? WHERE id=?", (fmt.seal_metadata(data_key, fields, aad), rid))
+
+
 def sql(data_dir: Path, statement: str, params: tuple[Any, ...] = ()) -> None:
     db = sqlite3.connect(data_dir / "meta.sqlite3")
     try:

@@ -24,6 +24,7 @@ from tests.faults.storage import (
     extent_path,
     flip_byte,
     kinds,
+    reseal_metadata,
     scrub,
     sealbox,
     sql,
@@ -178,17 +179,30 @@ def _versions(data_dir: Path, bucket: str) -> list[tuple[str, bool]]:
 
 def test_scrub_finds_wrong_checksum_in_metadata(store: Store) -> None:
     wrong = base64.b64encode(b"\0\0\0\0").decode()
-    sql(store.data_dir, "UPDATE versions SET checksums=? WHERE key='crc.bin'", (f'{{"CRC32C":"{wrong}"}}',))
+    reseal_metadata(store.data_dir, BUCKET, "crc.bin", checksums={"CRC32C": wrong})  # sealed, as SSE metadata is
     status, report = scrub(store.data_dir)
     assert status == 1
     assert "CRC32C" in _only(report, "checksum-mismatch", "crc.bin")["detail"]
 
 
 def test_scrub_finds_wrong_etag_in_metadata(store: Store) -> None:
-    sql(store.data_dir, "UPDATE versions SET etag=? WHERE key='sealed.bin'", ("0" * 32,))
+    reseal_metadata(store.data_dir, BUCKET, "sealed.bin", etag="0" * 32)
+    sql(store.data_dir, "UPDATE versions SET etag=? WHERE key='plain.txt'", ("0" * 32,))  # clear, as plain metadata is
     status, report = scrub(store.data_dir)
     assert status == 1
-    _only(report, "etag-mismatch", "sealed.bin")
+    assert sorted((p["kind"], p["key"]) for p in report["problems"]) == [("etag-mismatch", "plain.txt"),
+                                                                          ("etag-mismatch", "sealed.bin")]
+
+
+def test_scrub_finds_sealed_metadata_that_does_not_open(store: Store) -> None:
+    """Tampered, or copied from another object: reported, and the data itself is still verified."""
+    sql(store.data_dir, "UPDATE versions SET sealed_meta=(SELECT sealed_meta FROM versions WHERE key='crc.bin')"
+        " WHERE key='sealed.bin'")
+    status, report = scrub(store.data_dir)
+    assert status == 1
+    problem = _only(report, "metadata", "sealed.bin")
+    assert "does not open" in problem["detail"]
+    assert report["bytes_verified"] == sum(map(len, store.bodies.values())) + len(b"one") + len(b"two")
 
 
 def test_scrub_finds_sealed_key_swapped_between_objects(store: Store) -> None:

@@ -9,10 +9,10 @@ are raised here only where the check must be atomic with the write.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from sealbox.core.types import Bucket, Extent, ListPage, ObjectVersion, Versioning
+from sealbox.core.types import Bucket, Extent, ListPage, ObjectMetadata, ObjectVersion, Versioning
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,9 @@ class Upload:
     checksum_algorithm: str | None
     checksum_type: str | None
     storage_class: str
+    # As on ObjectVersion: the sealed user metadata and content headers while not opened (a store
+    # used without keys); None for plain uploads and whenever the store opened them.
+    sealed_meta: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,46 @@ class Part:
     etag: str
     checksums: dict[str, str]
     last_modified: float
+    sealed_meta: bytes | None = field(default=None, repr=False)  # etag and checksums, not opened
+
+
+# -- sealed metadata (issue 13) ------------------------------------------------------------------
+# For SSE rows a backend stores etag, checksums, user metadata and content headers only as a blob
+# sealed under the object's data key (sealbox.crypto.metadata), through a MetadataCipher the
+# service layer hands it (the store holds no keys). Rows written before schema 4 hold them in the
+# clear until ``seal_existing`` (sealbox.service.metadata) has sealed them.
+METADATA_KINDS = ("version", "upload", "part")
+
+
+@dataclass(frozen=True)
+class MetadataOwner:
+    """The row a sealed metadata blob belongs to: what its AAD binds and which data key seals it."""
+
+    kind: str  # one of METADATA_KINDS
+    bucket: str
+    key: str
+    object_uid: bytes
+    sealed_key: str  # the data key's sealed text (envelope.SealedKey); the upload's for a part
+    part_number: int = 0  # parts only
+
+
+class MetadataCipher(Protocol):
+    def seal(self, owner: MetadataOwner, fields: ObjectMetadata) -> bytes:
+        """The sealed blob of ``fields`` for the row ``owner``."""
+        ...
+
+    def open(self, owner: MetadataOwner, blob: bytes) -> ObjectMetadata:
+        """The fields sealed in ``blob``; raises if it does not authenticate for ``owner``."""
+        ...
+
+
+@dataclass(frozen=True)
+class ClearMetadataRow:
+    """An SSE row whose metadata is still in the clear (written before sealed metadata existed)."""
+
+    owner: MetadataOwner
+    ref: str  # the row, for ``seal_metadata``: versions.id; the upload id; "<upload id>:<part number>"
+    fields: ObjectMetadata
 
 
 class MetaStore(Protocol):
@@ -230,4 +273,21 @@ class MetaStore(Protocol):
 
         A row changed or deleted meanwhile is left alone (compare-and-swap). Returns rows updated.
         """
+        ...
+
+    # -- sealed metadata: the migration of rows written in the clear (issue 13) -----------------------
+    def clear_metadata(self, kind: str, after: str, limit: int) -> list[ClearMetadataRow]:
+        """Up to ``limit`` SSE rows of ``kind`` (METADATA_KINDS) after ``after`` (a ref; "" to start),
+        in ref order, whose etag/checksums/user metadata/content headers are still in the clear."""
+        ...
+
+    def seal_metadata(self, kind: str, sealed: list[tuple[str, bytes]]) -> int:
+        """In one transaction, (ref, blob): each row still in the clear gets its sealed blob and its
+        clear values erased. A row sealed, replaced or deleted meanwhile is left alone. Returns rows sealed."""
+        ...
+
+    def erase_freed_pages(self) -> bool:
+        """Make sure values erased by ``seal_metadata`` are no longer anywhere in the store's files
+        (SQLite: free pages and the write-ahead log), as far as the backend controls its files.
+        False if that could not be finished now (another process holds an old snapshot)."""
         ...

@@ -42,4 +42,17 @@ MIGRATIONS: list[list[str]] = [
     [
         "CREATE TABLE inline_blobs(blob_id TEXT PRIMARY KEY, data BLOB NOT NULL)",
     ],
+    # 4: sealed metadata (issue 13). For SSE rows, etag/checksums/user_meta/content_headers live only in
+    # sealed_meta (sealed under the object's data key, sealbox.crypto.metadata); their clear columns
+    # hold '' and '{}'. Rows written before this migration are sealed afterwards, once the keys are
+    # loaded (sealbox.service.metadata.seal_existing, run at every start until none is left).
+    [
+        "ALTER TABLE versions ADD COLUMN sealed_meta BLOB",
+        "ALTER TABLE uploads ADD COLUMN sealed_meta BLOB",
+        "ALTER TABLE parts ADD COLUMN sealed_meta BLOB",
+        # What is left to seal; empty once seal_existing is done, so each later start's check is free.
+        "CREATE INDEX versions_clear_meta ON versions(id) WHERE sse IS NOT NULL AND sealed_meta IS NULL",
+        "CREATE INDEX uploads_clear_meta ON uploads(upload_id) WHERE sse IS NOT NULL AND sealed_meta IS NULL",
+        "CREATE INDEX parts_clear_meta ON parts(upload_id, part_number) WHERE sealed_meta IS NULL",
+    ],
 ]

@@ -8,6 +8,7 @@ read-check-write of a conditional PUT or a delete is atomic across processes.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import functools
 import json
@@ -20,10 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from sealbox.core.errors import ErrorCode, SealboxError
-from sealbox.core.types import NULL_VERSION, Bucket, Extent, ListPage, ObjectVersion, Versioning
+from sealbox.core.types import NULL_VERSION, Bucket, Extent, ListPage, ObjectMetadata, ObjectVersion, Versioning
 from sealbox.storage.meta.base import (
+    ClearMetadataRow,
     Credential,
     DeleteResult,
+    MetadataCipher,
+    MetadataOwner,
     Part,
     SealedRow,
     Upload,
@@ -37,8 +41,16 @@ from sealbox.storage.meta.migrations import MIGRATIONS
 _VERSION_COLS = (
     "bucket, key, version_id, object_uid, size, etag, last_modified, owner, is_delete_marker, "
     "content_headers, user_meta, checksums, checksum_type, sse, sealed_key, extents, part_count, "
-    "storage_class, is_latest, id"
+    "storage_class, is_latest, id, sealed_meta"
 )
+_VERSION_INSERT = (
+    "INSERT INTO versions(bucket, key, version_id, object_uid, size, etag, last_modified, owner, is_delete_marker,"
+    " content_headers, user_meta, checksums, checksum_type, sse, sealed_key, extents, part_count, storage_class,"
+    " sealed_meta, is_latest) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)"
+)
+_UPLOAD_COLS = ("upload_id, bucket, key, object_uid, initiated, owner, content_headers, user_meta, sse, sealed_key,"
+                " checksum_algorithm, checksum_type, storage_class, sealed_meta")
+_CLEAR = ObjectMetadata()  # what the clear columns of a sealed row hold
 _BATCH = BATCH
 _BUCKET_CACHE = 4096  # bucket names (existing or not) remembered per process before starting over
 _VERSION_MEMO = 16384  # object lookups remembered per process between two commits
@@ -84,22 +96,25 @@ def _object(text: str) -> dict[str, str]:
     return {} if text == "{}" else dict(json.loads(text))
 
 
-def _version(row: tuple[Any, ...]) -> ObjectVersion:
-    return ObjectVersion(
-        bucket=row[0], key=row[1], version_id=row[2], object_uid=row[3], size=row[4], etag=row[5],
-        last_modified=row[6], owner=row[7], is_delete_marker=bool(row[8]),
-        content_headers=_object(row[9]), user_meta=_object(row[10]), checksums=_object(row[11]),
-        checksum_type=row[12], sse=row[13], sealed_key=row[14], extents=_extents(row[15]),
-        part_count=row[16], storage_class=row[17], is_latest=bool(row[18]), seq=row[19],
-    )
+Stored = tuple[ObjectMetadata, bytes | None]  # (what a row's clear columns hold, its sealed metadata blob)
 
 
-def _version_params(v: ObjectVersion, version_id: str) -> tuple[Any, ...]:
+def _version_params(v: ObjectVersion, version_id: str, stored: Stored) -> tuple[Any, ...]:
+    clear, blob = stored
     return (
-        v.bucket, v.key, version_id, v.object_uid, v.size, v.etag, v.last_modified, v.owner,
-        int(v.is_delete_marker), _dumps(v.content_headers), _dumps(v.user_meta), _dumps(v.checksums),
-        v.checksum_type, v.sse, v.sealed_key, _extents_json(v.extents), v.part_count, v.storage_class,
+        v.bucket, v.key, version_id, v.object_uid, v.size, clear.etag, v.last_modified, v.owner,
+        int(v.is_delete_marker), _dumps(clear.content_headers), _dumps(clear.user_meta), _dumps(clear.checksums),
+        v.checksum_type, v.sse, v.sealed_key, _extents_json(v.extents), v.part_count, v.storage_class, blob,
     )
+
+
+def _version_owner(v: ObjectVersion) -> MetadataOwner | None:
+    """Whose data key seals this version's metadata; None for a plain version or a delete marker."""
+    return MetadataOwner("version", v.bucket, v.key, v.object_uid, v.sealed_key or "") if v.sse else None
+
+
+def _upload_owner(u: Upload) -> MetadataOwner | None:
+    return MetadataOwner("upload", u.bucket, u.key, u.object_uid, u.sealed_key or "") if u.sse else None
 
 
 def _bucket(row: tuple[Any, ...]) -> Bucket:
@@ -107,16 +122,14 @@ def _bucket(row: tuple[Any, ...]) -> Bucket:
                   default_sse=row[5], bucket_key_enabled=bool(row[6]), policy=row[7] if len(row) > 7 else None)
 
 
-def _upload(row: tuple[Any, ...]) -> Upload:
-    return Upload(upload_id=row[0], bucket=row[1], key=row[2], object_uid=row[3], initiated=row[4],
-                  owner=row[5], content_headers=json.loads(row[6]), user_meta=json.loads(row[7]),
-                  sse=row[8], sealed_key=row[9], checksum_algorithm=row[10], checksum_type=row[11],
-                  storage_class=row[12])
-
-
 class SqliteMetaStore:
-    def __init__(self, path: Path) -> None:
+    """``metadata``: the cipher that seals and opens SSE rows' metadata (``sealbox.service.metadata``).
+    Without one (tools that hold no keys) such rows read back with their ``sealed_meta`` set and the
+    sealed fields empty, and writing one is refused."""
+
+    def __init__(self, path: Path, metadata: MetadataCipher | None = None) -> None:
         self._path = path
+        self._cipher = metadata
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -140,6 +153,9 @@ class SqliteMetaStore:
         # working set of thousands of objects stay in SQLite's own cache instead of re-reading pages
         # with a system call each. (Repeated lookups of one object skip SQLite: get_version.)
         conn.execute("PRAGMA cache_size=-16384")
+        # Deleted and overwritten row contents are zeroed, not left in free space: sealing a row
+        # written in the clear (seal_metadata) must not leave its old values readable in the file.
+        conn.execute("PRAGMA secure_delete=ON")
         with self._lock:
             self._all.append(conn)
         return conn
@@ -162,6 +178,60 @@ class SqliteMetaStore:
                 conn.close()
             self._all.clear()
         self._local = threading.local()
+
+    # -- sealed metadata ------------------------------------------------------------------------
+    def _seal(self, owner: MetadataOwner | None, fields: ObjectMetadata, still_sealed: bytes | None) -> Stored:
+        """What a row stores: plain rows keep their fields in the clear, SSE rows only a sealed blob."""
+        if owner is None:
+            return fields, None
+        if still_sealed is not None:  # read from a store without keys and written back unopened
+            return _CLEAR, still_sealed
+        if self._cipher is None:
+            raise RuntimeError("the metadata of an encrypted object cannot be written without the keys"
+                               " (this metadata store was opened without a metadata cipher)")
+        return _CLEAR, self._cipher.seal(owner, fields)
+
+    def _open(self, owner: MetadataOwner, blob: bytes) -> Stored:
+        """(the fields, None) opened, or (empty fields, the blob) for a store without keys."""
+        if self._cipher is None:
+            return _CLEAR, bytes(blob)
+        return self._cipher.open(owner, bytes(blob)), None
+
+    def _version(self, row: tuple[Any, ...]) -> ObjectVersion:
+        if row[20] is None:  # a plain version (or an SSE one written before schema 4, not sealed yet)
+            fields, blob = ObjectMetadata(row[5], _object(row[11]), _object(row[10]), _object(row[9])), None
+        else:
+            fields, blob = self._open(MetadataOwner("version", row[0], row[1], row[3], row[14] or ""), row[20])
+        return ObjectVersion(
+            bucket=row[0], key=row[1], version_id=row[2], object_uid=row[3], size=row[4], etag=fields.etag,
+            last_modified=row[6], owner=row[7], is_delete_marker=bool(row[8]),
+            content_headers=fields.content_headers, user_meta=fields.user_meta, checksums=fields.checksums,
+            checksum_type=row[12], sse=row[13], sealed_key=row[14], extents=_extents(row[15]),
+            part_count=row[16], storage_class=row[17], is_latest=bool(row[18]), seq=row[19], sealed_meta=blob,
+        )
+
+    def _stored_version(self, v: ObjectVersion) -> Stored:
+        return self._seal(_version_owner(v), v.metadata, v.sealed_meta)
+
+    def _upload(self, row: tuple[Any, ...]) -> Upload:
+        if row[13] is None:
+            fields, blob = ObjectMetadata(user_meta=json.loads(row[7]), content_headers=json.loads(row[6])), None
+        else:
+            fields, blob = self._open(MetadataOwner("upload", row[1], row[2], row[3], row[9] or ""), row[13])
+        return Upload(upload_id=row[0], bucket=row[1], key=row[2], object_uid=row[3], initiated=row[4],
+                      owner=row[5], content_headers=fields.content_headers, user_meta=fields.user_meta,
+                      sse=row[8], sealed_key=row[9], checksum_algorithm=row[10], checksum_type=row[11],
+                      storage_class=row[12], sealed_meta=blob)
+
+    def _part(self, row: tuple[Any, ...], upload: tuple[str, str, bytes, str | None]) -> Part:
+        """A parts row (part_number, blob_id, size, etag, checksums, last_modified, sealed_meta) of the
+        upload (bucket, key, object_uid, sealed_key)."""
+        if row[6] is None:
+            fields, blob = ObjectMetadata(row[3], json.loads(row[4])), None
+        else:
+            bucket, key, uid, sealed_key = upload
+            fields, blob = self._open(MetadataOwner("part", bucket, key, uid, sealed_key or "", row[0]), row[6])
+        return Part(row[0], Extent(row[1], row[2]), fields.etag, fields.checksums, row[5], sealed_meta=blob)
 
     # -- buckets -------------------------------------------------------------------------------
     @contextmanager
@@ -255,15 +325,14 @@ class SqliteMetaStore:
             memo[(bucket, key, version_id)] = version
         return version
 
-    @staticmethod
-    def _read_version(db: sqlite3.Connection, bucket: str, key: str, version_id: str | None) -> ObjectVersion | None:
+    def _read_version(self, db: sqlite3.Connection, bucket: str, key: str, version_id: str | None) -> ObjectVersion | None:
         if version_id is None:
             row = db.execute(f"SELECT {_VERSION_COLS} FROM versions WHERE bucket=? AND key=? AND is_latest=1",
                              (bucket, key)).fetchone()
         else:
             row = db.execute(f"SELECT {_VERSION_COLS} FROM versions WHERE bucket=? AND key=? AND version_id=?",
                              (bucket, key, version_id)).fetchone()
-        return _version(row) if row else None
+        return self._version(row) if row else None
 
     def _versioning_in_tx(self, db: sqlite3.Connection, bucket: str) -> Versioning:
         row = db.execute("SELECT versioning FROM buckets WHERE name=?", (bucket,)).fetchone()
@@ -274,9 +343,10 @@ class SqliteMetaStore:
     def _latest_in_tx(self, db: sqlite3.Connection, bucket: str, key: str) -> ObjectVersion | None:
         row = db.execute(f"SELECT {_VERSION_COLS} FROM versions WHERE bucket=? AND key=? AND is_latest=1",
                          (bucket, key)).fetchone()
-        return _version(row) if row else None
+        return self._version(row) if row else None
 
-    def _insert_latest(self, db: sqlite3.Connection, v: ObjectVersion, version_id: str) -> list[Extent]:
+    def _insert_latest(self, db: sqlite3.Connection, v: ObjectVersion, version_id: str,
+                       stored: Stored) -> list[Extent]:
         """Insert ``v`` as the latest version; in non-Enabled modes it replaces the null version."""
         orphaned: list[Extent] = []
         if version_id == NULL_VERSION:
@@ -287,19 +357,21 @@ class SqliteMetaStore:
                 db.execute("DELETE FROM versions WHERE bucket=? AND key=? AND version_id=?",
                            (v.bucket, v.key, NULL_VERSION))
         db.execute("UPDATE versions SET is_latest=0 WHERE bucket=? AND key=? AND is_latest=1", (v.bucket, v.key))
-        db.execute(f"INSERT INTO versions({_VERSION_COLS.rsplit(', ', 2)[0]}, is_latest)"
-                   " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)", _version_params(v, version_id))
+        db.execute(_VERSION_INSERT, _version_params(v, version_id, stored))
         return orphaned
 
     def put_version(self, version: ObjectVersion, if_none_match_star: bool = False,
                     if_match: str | None = None, inline_data: bytes | None = None) -> WriteResult:
+        stored = self._stored_version(version)  # sealed before the write lock is taken
         with self._write() as db:
             versioning = self._versioning_in_tx(db, version.bucket)
             if if_none_match_star or if_match is not None:
+                # The current version's ETag is opened inside the transaction (it may be sealed), so the
+                # comparison and the write stay atomic.
                 _check_write_conditions(self._latest_in_tx(db, version.bucket, version.key),
                                         if_none_match_star, if_match, version.key)
             vid = version.version_id if versioning is Versioning.ENABLED else NULL_VERSION
-            orphaned = self._insert_latest(db, version, vid)
+            orphaned = self._insert_latest(db, version, vid, stored)
             if inline_data is not None:
                 (extent,) = version.extents
                 assert extent.inline, "inline bytes for an extent stored as a file"
@@ -319,7 +391,7 @@ class SqliteMetaStore:
                 result = self._delete_version(db, bucket, key, NULL_VERSION)
                 return DeleteResult(None, False, result.orphaned)
             vid = marker.version_id if versioning is Versioning.ENABLED else NULL_VERSION
-            orphaned = self._insert_latest(db, marker, vid)
+            orphaned = self._insert_latest(db, marker, vid, (marker.metadata, None))
             return DeleteResult(vid, True, orphaned)
 
     def _delete_version(self, db: sqlite3.Connection, bucket: str, key: str, version_id: str) -> DeleteResult:
@@ -344,7 +416,7 @@ class SqliteMetaStore:
 
         page = paginate(fetch, prefix, delimiter, after, None, max_keys, skip_delete_markers=True,
                         is_delete_marker=lambda r: bool(r[8]))
-        return ListPage([_version(r) for r in page.rows], page.common_prefixes, page.is_truncated,
+        return ListPage([self._version(r) for r in page.rows], page.common_prefixes, page.is_truncated,
                         page.next_key, None)
 
     def list_versions(self, bucket: str, prefix: str, delimiter: str, key_marker: str,
@@ -370,7 +442,7 @@ class SqliteMetaStore:
 
         page = paginate(fetch, prefix, delimiter, key_marker, marker_id, max_keys, skip_delete_markers=False,
                         is_delete_marker=lambda r: bool(r[8]))
-        versions = [_version(r) for r in page.rows]
+        versions = [self._version(r) for r in page.rows]
         next_vid = versions[-1].version_id if page.is_truncated and versions and \
             page.next_key == versions[-1].key else None
         return ListPage(versions, page.common_prefixes, page.is_truncated, page.next_key, next_vid)
@@ -392,39 +464,48 @@ class SqliteMetaStore:
 
     # -- multipart ----------------------------------------------------------------------------
     def create_upload(self, upload: Upload) -> None:
+        clear, blob = self._seal(_upload_owner(upload), ObjectMetadata(user_meta=upload.user_meta,
+                                 content_headers=upload.content_headers), upload.sealed_meta)
         with self._write() as db:
             self._versioning_in_tx(db, upload.bucket)
-            db.execute("INSERT INTO uploads(upload_id, bucket, key, object_uid, initiated, owner, content_headers,"
-                       " user_meta, sse, sealed_key, checksum_algorithm, checksum_type, storage_class)"
-                       " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            db.execute(f"INSERT INTO uploads({_UPLOAD_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                        (upload.upload_id, upload.bucket, upload.key, upload.object_uid, upload.initiated,
-                        upload.owner, _dumps(upload.content_headers), _dumps(upload.user_meta), upload.sse,
-                        upload.sealed_key, upload.checksum_algorithm, upload.checksum_type, upload.storage_class))
+                        upload.owner, _dumps(clear.content_headers), _dumps(clear.user_meta), upload.sse,
+                        upload.sealed_key, upload.checksum_algorithm, upload.checksum_type, upload.storage_class,
+                        blob))
 
     def get_upload(self, upload_id: str) -> Upload | None:
-        row = self._conn().execute("SELECT upload_id, bucket, key, object_uid, initiated, owner, content_headers,"
-                                   " user_meta, sse, sealed_key, checksum_algorithm, checksum_type, storage_class"
-                                   " FROM uploads WHERE upload_id=?", (upload_id,)).fetchone()
-        return _upload(row) if row else None
+        row = self._conn().execute(f"SELECT {_UPLOAD_COLS} FROM uploads WHERE upload_id=?", (upload_id,)).fetchone()
+        return self._upload(row) if row else None
 
     def put_part(self, upload_id: str, part: Part) -> list[Extent]:
+        # The upload's identity and data key never change: read them (to seal the part) before the write.
+        up = self._conn().execute("SELECT bucket, key, object_uid, sse, sealed_key FROM uploads WHERE upload_id=?",
+                                  (upload_id,)).fetchone()
+        if up is None:
+            raise _no_such_upload(upload_id)
+        owner = MetadataOwner("part", up[0], up[1], up[2], up[4] or "", part.part_number) if up[3] else None
+        clear, blob = self._seal(owner, ObjectMetadata(part.etag, part.checksums), part.sealed_meta)
         with self._write() as db:
             if not db.execute("SELECT 1 FROM uploads WHERE upload_id=?", (upload_id,)).fetchone():
                 raise _no_such_upload(upload_id)
             old = db.execute("SELECT blob_id, size FROM parts WHERE upload_id=? AND part_number=?",
                              (upload_id, part.part_number)).fetchone()
             db.execute("INSERT OR REPLACE INTO parts(upload_id, part_number, blob_id, size, etag, checksums,"
-                       " last_modified) VALUES (?,?,?,?,?,?,?)",
-                       (upload_id, part.part_number, part.extent.blob_id, part.extent.size, part.etag,
-                        _dumps(part.checksums), part.last_modified))
+                       " last_modified, sealed_meta) VALUES (?,?,?,?,?,?,?,?)",
+                       (upload_id, part.part_number, part.extent.blob_id, part.extent.size, clear.etag,
+                        _dumps(clear.checksums), part.last_modified, blob))
         return [Extent(old[0], old[1])] if old else []
 
     def list_parts(self, upload_id: str) -> list[Part]:
-        rows = self._conn().execute("SELECT part_number, blob_id, size, etag, checksums, last_modified FROM parts"
-                                    " WHERE upload_id=? ORDER BY part_number", (upload_id,)).fetchall()
-        return [Part(r[0], Extent(r[1], r[2]), r[3], json.loads(r[4]), r[5]) for r in rows]
+        rows = self._conn().execute(
+            "SELECT p.part_number, p.blob_id, p.size, p.etag, p.checksums, p.last_modified, p.sealed_meta,"
+            " u.bucket, u.key, u.object_uid, u.sealed_key FROM parts p JOIN uploads u ON u.upload_id = p.upload_id"
+            " WHERE p.upload_id=? ORDER BY p.part_number", (upload_id,)).fetchall()
+        return [self._part(r[:7], r[7:]) for r in rows]
 
     def finish_upload(self, upload_id: str, version: ObjectVersion | None) -> WriteResult:
+        stored = self._stored_version(version) if version is not None else None
         with self._write() as db:
             if not db.execute("SELECT 1 FROM uploads WHERE upload_id=?", (upload_id,)).fetchone():
                 raise _no_such_upload(upload_id)
@@ -439,16 +520,16 @@ class SqliteMetaStore:
             if version is not None:
                 versioning = self._versioning_in_tx(db, version.bucket)
                 vid = version.version_id if versioning is Versioning.ENABLED else NULL_VERSION
-                orphaned.extend(self._insert_latest(db, version, vid))
+                assert stored is not None
+                orphaned.extend(self._insert_latest(db, version, vid, stored))
             db.execute("DELETE FROM parts WHERE upload_id=?", (upload_id,))
             db.execute("DELETE FROM uploads WHERE upload_id=?", (upload_id,))
         return WriteResult(vid, orphaned)
 
     def list_uploads(self, bucket: str) -> list[Upload]:
-        rows = self._conn().execute("SELECT upload_id, bucket, key, object_uid, initiated, owner, content_headers,"
-                                    " user_meta, sse, sealed_key, checksum_algorithm, checksum_type, storage_class"
-                                    " FROM uploads WHERE bucket=? ORDER BY key, initiated", (bucket,)).fetchall()
-        return [_upload(r) for r in rows]
+        rows = self._conn().execute(f"SELECT {_UPLOAD_COLS} FROM uploads WHERE bucket=? ORDER BY key, initiated",
+                                    (bucket,)).fetchall()
+        return [self._upload(r) for r in rows]
 
     # -- credentials ----------------------------------------------------------------------------
     def get_credential(self, access_key: str) -> Credential | None:
@@ -475,18 +556,20 @@ class SqliteMetaStore:
     def iter_versions(self, after_seq: int, limit: int) -> list[ObjectVersion]:
         rows = self._conn().execute(f"SELECT {_VERSION_COLS} FROM versions WHERE id > ? ORDER BY id LIMIT ?",
                                     (after_seq, limit)).fetchall()
-        return [_version(r) for r in rows]
+        return [self._version(r) for r in rows]
 
     def iter_parts(self, after: tuple[str, int], limit: int) -> list[tuple[Upload, Part]]:
+        upload_cols = ", ".join(f"u.{c}" for c in _UPLOAD_COLS.split(", "))
         rows = self._conn().execute(
-            "SELECT u.upload_id, u.bucket, u.key, u.object_uid, u.initiated, u.owner, u.content_headers,"
-            " u.user_meta, u.sse, u.sealed_key, u.checksum_algorithm, u.checksum_type, u.storage_class,"
-            " p.part_number, p.blob_id, p.size, p.etag, p.checksums, p.last_modified"
-            " FROM parts p JOIN uploads u ON u.upload_id = p.upload_id"
+            f"SELECT {upload_cols}, p.part_number, p.blob_id, p.size, p.etag, p.checksums, p.last_modified,"
+            " p.sealed_meta FROM parts p JOIN uploads u ON u.upload_id = p.upload_id"
             " WHERE (p.upload_id, p.part_number) > (?, ?) ORDER BY p.upload_id, p.part_number LIMIT ?",
             (after[0], after[1], limit)).fetchall()
-        return [(_upload(r[:13]), Part(r[13], Extent(r[14], r[15], r[13]), r[16], json.loads(r[17]), r[18]))
-                for r in rows]
+        found: list[tuple[Upload, Part]] = []
+        for r in rows:
+            part = self._part(r[14:], (r[1], r[2], r[3], r[9]))
+            found.append((self._upload(r[:14]), dataclasses.replace(part, extent=Extent(r[15], r[16], r[14]))))
+        return found
 
     # -- users and master-key maintenance (issue #5: keys, principals) ---------------------------------
     def create_user(self, user: User) -> bool:
@@ -550,6 +633,72 @@ class SqliteMetaStore:
                 updated += db.execute(f"UPDATE {table} SET {column}=? WHERE {ref}=? AND {column}=?",
                                       (new, key, old)).rowcount
         return updated
+
+    # -- sealed metadata: the migration of rows written in the clear (issue 13) -------------------------
+    def clear_metadata(self, kind: str, after: str, limit: int) -> list[ClearMetadataRow]:
+        db = self._conn()
+        if kind == "version":
+            rows = db.execute(
+                "SELECT id, bucket, key, object_uid, sealed_key, etag, checksums, user_meta, content_headers"
+                " FROM versions WHERE sse IS NOT NULL AND sealed_meta IS NULL AND sealed_key IS NOT NULL"
+                " AND id > ? ORDER BY id LIMIT ?", (int(after or 0), limit)).fetchall()
+            return [ClearMetadataRow(MetadataOwner("version", r[1], r[2], r[3], r[4]), str(r[0]),
+                                     ObjectMetadata(r[5], _object(r[6]), _object(r[7]), _object(r[8])))
+                    for r in rows]
+        if kind == "upload":
+            rows = db.execute(
+                "SELECT upload_id, bucket, key, object_uid, sealed_key, user_meta, content_headers FROM uploads"
+                " WHERE sse IS NOT NULL AND sealed_meta IS NULL AND sealed_key IS NOT NULL AND upload_id > ?"
+                " ORDER BY upload_id LIMIT ?", (after, limit)).fetchall()
+            return [ClearMetadataRow(MetadataOwner("upload", r[1], r[2], r[3], r[4]), r[0],
+                                     ObjectMetadata(user_meta=_object(r[5]), content_headers=_object(r[6])))
+                    for r in rows]
+        if kind == "part":
+            upload_id, _, number = after.partition(":")
+            rows = db.execute(
+                "SELECT p.upload_id, p.part_number, u.bucket, u.key, u.object_uid, u.sealed_key, p.etag, p.checksums"
+                " FROM parts p JOIN uploads u ON u.upload_id = p.upload_id WHERE p.sealed_meta IS NULL"
+                " AND u.sse IS NOT NULL AND u.sealed_key IS NOT NULL AND (p.upload_id, p.part_number) > (?, ?)"
+                " ORDER BY p.upload_id, p.part_number LIMIT ?", (upload_id, int(number or 0), limit)).fetchall()
+            return [ClearMetadataRow(MetadataOwner("part", r[2], r[3], r[4], r[5], r[1]), f"{r[0]}:{r[1]}",
+                                     ObjectMetadata(r[6], _object(r[7]))) for r in rows]
+        raise ValueError(f"unknown metadata kind {kind!r}")
+
+    def seal_metadata(self, kind: str, sealed: list[tuple[str, bytes]]) -> int:
+        # Compare-and-swap on "still in the clear": version ids are never reused, upload ids are
+        # random, and a part that replaced the one read (same upload and number) was sealed when written.
+        if kind == "version":
+            sql = ("UPDATE versions SET sealed_meta=?, etag='', checksums='{}', user_meta='{}', content_headers='{}'"
+                   " WHERE id=? AND sealed_meta IS NULL AND sse IS NOT NULL")
+            params: list[tuple[Any, ...]] = [(blob, int(ref)) for ref, blob in sealed]
+        elif kind == "upload":
+            sql = ("UPDATE uploads SET sealed_meta=?, user_meta='{}', content_headers='{}'"
+                   " WHERE upload_id=? AND sealed_meta IS NULL AND sse IS NOT NULL")
+            params = [(blob, ref) for ref, blob in sealed]
+        elif kind == "part":
+            sql = ("UPDATE parts SET sealed_meta=?, etag='', checksums='{}'"
+                   " WHERE upload_id=? AND part_number=? AND sealed_meta IS NULL")
+            params = [(blob, ref.partition(":")[0], int(ref.partition(":")[2])) for ref, blob in sealed]
+        else:
+            raise ValueError(f"unknown metadata kind {kind!r}")
+        updated = 0
+        with self._write() as db:
+            for p in params:
+                updated += db.execute(sql, p).rowcount
+        return updated
+
+    def erase_freed_pages(self) -> bool:
+        """secure_delete (set on every connection) zeroed the old values inside the database file; the
+        write-ahead log still holds the pages as they were until a checkpoint, which TRUNCATE then
+        empties. A reader in another process (a scrub) holding an old snapshot keeps the checkpoint
+        from finishing: False after waiting up to 5 s for it (the WAL's old frames are then only
+        overwritten as the log is reused)."""
+        conn = sqlite3.connect(self._path, timeout=5.0, isolation_level=None)
+        try:
+            busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            conn.close()
+        return not busy
 
 
 # kind -> (table, row reference column, "bucket, key, object_uid" columns, sealed column)

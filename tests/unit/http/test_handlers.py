@@ -26,6 +26,7 @@ from sealbox.http.sigv4 import ANONYMOUS_CONTEXT
 from sealbox.service.buckets import BucketService
 from sealbox.service.identity import ROOT, Identity, Principal
 from sealbox.service.objects import ObjectService, WriteParams
+from sealbox.service.metadata import MetadataSealer
 from sealbox.service.sealing import Sealer
 from sealbox.storage.data.local import LocalBlobStore
 from sealbox.storage.meta.sqlite import SqliteMetaStore
@@ -42,7 +43,7 @@ async def _no_body() -> None:
 def services(tmp_path: Path) -> Iterator[Services]:
     key = generate_master_key()
     sealer = Sealer(Keyring([key], key.key_id))
-    meta = SqliteMetaStore(tmp_path / "meta.sqlite3")
+    meta = SqliteMetaStore(tmp_path / "meta.sqlite3", metadata=MetadataSealer(sealer))
     buckets = BucketService(meta, "us-east-1", None)
     with ThreadPoolExecutor(4) as pool:
         objects = ObjectService(meta, LocalBlobStore(tmp_path), sealer, buckets, pool)

@@ -24,6 +24,7 @@ from sealbox.service.conditions import ByteRange, Conditions
 from sealbox.service.identity import ROOT, Principal
 from sealbox.service.objects import ObjectService, ReadSpec, WriteParams
 from sealbox.service.pipeline import PayloadChecks
+from sealbox.service.metadata import MetadataSealer
 from sealbox.service.sealing import Sealer
 from sealbox.storage.data.local import LocalBlobStore
 from sealbox.storage.meta.sqlite import SqliteMetaStore
@@ -45,9 +46,10 @@ class Body:
 
 
 def _service(data_dir: Path, keyring: Keyring, pool: ThreadPoolExecutor) -> ObjectService:
-    meta = SqliteMetaStore(data_dir / "meta.sqlite3")
+    sealer = Sealer(keyring)
+    meta = SqliteMetaStore(data_dir / "meta.sqlite3", metadata=MetadataSealer(sealer))
     buckets = BucketService(meta, "us-east-1", None)
-    return ObjectService(meta, LocalBlobStore(data_dir), Sealer(keyring), buckets, pool)
+    return ObjectService(meta, LocalBlobStore(data_dir), sealer, buckets, pool)
 
 
 @pytest.fixture
