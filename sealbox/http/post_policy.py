@@ -5,7 +5,12 @@ A form carries a base64 JSON policy and its signature, as form fields rather tha
 * Signature Version 4 — ``x-amz-algorithm`` (AWS4-HMAC-SHA256), ``x-amz-credential``
   (``<key>/<YYYYMMDD>/<region>/s3/aws4_request``), ``x-amz-date`` and ``x-amz-signature``: the hex
   HMAC-SHA256 of the base64 policy *string* under the SigV4 signing key of that scope;
-* Signature Version 2 — ``AWSAccessKeyId`` and ``signature``: the base64 HMAC-SHA1 of the same string.
+* Signature Version 2 — ``AWSAccessKeyId`` and ``signature``: the base64 HMAC-SHA1 of the same string
+  (400 InvalidRequest when the server runs with ``--no-sigv2``).
+
+``authenticate_form`` says who signed and how (``FormSignature``): bucket-policy conditions see a
+signed form as ``s3:authType`` POST, its scheme as ``s3:signatureversion`` and, for SigV4, the time
+since its ``x-amz-date`` as ``s3:signatureAge`` (0 for SigV2, as AWS reports it).
 
 The policy document is ``{"expiration": "<ISO 8601 UTC>", "conditions": [...]}`` where each
 condition is ``{"field": "value"}`` or ``["eq", "$field", "value"]`` (exact), ``["starts-with",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
@@ -385,11 +384,18 @@ def test_wildcard_match() -> None:
 
 # -- issue 13: condition keys that tell the truth ------------------------------------------------------------
 
-SIGV2_CTX = RequestContext(signature_version="AWS", auth_type="REST-HEADER")
-SIGV4_CTX = RequestContext(signature_version="AWS4-HMAC-SHA256", auth_type="REST-HEADER",
-                           content_sha256="UNSIGNED-PAYLOAD")
-PRESIGNED_CTX = RequestContext(signature_version="AWS4-HMAC-SHA256", auth_type="REST-QUERY-STRING",
-                               signature_age_ms=700_000)
+def sigv2_ctx() -> RequestContext:
+    return RequestContext(signature_version="AWS", auth_type="REST-HEADER")
+
+
+def sigv4_ctx() -> RequestContext:
+    return RequestContext(signature_version="AWS4-HMAC-SHA256", auth_type="REST-HEADER",
+                          content_sha256="UNSIGNED-PAYLOAD")
+
+
+def presigned_ctx(age_ms: int = 700_000) -> RequestContext:
+    return RequestContext(signature_version="AWS4-HMAC-SHA256", auth_type="REST-QUERY-STRING",
+                          signature_age_ms=age_ms)
 
 
 def deny_when(condition: dict[str, Any], action: str = "s3:GetObject") -> str:
@@ -399,15 +405,15 @@ def deny_when(condition: dict[str, Any], action: str = "s3:GetObject") -> str:
 def test_signature_version() -> None:
     """s3:signatureversion is "AWS" for SigV2 (it used to say AWS4-HMAC-SHA256 for every signed request)."""
     v2_only = deny_when({"StringEquals": {"s3:signatureversion": "AWS"}})
-    assert decide(v2_only, ctx=SIGV2_CTX) is Decision.DENY
-    assert decide(v2_only, ctx=SIGV4_CTX) is Decision.NONE
+    assert decide(v2_only, ctx=sigv2_ctx()) is Decision.DENY
+    assert decide(v2_only, ctx=sigv4_ctx()) is Decision.NONE
     assert decide(v2_only, who=None, ctx=RequestContext()) is Decision.NONE  # anonymous: the key is absent
 
 
 def test_auth_type() -> None:
     no_urls = deny_when({"StringEquals": {"s3:authType": "REST-QUERY-STRING"}})
-    assert decide(no_urls, ctx=PRESIGNED_CTX) is Decision.DENY
-    assert decide(no_urls, ctx=SIGV4_CTX) is Decision.NONE
+    assert decide(no_urls, ctx=presigned_ctx()) is Decision.DENY
+    assert decide(no_urls, ctx=sigv4_ctx()) is Decision.NONE
     assert decide(deny_when({"StringEquals": {"s3:authType": "POST"}}),
                   ctx=RequestContext(signature_version="AWS", auth_type="POST")) is Decision.DENY
 
@@ -415,14 +421,14 @@ def test_auth_type() -> None:
 def test_signature_age() -> None:
     """AWS's example: deny presigned URLs whose signature is more than ten minutes old."""
     stale = deny_when({"NumericGreaterThan": {"s3:signatureAge": 600000}})
-    assert decide(stale, ctx=PRESIGNED_CTX) is Decision.DENY
-    assert decide(stale, ctx=dataclasses.replace(PRESIGNED_CTX, signature_age_ms=1000)) is Decision.NONE
-    assert decide(stale, ctx=SIGV4_CTX) is Decision.NONE  # header-signed: the key is absent
+    assert decide(stale, ctx=presigned_ctx()) is Decision.DENY
+    assert decide(stale, ctx=presigned_ctx(1000)) is Decision.NONE
+    assert decide(stale, ctx=sigv4_ctx()) is Decision.NONE  # header-signed: the key is absent
 
 
 def test_content_sha256_and_tls_version() -> None:
     unsigned = deny_when({"StringEquals": {"s3:x-amz-content-sha256": "UNSIGNED-PAYLOAD"}}, "s3:PutObject")
-    assert decide(unsigned, action="s3:PutObject", ctx=SIGV4_CTX) is Decision.DENY
+    assert decide(unsigned, action="s3:PutObject", ctx=sigv4_ctx()) is Decision.DENY
     old_tls = deny_when({"NumericLessThan": {"s3:TlsVersion": 1.3}})
     assert decide(old_tls, ctx=RequestContext(secure=True, tls_version="1.2")) is Decision.DENY
     assert decide(old_tls, ctx=RequestContext(secure=True, tls_version="1.3")) is Decision.NONE
