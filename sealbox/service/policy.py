@@ -57,7 +57,7 @@ from sealbox.service.policy_match import can_match_with_prefix
 from sealbox.service.policy_match import wildcard_match as wildcard_match
 
 MAX_POLICY_SIZE = 20 * 1024
-MAX_STATEMENTS = 128
+MAX_STATEMENTS = 256
 ARN_PREFIX = "arn:aws:s3:::"
 VERSIONS = ("2012-10-17", "2008-10-17")
 

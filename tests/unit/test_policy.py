@@ -461,7 +461,15 @@ def test_every_known_key_is_accepted_and_others_are_refused() -> None:
 
 
 def test_statement_count_is_bounded() -> None:
-    from sealbox.service.policy import MAX_STATEMENTS
+    """Within 20 KiB only statements of under 80 bytes can pass the bound (AWS has the size limit only)."""
+    from sealbox.service.policy import MAX_POLICY_SIZE, MAX_STATEMENTS
 
-    parse_policy(policy(*[stmt(Sid=f"s{i}") for i in range(MAX_STATEMENTS)]), BUCKET, resolve)
-    assert malformed(policy(*[stmt() for _ in range(MAX_STATEMENTS + 1)])).startswith("Policy has too many statements")
+    tiny = {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}
+
+    def compact(count: int) -> str:
+        text = json.dumps({"Version": "2012-10-17", "Statement": [tiny] * count}, separators=(",", ":"))
+        assert len(text) < MAX_POLICY_SIZE
+        return text
+    parse_policy(compact(MAX_STATEMENTS), BUCKET, resolve)
+    assert malformed(compact(MAX_STATEMENTS + 1)) == \
+        f"Policy has too many statements (sealbox accepts at most {MAX_STATEMENTS})."
