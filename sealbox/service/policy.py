@@ -34,6 +34,7 @@ import enum
 import functools
 import ipaddress
 import json
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,8 +54,10 @@ from sealbox.service.policy_conditions import ROOT_ARN as ROOT_ARN
 from sealbox.service.policy_conditions import USER_ARN_PREFIX as USER_ARN_PREFIX
 from sealbox.service.policy_conditions import RequestContext as RequestContext
 from sealbox.service.policy_conditions import condition_values as condition_values
-from sealbox.service.policy_match import can_match_with_prefix
+from sealbox.service.policy_match import BudgetExceeded, can_match_with_prefix, end_budget, start_budget
 from sealbox.service.policy_match import wildcard_match as wildcard_match
+
+log = logging.getLogger("sealbox.policy")
 
 MAX_POLICY_SIZE = 20 * 1024
 MAX_STATEMENTS = 256
@@ -149,12 +152,21 @@ class AccessRequest:
 
 
 def evaluate(policy: Policy, request: AccessRequest) -> Decision:
+    """DENY, ALLOW or NONE; DENY too when matching would cost more than ``policy_match.MATCH_BUDGET``."""
     allowed = False
-    for statement in policy.statements:
-        if _statement_matches(statement, request):
-            if statement.effect is Effect.DENY:
-                return Decision.DENY
-            allowed = True
+    token = start_budget()
+    try:
+        for statement in policy.statements:
+            if _statement_matches(statement, request):
+                if statement.effect is Effect.DENY:
+                    return Decision.DENY
+                allowed = True
+    except BudgetExceeded:
+        log.warning("denied %s on %s: matching it against the bucket policy would cost more than its budget",
+                    request.action, request.resource.split("/", 1)[0])
+        return Decision.DENY
+    finally:
+        end_budget(token)
     return Decision.ALLOW if allowed else Decision.NONE
 
 

@@ -27,7 +27,8 @@ and never more). So each segment is searched once, from where the previous one e
 
 Searches start where the previous segment ended, so the whole match reads each text position once
 per search at most: O(n·⌈m/30⌉) machine-word operations in the worst case, O(n + m) for patterns
-without ``?``. Measured on this machine (bench/authz.py and tests/unit/test_policy_match.py):
+without ``?``. One policy evaluation may hold thousands of patterns, though: ``MATCH_BUDGET`` caps
+what all of them together may cost one request (past it, the request is denied). Measured on this machine (bench/authz.py and tests/unit/test_policy_match.py):
 8 stars against a 60 KiB key ≈ 0.1 ms, ``*a*a*a*a*b`` against 60 KiB ≈ 0.1 ms.
 """
 
@@ -35,9 +36,33 @@ from __future__ import annotations
 
 import functools
 import re
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
 _SHORT = 64  # '?'-segments up to this many symbols go to the C regex engine; longer ones to Shift-And
+
+# What one policy evaluation may spend on matching, in units of about one character scanned (a
+# literal segment costs 1 per character of the text, a '?'-segment more: see ``_Segment.cost``):
+# some 10-30 ms here. A 20 KiB policy holds ~2,000 patterns, and a header value may be 64 KiB, so
+# linear matching alone still allowed ~0.5 s for one request; past this budget the evaluation stops
+# and the request is denied (``BudgetExceeded``), which no policy a person writes comes near
+# (100 patterns against a 1 KiB key spend 0.1 M).
+MATCH_BUDGET = 1 << 22
+_budget: ContextVar[list[int] | None] = ContextVar("sealbox_policy_match_budget", default=None)
+
+
+class BudgetExceeded(Exception):
+    """Matching this request against this policy would cost more than MATCH_BUDGET."""
+
+
+def start_budget(units: int = MATCH_BUDGET) -> Token[list[int] | None]:
+    """Open a matching budget for the calls that follow (one policy evaluation); returns a token for
+    ``end_budget``. Without one, matching is unmetered (policy validation, tests)."""
+    return _budget.set([units])
+
+
+def end_budget(token: Token[list[int] | None]) -> None:
+    _budget.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +76,15 @@ class _Segment:
     runs: tuple[tuple[int, str], ...] = ()  # long '?'-segments: (offset, literal run) pieces
     masks: dict[str, int] | None = None  # long '?'-segments: char -> bits of the positions it may take
     any_mask: int = 0  # bits of the '?' positions (all that any other character may take)
+
+    @property
+    def cost(self) -> int:
+        """Extra work per character of text searched, beyond the one every segment costs."""
+        if self.literal is not None:
+            return 0
+        if self.regex is not None:
+            return 1 + self.length // 8  # up to `length` comparisons at a position, in C
+        return 4 + self.length // 16  # Shift-And: operations on `length`-bit ints, in Python
 
     def at(self, text: str, index: int) -> bool:
         """Does the segment match ``text`` at ``index`` (the caller checked it fits)?"""
@@ -90,6 +124,7 @@ class Glob:
     middle: tuple[_Segment, ...]  # in order, leftmost-first, between head and tail
     tail: _Segment | None  # must match at the end; None when the pattern has no star at all
     min_length: int  # the symbols that are not stars: no shorter text can match
+    cost: int = 1  # budget units per character of text (an upper bound of the work, see MATCH_BUDGET)
 
     def matches(self, text: str) -> bool:
         n = len(text)
@@ -163,17 +198,24 @@ def compile_glob(pattern: str) -> Glob:
             pieces[-1].append(symbol)
     segments = [_segment(piece) for piece in pieces]
     min_length = sum(s.length for s in segments)
+    cost = 1 + sum(s.cost for s in segments)
     if len(segments) == 1:
-        return Glob(segments[0], (), None, min_length)
+        return Glob(segments[0], (), None, min_length, cost)
     middle = tuple(s for s in segments[1:-1] if s.length)  # '**' leaves empty segments: nothing to find
-    return Glob(segments[0], middle, segments[-1], min_length)
+    return Glob(segments[0], middle, segments[-1], min_length, cost)
 
 
 def wildcard_match(pattern: str, text: str) -> bool:
     """``*`` = any run of characters, ``?`` = exactly one; everything else literal (see the module doc)."""
     if "*" not in pattern and "?" not in pattern and "\x00" not in pattern:
         return pattern == text
-    return compile_glob(pattern).matches(text)
+    glob = compile_glob(pattern)
+    remaining = _budget.get()
+    if remaining is not None:  # charged up front: the bound of the work, not what it turns out to be
+        remaining[0] -= len(text) * glob.cost
+        if remaining[0] < 0:
+            raise BudgetExceeded
+    return glob.matches(text)
 
 
 def arn_match(pattern: str, arn: str) -> bool:

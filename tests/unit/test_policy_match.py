@@ -215,3 +215,27 @@ def test_validating_a_huge_resource_pattern_is_fast() -> None:
     text = json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": resource}]})
     assert timed(lambda: parse_policy(text, "b")) < 1.0
+
+
+def test_a_policy_of_thousands_of_patterns_has_a_budget() -> None:
+    """Linear per pattern is not enough: a 20 KiB policy holds ~1,900 patterns and a header may hold
+    60 KiB (~0.5 s of matching for one request). Past its matching budget the request is denied."""
+    def policy_of(count: int) -> str:
+        return json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*",
+            "Condition": {"StringLike": {"aws:UserAgent": [f"*a?b{i}*" for i in range(count)]}}}]},
+            separators=(",", ":"))
+    count = 1
+    while len(policy_of(count + 1)) <= 20 * 1024:
+        count += 1
+    policy = parse_policy(policy_of(count), "b")
+
+    def decide(user_agent: str) -> Decision:
+        ctx = RequestContext(headers={"user-agent": user_agent})
+        return evaluate(policy, AccessRequest(None, None, "s3:GetObject", "b/k",
+                                              condition_values(ctx, None, "s3:GetObject")))
+    assert count > 1500
+    assert timed(lambda: decide("a" * KEY_60K)) < 0.25
+    assert decide("a" * KEY_60K) is Decision.DENY  # fails closed, even though the policy only allows
+    assert decide("Mozilla a1b7 " + "a" * 100) is Decision.ALLOW  # ordinary values are matched in full
+    assert decide("a" * 1000) is Decision.NONE
