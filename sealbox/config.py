@@ -25,6 +25,9 @@ class Settings:
     # Seconds a client may stay silent while sending a request head or body before the connection is
     # dropped (slow or stalled clients must not hold workers, descriptors and temp files forever).
     request_timeout: float = 30.0
+    # Accept AWS Signature Version 2 (headers, query-string URLs, POST forms). AWS deprecated it;
+    # off (--no-sigv2), such requests get 400 InvalidRequest as in AWS regions without it.
+    sigv2: bool = True
 
     @property
     def keyring_path(self) -> Path:
@@ -42,3 +45,8 @@ class Settings:
 def env_default(name: str, default: str | None = None) -> str | None:
     """Environment variables are all spelled SEALBOX_<NAME>."""
     return os.environ.get(f"SEALBOX_{name}", default)
+
+
+def env_flag(name: str) -> bool:
+    """A yes/no environment variable (SEALBOX_<NAME>): 1, true, yes or on (any case) mean yes."""
+    return (env_default(name) or "").strip().lower() in ("1", "true", "yes", "on")

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from sealbox.cli.common import data_dir_of
-from sealbox.config import Settings, env_default
+from sealbox.config import Settings, env_default, env_flag
 from sealbox.core.libc import forbid_core_dumps
 
 
@@ -22,6 +22,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         master_key_file=Path(args.master_key_file) if args.master_key_file else None,
         log_level=args.log_level,
         request_timeout=args.request_timeout,
+        sigv2=not args.no_sigv2,
     )
 
 
@@ -47,6 +48,9 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--log-level", default=env_default("LOG_LEVEL", "info"))
     p.add_argument("--request-timeout", type=float, default=float(env_default("REQUEST_TIMEOUT", "30") or 30),
                    help="seconds a client may stall while sending a request before it is cut off (default 30)")
+    p.add_argument("--no-sigv2", action="store_true", default=env_flag("NO_SIGV2"),
+                   help="refuse AWS Signature Version 2 (headers, presigned URLs, POST forms) with 400"
+                        " InvalidRequest, as AWS does ($SEALBOX_NO_SIGV2=1)")
     p.set_defaults(func=_serve)
 
 

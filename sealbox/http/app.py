@@ -15,12 +15,13 @@ from email.utils import formatdate
 from sealbox.core import ids
 from sealbox.core.errors import ErrorCode, ErrorFacts, SealboxError
 from sealbox.core.types import Buffer
-from sealbox.http import sigv4
+from sealbox.http.auth import authenticate
 from sealbox.http.connection import Exchange, HeaderError
 from sealbox.http.errors import error_xml, status_of
 from sealbox.http.handlers import HANDLERS, Services
 from sealbox.http.request import Incoming, Request, Response, parse_query
 from sealbox.http.router import check_query_utf8, host_bucket, route, split_target
+from sealbox.http.signing import SigningRequest
 from sealbox.service.identity import Principal
 from sealbox.service.pipeline import IntegrityFailure
 from sealbox.service.policy import RequestContext
@@ -40,7 +41,7 @@ class S3App:
         request = Incoming(method=exchange.method, raw_path=exchange.raw_path, raw_query=exchange.raw_query,
                           query=parse_query(exchange.raw_query), headers=exchange.headers,
                           receive=exchange.receive, secure=exchange.secure, client_ip=exchange.client_ip,
-                          request_id=ids.hex_id(8).upper())
+                          request_id=ids.hex_id(8).upper(), tls_version=exchange.tls_version)
         try:
             response = await self._handle(request)
         except SealboxError as exc:
@@ -61,17 +62,20 @@ class S3App:
         bucket, key = split_target(request.raw_path, request.headers.get("host", ""), self.domain)
         check_query_utf8(request.query)
         request.bucket, request.key = bucket, key
-        auth = sigv4.authenticate(
-            sigv4.SigningRequest(request.method, request.raw_path, request.raw_query, request.headers,
-                                 host_bucket(request.headers.get("host", ""), self.domain)),
-            self.services.identity.secret_for, datetime.now(UTC))
+        auth = authenticate(
+            SigningRequest(request.method, request.raw_path, request.raw_query, request.headers,
+                           host_bucket(request.headers.get("host", ""), self.domain)),
+            self.services.identity.secret_for, datetime.now(UTC), allow_sigv2=self.services.settings.sigv2)
         if auth.presigned:
             _promote_query_headers(request)
         # Routed after authentication, as AWS answers: a bad signature is 403 whatever was asked.
         request.route = target = route(request.method, bucket, key, request.query, request.headers)
-        # What bucket-policy conditions may test (aws:SecureTransport, aws:SourceIp, headers, query).
+        # What bucket-policy conditions may test (aws:SecureTransport, aws:SourceIp, headers, query,
+        # how the request was signed).
         context = RequestContext(secure=request.secure, source_ip=request.client_ip, headers=request.headers,
-                                 query=request.query, bucket=bucket, key=key)
+                                 query=request.query, bucket=bucket, key=key, tls_version=request.tls_version,
+                                 signature_version=auth.signature_version, auth_type=auth.auth_type,
+                                 signature_age_ms=auth.signature_age_ms, content_sha256=auth.content_sha256)
         if auth.access_key is not None:
             found = self.services.identity.lookup(auth.access_key)
             if found is None:

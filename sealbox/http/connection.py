@@ -94,6 +94,7 @@ class Exchange:
         self.raw_query = raw_query
         self.headers = headers
         self.secure = conn.secure
+        self.tls_version = conn.tls_version
         self.client_ip = conn.client_ip
         self.keep_alive = keep_alive
         self.complete = False  # the whole request body has been received (so the framing is in step)
@@ -241,6 +242,7 @@ class HttpConnection(asyncio.Protocol):
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.client_ip = ""
+        self.tls_version: str | None = None  # "1.2", "1.3": the negotiated TLS version (s3:TlsVersion)
         self.lost = False
         self.eof = False  # the client will send nothing more
         self.on_connection_lost: Callable[[], None] | None = None  # set by sealbox.accept (connection counts)
@@ -275,6 +277,9 @@ class HttpConnection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
         self.client_ip = peer[0] if isinstance(peer, tuple) else ""
+        tls = transport.get_extra_info("ssl_object")
+        if tls is not None:  # "TLSv1.3" -> "1.3"
+            self.tls_version = str(tls.version() or "").removeprefix("TLSv") or None
         if self._connections is not None:
             self._connections.add(self)
         self._arm_head_timer()

@@ -5,7 +5,12 @@ A form carries a base64 JSON policy and its signature, as form fields rather tha
 * Signature Version 4 — ``x-amz-algorithm`` (AWS4-HMAC-SHA256), ``x-amz-credential``
   (``<key>/<YYYYMMDD>/<region>/s3/aws4_request``), ``x-amz-date`` and ``x-amz-signature``: the hex
   HMAC-SHA256 of the base64 policy *string* under the SigV4 signing key of that scope;
-* Signature Version 2 — ``AWSAccessKeyId`` and ``signature``: the base64 HMAC-SHA1 of the same string.
+* Signature Version 2 — ``AWSAccessKeyId`` and ``signature``: the base64 HMAC-SHA1 of the same string
+  (400 InvalidRequest when the server runs with ``--no-sigv2``).
+
+``authenticate_form`` says who signed and how (``FormSignature``): bucket-policy conditions see a
+signed form as ``s3:authType`` POST, its scheme as ``s3:signatureversion`` and, for SigV4, the time
+since its ``x-amz-date`` as ``s3:signatureAge`` (0 for SigV2, as AWS reports it).
 
 The policy document is ``{"expiration": "<ISO 8601 UTC>", "conditions": [...]}`` where each
 condition is ``{"field": "value"}`` or ``["eq", "$field", "value"]`` (exact), ``["starts-with",
@@ -30,13 +35,9 @@ from typing import Any
 
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.http import sigv2
-from sealbox.http.sigv4 import (
-    ALGORITHM,
-    _parse_amz_date,
-    _parse_credential,
-    derive_signing_key,
-    hmac_sha256_hex,
-)
+from sealbox.http.auth import sigv2_disabled
+from sealbox.http.signing import SIGV2, SIGV4, age_ms, parse_amz_date
+from sealbox.http.sigv4 import ALGORITHM, derive_signing_key, hmac_sha256_hex, parse_credential
 
 V4_FIELDS = ("x-amz-signature", "x-amz-algorithm", "x-amz-credential", "x-amz-date")
 V2_FIELDS = ("awsaccesskeyid", "signature")
@@ -69,20 +70,34 @@ def _invalid(detail: str) -> SealboxError:
 # ------------------------------------------------------------------------------------- signature
 
 
-def authenticate_form(fields: Mapping[str, str], secret_for: Callable[[str], str | None]) -> str | None:
-    """The access key whose secret signed the form's policy; None for a form that carries no credentials.
+@dataclass(frozen=True, slots=True)
+class FormSignature:
+    """Who signed a form's policy, and how (what the s3:signatureversion/signatureAge keys report)."""
 
-    ``fields`` maps lowercase field names to values. A policy without a signature is AccessDenied.
+    access_key: str
+    version: str  # SIGV2 ("AWS") or SIGV4 ("AWS4-HMAC-SHA256")
+    age_ms: int  # since the form's x-amz-date (V4); always 0 for V2, as AWS reports it
+
+
+def authenticate_form(fields: Mapping[str, str], secret_for: Callable[[str], str | None],
+                      now: datetime | None = None, *, allow_sigv2: bool = True) -> FormSignature | None:
+    """Who signed the form's policy; None for a form that carries no credentials.
+
+    ``fields`` maps lowercase field names to values. A policy without a signature is AccessDenied; a
+    Signature Version 2 form is InvalidRequest when ``allow_sigv2`` is off (``--no-sigv2``).
     """
     if any(name in fields for name in V4_FIELDS):
         _require(fields, (*V4_FIELDS, "policy"))
-        return _verify_v4(fields, secret_for)
+        access_key, signed_at = _verify_v4(fields, secret_for)
+        return FormSignature(access_key, SIGV4, age_ms(signed_at, now or datetime.now(UTC)))
     if any(name in fields for name in V2_FIELDS):
+        if not allow_sigv2:
+            raise sigv2_disabled()
         _require(fields, (*V2_FIELDS, "policy"))
         access_key = fields["awsaccesskeyid"]
         secret = _secret(access_key, secret_for)
         _compare(sigv2.sign(secret, fields["policy"]), fields["signature"], access_key, fields["policy"])
-        return access_key
+        return FormSignature(access_key, SIGV2, 0)
     if "policy" in fields:
         raise SealboxError(ErrorCode.ACCESS_DENIED, "Access Denied")
     return None
@@ -106,13 +121,14 @@ def _query_error(message: str) -> SealboxError:
     return SealboxError(ErrorCode.AUTHORIZATION_QUERY_PARAMETERS_ERROR, message)
 
 
-def _verify_v4(fields: Mapping[str, str], secret_for: Callable[[str], str | None]) -> str:
+def _verify_v4(fields: Mapping[str, str], secret_for: Callable[[str], str | None]) -> tuple[str, datetime]:
     if fields["x-amz-algorithm"] != ALGORITHM:
         raise _query_error(f'X-Amz-Algorithm only supports "{ALGORITHM}"')
-    credential = _parse_credential(fields["x-amz-credential"], ErrorCode.AUTHORIZATION_QUERY_PARAMETERS_ERROR,
-                                   _CREDENTIAL_PREFIX)
+    credential = parse_credential(fields["x-amz-credential"], ErrorCode.AUTHORIZATION_QUERY_PARAMETERS_ERROR,
+                                  _CREDENTIAL_PREFIX)
     amz_date = fields["x-amz-date"]
-    if _parse_amz_date(amz_date) is None:
+    signed_at = parse_amz_date(amz_date)
+    if signed_at is None:
         raise _query_error("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
     if credential.date != amz_date[:8]:
         raise _query_error("Invalid credential date. Date is not the same as X-Amz-Date.")
@@ -120,7 +136,7 @@ def _verify_v4(fields: Mapping[str, str], secret_for: Callable[[str], str | None
     key = derive_signing_key(secret, credential.date, credential.region, credential.service)
     policy = fields["policy"]
     _compare(hmac_sha256_hex(key, policy), fields["x-amz-signature"], credential.access_key, policy)
-    return credential.access_key
+    return credential.access_key, signed_at
 
 
 def _compare(expected: str, provided: str, access_key: str, policy: str) -> None:

@@ -34,6 +34,7 @@ class Incoming:
     bucket: str | None = None
     key: str | None = None
     route: Route | None = None  # once routing succeeded (logs name the operation)
+    tls_version: str | None = None  # "1.2", "1.3" (s3:TlsVersion); None over plain HTTP
 
     @property
     def resource(self) -> str:

@@ -10,13 +10,17 @@ Still sent by older SDKs, s3cmd's v2 mode, boto3's default presigner and many br
   when ``x-amz-date`` is sent (which then dates the request). The request must be within 15 minutes
   of the server's clock (RequestTimeTooSkewed).
 * Query form: ``?AWSAccessKeyId=&Expires=&Signature=``; Date is the Expires value (epoch seconds),
-  and the URL is refused once it has passed. ``x-amz-*`` query parameters count as headers, since
+  and the URL is refused once it has passed — and while it lies more than 7 days ahead
+  (AuthorizationQueryParametersError): the URL does not say when it was signed, so this is how its
+  life is capped at SigV4's limit (X-Amz-Expires ≤ 604800 s); a URL with ``Expires`` a year ahead
+  no longer opens an object for a year. ``x-amz-*`` query parameters count as headers, since
   presigners move signed headers into the query.
 * CanonicalizedAmzHeaders: every ``x-amz-*`` header, lowercase, sorted, ``name:value\\n`` with
   repeated values joined by commas. CanonicalizedResource: ``/bucket`` for virtual-hosted requests,
   then the path exactly as sent, then the sub-resources in the query (decoded, sorted by name).
 * V2 never signs the body: the request's payload mode is UNSIGNED (Content-MD5, when sent, is
   verified by the body pipeline).
+* ``sealbox serve --no-sigv2`` refuses all of this before it gets here (``sealbox.http.auth``).
 
 Clients disagree on details, so several canonical forms are tried (each costs one HMAC-SHA1): with
 and without the Date header when ``x-amz-date`` is present (the docs say empty, botocore signs the
@@ -33,17 +37,24 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import unquote
 
 from sealbox.core.errors import ErrorCode, SealboxError
-from sealbox.http.sigv4 import (
+from sealbox.http.signing import (
+    REST_HEADER,
+    REST_QUERY_STRING,
+    SIGV2,
     AuthContext,
     PayloadMode,
     SigningRequest,
-    _decode_component,
-    _parse_amz_date,
-    _wire,
+    decode_component,
+    iso,
+    parse_amz_date,
     split_query,
+    wire,
 )
 
 MAX_SKEW = timedelta(minutes=15)
+# A query-string URL carries only its end of life (Expires), never when it was signed: it is accepted
+# only within this long before Expires, the longest a SigV4 presigned URL lives (X-Amz-Expires).
+MAX_QUERY_LIFETIME = timedelta(days=7)
 
 # The documented sub-resources that are part of the CanonicalizedResource, plus the later ones.
 SUB_RESOURCES = frozenset({
@@ -86,9 +97,9 @@ def canonical_resource(raw_path: str, pairs: Iterable[tuple[str, str]], host_buc
     resource = f"/{host_bucket}{raw_path}" if host_bucket else raw_path or "/"
     subs = []
     for raw_name, raw_value in pairs:
-        name = _decode_component(raw_name)
+        name = decode_component(raw_name)
         if name in sub_resources:
-            value = _decode_component(raw_value)
+            value = decode_component(raw_value)
             subs.append((name, f"{name}={value}" if value else name))
     if subs:
         resource += "?" + "&".join(text for _, text in sorted(subs, key=lambda sub: sub[0]))
@@ -112,7 +123,7 @@ def authenticate(req: SigningRequest, secret_for: Callable[[str], str | None], n
     pairs = split_query(req.raw_query)
     params: dict[str, str] = {}
     for raw_name, raw_value in pairs:
-        params.setdefault(_decode_component(raw_name), _decode_component(raw_value))
+        params.setdefault(decode_component(raw_name), decode_component(raw_value))
     authorization = req.headers.get("authorization")
     amz = {name: value for name, value in req.headers.items() if name.startswith("x-amz-")}
     if authorization is not None:
@@ -135,8 +146,11 @@ def authenticate(req: SigningRequest, secret_for: Callable[[str], str | None], n
         raise SealboxError(ErrorCode.INVALID_ACCESS_KEY_ID, "The AWS Access Key Id you provided does not exist in"
                            " our records.", AWSAccessKeyId=access_key)
     _verify(req, pairs, amz, dates, secret, access_key, signature)
+    # s3:signatureAge is 0 for Signature Version 2 (AWS), and documented for query-string URLs only.
     return AuthContext(access_key=access_key, payload_mode=PayloadMode.UNSIGNED, payload_sha256=None,
-                       presigned=presigned, signing_key=None, seed_signature=None, amz_date=None, scope=None)
+                       presigned=presigned, signing_key=None, seed_signature=None, amz_date=None, scope=None,
+                       signature_version=SIGV2, auth_type=REST_QUERY_STRING if presigned else REST_HEADER,
+                       signature_age_ms=0 if presigned else None)
 
 
 def _parse_header(authorization: str) -> tuple[str, str]:
@@ -149,7 +163,7 @@ def _parse_header(authorization: str) -> tuple[str, str]:
 
 def _http_date(value: str) -> datetime | None:
     """An RFC 1123 date (what V2 clients send), or the ISO 8601 basic form some send in x-amz-date."""
-    moment = _parse_amz_date(value.strip())
+    moment = parse_amz_date(value.strip())
     if moment is not None:
         return moment
     try:
@@ -168,7 +182,7 @@ def _header_dates(headers: Mapping[str, str], now: datetime, max_skew: timedelta
         raise SealboxError(ErrorCode.ACCESS_DENIED, "AWS authentication requires a valid Date or x-amz-date header")
     if abs(now - moment) > max_skew:
         raise SealboxError(ErrorCode.REQUEST_TIME_TOO_SKEWED, "The difference between the request time and the"
-                           " current time is too large.", RequestTime=stated or "", ServerTime=_iso(now),
+                           " current time is too large.", RequestTime=stated or "", ServerTime=iso(now),
                            MaxAllowedSkewMilliseconds=str(int(max_skew.total_seconds() * 1000)))
     if amz_date is None:
         return [(date or "").strip()]
@@ -185,15 +199,15 @@ def _query_claim(params: Mapping[str, str], now: datetime) -> tuple[str, str, st
         raise SealboxError(ErrorCode.ACCESS_DENIED, f"Invalid date (should be seconds since epoch): {expires}")
     if now.timestamp() > int(expires):
         expired = SealboxError(ErrorCode.ACCESS_DENIED, "Request has expired")
-        expired.extra.update({"Expires": _iso(datetime.fromtimestamp(min(int(expires), 2**37), UTC)),
-                              "ServerTime": _iso(now)})
+        expired.extra.update({"Expires": iso(datetime.fromtimestamp(min(int(expires), 2**37), UTC)),
+                              "ServerTime": iso(now)})
         raise expired
+    if int(expires) - now.timestamp() > MAX_QUERY_LIFETIME.total_seconds():
+        raise SealboxError(ErrorCode.AUTHORIZATION_QUERY_PARAMETERS_ERROR,
+                           "Expires must be less than a week (in seconds) from now; "
+                           f"{int(MAX_QUERY_LIFETIME.total_seconds())}", Expires=expires, ServerTime=iso(now))
     # A '+' of the base64 signature left unencoded may arrive decoded as a space by some proxies.
     return params["AWSAccessKeyId"], params["Signature"].replace(" ", "+"), expires
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _paths(req: SigningRequest) -> list[str]:
@@ -235,7 +249,7 @@ def _verify(req: SigningRequest, pairs: list[tuple[str, str]], amz: Mapping[str,
     first: bytes | None = None
     for text in _candidates(req, pairs, amz, dates):
         # Wire strings are latin-1 decoded; clients sign either those bytes or their UTF-8 text.
-        for data in dict.fromkeys((_wire(text), text.encode("utf-8", "surrogateescape"))):
+        for data in dict.fromkeys((wire(text), text.encode("utf-8", "surrogateescape"))):
             if hmac.compare_digest(sign(secret, data).encode("ascii"), provided_bytes):
                 return
             first = first or data

@@ -3,10 +3,9 @@
 ``authenticate`` checks the ``Authorization: AWS4-HMAC-SHA256 ...`` header form and presigned query
 strings, and returns an :class:`AuthContext` telling the caller who signed and how the body must be
 treated (its claimed SHA-256, or one of the streaming modes decoded by ``sealbox.http.chunked``).
-
-Wire conventions: every string in :class:`SigningRequest` holds the bytes received on the wire decoded
-as latin-1 (as sealbox.http.connection hands them over), so encoding back to latin-1 gives the exact
-bytes the client sent. Strings holding characters above U+00FF are taken as UTF-8 instead.
+Requests come here through ``sealbox.http.auth``, which sends Signature Version 2 to
+``sealbox.http.sigv2`` instead; the types and wire conventions both share are in
+``sealbox.http.signing``.
 
 S3 quirks honoured here (they differ from other AWS services):
 
@@ -19,7 +18,6 @@ S3 quirks honoured here (they differ from other AWS services):
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import hmac
 from collections.abc import Callable, Iterable, Mapping
@@ -30,12 +28,20 @@ from functools import lru_cache
 from urllib.parse import quote, unquote_to_bytes
 
 from sealbox.core.errors import ErrorCode, SealboxError
+from sealbox.http.signing import ANONYMOUS_CONTEXT as ANONYMOUS_CONTEXT
+from sealbox.http.signing import REST_HEADER, REST_QUERY_STRING, SIGV4, age_ms, iso, parse_amz_date, wire
+from sealbox.http.signing import AuthContext as AuthContext
+from sealbox.http.signing import PayloadMode as PayloadMode
+from sealbox.http.signing import SigningRequest as SigningRequest
+from sealbox.http.signing import decode_component as decode_component
+from sealbox.http.signing import split_query as split_query
 
-ALGORITHM = "AWS4-HMAC-SHA256"
+ALGORITHM = SIGV4
 SERVICE = "s3"
 TERMINATOR = "aws4_request"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 MAX_PRESIGNED_EXPIRES = 604800  # one week, the AWS limit for X-Amz-Expires
+MAX_SKEW = timedelta(minutes=15)
 AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 
 _ALGORITHM_PREFIX = ALGORITHM + " "
@@ -66,17 +72,6 @@ _PRESIGNED_PARAMS = (
 _AUTH_QUERY_NAMES = frozenset((*_PRESIGNED_PARAMS, "AWSAccessKeyId", "Signature", "Expires"))
 
 
-class PayloadMode(enum.Enum):
-    """How the request body is authenticated, as announced by ``x-amz-content-sha256``."""
-
-    ANONYMOUS = "anonymous"  # no auth at all
-    UNSIGNED = "UNSIGNED-PAYLOAD"
-    SIGNED = "signed"  # x-amz-content-sha256 is a hex sha256 of the body
-    STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
-    STREAMING_SIGNED_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
-    STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
-
-
 _PAYLOAD_TOKENS: dict[str, PayloadMode] = {
     mode.value: mode
     for mode in (
@@ -86,43 +81,6 @@ _PAYLOAD_TOKENS: dict[str, PayloadMode] = {
         PayloadMode.STREAMING_UNSIGNED_TRAILER,
     )
 }
-
-
-@dataclass(frozen=True, slots=True)
-class SigningRequest:
-    """The parts of an HTTP request that SigV4 covers, as received (see the module docstring)."""
-
-    method: str
-    raw_path: str  # path exactly as received on the wire, percent-encoded, without '?query'
-    raw_query: str  # query string exactly as received (may be '')
-    headers: Mapping[str, str]  # lowercase header names -> value (repeated headers joined with ',')
-    host_bucket: str | None = None  # bucket named by the Host header (virtual-hosted style); SigV2 signs it
-
-
-@dataclass(frozen=True, slots=True)
-class AuthContext:
-    """Who signed the request and what the body's integrity depends on."""
-
-    access_key: str | None  # None = anonymous
-    payload_mode: PayloadMode
-    payload_sha256: str | None  # the lowercase hex digest the client claims, in SIGNED mode
-    presigned: bool
-    signing_key: bytes | None  # derived kSigning, needed to verify streaming chunk signatures
-    seed_signature: str | None
-    amz_date: str | None  # e.g. 20261127T120000Z
-    scope: str | None  # e.g. 20261127/us-east-1/s3/aws4_request
-
-
-ANONYMOUS_CONTEXT = AuthContext(
-    access_key=None,
-    payload_mode=PayloadMode.ANONYMOUS,
-    payload_sha256=None,
-    presigned=False,
-    signing_key=None,
-    seed_signature=None,
-    amz_date=None,
-    scope=None,
-)
 
 
 # ------------------------------------------------------------------------------------------ primitives
@@ -156,14 +114,6 @@ def trailer_string_to_sign(amz_date: str, scope: str, previous_signature: str, t
     return f"{_TRAILER_ALGORITHM}\n{amz_date}\n{scope}\n{previous_signature}\n{trailer_sha256}"
 
 
-def _wire(text: str) -> bytes:
-    """The bytes a latin-1-decoded wire string came from (UTF-8 if it cannot be latin-1)."""
-    try:
-        return text.encode("latin-1")
-    except UnicodeEncodeError:
-        return text.encode("utf-8")
-
-
 _CANONICAL_PATH_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/")
 
 
@@ -173,7 +123,7 @@ def canonical_uri(raw_path: str) -> str:
         return "/"
     if _CANONICAL_PATH_CHARS.issuperset(raw_path):
         return raw_path  # nothing to decode or encode (most paths): skip the two passes
-    return quote(unquote_to_bytes(_wire(raw_path)), safe="/")
+    return quote(unquote_to_bytes(wire(raw_path)), safe="/")
 
 
 def _encode_component(raw: str, plus_is_space: bool) -> str:
@@ -181,25 +131,7 @@ def _encode_component(raw: str, plus_is_space: bool) -> str:
         return raw  # the common case ("list-type=2" style values aside), already canonical
     if plus_is_space and "+" in raw:
         raw = raw.replace("+", " ")
-    return quote(unquote_to_bytes(_wire(raw)), safe="")
-
-
-def _decode_component(raw: str) -> str:
-    if "%" not in raw:
-        return raw
-    return unquote_to_bytes(_wire(raw)).decode("utf-8", "replace")
-
-
-def split_query(raw_query: str) -> list[tuple[str, str]]:
-    """(raw name, raw value) pairs of a query string; a parameter without '=' has an empty value."""
-    if not raw_query:
-        return []
-    pairs = []
-    for part in raw_query.split("&"):
-        if part:
-            name, _, value = part.partition("=")
-            pairs.append((name, value))
-    return pairs
+    return quote(unquote_to_bytes(wire(raw)), safe="")
 
 
 def canonical_query(pairs: Iterable[tuple[str, str]], *, plus_is_space: bool = False) -> str:
@@ -225,32 +157,6 @@ def _trim(value: str) -> str:
     return " ".join(value.split())
 
 
-@lru_cache(maxsize=64)  # requests signed in the same second share it
-def _parse_amz_date(value: str) -> datetime | None:
-    """Parse ``YYYYMMDDTHHMMSSZ`` without strptime (it is slow and locale-aware)."""
-    if len(value) != 16 or value[8] != "T" or value[15] != "Z":
-        return None
-    digits = value[:8] + value[9:15]
-    if not (digits.isascii() and digits.isdigit()):
-        return None
-    try:
-        return datetime(
-            int(value[0:4]),
-            int(value[4:6]),
-            int(value[6:8]),
-            int(value[9:11]),
-            int(value[11:13]),
-            int(value[13:15]),
-            tzinfo=UTC,
-        )
-    except ValueError:
-        return None
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _is_hex64(value: str) -> bool:
     return len(value) == 64 and _HEX_DIGITS.issuperset(value)
 
@@ -259,7 +165,7 @@ def _is_hex64(value: str) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class _Credential:
+class Credential:
     access_key: str
     date: str
     region: str
@@ -275,22 +181,26 @@ class _Credential:
 class _Claim:
     """What the client asserts, whichever form (header or query) carried it."""
 
-    credential: _Credential
+    credential: Credential
     signed_headers: str
     signature: str
     amz_date: str
     payload_hash: str
     payload_mode: PayloadMode
     presigned: bool
+    signed_at: datetime
+    # x-amz-content-sha256 as the signature covers it: always in the header form (the canonical
+    # request ends with it), in a presigned URL only when signed; None otherwise.
+    covered_sha256: str | None
 
 
 @lru_cache(maxsize=256)  # one per access key and day, in practice (errors are raised, never cached)
-def _parse_credential(value: str, code: ErrorCode, prefix: str) -> _Credential:
+def parse_credential(value: str, code: ErrorCode, prefix: str) -> Credential:
     # rsplit: the access key is whatever precedes the four scope fields, '/' included.
     parts = value.rsplit("/", 4)
     if len(parts) != 5 or not all(parts):
         raise SealboxError(code, f"{prefix}the Credential is mal-formed; {_CREDENTIAL_FORM}")
-    credential = _Credential(*parts)
+    credential = Credential(*parts)
     if credential.service != SERVICE:
         raise SealboxError(
             code, f'{prefix}incorrect service "{credential.service}". This endpoint belongs to "{SERVICE}".'
@@ -343,7 +253,7 @@ def _header_request_time(headers: Mapping[str, str]) -> tuple[str, datetime]:
     """(amz_date string for the string to sign, parsed time): x-amz-date, else the Date header."""
     amz_date = headers.get("x-amz-date")
     if amz_date is not None:
-        moment = _parse_amz_date(amz_date.strip())
+        moment = parse_amz_date(amz_date.strip())
         if moment is not None:
             return amz_date.strip(), moment
     else:
@@ -365,7 +275,7 @@ def _header_claim(
     authorization: str, headers: Mapping[str, str], now: datetime, max_skew: timedelta
 ) -> _Claim:
     fields = _parse_authorization(authorization)
-    credential = _parse_credential(
+    credential = parse_credential(
         fields["Credential"], ErrorCode.AUTHORIZATION_HEADER_MALFORMED, _HEADER_MALFORMED
     )
     payload_hash = headers.get("x-amz-content-sha256")
@@ -385,7 +295,7 @@ def _header_claim(
             ErrorCode.REQUEST_TIME_TOO_SKEWED,
             "The difference between the request time and the current time is too large.",
             RequestTime=headers.get("x-amz-date") or headers.get("date") or amz_date,
-            ServerTime=_iso(now),
+            ServerTime=iso(now),
             MaxAllowedSkewMilliseconds=str(int(max_skew.total_seconds() * 1000)),
         )
     return _Claim(
@@ -396,6 +306,8 @@ def _header_claim(
         payload_hash=payload_hash,
         payload_mode=payload_mode,
         presigned=False,
+        signed_at=moment,
+        covered_sha256=payload_hash,
     )
 
 
@@ -423,11 +335,11 @@ def _query_claim(
         raise _query_error(_PRESIGNED_REQUIRED)
     if params["X-Amz-Algorithm"] != ALGORITHM:
         raise _query_error(f'X-Amz-Algorithm only supports "{ALGORITHM}"')
-    credential = _parse_credential(
+    credential = parse_credential(
         params["X-Amz-Credential"], ErrorCode.AUTHORIZATION_QUERY_PARAMETERS_ERROR, _QUERY_CREDENTIAL
     )
     amz_date = params["X-Amz-Date"]
-    moment = _parse_amz_date(amz_date)
+    moment = parse_amz_date(amz_date)
     if moment is None:
         raise _query_error("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
     expires = _presigned_expires(params["X-Amz-Expires"])
@@ -440,14 +352,15 @@ def _query_claim(
         expired = SealboxError(ErrorCode.ACCESS_DENIED, "Request has expired")
         # "X-Amz-Expires" is not an identifier, so it cannot be passed as a keyword.
         expired.extra.update(
-            {"X-Amz-Expires": str(expires), "Expires": _iso(expiry), "ServerTime": _iso(now)}
+            {"X-Amz-Expires": str(expires), "Expires": iso(expiry), "ServerTime": iso(now)}
         )
         raise expired
     signed_headers = params["X-Amz-SignedHeaders"]
     # A presigned URL covers no body unless the signer chose to sign x-amz-content-sha256.
     payload_hash = PayloadMode.UNSIGNED.value
     claimed = headers.get("x-amz-content-sha256")
-    if claimed is not None and "x-amz-content-sha256" in signed_headers.split(";"):
+    covered = claimed is not None and "x-amz-content-sha256" in signed_headers.split(";")
+    if claimed is not None and covered:
         payload_hash = claimed
     return _Claim(
         credential=credential,
@@ -457,6 +370,8 @@ def _query_claim(
         payload_hash=payload_hash,
         payload_mode=_payload_mode(payload_hash),
         presigned=True,
+        signed_at=moment,
+        covered_sha256=claimed if covered else None,
     )
 
 
@@ -495,7 +410,7 @@ def _header_blocks(names: list[str], headers: Mapping[str, str]) -> list[bytes]:
     text = "".join([f"{name}:{_trim(headers.get(name, ''))}\n" for name in names])
     if text.isascii():
         return [text.encode("ascii")]
-    return [_wire(text), text.encode("utf-8")]
+    return [wire(text), text.encode("utf-8")]
 
 
 def _path_query_variants(req: SigningRequest, pairs: list[tuple[str, str]]) -> Iterable[tuple[str, str]]:
@@ -529,12 +444,12 @@ def _verify_signature(
     provided = claim.signature
     provided_ok = provided.isascii()
     method = req.method.upper().encode("ascii", "replace")
-    tail = b"\n" + claim.signed_headers.encode("latin-1", "replace") + b"\n" + _wire(claim.payload_hash)
+    tail = b"\n" + claim.signed_headers.encode("latin-1", "replace") + b"\n" + wire(claim.payload_hash)
     sts_head = f"{ALGORITHM}\n{claim.amz_date}\n{claim.credential.scope}\n".encode("ascii", "replace")
     blocks = _header_blocks(signed_names, req.headers)
     first: tuple[bytes, bytes] | None = None
     for path, query in _path_query_variants(req, pairs):
-        head = b"%s\n%s\n%s\n" % (method, _wire(path), _wire(query))
+        head = b"%s\n%s\n%s\n" % (method, wire(path), wire(query))
         for block in blocks:
             canonical = head + block + tail
             string_to_sign = sts_head + hashlib.sha256(canonical).hexdigest().encode("ascii")
@@ -560,55 +475,49 @@ def _verify_signature(
 # ------------------------------------------------------------------------------------- entry points
 
 
-def _auth_params(pairs: list[tuple[str, str]]) -> dict[str, str]:
+def auth_params(pairs: list[tuple[str, str]]) -> dict[str, str]:
     """Decoded values of the query parameters authentication cares about (first occurrence wins)."""
     params: dict[str, str] = {}
     for raw_name, raw_value in pairs:
-        name = _decode_component(raw_name)
+        name = decode_component(raw_name)
         if name in _AUTH_QUERY_NAMES and name not in params:
-            params[name] = _decode_component(raw_value)
+            params[name] = decode_component(raw_value)
     return params
-
-
-def _is_sigv2(authorization: str | None, params: Mapping[str, str]) -> bool:
-    """The one place that recognises Signature Version 2 (``AWS key:sig`` header or query form)."""
-    if authorization is not None:
-        return authorization.startswith("AWS ")
-    return "AWSAccessKeyId" in params and "Signature" in params
-
-
-def _authenticate_v2(
-    req: SigningRequest, secret_for: Callable[[str], str | None], now: datetime
-) -> AuthContext:
-    """Signature Version 2 lives in its own module (imported here: it builds on this one's types)."""
-    from sealbox.http import sigv2
-
-    return sigv2.authenticate(req, secret_for, now)
 
 
 def authenticate(
     req: SigningRequest,
     secret_for: Callable[[str], str | None],
     now: datetime,
-    max_skew: timedelta = timedelta(minutes=15),
+    max_skew: timedelta = MAX_SKEW,
 ) -> AuthContext:
     """Verify the request's SigV4 signature (header or presigned) and describe how its body is covered.
 
     ``secret_for`` maps an access key to its secret (None when unknown). ``now`` should be aware UTC;
     a naive value is taken as UTC. Requests carrying no credentials at all come back as the anonymous
     context; whether that is allowed is the caller's decision. Raises SealboxError on any failure.
+    Signature Version 2 is not recognised here: ``sealbox.http.auth.authenticate`` tells them apart.
     """
+    pairs = split_query(req.raw_query)
+    return verify(req, pairs, auth_params(pairs) if pairs else {}, secret_for, now, max_skew)
+
+
+def verify(
+    req: SigningRequest,
+    pairs: list[tuple[str, str]],
+    params: Mapping[str, str],
+    secret_for: Callable[[str], str | None],
+    now: datetime,
+    max_skew: timedelta = MAX_SKEW,
+) -> AuthContext:
+    """``authenticate`` for a query already split (``pairs``) and its auth parameters decoded (``params``)."""
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     headers = req.headers
     authorization = headers.get("authorization")
-    pairs = split_query(req.raw_query)
-    params = _auth_params(pairs) if pairs else {}
     query_signed = "X-Amz-Signature" in params or "X-Amz-Credential" in params or "X-Amz-Algorithm" in params
-    if authorization is None and not query_signed and not params:
-        return ANONYMOUS_CONTEXT
-    if _is_sigv2(authorization, params):
-        return _authenticate_v2(req, secret_for, now)
+    if authorization is None and not query_signed:
+        return ANONYMOUS_CONTEXT  # no credentials, or query parameters that merely look like auth ones
     if authorization is not None:
         if query_signed or "Signature" in params:
             raise SealboxError(
@@ -626,13 +535,11 @@ def authenticate(
                 ArgumentValue=authorization,
             )
         claim = _header_claim(authorization, headers, now, max_skew)
-    elif query_signed:
+    else:
         claim = _query_claim(params, headers, now, max_skew)
         # X-Amz-Signature is the one parameter the canonical query leaves out.
-        pairs = [pair for pair in pairs if _decode_component(pair[0]) != "X-Amz-Signature"]
-    else:
-        return ANONYMOUS_CONTEXT  # query parameters that merely look like auth ones (e.g. "Expires")
-    return _finish(req, pairs, claim, secret_for)
+        pairs = [pair for pair in pairs if decode_component(pair[0]) != "X-Amz-Signature"]
+    return _finish(req, pairs, claim, secret_for, now)
 
 
 def _finish(
@@ -640,6 +547,7 @@ def _finish(
     pairs: list[tuple[str, str]],
     claim: _Claim,
     secret_for: Callable[[str], str | None],
+    now: datetime,
 ) -> AuthContext:
     credential = claim.credential
     secret = secret_for(credential.access_key)
@@ -662,4 +570,9 @@ def _finish(
         seed_signature=claim.signature,
         amz_date=claim.amz_date,
         scope=credential.scope,
+        signature_version=SIGV4,
+        auth_type=REST_QUERY_STRING if claim.presigned else REST_HEADER,
+        # s3:signatureAge: for presigned URLs (AWS documents it for those and POST forms only).
+        signature_age_ms=age_ms(claim.signed_at, now) if claim.presigned else None,
+        content_sha256=claim.covered_sha256,
     )

@@ -23,6 +23,7 @@ import logging
 from collections.abc import Mapping
 
 from sealbox.core.errors import ErrorCode, SealboxError
+from sealbox.core.names import MAX_KEY_BYTES
 from sealbox.core.types import Bucket
 from sealbox.service import policy as pol
 from sealbox.service.identity import Principal, canonical_id
@@ -102,4 +103,11 @@ def _resource(who: Principal, action: str, bucket: Bucket, key: str | None) -> s
         return bucket.name
     if key is None and who.context.bucket == bucket.name:
         key = who.context.key
-    return f"{bucket.name}/{key}" if key is not None else bucket.name
+    if key is None:
+        return bucket.name
+    if len(key) > MAX_KEY_BYTES // 4 and len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        # No object can have this key: say so before matching it against every pattern of the policy
+        # (KeyTooLongError, as S3 answers any request naming such a key; PUT says the same later).
+        raise SealboxError(ErrorCode.KEY_TOO_LONG, "Your key is too long",
+                           Size=str(len(key.encode("utf-8", "surrogatepass"))), MaxSizeAllowed=str(MAX_KEY_BYTES))
+    return f"{bucket.name}/{key}"

@@ -16,39 +16,52 @@ Evaluation (``evaluate``)
     policy says nothing (NONE) and the caller applies ownership (see ``service.access``).
 
 Conditions
-    Operators String*/Numeric*/Date*/Bool/IpAddress/NotIpAddress/Arn*/BinaryEquals/Null, each with
-    ``IfExists`` (not Null) and the ``ForAnyValue:``/``ForAllValues:`` qualifiers. Several operators,
-    and several keys under one operator, must all hold; several values for one key are ORed (NORed
-    for the negated operators). A key absent from the request makes a positive operator false and a
-    negated one true; ``…IfExists`` holds when the key is absent; ``Null: true`` holds exactly when
-    the key is absent — the rules of the IAM reference, so AWS's classic "deny PutObject without
+    ``policy_conditions``: the condition keys (one table), their values for a request, the
+    operators — the rules of the IAM reference, so AWS's classic "deny PutObject without
     ``x-amz-server-side-encryption: AES256``" policy behaves here as there.
 
-Validation (``parse_policy``) answers MalformedPolicy with the messages Amazon S3 uses.
+Matching
+    ``policy_match``: ``*``/``?`` wildcards in linear time for any pattern (no regular expressions).
+
+Validation (``parse_policy``) answers MalformedPolicy with the messages Amazon S3 uses. A document
+is at most 20 KiB (as on AWS) and ``MAX_STATEMENTS`` statements (sealbox's own bound: with the size
+limit, it bounds what one request's authorization can cost).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
 import functools
 import ipaddress
 import json
+import logging
 import re
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sealbox.core.errors import ErrorCode, SealboxError
+from sealbox.service.policy_conditions import (
+    CONDITION_KEYS,
+    OPERATORS,
+    Condition,
+    Values,
+    condition_holds,
+    expand_variables,
+    loosen_variables,
+)
+from sealbox.service.policy_conditions import ROOT_ARN as ROOT_ARN
+from sealbox.service.policy_conditions import USER_ARN_PREFIX as USER_ARN_PREFIX
+from sealbox.service.policy_conditions import RequestContext as RequestContext
+from sealbox.service.policy_conditions import condition_values as condition_values
+from sealbox.service.policy_match import BudgetExceeded, can_match_with_prefix, end_budget, start_budget
+from sealbox.service.policy_match import wildcard_match as wildcard_match
+
+log = logging.getLogger("sealbox.policy")
 
 MAX_POLICY_SIZE = 20 * 1024
+MAX_STATEMENTS = 256
 ARN_PREFIX = "arn:aws:s3:::"
-ACCOUNT = "sealbox"
-USER_ARN_PREFIX = f"arn:aws:iam::{ACCOUNT}:user/"
-ROOT_ARN = f"arn:aws:iam::{ACCOUNT}:root"
 VERSIONS = ("2012-10-17", "2008-10-17")
 
 # -- the S3 actions, by the resource they apply to ---------------------------------------------------
@@ -81,90 +94,6 @@ def is_object_action(action: str) -> bool:
     return ACTION_KINDS.get(action.lower(), False)
 
 
-# -- condition keys ------------------------------------------------------------------------------------
-
-_LIST_ACTIONS = frozenset({"s3:listbucket", "s3:listbucketversions"})
-_VERSION_ACTIONS = frozenset(a for a in ACTION_KINDS if "version" in a and ACTION_KINDS[a])
-_ANY: frozenset[str] = frozenset()  # marker: the key applies to every action
-# lower-case key -> the actions it may be used with (empty = any)
-CONDITION_KEYS: dict[str, frozenset[str]] = {
-    "aws:securetransport": _ANY, "aws:sourceip": _ANY, "aws:useragent": _ANY, "aws:referer": _ANY,
-    "aws:username": _ANY, "aws:userid": _ANY, "aws:principalarn": _ANY, "aws:principaltype": _ANY,
-    "aws:currenttime": _ANY, "aws:epochtime": _ANY,
-    "s3:x-amz-server-side-encryption": _ANY, "s3:x-amz-server-side-encryption-aws-kms-key-id": _ANY,
-    "s3:x-amz-acl": _ANY, "s3:x-amz-storage-class": _ANY, "s3:x-amz-copy-source": _ANY,
-    "s3:x-amz-metadata-directive": _ANY, "s3:x-amz-content-sha256": _ANY, "s3:signatureversion": _ANY,
-    "s3:authtype": _ANY, "s3:signatureage": _ANY,
-    "s3:prefix": _LIST_ACTIONS, "s3:delimiter": _LIST_ACTIONS, "s3:max-keys": _LIST_ACTIONS,
-    "s3:versionid": _VERSION_ACTIONS,
-}
-# request header -> condition key, for keys that are simply the request header's value
-_HEADER_KEYS = {
-    "x-amz-server-side-encryption": "s3:x-amz-server-side-encryption",
-    "x-amz-server-side-encryption-aws-kms-key-id": "s3:x-amz-server-side-encryption-aws-kms-key-id",
-    "x-amz-acl": "s3:x-amz-acl", "x-amz-storage-class": "s3:x-amz-storage-class",
-    "x-amz-copy-source": "s3:x-amz-copy-source", "x-amz-metadata-directive": "s3:x-amz-metadata-directive",
-    "x-amz-content-sha256": "s3:x-amz-content-sha256", "user-agent": "aws:useragent",
-    "referer": "aws:referer",
-}
-_LIST_QUERY_KEYS = {"prefix": "s3:prefix", "delimiter": "s3:delimiter", "max-keys": "s3:max-keys"}
-
-
-@dataclass(frozen=True)
-class RequestContext:
-    """What a policy condition may test about one request. Built once at the HTTP edge; no HTTP types.
-
-    ``bucket``/``key`` are the request's own target; ``headers`` have lower-case names.
-    """
-
-    secure: bool = False
-    source_ip: str = ""
-    headers: Mapping[str, str] = field(default_factory=dict)
-    query: Mapping[str, str] = field(default_factory=dict)
-    bucket: str | None = None
-    key: str | None = None
-
-
-def condition_values(ctx: RequestContext, principal: str | None, action: str,
-                     extra: Mapping[str, str | None] | None = None) -> dict[str, tuple[str, ...]]:
-    """The condition keys of a request (lower-case names); a key absent here is absent in the request."""
-    now = time.time()
-    values: dict[str, tuple[str, ...]] = {
-        "aws:securetransport": ("true" if ctx.secure else "false",),
-        "aws:currenttime": (datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),),
-        "aws:epochtime": (str(int(now)),),
-    }
-    if ctx.source_ip:
-        values["aws:sourceip"] = (ctx.source_ip,)
-    for header, key in _HEADER_KEYS.items():
-        if header in ctx.headers:
-            values[key] = (ctx.headers[header],)
-    if principal is None:
-        values["aws:principaltype"] = ("Anonymous",)
-    else:
-        arn = ROOT_ARN if principal == "root" else USER_ARN_PREFIX + principal
-        values.update({"aws:username": (principal,), "aws:userid": (principal,), "aws:principalarn": (arn,),
-                       "aws:principaltype": ("Account" if principal == "root" else "User",)})
-    if action.lower() in _LIST_ACTIONS:
-        for param, key in _LIST_QUERY_KEYS.items():
-            if param in ctx.query:  # present only when sent, even empty (as on AWS)
-                values[key] = (ctx.query[param],)
-    if "versionId" in ctx.query:
-        values["s3:versionid"] = (ctx.query["versionId"],)
-    if "authorization" in ctx.headers:
-        values["s3:authtype"] = ("REST-HEADER",)
-        values["s3:signatureversion"] = ("AWS4-HMAC-SHA256",)
-    elif "X-Amz-Signature" in ctx.query:
-        values["s3:authtype"] = ("REST-QUERY-STRING",)
-        values["s3:signatureversion"] = ("AWS4-HMAC-SHA256",)
-    for key, value in (extra or {}).items():
-        if value is None:
-            values.pop(key.lower(), None)
-        else:
-            values[key.lower()] = (value,)
-    return values
-
-
 # -- the model -------------------------------------------------------------------------------------------
 
 
@@ -192,15 +121,6 @@ class Principals:
 
 
 @dataclass(frozen=True)
-class Condition:
-    operator: str  # the base operator name, e.g. "StringEquals" (no IfExists, no qualifier)
-    key: str  # lower-case
-    values: tuple[str, ...]
-    if_exists: bool = False
-    qualifier: str | None = None  # "ForAnyValue" / "ForAllValues"
-
-
-@dataclass(frozen=True)
 class Statement:
     effect: Effect
     principals: Principals
@@ -225,19 +145,28 @@ class AccessRequest:
     canonical_id: str | None
     action: str  # e.g. "s3:GetObject"
     resource: str  # "bucket" or "bucket/key" (the ARN without "arn:aws:s3:::")
-    context: Mapping[str, tuple[str, ...]]  # condition keys, lower-case
+    context: Values  # condition keys, lower-case (policy_conditions.condition_values)
 
 
 # -- evaluation ------------------------------------------------------------------------------------------
 
 
 def evaluate(policy: Policy, request: AccessRequest) -> Decision:
+    """DENY, ALLOW or NONE; DENY too when matching would cost more than ``policy_match.MATCH_BUDGET``."""
     allowed = False
-    for statement in policy.statements:
-        if _statement_matches(statement, request):
-            if statement.effect is Effect.DENY:
-                return Decision.DENY
-            allowed = True
+    token = start_budget()
+    try:
+        for statement in policy.statements:
+            if _statement_matches(statement, request):
+                if statement.effect is Effect.DENY:
+                    return Decision.DENY
+                allowed = True
+    except BudgetExceeded:
+        log.warning("denied %s on %s: matching it against the bucket policy would cost more than its budget",
+                    request.action, request.resource.split("/", 1)[0])
+        return Decision.DENY
+    finally:
+        end_budget(token)
     return Decision.ALLOW if allowed else Decision.NONE
 
 
@@ -250,172 +179,12 @@ def _statement_matches(st: Statement, req: AccessRequest) -> bool:
     resource_hit = any(_resource_matches(p, req) for p in st.resources)
     if resource_hit == st.not_resource:
         return False
-    return all(_condition_holds(c, req.context) for c in st.conditions)
+    return all(condition_holds(c, req.context) for c in st.conditions)
 
 
 def _resource_matches(pattern: str, req: AccessRequest) -> bool:
     expanded = expand_variables(pattern, req.context)
     return expanded is not None and wildcard_match(expanded, req.resource)
-
-
-_VARIABLE_RE = re.compile(r"\$\{([^}]*)\}")
-
-
-def expand_variables(pattern: str, context: Mapping[str, tuple[str, ...]]) -> str | None:
-    """``${aws:username}`` etc. replaced by the request's value; ``${*}``/``${?}``/``${$}`` stay literal.
-
-    None when a variable has no value in this request (the pattern then matches nothing). Literal
-    wildcards are kept escaped as ``\\x00*``-style markers understood by ``wildcard_match``.
-    """
-    if "${" not in pattern:
-        return pattern
-    missing = False
-
-    def substitute(m: re.Match[str]) -> str:
-        nonlocal missing
-        name = m.group(1)
-        if name in ("*", "?", "$"):
-            return "\x00" + name
-        found = context.get(name.lower())
-        if not found:
-            missing = True
-            return ""
-        return found[0].replace("*", "\x00*").replace("?", "\x00?")
-
-    result = _VARIABLE_RE.sub(substitute, pattern)
-    return None if missing else result
-
-
-@functools.lru_cache(maxsize=4096)
-def _compile(pattern: str) -> re.Pattern[str]:
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\x00" and i + 1 < len(pattern):  # an escaped literal from expand_variables
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        out.append(".*" if ch == "*" else "." if ch == "?" else re.escape(ch))
-        i += 1
-    return re.compile("".join(out), re.DOTALL)
-
-
-def wildcard_match(pattern: str, text: str) -> bool:
-    """``*`` = any run of characters, ``?`` = exactly one; everything else literal."""
-    return _compile(pattern).fullmatch(text) is not None
-
-
-_NEGATED = frozenset({"StringNotEquals", "StringNotEqualsIgnoreCase", "StringNotLike", "NumericNotEquals",
-                      "DateNotEquals", "NotIpAddress", "ArnNotEquals", "ArnNotLike"})
-
-
-def _condition_holds(cond: Condition, context: Mapping[str, tuple[str, ...]]) -> bool:
-    values = context.get(cond.key)
-    if cond.operator == "Null":
-        absent = not values
-        return any((v.lower() == "true") == absent for v in cond.values)
-    negated = cond.operator in _NEGATED
-    if not values:
-        if cond.if_exists or cond.qualifier == "ForAllValues":
-            return True
-        return negated and cond.qualifier is None
-    compare = _COMPARATORS[cond.operator]
-
-    def holds(value: str) -> bool:
-        hit = any(_compare_expanded(compare, value, expected, context) for expected in cond.values)
-        return not hit if negated else hit
-
-    if cond.qualifier == "ForAnyValue":
-        return any(holds(v) for v in values)
-    if cond.qualifier == "ForAllValues" or negated:
-        return all(holds(v) for v in values)
-    return any(holds(v) for v in values)
-
-
-def _compare_expanded(compare: Callable[[str, str], bool], value: str, expected: str,
-                      context: Mapping[str, tuple[str, ...]]) -> bool:
-    pattern = expand_variables(expected, context)
-    return pattern is not None and compare(value, pattern)
-
-
-def _literal(pattern: str) -> str:
-    return re.sub(r"\x00(.)", r"\1", pattern)
-
-
-def _number(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def _date(text: str) -> float | None:
-    number = _number(text)
-    if number is not None:
-        return number
-    try:
-        parsed = datetime.fromisoformat(text)  # 3.11 accepts a trailing "Z"
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
-
-
-def _ordered(parse: Callable[[str], float | None],
-             test: Callable[[float, float], bool]) -> Callable[[str, str], bool]:
-    def compare(value: str, expected: str) -> bool:
-        a, b = parse(value), parse(_literal(expected))
-        return a is not None and b is not None and test(a, b)
-    return compare
-
-
-def _ip_in(value: str, expected: str) -> bool:
-    try:
-        address = ipaddress.ip_address(value)
-        network = ipaddress.ip_network(expected, strict=False)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped and network.version == 4:
-        address = address.ipv4_mapped  # a dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d
-    return address.version == network.version and address in network
-
-
-def _binary_equals(value: str, expected: str) -> bool:
-    try:
-        return base64.b64decode(value, validate=True) == base64.b64decode(_literal(expected), validate=True)
-    except (binascii.Error, ValueError):
-        return False
-
-
-_COMPARATORS: dict[str, Callable[[str, str], bool]] = {
-    "StringEquals": lambda v, e: v == _literal(e),
-    "StringNotEquals": lambda v, e: v == _literal(e),
-    "StringEqualsIgnoreCase": lambda v, e: v.lower() == _literal(e).lower(),
-    "StringNotEqualsIgnoreCase": lambda v, e: v.lower() == _literal(e).lower(),
-    "StringLike": lambda v, e: wildcard_match(e, v),
-    "StringNotLike": lambda v, e: wildcard_match(e, v),
-    "NumericEquals": _ordered(_number, lambda a, b: a == b),
-    "NumericNotEquals": _ordered(_number, lambda a, b: a == b),
-    "NumericLessThan": _ordered(_number, lambda a, b: a < b),
-    "NumericLessThanEquals": _ordered(_number, lambda a, b: a <= b),
-    "NumericGreaterThan": _ordered(_number, lambda a, b: a > b),
-    "NumericGreaterThanEquals": _ordered(_number, lambda a, b: a >= b),
-    "DateEquals": _ordered(_date, lambda a, b: a == b),
-    "DateNotEquals": _ordered(_date, lambda a, b: a == b),
-    "DateLessThan": _ordered(_date, lambda a, b: a < b),
-    "DateLessThanEquals": _ordered(_date, lambda a, b: a <= b),
-    "DateGreaterThan": _ordered(_date, lambda a, b: a > b),
-    "DateGreaterThanEquals": _ordered(_date, lambda a, b: a >= b),
-    "Bool": lambda v, e: v.lower() == _literal(e).lower(),
-    "BinaryEquals": _binary_equals,
-    "IpAddress": lambda v, e: _ip_in(v, _literal(e)),
-    "NotIpAddress": lambda v, e: _ip_in(v, _literal(e)),
-    "ArnEquals": lambda v, e: wildcard_match(e, v),
-    "ArnLike": lambda v, e: wildcard_match(e, v),
-    "ArnNotEquals": lambda v, e: wildcard_match(e, v),
-    "ArnNotLike": lambda v, e: wildcard_match(e, v),
-}
-_OPERATORS = {name.lower(): name for name in [*_COMPARATORS, "Null"]}
 
 
 # -- parsing and validation ------------------------------------------------------------------------------
@@ -472,6 +241,8 @@ def parse_policy(text: str, bucket: str, resolve: PrincipalResolver | None = Non
     items = raw if isinstance(raw, list) else [raw]
     if not items:
         raise malformed("Could not parse the policy: Statement is empty!")
+    if len(items) > MAX_STATEMENTS:
+        raise malformed(f"Policy has too many statements (sealbox accepts at most {MAX_STATEMENTS}).")
     return Policy(version, tuple(_statement(item, bucket, resolve) for item in items))
 
 
@@ -609,34 +380,8 @@ def _resources(value: Any, bucket: str) -> tuple[str, ...]:
 def _names_bucket(pattern: str, bucket: str) -> bool:
     """A bucket's policy may only name that bucket and its objects: the pattern must be able to match
     the bucket or some ``bucket/key`` (policy variables count as wildcards here)."""
-    loose = _VARIABLE_RE.sub("*", pattern)
-    return wildcard_match(loose, bucket) or _matches_some_extension(loose, bucket + "/")
-
-
-def _matches_some_extension(pattern: str, prefix: str) -> bool:
-    """True if ``pattern`` matches some string that starts with ``prefix`` (a small NFA walk)."""
-    def closure(states: set[int]) -> set[int]:
-        todo = list(states)
-        while todo:
-            i = todo.pop()
-            if i < len(pattern) and pattern[i] == "*" and i + 1 not in states:
-                states.add(i + 1)
-                todo.append(i + 1)
-        return states
-
-    states = closure({0})
-    for ch in prefix:
-        step = set()
-        for i in states:
-            if i < len(pattern):
-                if pattern[i] == "*":
-                    step.add(i)
-                elif pattern[i] in ("?", ch):
-                    step.add(i + 1)
-        states = closure(step)
-        if not states:
-            return False
-    return True
+    loose = loosen_variables(pattern)
+    return wildcard_match(loose, bucket) or can_match_with_prefix(loose, bucket + "/")
 
 
 def _check_actions_apply(actions: tuple[str, ...], resources: tuple[str, ...]) -> None:
@@ -672,10 +417,10 @@ def _conditions(value: Any, actions: tuple[str, ...]) -> tuple[Condition, ...]:
             raise malformed(_SYNTAX)
         for key_text, raw_values in block.items():
             key = key_text.lower()
-            applies = CONDITION_KEYS.get(key)
-            if applies is None:
+            known = CONDITION_KEYS.get(key)
+            if known is None:
                 raise malformed("Policy has an invalid condition key")
-            if applies and any(a not in applies for a in concrete):
+            if known.actions and any(a not in known.actions for a in concrete):
                 raise malformed("Conditions do not apply to combination of actions and resources in"
                                 " statement")
             values = _condition_values(raw_values)
@@ -692,8 +437,8 @@ def _operator(text: str) -> tuple[str, bool, str | None]:
         if text.lower().startswith(q.lower() + ":"):
             qualifier, name = q, text[len(q) + 1:]
     lowered = name.lower()
-    if_exists = lowered not in _OPERATORS and lowered.endswith("ifexists")
-    base = _OPERATORS.get(lowered[: -len("ifexists")] if if_exists else lowered)
+    if_exists = lowered not in OPERATORS and lowered.endswith("ifexists")
+    base = OPERATORS.get(lowered[: -len("ifexists")] if if_exists else lowered)
     if base is None or (base == "Null" and (if_exists or qualifier)):
         raise malformed(f"Invalid Condition type : {text}")
     return base, if_exists, qualifier

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import uuid
 import xml.etree.ElementTree as ET
@@ -440,6 +441,82 @@ def test_fields_before_the_file_are_capped(server: Server, bucket: str) -> None:
 def test_object_url_is_not_a_post_target(server: Server, bucket: str) -> None:
     response = post_raw(f"{server.endpoint}/{bucket}/some-key", multipart([("key", "k"), ("file", b"x")]))
     assert (response.status_code, xml_code(response)) == (405, "MethodNotAllowed")
+
+
+# ------------------------------------------------------------- bucket policies see the form, not the headers
+
+
+def deny_unencrypted(bucket: str) -> str:
+    """AWS's classic pair: deny PutObject with a wrong or without an x-amz-server-side-encryption."""
+    resource = f"arn:aws:s3:::{bucket}/*"
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "DenyIncorrectEncryptionHeader", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+         "Resource": resource, "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": "AES256"}}},
+        {"Sid": "DenyUnEncryptedObjectUploads", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+         "Resource": resource, "Condition": {"Null": {"s3:x-amz-server-side-encryption": "true"}}}]})
+
+
+@pytest.mark.parametrize("version", ["s3v4", "s3"], ids=["sigv4", "sigv2"])
+def test_unsigned_sse_header_does_not_pass_a_deny_unencrypted_policy(server: Server, s3: Any, bucket: str,
+                                                                     version: str) -> None:
+    """Issue 13.2: the header, which the form's signature does not cover, used to satisfy the policy while
+    the form (which decides what is stored) asked for no encryption: the object was stored in plaintext."""
+    s3.put_bucket_policy(Bucket=bucket, Policy=deny_unencrypted(bucket))
+    signer: Any = server.client(signature_version=version)
+    post = signer.generate_presigned_post(bucket, "sneaky")
+    before = stored(server)
+    response = post_raw(post["url"], multipart([*post["fields"].items(), ("file", b"plaintext?")]),
+                        headers={"x-amz-server-side-encryption": "AES256"})
+    assert (response.status_code, xml_code(response)) == (403, "AccessDenied"), response.text
+    assert keys(s3, bucket) == [] and stored(server) == before
+    # The form's own field is what counts: with it, the same upload is accepted, and stored encrypted.
+    sealed = signer.generate_presigned_post(
+        bucket, "sealed", Fields={"x-amz-server-side-encryption": "AES256"},
+        Conditions=[{"x-amz-server-side-encryption": "AES256"}])
+    response = post_form(sealed, b"ciphertext at rest")
+    assert response.status_code == 204, response.text
+    assert s3.head_object(Bucket=bucket, Key="sealed")["ServerSideEncryption"] == "AES256"
+
+
+def test_form_fields_decide_the_conditions_of_a_header_signed_post(server: Server, s3: Any, bucket: str) -> None:
+    """A POST signed in its header: x-amz-* headers are signed, but the stored object is still the form's."""
+    s3.put_bucket_policy(Bucket=bucket, Policy=deny_unencrypted(bucket))
+    content_type = f"multipart/form-data; boundary={BOUNDARY}"
+    plain = multipart([("key", "plain"), ("file", b"x")])
+    refused = signed_request(server, "POST", f"/{bucket}", body=plain, headers={
+        "content-type": content_type, "x-amz-server-side-encryption": "AES256"})
+    assert (refused.status_code, xml_code(refused)) == (403, "AccessDenied"), refused.text
+    sealed = multipart([("key", "sealed"), ("x-amz-server-side-encryption", "AES256"), ("file", b"x")])
+    ok = signed_request(server, "POST", f"/{bucket}", body=sealed, headers={"content-type": content_type})
+    assert ok.status_code == 204, ok.text
+    assert s3.head_object(Bucket=bucket, Key="sealed")["ServerSideEncryption"] == "AES256"
+
+
+def test_form_acl_field_is_the_x_amz_acl_condition_key(server: Server, s3: Any, bucket: str) -> None:
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/*",
+         "Condition": {"StringEquals": {"s3:x-amz-acl": "public-read"}}}]}))
+    post = v4(server).generate_presigned_post(bucket, "k", Fields={"acl": "public-read"},
+                                              Conditions=[{"acl": "public-read"}])
+    assert xml_code(post_form(post, b"x")) == "AccessDenied"
+    post = v4(server).generate_presigned_post(bucket, "k")  # no acl field: a header of it changes nothing
+    response = post_raw(post["url"], multipart([*post["fields"].items(), ("file", b"x")]),
+                        headers={"x-amz-acl": "private"})
+    assert response.status_code == 204, response.text
+
+
+@pytest.mark.parametrize("version, signature_version", [("s3v4", "AWS4-HMAC-SHA256"), ("s3", "AWS")])
+def test_post_auth_type_and_signature_version(server: Server, s3: Any, bucket: str, version: str,
+                                              signature_version: str) -> None:
+    """s3:authType is POST for a signed form, s3:signatureversion the form's scheme (they were absent)."""
+    for key, value in (("s3:authType", "POST"), ("s3:signatureversion", signature_version)):
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/*",
+             "Condition": {"StringEquals": {key: value}}}]}))
+        signer: Any = server.client(signature_version=version)
+        response = post_form(signer.generate_presigned_post(bucket, "k"), b"x")
+        assert (response.status_code, xml_code(response)) == (403, "AccessDenied"), (key, response.text)
+    assert keys(s3, bucket) == []
 
 
 # ----------------------------------------------------------------------------- virtual-hosted style

@@ -283,6 +283,19 @@ def test_presigned_refusals(server: Server, s3: Any, bucket: str, change: dict[s
         assert error(response)["Message"] == message
 
 
+@pytest.mark.parametrize("days, ok", [(6, True), (8, False), (3650, False)])
+def test_presigned_url_lives_at_most_seven_days(server: Server, s3: Any, bucket: str, days: int, ok: bool) -> None:
+    """Issue 13.7: a V2 URL with Expires years ahead used to open the object for years; SigV4's cap applies."""
+    s3.put_object(Bucket=bucket, Key="k", Body=b"k")
+    response = requests.get(presigned(server, "get_object", {"Bucket": bucket, "Key": "k"},
+                                      expires=days * 86400), timeout=30)
+    if ok:
+        assert (response.status_code, response.content) == (200, b"k")
+    else:
+        assert (response.status_code, error(response)["Code"]) == (400, "AuthorizationQueryParametersError")
+        assert error(response)["Message"] == "Expires must be less than a week (in seconds) from now; 604800"
+
+
 def test_header_and_query_signature_together(server: Server, s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="k", Body=b"k")
     url = presigned(server, "get_object", {"Bucket": bucket, "Key": "k"})
@@ -412,3 +425,45 @@ def test_v2_presigned_put_applies_sse_from_query(server) -> None:  # type: ignor
     assert resp.status_code == 200, resp.text
     assert resp.headers.get("x-amz-server-side-encryption") == "AES256"
     assert s3.head_object(Bucket=name, Key="k")["ServerSideEncryption"] == "AES256"
+
+
+# ------------------------------------------------------------------------------ SigV2 turned off
+
+
+NOT_SUPPORTED = ("InvalidRequest", "The authorization mechanism you have provided is not supported. "
+                 "Please use AWS4-HMAC-SHA256.")
+
+
+@pytest.fixture(scope="module", params=["flag", "env"])
+def no_sigv2(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """sealbox serve --no-sigv2, or SEALBOX_NO_SIGV2=1 in its environment."""
+    data = tmp_path_factory.mktemp("nosigv2") / "data"
+    if request.param == "flag":
+        with running_server(data, "--no-sigv2") as srv:
+            yield srv
+    else:
+        with running_server(data, env={"SEALBOX_NO_SIGV2": "1"}) as srv:
+            yield srv
+
+
+def test_sigv2_off_refuses_every_v2_form(no_sigv2: Server) -> None:
+    """As AWS answers in regions without Signature Version 2: 400 InvalidRequest, for headers, URLs and forms."""
+    bucket = unique_bucket()
+    v4: Any = no_sigv2.client(signature_version="s3v4")
+    v4.create_bucket(Bucket=bucket)
+    v4.put_object(Bucket=bucket, Key="k", Body=b"v4 still works")
+    header = v2_request(no_sigv2, "GET", f"/{bucket}/k")
+    url = requests.get(presigned(no_sigv2, "get_object", {"Bucket": bucket, "Key": "k"}), timeout=30)
+    form = send_form(no_sigv2, bucket, v2_form(no_sigv2, bucket, "f", [["starts-with", "$key", ""]]), b"x")
+    for response in (header, url, form):
+        assert (response.status_code, error(response)["Code"], error(response)["Message"]) == \
+            (400, *NOT_SUPPORTED), response.text
+    assert "Contents" not in v4.list_objects_v2(Bucket=bucket, Prefix="f")
+    # Signature Version 4 in all its forms, and anonymous requests, are untouched.
+    assert v4.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v4 still works"
+    signed_url = v4.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"})
+    assert requests.get(signed_url, timeout=30).content == b"v4 still works"
+    post = v4.generate_presigned_post(bucket, "f4")
+    assert requests.post(post["url"], data=post["fields"], files={"file": ("f", b"v4 form")},
+                         timeout=30).status_code == 204
+    assert xml_code(requests.get(f"{no_sigv2.endpoint}/{bucket}/k", timeout=30)) == "AccessDenied"

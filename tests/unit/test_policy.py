@@ -380,3 +380,96 @@ def test_wildcard_match() -> None:
     assert wildcard_match("a[b]c", "a[b]c")
     assert wildcard_match("*", "")
     assert wildcard_match("x/*", "x/\nnewline")
+
+
+# -- issue 13: condition keys that tell the truth ------------------------------------------------------------
+
+def sigv2_ctx() -> RequestContext:
+    return RequestContext(signature_version="AWS", auth_type="REST-HEADER")
+
+
+def sigv4_ctx() -> RequestContext:
+    return RequestContext(signature_version="AWS4-HMAC-SHA256", auth_type="REST-HEADER",
+                          content_sha256="UNSIGNED-PAYLOAD")
+
+
+def presigned_ctx(age_ms: int = 700_000) -> RequestContext:
+    return RequestContext(signature_version="AWS4-HMAC-SHA256", auth_type="REST-QUERY-STRING",
+                          signature_age_ms=age_ms)
+
+
+def deny_when(condition: dict[str, Any], action: str = "s3:GetObject") -> str:
+    return policy(stmt(effect="Deny", action=action, Condition=condition))
+
+
+def test_signature_version() -> None:
+    """s3:signatureversion is "AWS" for SigV2 (it used to say AWS4-HMAC-SHA256 for every signed request)."""
+    v2_only = deny_when({"StringEquals": {"s3:signatureversion": "AWS"}})
+    assert decide(v2_only, ctx=sigv2_ctx()) is Decision.DENY
+    assert decide(v2_only, ctx=sigv4_ctx()) is Decision.NONE
+    assert decide(v2_only, who=None, ctx=RequestContext()) is Decision.NONE  # anonymous: the key is absent
+
+
+def test_auth_type() -> None:
+    no_urls = deny_when({"StringEquals": {"s3:authType": "REST-QUERY-STRING"}})
+    assert decide(no_urls, ctx=presigned_ctx()) is Decision.DENY
+    assert decide(no_urls, ctx=sigv4_ctx()) is Decision.NONE
+    assert decide(deny_when({"StringEquals": {"s3:authType": "POST"}}),
+                  ctx=RequestContext(signature_version="AWS", auth_type="POST")) is Decision.DENY
+
+
+def test_signature_age() -> None:
+    """AWS's example: deny presigned URLs whose signature is more than ten minutes old."""
+    stale = deny_when({"NumericGreaterThan": {"s3:signatureAge": 600000}})
+    assert decide(stale, ctx=presigned_ctx()) is Decision.DENY
+    assert decide(stale, ctx=presigned_ctx(1000)) is Decision.NONE
+    assert decide(stale, ctx=sigv4_ctx()) is Decision.NONE  # header-signed: the key is absent
+
+
+def test_content_sha256_and_tls_version() -> None:
+    unsigned = deny_when({"StringEquals": {"s3:x-amz-content-sha256": "UNSIGNED-PAYLOAD"}}, "s3:PutObject")
+    assert decide(unsigned, action="s3:PutObject", ctx=sigv4_ctx()) is Decision.DENY
+    old_tls = deny_when({"NumericLessThan": {"s3:TlsVersion": 1.3}})
+    assert decide(old_tls, ctx=RequestContext(secure=True, tls_version="1.2")) is Decision.DENY
+    assert decide(old_tls, ctx=RequestContext(secure=True, tls_version="1.3")) is Decision.NONE
+    assert decide(old_tls, ctx=RequestContext(secure=False)) is Decision.NONE  # plain HTTP: absent
+
+
+def test_signature_keys_do_not_come_from_headers() -> None:
+    """What a client writes in a header proves nothing: only the auth layer's verdict sets these keys."""
+    lying = RequestContext(headers={"authorization": "AWS4-HMAC-SHA256 Credential=x", "x-amz-content-sha256":
+                                    "0" * 64}, query={"X-Amz-Signature": "00"})
+    values = condition_values(lying, None, "s3:PutObject").as_dict()
+    for key in ("s3:signatureversion", "s3:authtype", "s3:x-amz-content-sha256", "s3:signatureage",
+                "s3:tlsversion"):
+        assert key not in values
+
+
+def test_every_known_key_is_accepted_and_others_are_refused() -> None:
+    from sealbox.service.policy_conditions import CONDITION_KEYS
+
+    for spec in CONDITION_KEYS.values():
+        action = next(iter(sorted(spec.actions))) if spec.actions else "s3:GetObject"
+        resource = f"arn:aws:s3:::{BUCKET}" if action.startswith("s3:list") else f"arn:aws:s3:::{BUCKET}/*"
+        condition = {"IpAddress": {spec.name: "10.0.0.0/8"}} if spec.name == "aws:SourceIp" else \
+            {"Null": {spec.name: "false"}}
+        parse_policy(policy(stmt(action=action, resource=resource, Condition=condition)), BUCKET, resolve)
+    for unknown in ("s3:nonsense", "aws:SourceVpce", "aws:MultiFactorAuthPresent", "s3:LocationConstraint",
+                    "s3:ExistingObjectTag/team", "s3:signatureversions"):
+        assert malformed(policy(stmt(Condition={"Null": {unknown: "false"}}))) == \
+            "Policy has an invalid condition key", unknown
+
+
+def test_statement_count_is_bounded() -> None:
+    """Within 20 KiB only statements of under 80 bytes can pass the bound (AWS has the size limit only)."""
+    from sealbox.service.policy import MAX_POLICY_SIZE, MAX_STATEMENTS
+
+    tiny = {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}
+
+    def compact(count: int) -> str:
+        text = json.dumps({"Version": "2012-10-17", "Statement": [tiny] * count}, separators=(",", ":"))
+        assert len(text) < MAX_POLICY_SIZE
+        return text
+    parse_policy(compact(MAX_STATEMENTS), BUCKET, resolve)
+    assert malformed(compact(MAX_STATEMENTS + 1)) == \
+        f"Policy has too many statements (sealbox accepts at most {MAX_STATEMENTS})."

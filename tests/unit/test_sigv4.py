@@ -897,43 +897,6 @@ def test_malformed_authorization(signed_get: SigningRequest, authorization: str,
     refused(with_headers(signed_get, authorization=authorization), code)
 
 
-@pytest.fixture
-def sigv2_calls(monkeypatch: pytest.MonkeyPatch) -> list[SigningRequest]:
-    """Stand in for sealbox.http.sigv2 (tested on its own): record what SigV4 hands over to it."""
-    from sealbox.http import sigv2
-
-    calls: list[SigningRequest] = []
-
-    def fake(req: SigningRequest, secret_for: Callable[[str], str | None], now: datetime) -> AuthContext:
-        calls.append(req)
-        return sigv4.ANONYMOUS_CONTEXT
-
-    monkeypatch.setattr(sigv2, "authenticate", fake)
-    return calls
-
-
-def test_sigv2_is_handed_over(sigv2_calls: list[SigningRequest]) -> None:
-    header = from_url("GET", "http://h/b/k", {"authorization": "AWS AKID:c2lnbmF0dXJl"})
-    query = from_url("GET", "http://h/b/k?AWSAccessKeyId=AKID&Expires=1700000000&Signature=c2ln%2B")
-    check(header)
-    check(query)
-    assert sigv2_calls == [header, query]
-
-
-def test_boto3_default_presigner_is_sigv2(sigv2_calls: list[SigningRequest]) -> None:
-    client = boto3.client(
-        "s3",
-        endpoint_url=ENDPOINT,
-        region_name="us-east-1",
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET,
-    )
-    url = client.generate_presigned_url("get_object", Params={"Bucket": "b", "Key": "k"})
-    assert "AWSAccessKeyId=" in url
-    check(from_url("GET", url))
-    assert len(sigv2_calls) == 1
-
-
 def test_header_and_query_auth_together(signed_get: SigningRequest) -> None:
     url = presigned()
     request = dataclasses.replace(signed_get, raw_path=urlsplit(url).path, raw_query=urlsplit(url).query)

@@ -25,6 +25,7 @@ from sealbox.http.handlers.base import Services, version_headers
 from sealbox.http.handlers.objects import write_params
 from sealbox.http.headers import content_md5
 from sealbox.http.post_policy import (
+    FormSignature,
     PostPolicy,
     authenticate_form,
     check_policy,
@@ -34,9 +35,11 @@ from sealbox.http.post_policy import (
 )
 from sealbox.http.request import Request, Response
 from sealbox.http.router import Op, host_bucket
+from sealbox.http.signing import POST
 from sealbox.http.xml import HEADER, el
 from sealbox.service.identity import Principal
 from sealbox.service.pipeline import PayloadChecks
+from sealbox.service.policy import RequestContext
 
 _NOT_FORM_DATA = "Bucket POST must be of the enclosure-type multipart/form-data"
 
@@ -142,17 +145,45 @@ def _key(form: Form) -> str:
     return key
 
 
-def _principal(s: Services, r: Request, fields: dict[str, str]) -> Principal:
+# Request headers that stay what policy conditions see of a POST (aws:UserAgent, aws:Referer): they
+# describe the browser's request, not the upload.
+_HTTP_KEYS = ("user-agent", "referer")
+
+
+def upload_context(context: RequestContext, fields: dict[str, str], key: str,
+                   signature: FormSignature | None) -> RequestContext:
+    """What bucket-policy conditions see of a POST Object: the form, not the request's headers.
+
+    The form's fields define the upload (``x-amz-server-side-encryption``, ``acl``, ``x-amz-meta-*``,
+    ``Content-Type``, the key…), as on AWS; headers sent beside them are not signed by the form's
+    policy and change nothing that is stored, so they must not decide a condition either (a header
+    ``x-amz-server-side-encryption: AES256`` beside a form without that field would otherwise pass a
+    "deny unencrypted uploads" policy while the object is stored in plaintext).
+    """
+    headers = {name: value for name, value in fields.items() if name not in _HTTP_KEYS}
+    if "acl" in fields:
+        headers["x-amz-acl"] = fields["acl"]  # the form's spelling of the x-amz-acl header
+    headers.update({name: context.headers[name] for name in _HTTP_KEYS if name in context.headers})
+    context = dataclasses.replace(context, headers=headers, key=key)
+    if signature is None:
+        return context
+    return dataclasses.replace(context, signature_version=signature.version, auth_type=POST,
+                               signature_age_ms=signature.age_ms, content_sha256=None)
+
+
+def _principal(s: Services, r: Request, fields: dict[str, str], key: str) -> Principal:
+    edge = r.principal
     if r.auth.access_key is not None:  # the request itself was signed
-        return r.principal
-    access_key = authenticate_form(fields, s.identity.secret_for)
-    if access_key is None:
-        return r.principal  # anonymous: the bucket decides
-    found = s.identity.lookup(access_key)
+        return dataclasses.replace(edge, context=upload_context(edge.context, fields, key, None))
+    signature = authenticate_form(fields, s.identity.secret_for, datetime.now(UTC),
+                                  allow_sigv2=s.settings.sigv2)
+    context = upload_context(edge.context, fields, key, signature)
+    if signature is None:
+        return Principal.anonymous(context)  # anonymous: the bucket decides
+    found = s.identity.lookup(signature.access_key)
     if found is None:
-        raise SealboxError(ErrorCode.INVALID_ACCESS_KEY_ID, AWSAccessKeyId=access_key)
-    # Keep what the edge recorded about the request (policy conditions).
-    return dataclasses.replace(r.principal, name=found[0], access_key=access_key)
+        raise SealboxError(ErrorCode.INVALID_ACCESS_KEY_ID, AWSAccessKeyId=signature.access_key)
+    return Principal(found[0], signature.access_key, context)
 
 
 def _policy(fields: dict[str, str], key: str, bucket: str) -> PostPolicy | None:
@@ -169,7 +200,7 @@ async def post_object(s: Services, r: Request) -> Response:
     reader = FormDataReader(whole.chunks(), boundary)
     form = await read_form(reader)
     key = _key(form)
-    principal = _principal(s, r, form.fields)
+    principal = _principal(s, r, form.fields, key)
     policy = _policy(form.fields, key, r.bucket)
     # The fields are what PutObject's headers are: Content-Type, x-amz-meta-*, SSE, storage class…
     params = write_params(form.fields)
