@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import ipaddress
 import os
@@ -12,11 +13,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 import requests
@@ -33,6 +35,7 @@ SEALBOX = Path(sys.executable).parent / "sealbox"
 ACCESS_KEY = "SBTESTROOTACCESSKEY1"
 SECRET_KEY = "test-secret-key-0123456789abcdefghijklmn"
 REGION = "us-east-1"
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -176,6 +179,14 @@ def make_cert(directory: Path) -> tuple[Path, Path]:
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
     return cert_path, key_path
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from synchronous test code, on a thread of its own: a test
+    that ran before (Playwright's sync API) may have left an event loop running in this thread,
+    and asyncio.run() refuses to start inside one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def sse_args(encrypted: bool) -> dict[str, Any]:

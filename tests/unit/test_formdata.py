@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import AsyncIterator, Iterable
 
 import pytest
+
+from tests.support import run_async
 
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.http.formdata import MAX_FIELDS_BYTES, FormDataReader, FormPart, boundary_of
@@ -64,13 +65,7 @@ async def read_all(body: bytes, sizes: Iterable[int]) -> tuple[list[tuple[FormPa
     return parts, 0
 
 
-def run(coro):  # type: ignore[no-untyped-def]
-    """asyncio.run in a thread of its own: the session-wide Playwright browser keeps an event loop
-    running on the main thread once the console tests have started it."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+run = run_async  # the session-wide Playwright browser keeps an event loop running on the main thread
 
 
 def refused(body: bytes, code: ErrorCode, sizes: Iterable[int] | None = None) -> None:

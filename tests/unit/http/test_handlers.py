@@ -7,7 +7,6 @@ what it parsed.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +29,7 @@ from sealbox.service.metadata import MetadataSealer
 from sealbox.service.sealing import Sealer
 from sealbox.storage.data.local import LocalBlobStore
 from sealbox.storage.meta.sqlite import SqliteMetaStore
+from tests.support import run_async
 from tests.unit.service.test_objects import Body
 
 ROOT_USER = Principal(ROOT, "AKROOT")
@@ -68,7 +68,7 @@ def _call(services: Services, request: Request) -> Response:
     async def call() -> Response:
         return await HANDLERS[request.route.op](services, request)
 
-    return asyncio.run(call())
+    return run_async(call())
 
 
 def test_every_operation_has_a_handler() -> None:
@@ -91,7 +91,7 @@ def test_routing_carries_what_it_parsed() -> None:
 
 def test_get_object_renders_ranges_and_parts(services: Services) -> None:
     data = os.urandom(5000)
-    asyncio.run(services.objects.put(ROOT_USER, "bkt", "k", Body(data), WriteParams()))
+    run_async(services.objects.put(ROOT_USER, "bkt", "k", Body(data), WriteParams()))
     whole = _call(services, _request("GET", "bkt", "k"))
     assert whole.status == 200 and bytes(whole.body) == data and whole.headers["content-length"] == "5000"
     assert "content-range" not in whole.headers and "x-amz-version-id" not in whole.headers

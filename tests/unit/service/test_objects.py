@@ -7,7 +7,6 @@ overwrite retrying from the store itself.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -28,6 +27,7 @@ from sealbox.service.metadata import MetadataSealer
 from sealbox.service.sealing import Sealer
 from sealbox.storage.data.local import LocalBlobStore
 from sealbox.storage.meta.sqlite import SqliteMetaStore
+from tests.support import run_async
 
 ROOT_USER = Principal(ROOT, "AKROOT")
 
@@ -73,7 +73,7 @@ def objects(tmp_path: Path, keyring: Keyring, pool: ThreadPoolExecutor) -> Itera
 
 
 def _put(objects: ObjectService, key: str, data: bytes, sse: str | None = None) -> str:
-    version = asyncio.run(objects.put(ROOT_USER, "bkt", key, Body(data), WriteParams(sse=sse)))
+    version = run_async(objects.put(ROOT_USER, "bkt", key, Body(data), WriteParams(sse=sse)))
     return version.etag
 
 
@@ -87,7 +87,7 @@ def _read(objects: ObjectService, key: str, spec: ReadSpec | None = None) -> tup
         data = bytes(read.body)
     else:
         assert read.stream is not None
-        data = asyncio.run(_drain(read.stream))
+        data = run_async(_drain(read.stream))
     return data, read.start, read.length, read.partial
 
 
@@ -127,7 +127,7 @@ def test_head_opens_nothing_and_conditions_answer_with_typed_facts(objects: Obje
 def test_a_delete_marker_is_reported_as_facts_not_headers(objects: ObjectService) -> None:
     objects.buckets.set_versioning(ROOT_USER, "bkt", Versioning.ENABLED)
     _put(objects, "k", b"v1")
-    marker = asyncio.run(objects.delete(ROOT_USER, "bkt", "k", None))
+    marker = run_async(objects.delete(ROOT_USER, "bkt", "k", None))
     assert marker.delete_marker and marker.version_id
     with pytest.raises(SealboxError) as info:
         objects.read(ROOT_USER, "bkt", "k", ReadSpec())
