@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from sealbox.core.acl import Ownership
 from sealbox.config import Settings, env_default
 from sealbox.crypto.keyring import Keyring, keyring_from_env, load_keyring
 from sealbox.http.app import S3App
@@ -37,7 +38,8 @@ def build_services(settings: Settings) -> Services:
     meta = SqliteMetaStore(settings.db_path, metadata=MetadataSealer(sealer))
     blobs = LocalBlobStore(settings.data_dir)
     identity = Identity(meta, sealer)
-    buckets = BucketService(meta, settings.region, settings.default_encryption)
+    buckets = BucketService(meta, settings.region, settings.default_encryption,
+                            Ownership(settings.default_object_ownership))
     pool = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="sealbox-io")
     objects = ObjectService(meta, blobs, sealer, buckets, pool)
     return Services(settings=settings, identity=identity, buckets=buckets, objects=objects)

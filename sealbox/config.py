@@ -28,6 +28,9 @@ class Settings:
     # Accept AWS Signature Version 2 (headers, query-string URLs, POST forms). AWS deprecated it;
     # off (--no-sigv2), such requests get 400 InvalidRequest as in AWS regions without it.
     sigv2: bool = True
+    # Object Ownership of new buckets without x-amz-object-ownership: BucketOwnerEnforced (ACLs
+    # disabled, AWS's default since April 2023) or ObjectWriter / BucketOwnerPreferred (ACLs on).
+    default_object_ownership: str = "BucketOwnerEnforced"
 
     @property
     def keyring_path(self) -> Path:

@@ -23,6 +23,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         log_level=args.log_level,
         request_timeout=args.request_timeout,
         sigv2=not args.no_sigv2,
+        default_object_ownership=args.default_object_ownership,
     )
 
 
@@ -51,6 +52,11 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--no-sigv2", action="store_true", default=env_flag("NO_SIGV2"),
                    help="refuse AWS Signature Version 2 (headers, presigned URLs, POST forms) with 400"
                         " InvalidRequest, as AWS does ($SEALBOX_NO_SIGV2=1)")
+    p.add_argument("--default-object-ownership", choices=["BucketOwnerEnforced", "BucketOwnerPreferred",
+                                                           "ObjectWriter"],
+                   default=env_default("DEFAULT_OBJECT_OWNERSHIP", "BucketOwnerEnforced"),
+                   help="Object Ownership of new buckets that do not ask (default BucketOwnerEnforced: ACLs"
+                        " disabled, as on AWS since 2023; ObjectWriter restores ACLs on new buckets)")
     p.set_defaults(func=_serve)
 
 

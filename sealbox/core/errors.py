@@ -67,6 +67,13 @@ class ErrorCode(enum.Enum):
     X_AMZ_CONTENT_SHA256_MISMATCH = "XAmzContentSHA256Mismatch"
     INVALID_CHUNK_SIZE = "InvalidChunkSizeError"
     SLOW_DOWN = "SlowDown"
+    # access control (issue 15)
+    ACCESS_CONTROL_LIST_NOT_SUPPORTED = "AccessControlListNotSupported"
+    INVALID_BUCKET_ACL_WITH_OBJECT_OWNERSHIP = "InvalidBucketAclWithObjectOwnership"
+    MALFORMED_ACL_ERROR = "MalformedACLError"
+    UNRESOLVABLE_GRANT_BY_EMAIL_ADDRESS = "UnresolvableGrantByEmailAddress"
+    OWNERSHIP_CONTROLS_NOT_FOUND_ERROR = "OwnershipControlsNotFoundError"
+    NO_SUCH_PUBLIC_ACCESS_BLOCK_CONFIGURATION = "NoSuchPublicAccessBlockConfiguration"
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ import enum
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 
+from sealbox.core.acl import Acl, Ownership, PublicAccessBlock
+
 # Bytes as they travel: a copy, a reused bytearray, or a view of a mapping (no copy).
 Buffer = bytes | bytearray | memoryview
 # An object's plaintext as it streams to a client (an async generator, so an early stop can close it
@@ -32,6 +34,11 @@ class Bucket:
     default_sse: str | None = None  # "AES256" when the bucket has default encryption configured
     bucket_key_enabled: bool = False
     policy: str | None = field(default=None, repr=False)  # the bucket policy JSON, as put (issue #5)
+    # Access control (issue 15, ``service.acl``): None means the default — a private ACL, no
+    # OwnershipControls (ObjectWriter semantics), no Block Public Access configuration.
+    acl: Acl | None = field(default=None, repr=False)
+    ownership: Ownership | None = None
+    public_access_block: PublicAccessBlock | None = None
 
 
 @dataclass(frozen=True)

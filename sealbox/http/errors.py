@@ -53,6 +53,15 @@ ERRORS: dict[ErrorCode, tuple[int, str]] = {
     E.MISSING_SECURITY_HEADER: (400, "Your request is missing a required header."),
     E.NO_SUCH_BUCKET: (404, "The specified bucket does not exist"),
     E.NO_SUCH_BUCKET_POLICY: (404, "The bucket policy does not exist"),
+    E.ACCESS_CONTROL_LIST_NOT_SUPPORTED: (400, "The bucket does not allow ACLs"),
+    E.INVALID_BUCKET_ACL_WITH_OBJECT_OWNERSHIP: (400, "Bucket cannot have ACLs set with ObjectOwnership's"
+                                                      " BucketOwnerEnforced setting"),
+    E.MALFORMED_ACL_ERROR: (400, "The XML you provided was not well-formed or did not validate against our"
+                                 " published schema"),
+    E.UNRESOLVABLE_GRANT_BY_EMAIL_ADDRESS: (400, "The e-mail address you provided does not match any account"
+                                                 " on record."),
+    E.OWNERSHIP_CONTROLS_NOT_FOUND_ERROR: (404, "The bucket ownership controls were not found"),
+    E.NO_SUCH_PUBLIC_ACCESS_BLOCK_CONFIGURATION: (404, "The public access block configuration was not found"),
     E.NO_SUCH_KEY: (404, "The specified key does not exist."),
     E.NO_SUCH_UPLOAD: (404, "The specified upload does not exist. The upload ID may be invalid, or the upload"
                             " may have been aborted or completed."),

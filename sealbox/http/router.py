@@ -30,6 +30,14 @@ class Op(enum.Enum):
     PUT_BUCKET_POLICY = "PutBucketPolicy"
     DELETE_BUCKET_POLICY = "DeleteBucketPolicy"
     GET_BUCKET_ACL = "GetBucketAcl"
+    PUT_BUCKET_ACL = "PutBucketAcl"
+    GET_BUCKET_OWNERSHIP_CONTROLS = "GetBucketOwnershipControls"
+    PUT_BUCKET_OWNERSHIP_CONTROLS = "PutBucketOwnershipControls"
+    DELETE_BUCKET_OWNERSHIP_CONTROLS = "DeleteBucketOwnershipControls"
+    GET_PUBLIC_ACCESS_BLOCK = "GetPublicAccessBlock"
+    PUT_PUBLIC_ACCESS_BLOCK = "PutPublicAccessBlock"
+    DELETE_PUBLIC_ACCESS_BLOCK = "DeletePublicAccessBlock"
+    GET_BUCKET_POLICY_STATUS = "GetBucketPolicyStatus"
     LIST_OBJECTS = "ListObjects"
     LIST_OBJECTS_V2 = "ListObjectsV2"
     LIST_OBJECT_VERSIONS = "ListObjectVersions"
@@ -42,6 +50,7 @@ class Op(enum.Enum):
     HEAD_OBJECT = "HeadObject"
     DELETE_OBJECT = "DeleteObject"
     GET_OBJECT_ACL = "GetObjectAcl"
+    PUT_OBJECT_ACL = "PutObjectAcl"
     CREATE_MULTIPART_UPLOAD = "CreateMultipartUpload"
     UPLOAD_PART = "UploadPart"
     UPLOAD_PART_COPY = "UploadPartCopy"
@@ -68,8 +77,7 @@ MAX_PART_NUMBER = 10000
 # Sub-resources sealbox does not implement: answered with NotImplemented rather than misrouted.
 _UNSUPPORTED = ("tagging", "cors", "lifecycle", "website", "logging", "notification", "replication",
                 "requestPayment", "object-lock", "retention", "legal-hold", "accelerate", "analytics",
-                "inventory", "metrics", "intelligent-tiering", "ownershipControls", "publicAccessBlock",
-                "restore", "select", "torrent", "attributes", "policyStatus")
+                "inventory", "metrics", "intelligent-tiering", "restore", "select", "torrent", "attributes")
 
 
 def host_bucket(host: str, domain: str | None) -> str | None:
@@ -147,22 +155,24 @@ def _bucket_op(method: str, q: Mapping[str, str]) -> Op:
     table: dict[str, list[tuple[str | None, Op]]] = {
         "GET": [("location", Op.GET_BUCKET_LOCATION), ("versioning", Op.GET_BUCKET_VERSIONING),
                 ("encryption", Op.GET_BUCKET_ENCRYPTION), ("policy", Op.GET_BUCKET_POLICY),
-                ("acl", Op.GET_BUCKET_ACL), ("versions", Op.LIST_OBJECT_VERSIONS),
+                ("acl", Op.GET_BUCKET_ACL), ("ownershipControls", Op.GET_BUCKET_OWNERSHIP_CONTROLS),
+                ("publicAccessBlock", Op.GET_PUBLIC_ACCESS_BLOCK), ("policyStatus", Op.GET_BUCKET_POLICY_STATUS),
+                ("versions", Op.LIST_OBJECT_VERSIONS),
                 ("uploads", Op.LIST_MULTIPART_UPLOADS), (None, Op.LIST_OBJECTS)],
         "PUT": [("versioning", Op.PUT_BUCKET_VERSIONING), ("encryption", Op.PUT_BUCKET_ENCRYPTION),
-                ("policy", Op.PUT_BUCKET_POLICY), ("acl", Op.GET_BUCKET_ACL), (None, Op.CREATE_BUCKET)],
+                ("policy", Op.PUT_BUCKET_POLICY), ("acl", Op.PUT_BUCKET_ACL),
+                ("ownershipControls", Op.PUT_BUCKET_OWNERSHIP_CONTROLS),
+                ("publicAccessBlock", Op.PUT_PUBLIC_ACCESS_BLOCK), (None, Op.CREATE_BUCKET)],
         "HEAD": [(None, Op.HEAD_BUCKET)],
         "DELETE": [("encryption", Op.DELETE_BUCKET_ENCRYPTION), ("policy", Op.DELETE_BUCKET_POLICY),
-                   (None, Op.DELETE_BUCKET)],
+                   ("ownershipControls", Op.DELETE_BUCKET_OWNERSHIP_CONTROLS),
+                   ("publicAccessBlock", Op.DELETE_PUBLIC_ACCESS_BLOCK), (None, Op.DELETE_BUCKET)],
         "POST": [("delete", Op.DELETE_OBJECTS), (None, Op.POST_OBJECT)],
     }
     for marker, op in table.get(method, []):
         if marker is None or marker in q:
             if op is Op.LIST_OBJECTS and q.get("list-type") == "2":
                 return Op.LIST_OBJECTS_V2
-            if op is Op.GET_BUCKET_ACL and method == "PUT":
-                raise SealboxError(ErrorCode.NOT_IMPLEMENTED, "Access control lists are not implemented;"
-                                   " use bucket policies.")
             return op
     raise _not_allowed(method)
 
@@ -171,8 +181,7 @@ def _object_op(method: str, q: Mapping[str, str], headers: Mapping[str, str]) ->
     copy = "x-amz-copy-source" in headers
     if method == "PUT":
         if "acl" in q:
-            raise SealboxError(ErrorCode.NOT_IMPLEMENTED, "Access control lists are not implemented;"
-                               " use bucket policies.")
+            return Op.PUT_OBJECT_ACL
         if "uploadId" in q or "partNumber" in q:
             return Op.UPLOAD_PART_COPY if copy else Op.UPLOAD_PART
         return Op.COPY_OBJECT if copy else Op.PUT_OBJECT

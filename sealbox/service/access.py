@@ -6,10 +6,15 @@ The rules, in order:
    except GetBucketPolicy/PutBucketPolicy/DeleteBucketPolicy by the owner or root, which always
    succeed so that nobody can lock themselves out of a bucket (as for the root user on AWS).
 2. The bucket's owner and root may do anything else.
-3. Anyone else — another user, or an anonymous (unsigned) request — may do what the policy Allows.
-   The bucket-policy operations stay the owner's: another user allowed them gets 405
+3. Anyone else — another user, or an anonymous (unsigned) request — may do what the policy Allows
+   (unless RestrictPublicBuckets is on and the policy is public: then its Allows serve the owner
+   only). The bucket-policy operations stay the owner's: another user allowed them gets 405
    MethodNotAllowed, as a principal from another account does on AWS.
-4. Everything else is AccessDenied.
+4. Then the ACLs (``service.acl``): the bucket's for bucket actions and writes into it, the
+   object's for reads of an object and its ACL — unless ACLs are disabled (BucketOwnerEnforced);
+   public grants are skipped under IgnorePublicAcls. The object's ACL is loaded only here, when
+   nothing above decided, so an owner's or a policy-allowed request costs no extra lookup.
+5. Everything else is AccessDenied.
 
 The resource is ``bucket`` for bucket actions and ``bucket/key`` for object actions. Object actions
 name their key; an object action checked without one (e.g. a multipart step's bucket lookup)
@@ -26,6 +31,8 @@ from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.names import MAX_KEY_BYTES
 from sealbox.core.types import Bucket
 from sealbox.service import policy as pol
+from sealbox.service.acl import ObjectAclLoader, acl_permits
+from sealbox.service.public_access import restricted
 from sealbox.service.identity import Principal, canonical_id
 
 log = logging.getLogger("sealbox.access")
@@ -45,7 +52,8 @@ def require_principal(principal: Principal | None) -> Principal:
 
 
 def authorize(principal: Principal | None, action: str, bucket: Bucket | None, key: str | None = None, *,
-              extra: Mapping[str, str | None] | None = None) -> Principal:
+              extra: Mapping[str, str | None] | None = None, load_object: ObjectAclLoader | None = None
+              ) -> Principal:
     """Raise AccessDenied unless ``principal`` may perform ``action`` (an s3:Action name) on ``bucket``
     (or on its object ``key``). ``extra`` overrides condition keys the request alone does not carry
     (e.g. the encryption of a multipart upload for UploadPart). Returns the principal, anonymous
@@ -64,7 +72,11 @@ def authorize(principal: Principal | None, action: str, bucket: Bucket | None, k
         raise access_denied()
     if decision is pol.Decision.DENY:
         raise access_denied()
-    if privileged or decision is pol.Decision.ALLOW:
+    if privileged:
+        return who
+    if decision is pol.Decision.ALLOW and not restricted(bucket):
+        return who
+    if acl_permits(who, action, bucket, load_object):
         return who
     raise access_denied()
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
+from sealbox.core.acl import Acl, Ownership
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.names import validate_bucket_name
 from sealbox.core.types import SSE_AES256, Bucket, Versioning
 from sealbox.service.access import authorize, require_principal
+from sealbox.service.acl import ObjectAclLoader
 from sealbox.service.identity import ROOT, Principal, canonical_id
 from sealbox.service.policy import parse_policy
+from sealbox.service.public_access import check_policy_write
 from sealbox.storage.meta.base import MetaStore
 
 
@@ -19,10 +22,16 @@ def no_such_bucket(name: str) -> SealboxError:
 
 
 class BucketService:
-    def __init__(self, meta: MetaStore, region: str, server_default_sse: str | None) -> None:
+    def __init__(self, meta: MetaStore, region: str, server_default_sse: str | None,
+                 default_ownership: Ownership = Ownership.BUCKET_OWNER_ENFORCED) -> None:
         self._meta = meta
         self.region = region
         self.server_default_sse = server_default_sse
+        self.default_ownership = default_ownership  # of new buckets (AWS since 2023: ACLs disabled)
+
+    @property
+    def meta(self) -> MetaStore:
+        return self._meta
 
     def get(self, principal: Principal, name: str, action: str, key: str | None = None, *,
             extra: Mapping[str, str | None] | None = None) -> Bucket:
@@ -34,8 +43,24 @@ class BucketService:
             raise no_such_bucket(name)
         if extra is None and bucket.policy and principal is not None:
             extra = self._upload_encryption(principal, action)
-        authorize(principal, action, bucket, key, extra=extra)
+        authorize(principal, action, bucket, key, extra=extra, load_object=self._object_loader(principal, bucket, key))
         return bucket
+
+    def _object_loader(self, principal: Principal, bucket: Bucket, key: str | None) -> ObjectAclLoader:
+        """The owner and stored ACL of the object an object-ACL check is about (the request's own
+        version when it names one), looked up only if the ACLs must decide."""
+        def load() -> tuple[str, Acl | None] | None:
+            ctx = principal.context
+            own_target = ctx.bucket == bucket.name and (key is None or key == ctx.key)
+            name = key if key is not None else (ctx.key if own_target else None)
+            if name is None:
+                return None
+            version_id = ctx.query.get("versionId") if own_target else None
+            version = self._meta.get_version(bucket.name, name, version_id or None)
+            if version is None or version.is_delete_marker:
+                return None
+            return version.owner, self._meta.get_object_acl(version.object_uid)
+        return load
 
     def _upload_encryption(self, principal: Principal, action: str) -> dict[str, str | None] | None:
         """UploadPart, UploadPartCopy and CompleteMultipartUpload are s3:PutObject requests whose
@@ -69,14 +94,26 @@ class BucketService:
 
     def put_policy(self, principal: Principal, name: str, text: str) -> None:
         """Validate (MalformedPolicy with AWS's messages; named users must exist) and store as given."""
-        self.get(principal, name, "s3:PutBucketPolicy")
-        parse_policy(text, name, self._resolve_principal)
+        bucket = self.get(principal, name, "s3:PutBucketPolicy")
+        check_policy_write(bucket, parse_policy(text, name, self._resolve_principal))
         self._meta.set_bucket_policy(name, text)
 
     def delete_policy(self, principal: Principal, name: str) -> None:
         """Idempotent, as on AWS: deleting a policy that is not there succeeds."""
         self.get(principal, name, "s3:DeleteBucketPolicy")
         self._meta.set_bucket_policy(name, None)
+
+    def resolve_email(self, address: str) -> str | None:
+        """sealbox keeps no e-mail addresses: a user is found by e-mail only when that is its name."""
+        if address == ROOT:
+            return None
+        return address if any(u.name == address for u in self._meta.list_users()) else None
+
+    def resolve_canonical_id(self, ref: str) -> str | None:
+        """The principal whose canonical id ``ref`` is (ACL grantees and owners are named so)."""
+        if len(ref) != 64:
+            return None
+        return self._resolve_principal(ref)
 
     def _resolve_principal(self, ref: str) -> str | None:
         if ref == ROOT or ref == canonical_id(ROOT):
@@ -99,14 +136,18 @@ class BucketService:
             return found, False
         return found[:limit], True
 
-    def create(self, principal: Principal, name: str, location: str | None) -> Bucket:
+    def create(self, principal: Principal, name: str, location: str | None, *,
+               ownership: Ownership | None = None, acl: Acl | None = None) -> Bucket:
+        """``ownership`` None: the server's default; ``acl`` None: private (``service.permissions``
+        checks a requested ACL against the ownership first)."""
         who = require_principal(principal)
         validate_bucket_name(name)
         if location and location != self.region and not (location == "US" and self.region == "us-east-1"):
             raise SealboxError(ErrorCode.INVALID_LOCATION_CONSTRAINT,
                                f"The specified location-constraint is not valid for this endpoint"
                                f" ({self.region}).", LocationConstraint=location)
-        bucket = Bucket(name=name, owner=who.name, created=time.time(), region=self.region)
+        bucket = Bucket(name=name, owner=who.name, created=time.time(), region=self.region, acl=acl,
+                        ownership=ownership or self.default_ownership)
         existing = self._meta.create_bucket(bucket)
         if existing is not None:
             if existing.owner == who.name:

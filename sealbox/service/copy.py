@@ -24,6 +24,8 @@ from sealbox.core.checksums import ALGORITHMS
 from sealbox.core.errors import NO_FACTS, ErrorCode, SealboxError
 from sealbox.core.names import validate_key, validate_user_metadata
 from sealbox.core.types import Body, Buffer, ObjectVersion
+from sealbox.service import permissions
+from sealbox.service.acl import AclRequest
 from sealbox.service.conditions import Conditions, check_conditions
 from sealbox.service.identity import Principal
 from sealbox.service.objects import ObjectService, WriteParams, check_sse_value
@@ -43,6 +45,7 @@ class CopyParams:
     storage_class: str | None = None  # requested storage class; None = STANDARD
     conditions: Conditions | None = None  # x-amz-copy-source-if-* on the source
     checksum_algorithm: str | None = None  # x-amz-checksum-algorithm; default: the source's algorithms
+    acl: AclRequest | None = None  # x-amz-acl / x-amz-grant-*: the copy's ACL (never the source's)
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,9 @@ def _refuse_noop_self_copy(source: ObjectVersion, dst_bucket: str, dst_key: str,
 
 async def copy_object(objects: ObjectService, principal: Principal, src_bucket: str, src_key: str,
                       src_version_id: str | None, dst_bucket: str, dst_key: str, params: CopyParams) -> CopyResult:
-    """Copy one version to ``dst_bucket/dst_key``; the caller becomes the owner of the new object."""
+    """Copy one version to ``dst_bucket/dst_key``; the caller becomes the owner of the new object (the
+    bucket owner under BucketOwnerEnforced: ``service.ownership``), with the ACL the request asks for
+    (private by default: an ACL is never copied, as on AWS)."""
     check_directive(params.metadata_directive)
     check_sse_value(params.sse)
     algorithm = check_checksum_algorithm(params.checksum_algorithm)
@@ -166,12 +171,15 @@ async def copy_object(objects: ObjectService, principal: Principal, src_bucket: 
         _refuse_noop_self_copy(source, destination.name, dst_key, params, sse)
         write = _destination_params(source, params)
         validate_user_metadata(write.user_meta)
+        access = permissions.for_write(objects.buckets, destination, principal, dst_key, params.acl)
         uid, sealed, data_key = objects.encryption_for(destination.name, dst_key, sse)
+        await objects.store_acl(uid, access.acl)
         target = EncryptionTarget(data_key, uid, 0) if data_key else None
         algorithms = (algorithm,) if algorithm else tuple(sorted(source.checksums))
         written, writer = await write_extent(objects.blobs, objects.pool, SourcePayload(read.stream, algorithms),
                                              target, commit=False, inline=True)
     finally:
         await read.stream.aclose()
-    version = objects.new_version(destination.name, dst_key, principal, uid, written, write, sse, sealed)
+    version = objects.new_version(destination.name, dst_key, principal, uid, written, write, sse, sealed,
+                                  access.owner)
     return CopyResult(await objects.commit(writer, version, write), source)

@@ -31,6 +31,7 @@ from sealbox.core.checksums import b64, combine_composite
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.names import validate_key, validate_user_metadata
 from sealbox.core.types import Bucket, Buffer, Extent, ObjectVersion
+from sealbox.service import permissions
 from sealbox.service.conditions import Conditions
 from sealbox.service.copy import SourcePayload, check_checksum_algorithm, open_source
 from sealbox.service.identity import Principal
@@ -140,9 +141,11 @@ async def create_upload(objects: ObjectService, principal: Principal, bucket_nam
     algorithm = check_checksum_algorithm(params.checksum_algorithm)
     checksum_type = _checksum_type(algorithm, params.checksum_type)
     sse = objects.effective_sse(bucket, params.write.sse)
+    access = permissions.for_write(objects.buckets, bucket, principal, key, params.write.acl)
     uid, sealed, _ = objects.encryption_for(bucket.name, key, sse)  # the data key is reopened per part
+    await objects.store_acl(uid, access.acl)  # the completed object keeps this uid, and so this ACL
     upload = Upload(upload_id=secrets.token_urlsafe(48), bucket=bucket.name, key=key, object_uid=uid,
-                    initiated=time.time(), owner=principal.name, content_headers=dict(params.write.content_headers),
+                    initiated=time.time(), owner=access.owner, content_headers=dict(params.write.content_headers),
                     user_meta=dict(params.write.user_meta), sse=sse, sealed_key=sealed,
                     checksum_algorithm=algorithm, checksum_type=checksum_type,
                     storage_class=params.write.storage_class)

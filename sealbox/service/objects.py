@@ -29,7 +29,10 @@ from sealbox.core.types import (
     ObjectVersion,
     Versioning,
 )
+from sealbox.core.acl import Acl
+from sealbox.service import permissions
 from sealbox.service.access import access_denied, allowed
+from sealbox.service.acl import AclRequest
 from sealbox.service.buckets import BucketService
 from sealbox.service.conditions import NO_CONDITIONS, ByteRange, Conditions, check_conditions
 from sealbox.service.identity import Principal
@@ -66,6 +69,7 @@ class WriteParams:
     storage_class: str = "STANDARD"
     if_none_match_star: bool = False
     if_match: str | None = None
+    acl: AclRequest | None = None  # x-amz-acl / x-amz-grant-* (the POST form's acl field)
 
 
 def new_version_id() -> str:
@@ -150,20 +154,28 @@ class ObjectService:
         bucket = self.buckets.get(principal, bucket_name, "s3:PutObject", key)
         validate_key(key)
         validate_user_metadata(params.user_meta)
+        access = permissions.for_write(self.buckets, bucket, principal, key, params.acl)
         sse = self.effective_sse(bucket, params.sse)
         uid, sealed, data_key = self.encryption_for(bucket.name, key, sse)
+        await self.store_acl(uid, access.acl)
         target = EncryptionTarget(data_key, uid, 0) if data_key else None
         written, writer = await write_extent(self.blobs, self.pool, payload, target, commit=False, inline=True)
-        version = self.new_version(bucket.name, key, principal, uid, written, params, sse, sealed)
+        version = self.new_version(bucket.name, key, principal, uid, written, params, sse, sealed, access.owner)
         return await self.commit(writer, version, params)
 
+    async def store_acl(self, uid: bytes, acl: Acl | None) -> None:
+        """A new object's ACL, stored under its uid before the version is visible (none: private)."""
+        if acl is not None:
+            await self.run(self.meta.set_object_acl, uid, acl)
+
     def new_version(self, bucket: str, key: str, principal: Principal, uid: bytes, written: WrittenExtent,
-                    params: WriteParams, sse: str | None, sealed: str | None) -> ObjectVersion:
+                    params: WriteParams, sse: str | None, sealed: str | None,
+                    owner: str | None = None) -> ObjectVersion:
         from sealbox.core.checksums import b64
 
         return ObjectVersion(
             bucket=bucket, key=key, version_id=new_version_id(), object_uid=uid, size=written.extent.size,
-            etag=written.md5.hex(), last_modified=time.time(), owner=principal.name,
+            etag=written.md5.hex(), last_modified=time.time(), owner=owner or principal.name,
             content_headers=params.content_headers, user_meta=params.user_meta,
             checksums={a: b64(d) for a, d in written.checksums.items()},
             checksum_type="FULL_OBJECT" if written.checksums else None, sse=sse, sealed_key=sealed,

@@ -329,6 +329,10 @@ def _principals(value: Any, resolve: PrincipalResolver | None) -> Principals:
                 if resolve is not None and resolve(ref) is None:
                     raise malformed(_BAD_PRINCIPAL)
                 canonical.add(ref)
+            elif re.fullmatch(r"[0-9a-f]{64}", ref):  # {"AWS": "<canonical id>"}, as S3 accepts
+                if resolve is not None and resolve(ref) is None:
+                    raise malformed(_BAD_PRINCIPAL)
+                canonical.add(ref)
             else:
                 names.add(_user_reference(ref, resolve))
     return Principals(everyone, frozenset(names), frozenset(canonical))

@@ -53,9 +53,14 @@ def bob(server: Server) -> tuple[str, Any]:
 
 @pytest.fixture
 def alices_bucket(alice: tuple[str, Any]) -> str:
-    """A bucket alice owns; root may write into it (root can do anything), others only by policy."""
+    """A bucket alice owns; root may write into it (root can do anything), others only by policy.
+
+    ObjectWriter: the rule "the writer owns what it writes" is AWS's under ObjectWriter (and
+    BucketOwnerPreferred without bucket-owner-full-control); under BucketOwnerEnforced, the default
+    of new buckets since issue 15 as on AWS, the bucket owner owns every object
+    (``test_bucket_owner_enforced_makes_the_bucket_owner_the_owner`` below)."""
     name = unique_bucket("own")
-    alice[1].create_bucket(Bucket=name)
+    alice[1].create_bucket(Bucket=name, ObjectOwnership="ObjectWriter")
     return name
 
 
@@ -181,3 +186,23 @@ def test_copy_to_another_key_is_owned_by_the_copier(s3: Any, alice: tuple[str, A
     owners = {o["Key"]: _owner(o) for o in
               as_alice.list_objects_v2(Bucket=alices_bucket, FetchOwner=True)["Contents"]}
     assert owners == {"src": _who("root"), "dst": _who(name)}
+
+
+def test_bucket_owner_enforced_makes_the_bucket_owner_the_owner(server: Server, s3: Any,
+                                                                alice: tuple[str, Any]) -> None:
+    """AWS: with BucketOwnerEnforced "the bucket owner automatically owns and has full control over
+    every object in the bucket" — whoever wrote it, objects written before the switch included."""
+    name, as_alice = alice
+    bucket = unique_bucket("enf")
+    as_alice.create_bucket(Bucket=bucket, ObjectOwnership="ObjectWriter")
+    s3.put_object(Bucket=bucket, Key="before", Body=b"r")  # root writes: root owns it under ObjectWriter
+    assert s3.get_object_acl(Bucket=bucket, Key="before")["Owner"]["ID"] == canonical_id("root")
+    as_alice.put_bucket_ownership_controls(
+        Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+    s3.put_object(Bucket=bucket, Key="after", Body=b"r")
+    for key in ("before", "after"):
+        acl = as_alice.get_object_acl(Bucket=bucket, Key=key)
+        assert acl["Owner"]["ID"] == canonical_id(name)
+        assert [g["Grantee"]["ID"] for g in acl["Grants"]] == [canonical_id(name)]
+    listed = as_alice.list_objects_v2(Bucket=bucket, FetchOwner=True)["Contents"]
+    assert {o["Key"]: o["Owner"]["ID"] for o in listed}["after"] == canonical_id(name)

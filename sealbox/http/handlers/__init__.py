@@ -12,10 +12,10 @@ Handler = Callable[[Services, Request], Awaitable[Response]]
 
 
 def _table() -> dict[Op, Handler]:
-    from sealbox.http.handlers import buckets, copy, listing, multipart, objects, policy, post_object
+    from sealbox.http.handlers import acl, buckets, copy, listing, multipart, objects, policy, post_object
 
     table: dict[Op, Handler] = {}
-    for module in (buckets, copy, listing, multipart, objects, policy, post_object):
+    for module in (acl, buckets, copy, listing, multipart, objects, policy, post_object):
         table.update(module.HANDLERS)
     return table
 

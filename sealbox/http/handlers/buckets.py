@@ -1,13 +1,15 @@
-"""Bucket operations: list, create, head, delete, location, versioning, default encryption, ACL."""
+"""Bucket operations: list, create, head, delete, location, versioning, default encryption."""
 
 from __future__ import annotations
 
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.types import Versioning
+from sealbox.http.acl_xml import acl_request, check_ownership_header
 from sealbox.http.handlers.base import Services, decode_token, encode_token, int_param, owner_xml
 from sealbox.http.request import Request, Response
 from sealbox.http.router import Op
 from sealbox.http.xml import child_text, doc, el, iso8601, parse
+from sealbox.service import permissions
 
 _MAX_CONFIG_BODY = 64 * 1024
 
@@ -35,7 +37,9 @@ async def create_bucket(s: Services, r: Request) -> Response:
     location = None
     if body.strip():
         location = child_text(parse(body), "LocationConstraint")
-    s.buckets.create(r.principal, r.bucket, location)
+    ownership, acl = permissions.for_new_bucket(s.buckets, r.principal, r.bucket, acl_request(r.headers),
+                                                check_ownership_header(r.headers.get("x-amz-object-ownership")))
+    s.buckets.create(r.principal, r.bucket, location, ownership=ownership, acl=acl)
     return Response(200, {"location": f"/{r.bucket}"})
 
 
@@ -115,18 +119,6 @@ async def delete_bucket_encryption(s: Services, r: Request) -> Response:
     return Response(204)
 
 
-async def get_acl(s: Services, r: Request) -> Response:
-    """A canned owner-full-control ACL: clients probe it; sealbox uses policies, not ACLs."""
-    if r.route.key is not None:
-        version = s.objects.lookup(r.principal, r.bucket, r.key, r.route.version_id, "s3:GetObjectAcl")
-        owner = version.owner
-    else:
-        owner = s.buckets.get(r.principal, r.bucket, "s3:GetBucketAcl").owner
-    grant = (f'<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser">'
-             f"{owner_xml(owner, 'Owner')[7:-8]}</Grantee><Permission>FULL_CONTROL</Permission></Grant>")
-    return Response.xml(doc("AccessControlPolicy", [owner_xml(owner), f"<AccessControlList>{grant}</AccessControlList>"]))
-
-
 HANDLERS = {
     Op.LIST_BUCKETS: list_buckets,
     Op.CREATE_BUCKET: create_bucket,
@@ -138,6 +130,4 @@ HANDLERS = {
     Op.GET_BUCKET_ENCRYPTION: get_bucket_encryption,
     Op.PUT_BUCKET_ENCRYPTION: put_bucket_encryption,
     Op.DELETE_BUCKET_ENCRYPTION: delete_bucket_encryption,
-    Op.GET_BUCKET_ACL: get_acl,
-    Op.GET_OBJECT_ACL: get_acl,
 }

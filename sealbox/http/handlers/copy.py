@@ -67,6 +67,7 @@ def _copy_params(r: Request) -> CopyParams:
         storage_class=r.headers.get("x-amz-storage-class"),
         conditions=copy_conditions(r),
         checksum_algorithm=r.headers.get("x-amz-checksum-algorithm"),
+        acl=given.acl,
     )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from sealbox.core.checksums import HEADER_PREFIX
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.types import NULL_VERSION, ObjectVersion
+from sealbox.http.acl_xml import acl_request
 from sealbox.http.handlers.base import Services, version_headers
 from sealbox.http.headers import conditions, content_headers, parse_range, user_metadata
 from sealbox.http.request import Request, Response
@@ -49,7 +50,8 @@ def write_params(headers: Mapping[str, str]) -> WriteParams:
                            " implemented", Header="If-None-Match")
     return WriteParams(content_headers=content_headers(headers), user_meta=user_metadata(headers),
                        sse=check_sse_value(headers.get(SSE_HEADER)), storage_class=storage_class,
-                       if_none_match_star=if_none_match is not None, if_match=headers.get("if-match"))
+                       if_none_match_star=if_none_match is not None, if_match=headers.get("if-match"),
+                       acl=acl_request(headers))
 
 
 def checksum_headers(v: ObjectVersion) -> dict[str, str]:

@@ -22,6 +22,7 @@ from sealbox.core.types import ObjectVersion
 from sealbox.http.body import MAX_PUT_SIZE, RequestPayload
 from sealbox.http.formdata import FormDataReader, FormPart, boundary_of
 from sealbox.http.handlers.base import Services, version_headers
+from sealbox.http.acl_xml import acl_request
 from sealbox.http.handlers.objects import write_params
 from sealbox.http.headers import content_md5
 from sealbox.http.post_policy import (
@@ -203,7 +204,7 @@ async def post_object(s: Services, r: Request) -> Response:
     principal = _principal(s, r, form.fields, key)
     policy = _policy(form.fields, key, r.bucket)
     # The fields are what PutObject's headers are: Content-Type, x-amz-meta-*, SSE, storage class…
-    params = write_params(form.fields)
+    params = dataclasses.replace(write_params(form.fields), acl=acl_request(form.fields, "acl"))
     payload = FilePayload(reader, policy, content_md5(form.fields), whole)
     try:
         version = await s.objects.put(principal, r.bucket, key, payload, params)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from sealbox.core.acl import Acl, Ownership, PublicAccessBlock
 from sealbox.core.types import Bucket, Extent, ListPage, ObjectMetadata, ObjectVersion, Versioning
 
 
@@ -155,6 +156,21 @@ class MetaStore(Protocol):
     def get_bucket_policy(self, name: str) -> str | None: ...
 
     def set_bucket_policy(self, name: str, policy: str | None) -> None: ...
+
+    # -- access control (issue 15) ----------------------------------------------------------
+    def set_bucket_acl(self, name: str, acl: Acl | None) -> None: ...
+
+    def set_bucket_ownership(self, name: str, ownership: Ownership | None) -> None: ...
+
+    def set_public_access_block(self, name: str, block: PublicAccessBlock | None) -> None: ...
+
+    def get_object_acl(self, object_uid: bytes) -> Acl | None:
+        """The ACL stored for a version (or a multipart upload) by its object uid; None: private."""
+        ...
+
+    def set_object_acl(self, object_uid: bytes, acl: Acl | None) -> None:
+        """Store (None: remove) the ACL of the object with this uid; may precede the version's commit."""
+        ...
 
     # -- objects ---------------------------------------------------------------------------
     def get_version(self, bucket: str, key: str, version_id: str | None = None, *,

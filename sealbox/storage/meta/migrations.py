@@ -55,4 +55,15 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX uploads_clear_meta ON uploads(upload_id) WHERE sse IS NOT NULL AND sealed_meta IS NULL",
         "CREATE INDEX parts_clear_meta ON parts(upload_id, part_number) WHERE sealed_meta IS NULL",
     ],
+    # 5: access control (issue 15): a bucket's ACL, Object Ownership and Block Public Access (JSON of
+    # sealbox.core.acl, versioned), and object ACLs by object uid (a version's or a multipart upload's:
+    # the uid is unique per version, so an ACL never outlives its object's identity). A version
+    # without a row has the private ACL of its owner. Buckets made before: no OwnershipControls
+    # (ObjectWriter), as AWS left buckets made before its 2023 change.
+    [
+        "ALTER TABLE buckets ADD COLUMN acl TEXT",
+        "ALTER TABLE buckets ADD COLUMN ownership TEXT",
+        "ALTER TABLE buckets ADD COLUMN public_access_block TEXT",
+        "CREATE TABLE object_acls(object_uid BLOB PRIMARY KEY, acl TEXT NOT NULL)",
+    ],
 ]

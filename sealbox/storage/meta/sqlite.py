@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
+from sealbox.core.acl import Acl, Ownership, PublicAccessBlock, acl_from_json, acl_to_json
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.types import NULL_VERSION, Bucket, Extent, ListPage, ObjectMetadata, ObjectVersion, Versioning
 from sealbox.storage.meta.base import (
@@ -117,9 +118,20 @@ def _upload_owner(u: Upload) -> MetadataOwner | None:
     return MetadataOwner("upload", u.bucket, u.key, u.object_uid, u.sealed_key or "") if u.sse else None
 
 
+_ACCESS_COLS = "acl, ownership, public_access_block"
+
+
 def _bucket(row: tuple[Any, ...]) -> Bucket:
     return Bucket(name=row[0], owner=row[1], created=row[2], region=row[3], versioning=Versioning(row[4]),
-                  default_sse=row[5], bucket_key_enabled=bool(row[6]), policy=row[7] if len(row) > 7 else None)
+                  default_sse=row[5], bucket_key_enabled=bool(row[6]), policy=row[7],
+                  acl=acl_from_json(row[8]) if row[8] else None,
+                  ownership=Ownership(row[9]) if row[9] else None,
+                  public_access_block=PublicAccessBlock.from_json(row[10]) if row[10] else None)
+
+
+def _access_params(b: Bucket) -> tuple[Any, ...]:
+    return (acl_to_json(b.acl) if b.acl else None, b.ownership.value if b.ownership else None,
+            b.public_access_block.to_json() if b.public_access_block else None)
 
 
 class SqliteMetaStore:
@@ -246,13 +258,13 @@ class SqliteMetaStore:
     def create_bucket(self, bucket: Bucket) -> Bucket | None:
         with self._bucket_write() as db:
             row = db.execute("SELECT name, owner, created, region, versioning, default_sse, bucket_key_enabled,"
-                             " policy FROM buckets WHERE name=?", (bucket.name,)).fetchone()
+                             f" policy, {_ACCESS_COLS} FROM buckets WHERE name=?", (bucket.name,)).fetchone()
             if row:
                 return _bucket(row)
             db.execute("INSERT INTO buckets(name, owner, created, region, versioning, default_sse,"
-                       " bucket_key_enabled) VALUES (?,?,?,?,?,?,?)",
+                       f" bucket_key_enabled, {_ACCESS_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
                        (bucket.name, bucket.owner, bucket.created, bucket.region, bucket.versioning.value,
-                        bucket.default_sse, int(bucket.bucket_key_enabled)))
+                        bucket.default_sse, int(bucket.bucket_key_enabled), *_access_params(bucket)))
         return None
 
     def get_bucket(self, name: str) -> Bucket | None:
@@ -261,7 +273,7 @@ class SqliteMetaStore:
         if cached is not None and cached[0] == token:
             return cached[1]
         row = self._conn().execute("SELECT name, owner, created, region, versioning, default_sse,"
-                                   " bucket_key_enabled, policy FROM buckets WHERE name=?", (name,)).fetchone()
+                                   f" bucket_key_enabled, policy, {_ACCESS_COLS} FROM buckets WHERE name=?", (name,)).fetchone()
         bucket = _bucket(row) if row else None
         if len(self._buckets) >= _BUCKET_CACHE:
             self._buckets.clear()
@@ -270,7 +282,7 @@ class SqliteMetaStore:
 
     def list_buckets(self) -> list[Bucket]:
         rows = self._conn().execute("SELECT name, owner, created, region, versioning, default_sse,"
-                                    " bucket_key_enabled, policy FROM buckets ORDER BY name").fetchall()
+                                    f" bucket_key_enabled, policy, {_ACCESS_COLS} FROM buckets ORDER BY name").fetchall()
         return [_bucket(r) for r in rows]
 
     def delete_bucket(self, name: str) -> bool:
@@ -304,6 +316,29 @@ class SqliteMetaStore:
 
     def set_bucket_policy(self, name: str, policy: str | None) -> None:
         self._update_bucket(name, "UPDATE buckets SET policy=? WHERE name=?", (policy,))
+
+    def set_bucket_acl(self, name: str, acl: Acl | None) -> None:
+        self._update_bucket(name, "UPDATE buckets SET acl=? WHERE name=?", (acl_to_json(acl) if acl else None,))
+
+    def set_bucket_ownership(self, name: str, ownership: Ownership | None) -> None:
+        self._update_bucket(name, "UPDATE buckets SET ownership=? WHERE name=?",
+                            (ownership.value if ownership else None,))
+
+    def set_public_access_block(self, name: str, block: PublicAccessBlock | None) -> None:
+        self._update_bucket(name, "UPDATE buckets SET public_access_block=? WHERE name=?",
+                            (block.to_json() if block else None,))
+
+    def get_object_acl(self, object_uid: bytes) -> Acl | None:
+        row = self._conn().execute("SELECT acl FROM object_acls WHERE object_uid=?", (object_uid,)).fetchone()
+        return acl_from_json(row[0]) if row else None
+
+    def set_object_acl(self, object_uid: bytes, acl: Acl | None) -> None:
+        with self._write() as db:
+            if acl is None:
+                db.execute("DELETE FROM object_acls WHERE object_uid=?", (object_uid,))
+            else:
+                db.execute("INSERT OR REPLACE INTO object_acls(object_uid, acl) VALUES (?,?)",
+                           (object_uid, acl_to_json(acl)))
 
     # -- objects -------------------------------------------------------------------------------
     def get_version(self, bucket: str, key: str, version_id: str | None = None, *,
