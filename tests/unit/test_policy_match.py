@@ -30,7 +30,7 @@ from sealbox.service.policy import (
 SHORT = 64  # sealbox.service.policy_match._SHORT: longer '?'-segments take the Shift-And path
 
 KEY_60K = 60 * 1024
-BOUND = 0.05  # seconds: generous; each case below runs in well under a millisecond here
+BOUND = 0.2  # CPU seconds: generous; each case below takes well under a millisecond here
 
 
 def reference(pattern: str, text: str) -> bool:
@@ -58,9 +58,12 @@ def reference(pattern: str, text: str) -> bool:
 
 
 def timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
+    """CPU seconds of this thread: unlike wall time it does not grow when other processes share the
+    cores (the suite runs beside servers and browsers). The bounds below are generous against that
+    and separate linear from backtracking matching, which took seconds to minutes on these inputs."""
+    start = time.thread_time()
     fn()
-    return time.perf_counter() - start
+    return time.thread_time() - start
 
 
 # -- semantics ---------------------------------------------------------------------------------------------
@@ -182,7 +185,7 @@ def test_the_worst_case_found_a_long_single_character_segment() -> None:
     pattern = "*" + "a?" * 5000 + "b*"
     text = "a" * KEY_60K
     wildcard_match(pattern, "")  # compiled once per worker and cached: not what is timed
-    assert timed(lambda: wildcard_match(pattern, text)) < 2.0
+    assert timed(lambda: wildcard_match(pattern, text)) < 5.0
     assert wildcard_match(pattern, text[:30000] + "b" + text[30000:])
 
 
@@ -214,7 +217,7 @@ def test_validating_a_huge_resource_pattern_is_fast() -> None:
     resource = "arn:aws:s3:::b" + "*?" * 9000
     text = json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": resource}]})
-    assert timed(lambda: parse_policy(text, "b")) < 1.0
+    assert timed(lambda: parse_policy(text, "b")) < 3.0
 
 
 def test_a_policy_of_thousands_of_patterns_has_a_budget() -> None:
@@ -235,7 +238,7 @@ def test_a_policy_of_thousands_of_patterns_has_a_budget() -> None:
         return evaluate(policy, AccessRequest(None, None, "s3:GetObject", "b/k",
                                               condition_values(ctx, None, "s3:GetObject")))
     assert count > 1500
-    assert timed(lambda: decide("a" * KEY_60K)) < 0.25
+    assert timed(lambda: decide("a" * KEY_60K)) < 1.0
     assert decide("a" * KEY_60K) is Decision.DENY  # fails closed, even though the policy only allows
     assert decide("Mozilla a1b7 " + "a" * 100) is Decision.ALLOW  # ordinary values are matched in full
     assert decide("a" * 1000) is Decision.NONE
