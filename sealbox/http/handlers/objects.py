@@ -9,6 +9,7 @@ from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.types import NULL_VERSION, ObjectVersion
 from sealbox.http.acl_xml import acl_request
 from sealbox.http.handlers.base import Services, version_headers
+from sealbox.http.handlers.object_lock import bypass_asked, lock_headers, lock_request, require_integrity
 from sealbox.http.headers import conditions, content_headers, parse_range, user_metadata
 from sealbox.http.request import Request, Response
 from sealbox.http.router import Op
@@ -51,7 +52,9 @@ def write_params(headers: Mapping[str, str]) -> WriteParams:
     return WriteParams(content_headers=content_headers(headers), user_meta=user_metadata(headers),
                        sse=check_sse_value(headers.get(SSE_HEADER)), storage_class=storage_class,
                        if_none_match_star=if_none_match is not None, if_match=headers.get("if-match"),
-                       acl=acl_request(headers))
+                       acl=acl_request(headers),
+
+                       lock=lock_request(headers))
 
 
 def checksum_headers(v: ObjectVersion) -> dict[str, str]:
@@ -63,6 +66,8 @@ def checksum_headers(v: ObjectVersion) -> dict[str, str]:
 
 async def put_object(s: Services, r: Request) -> Response:
     params = write_params(r.headers)
+    if params.lock is not None:
+        require_integrity(r.headers)
     version = await s.objects.put(r.principal, r.bucket, r.key, r.payload(), params)
     return Response(200, {"etag": version.quoted_etag, **version_headers(version), **checksum_headers(version)})
 
@@ -74,6 +79,7 @@ def object_headers(v: ObjectVersion, r: Request) -> dict[str, str]:
         headers[f"x-amz-meta-{name}"] = value
     if v.storage_class != "STANDARD":
         headers["x-amz-storage-class"] = v.storage_class
+    headers.update(lock_headers(v))
     # A checksum covers the whole object: a ranged or part read must not claim it.
     whole = "partNumber" not in r.query and "range" not in r.headers
     if r.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED" and whole:
@@ -129,7 +135,7 @@ async def head_object(s: Services, r: Request) -> Response:
 
 
 async def delete_object(s: Services, r: Request) -> Response:
-    result = await s.objects.delete(r.principal, r.bucket, r.key, r.route.version_id)
+    result = await s.objects.delete(r.principal, r.bucket, r.key, r.route.version_id, bypass_asked(r.headers))
     headers: dict[str, str] = {}
     if result.version_id:
         headers["x-amz-version-id"] = result.version_id
@@ -155,7 +161,7 @@ async def delete_objects(s: Services, r: Request) -> Response:
         if not key:
             raise SealboxError(ErrorCode.MALFORMED_XML)
         try:
-            result = await s.objects.delete(r.principal, r.bucket, key, version_id)
+            result = await s.objects.delete(r.principal, r.bucket, key, version_id, bypass_asked(r.headers))
         except SealboxError as exc:
             out.append(f"<Error>{el('Key', key)}{el('VersionId', version_id) if version_id else ''}"
                        f"{el('Code', exc.code.value)}{el('Message', exc.message or exc.code.value)}</Error>")
