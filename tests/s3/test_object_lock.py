@@ -156,7 +156,7 @@ def test_governance_needs_header_and_permission(server: Server, s3: Any, lock_bu
     name, access_key, secret = add_user(server)
     bob = client_of(server, access_key, secret)
     grant = ["s3:DeleteObjectVersion", "s3:PutObjectRetention", "s3:GetObject", "s3:GetObjectVersion"]
-    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": name},
+    policy: dict[str, Any] = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": name},
               "Action": grant, "Resource": f"arn:aws:s3:::{lock_bucket}/*"}]}
     s3.put_bucket_policy(Bucket=lock_bucket, Policy=json.dumps(policy))
     vid = _put(s3, lock_bucket, "g", "GOVERNANCE")
