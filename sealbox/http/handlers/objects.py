@@ -9,6 +9,7 @@ from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.types import NULL_VERSION, ObjectVersion
 from sealbox.http.acl_xml import acl_request
 from sealbox.http.handlers.base import Services, version_headers
+from sealbox.http.handlers.lifecycle import expiration_header
 from sealbox.http.handlers.object_lock import bypass_asked, lock_headers, lock_request, require_integrity
 from sealbox.http.headers import conditions, content_headers, parse_range, user_metadata
 from sealbox.http.request import Request, Response
@@ -69,7 +70,8 @@ async def put_object(s: Services, r: Request) -> Response:
     if params.lock is not None:
         require_integrity(r.headers)
     version = await s.objects.put(r.principal, r.bucket, r.key, r.payload(), params)
-    return Response(200, {"etag": version.quoted_etag, **version_headers(version), **checksum_headers(version)})
+    return Response(200, {"etag": version.quoted_etag, **version_headers(version), **checksum_headers(version),
+                          **expiration_header(s, s.buckets.existing(r.principal, r.bucket), version)})
 
 
 def object_headers(v: ObjectVersion, r: Request) -> dict[str, str]:
@@ -112,6 +114,7 @@ async def _read(s: Services, r: Request, with_body: bool) -> Response:
     read = s.objects.read(r.principal, r.bucket, r.key, spec)
     v = read.version
     headers = object_headers(v, r)
+    headers.update(expiration_header(s, read.bucket, v))
     if v.version_id == NULL_VERSION and (route.version_id is not None or s.objects.names_null_version(read.bucket)):
         headers["x-amz-version-id"] = NULL_VERSION
     if route.part_number and v.part_count:
