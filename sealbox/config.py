@@ -31,6 +31,9 @@ class Settings:
     # Object Ownership of new buckets without x-amz-object-ownership: BucketOwnerEnforced (ACLs
     # disabled, AWS's default since April 2023) or ObjectWriter / BucketOwnerPreferred (ACLs on).
     default_object_ownership: str = "BucketOwnerEnforced"
+    # FOR TESTING ONLY: the length of a lifecycle "day" in seconds (issue 17); rules say days, and
+    # tests watch objects expire in seconds. 86400 in production.
+    lifecycle_day_seconds: float = 86400.0
 
     @property
     def keyring_path(self) -> Path:

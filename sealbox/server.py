@@ -130,6 +130,7 @@ def run_worker(settings: Settings, socks: list[Listener], boards: dict[str, Boar
             loop.add_signal_handler(sig, stop.set)
         # One set of services for every listener of this worker (sealbox.app.build_handlers).
         handlers = build_handlers(settings, {_kind(listener) for listener in socks})
+        _start_lifecycle(settings)
         connections = ConnectionSet()
         acceptors = []
         for listener in socks:
@@ -145,6 +146,16 @@ def run_worker(settings: Settings, socks: list[Listener], boards: dict[str, Boar
         await connections.shutdown(SHUTDOWN_GRACE)
 
     uvloop.run(main())
+
+
+def _start_lifecycle(settings: Settings) -> None:
+    """The lifecycle worker (issue 17): a thread per worker; a file lock lets one pass run at a time."""
+    from sealbox.service.lifecycle_worker import start_in_worker
+    from sealbox.storage.data.local import LocalBlobStore
+    from sealbox.storage.meta.sqlite import SqliteMetaStore
+
+    start_in_worker(SqliteMetaStore(settings.db_path), LocalBlobStore(settings.data_dir), settings.data_dir,
+                    settings.lifecycle_day_seconds)
 
 
 def supervise(settings: Settings, socks: list[Listener]) -> None:

@@ -24,6 +24,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         request_timeout=args.request_timeout,
         sigv2=not args.no_sigv2,
         default_object_ownership=args.default_object_ownership,
+        lifecycle_day_seconds=args.lifecycle_day_seconds,
     )
 
 
@@ -57,6 +58,8 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    default=env_default("DEFAULT_OBJECT_OWNERSHIP", "BucketOwnerEnforced"),
                    help="Object Ownership of new buckets that do not ask (default BucketOwnerEnforced: ACLs"
                         " disabled, as on AWS since 2023; ObjectWriter restores ACLs on new buckets)")
+    p.add_argument("--lifecycle-day-seconds", type=float, default=86400.0, metavar="N",
+                   help="FOR TESTING ONLY: a lifecycle rule's day lasts N seconds (default 86400)")
     p.set_defaults(func=_serve)
 
 
@@ -87,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     # Each further command family lives in its own module with a register(subparsers) function.
     import importlib
 
-    for name in ("keys", "users", "maintenance"):
+    for name in ("keys", "users", "maintenance", "lifecycle"):
         try:
             module = importlib.import_module(f"sealbox.cli.{name}")
         except ModuleNotFoundError as exc:

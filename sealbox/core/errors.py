@@ -74,6 +74,12 @@ class ErrorCode(enum.Enum):
     UNRESOLVABLE_GRANT_BY_EMAIL_ADDRESS = "UnresolvableGrantByEmailAddress"
     OWNERSHIP_CONTROLS_NOT_FOUND_ERROR = "OwnershipControlsNotFoundError"
     NO_SUCH_PUBLIC_ACCESS_BLOCK_CONFIGURATION = "NoSuchPublicAccessBlockConfiguration"
+    # Object Lock and lifecycle (issue 17)
+    INVALID_BUCKET_STATE = "InvalidBucketState"
+    INVALID_RETENTION_PERIOD = "InvalidRetentionPeriod"
+    OBJECT_LOCK_CONFIG_NOT_FOUND = "ObjectLockConfigurationNotFoundError"
+    NO_SUCH_OBJECT_LOCK_CONFIG = "NoSuchObjectLockConfiguration"
+    NO_SUCH_LIFECYCLE_CONFIG = "NoSuchLifecycleConfiguration"
 
 
 @dataclass(frozen=True)

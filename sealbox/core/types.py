@@ -39,6 +39,10 @@ class Bucket:
     acl: Acl | None = field(default=None, repr=False)
     ownership: Ownership | None = None
     public_access_block: PublicAccessBlock | None = None
+    # Object Lock (issue 17): enabled for good once set; the default retention as "MODE:Days|Years:N"
+    object_lock: bool = False
+    lock_default: str | None = None
+    lifecycle: str | None = field(default=None, repr=False)  # the lifecycle rules, as JSON (service/lifecycle.py)
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,24 @@ class Extent:
     # True: the stored bytes live in the metadata store beside the version row, not in a blob file
     # (small simple PUTs: one metadata commit makes them durable, see storage/data/local.py).
     inline: bool = False
+
+
+LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
+
+
+@dataclass(frozen=True)
+class ObjectLock:
+    """A version's Object Lock state (issue 17): a retention (mode and date) and/or a legal hold."""
+
+    mode: str | None = None  # GOVERNANCE | COMPLIANCE; None: no retention
+    retain_until: float | None = None  # epoch seconds
+    legal_hold: bool = False
+
+    def retained(self, now: float) -> bool:
+        return self.mode is not None and self.retain_until is not None and self.retain_until > now
+
+
+NO_LOCK = ObjectLock()
 
 
 @dataclass(frozen=True)
@@ -94,6 +116,7 @@ class ObjectVersion:
     # (a metadata store used without keys, e.g. by ``sealbox scrub``): those fields are then empty.
     # None for plain objects and for every version a keyed store returns (fields filled in).
     sealed_meta: bytes | None = field(default=None, repr=False)
+    lock: ObjectLock = NO_LOCK
 
     @property
     def quoted_etag(self) -> str:

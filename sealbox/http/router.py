@@ -57,6 +57,16 @@ class Op(enum.Enum):
     COMPLETE_MULTIPART_UPLOAD = "CompleteMultipartUpload"
     ABORT_MULTIPART_UPLOAD = "AbortMultipartUpload"
     LIST_PARTS = "ListParts"
+    # Object Lock and lifecycle (issue 17)
+    GET_OBJECT_LOCK_CONFIGURATION = "GetObjectLockConfiguration"
+    PUT_OBJECT_LOCK_CONFIGURATION = "PutObjectLockConfiguration"
+    GET_OBJECT_RETENTION = "GetObjectRetention"
+    PUT_OBJECT_RETENTION = "PutObjectRetention"
+    GET_OBJECT_LEGAL_HOLD = "GetObjectLegalHold"
+    PUT_OBJECT_LEGAL_HOLD = "PutObjectLegalHold"
+    GET_BUCKET_LIFECYCLE = "GetBucketLifecycleConfiguration"
+    PUT_BUCKET_LIFECYCLE = "PutBucketLifecycleConfiguration"
+    DELETE_BUCKET_LIFECYCLE = "DeleteBucketLifecycle"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +85,8 @@ MAX_PART_NUMBER = 10000
 
 
 # Sub-resources sealbox does not implement: answered with NotImplemented rather than misrouted.
-_UNSUPPORTED = ("tagging", "cors", "lifecycle", "website", "logging", "notification", "replication",
-                "requestPayment", "object-lock", "retention", "legal-hold", "accelerate", "analytics",
+_UNSUPPORTED = ("tagging", "cors", "website", "logging", "notification", "replication",
+                "requestPayment", "accelerate", "analytics",
                 "inventory", "metrics", "intelligent-tiering", "restore", "select", "torrent", "attributes")
 
 
@@ -158,15 +168,19 @@ def _bucket_op(method: str, q: Mapping[str, str]) -> Op:
                 ("acl", Op.GET_BUCKET_ACL), ("ownershipControls", Op.GET_BUCKET_OWNERSHIP_CONTROLS),
                 ("publicAccessBlock", Op.GET_PUBLIC_ACCESS_BLOCK), ("policyStatus", Op.GET_BUCKET_POLICY_STATUS),
                 ("versions", Op.LIST_OBJECT_VERSIONS),
-                ("uploads", Op.LIST_MULTIPART_UPLOADS), (None, Op.LIST_OBJECTS)],
+                ("uploads", Op.LIST_MULTIPART_UPLOADS), ("object-lock", Op.GET_OBJECT_LOCK_CONFIGURATION),
+                ("lifecycle", Op.GET_BUCKET_LIFECYCLE), (None, Op.LIST_OBJECTS)],
         "PUT": [("versioning", Op.PUT_BUCKET_VERSIONING), ("encryption", Op.PUT_BUCKET_ENCRYPTION),
                 ("policy", Op.PUT_BUCKET_POLICY), ("acl", Op.PUT_BUCKET_ACL),
                 ("ownershipControls", Op.PUT_BUCKET_OWNERSHIP_CONTROLS),
-                ("publicAccessBlock", Op.PUT_PUBLIC_ACCESS_BLOCK), (None, Op.CREATE_BUCKET)],
+                ("publicAccessBlock", Op.PUT_PUBLIC_ACCESS_BLOCK),
+                ("object-lock", Op.PUT_OBJECT_LOCK_CONFIGURATION), ("lifecycle", Op.PUT_BUCKET_LIFECYCLE),
+                (None, Op.CREATE_BUCKET)],
         "HEAD": [(None, Op.HEAD_BUCKET)],
         "DELETE": [("encryption", Op.DELETE_BUCKET_ENCRYPTION), ("policy", Op.DELETE_BUCKET_POLICY),
                    ("ownershipControls", Op.DELETE_BUCKET_OWNERSHIP_CONTROLS),
-                   ("publicAccessBlock", Op.DELETE_PUBLIC_ACCESS_BLOCK), (None, Op.DELETE_BUCKET)],
+                   ("publicAccessBlock", Op.DELETE_PUBLIC_ACCESS_BLOCK),
+                   ("lifecycle", Op.DELETE_BUCKET_LIFECYCLE), (None, Op.DELETE_BUCKET)],
         "POST": [("delete", Op.DELETE_OBJECTS), (None, Op.POST_OBJECT)],
     }
     for marker, op in table.get(method, []):
@@ -182,12 +196,20 @@ def _object_op(method: str, q: Mapping[str, str], headers: Mapping[str, str]) ->
     if method == "PUT":
         if "acl" in q:
             return Op.PUT_OBJECT_ACL
+        if "retention" in q:
+            return Op.PUT_OBJECT_RETENTION
+        if "legal-hold" in q:
+            return Op.PUT_OBJECT_LEGAL_HOLD
         if "uploadId" in q or "partNumber" in q:
             return Op.UPLOAD_PART_COPY if copy else Op.UPLOAD_PART
         return Op.COPY_OBJECT if copy else Op.PUT_OBJECT
     if method == "GET":
         if "acl" in q:
             return Op.GET_OBJECT_ACL
+        if "retention" in q:
+            return Op.GET_OBJECT_RETENTION
+        if "legal-hold" in q:
+            return Op.GET_OBJECT_LEGAL_HOLD
         return Op.LIST_PARTS if "uploadId" in q else Op.GET_OBJECT
     if method == "HEAD":
         return Op.HEAD_OBJECT

@@ -137,7 +137,8 @@ class BucketService:
         return found[:limit], True
 
     def create(self, principal: Principal, name: str, location: str | None, *,
-               ownership: Ownership | None = None, acl: Acl | None = None) -> Bucket:
+               ownership: Ownership | None = None, acl: Acl | None = None,
+               object_lock: bool = False) -> Bucket:
         """``ownership`` None: the server's default; ``acl`` None: private (``service.permissions``
         checks a requested ACL against the ownership first)."""
         who = require_principal(principal)
@@ -146,8 +147,10 @@ class BucketService:
             raise SealboxError(ErrorCode.INVALID_LOCATION_CONSTRAINT,
                                f"The specified location-constraint is not valid for this endpoint"
                                f" ({self.region}).", LocationConstraint=location)
+        # Object Lock at creation (x-amz-bucket-object-lock-enabled) turns versioning on, for good.
         bucket = Bucket(name=name, owner=who.name, created=time.time(), region=self.region, acl=acl,
-                        ownership=ownership or self.default_ownership)
+                        ownership=ownership or self.default_ownership, object_lock=object_lock,
+                        versioning=Versioning.ENABLED if object_lock else Versioning.UNVERSIONED)
         existing = self._meta.create_bucket(bucket)
         if existing is not None:
             if existing.owner == who.name:

@@ -17,15 +17,16 @@ This module is also the web console's "change the encryption of an object": a co
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from sealbox.core.checksums import ALGORITHMS
 from sealbox.core.errors import NO_FACTS, ErrorCode, SealboxError
 from sealbox.core.names import validate_key, validate_user_metadata
-from sealbox.core.types import Body, Buffer, ObjectVersion
-from sealbox.service import permissions
+from sealbox.service import object_lock, permissions
 from sealbox.service.acl import AclRequest
+from sealbox.core.types import Body, Buffer, ObjectLock, ObjectVersion
 from sealbox.service.conditions import Conditions, check_conditions
 from sealbox.service.identity import Principal
 from sealbox.service.objects import ObjectService, WriteParams, check_sse_value
@@ -46,6 +47,7 @@ class CopyParams:
     conditions: Conditions | None = None  # x-amz-copy-source-if-* on the source
     checksum_algorithm: str | None = None  # x-amz-checksum-algorithm; default: the source's algorithms
     acl: AclRequest | None = None  # x-amz-acl / x-amz-grant-*: the copy's ACL (never the source's)
+    lock: ObjectLock | None = None  # x-amz-object-lock-* of the copy (never the source's), issue 17
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,8 @@ async def copy_object(objects: ObjectService, principal: Principal, src_bucket: 
     try:
         source = read.version
         _refuse_noop_self_copy(source, destination.name, dst_key, params, sse)
-        write = _destination_params(source, params)
+        write = dataclasses.replace(_destination_params(source, params),
+                                    lock=object_lock.for_write(destination, params.lock))
         validate_user_metadata(write.user_meta)
         access = permissions.for_write(objects.buckets, destination, principal, dst_key, params.acl)
         uid, sealed, data_key = objects.encryption_for(destination.name, dst_key, sse)

@@ -31,7 +31,7 @@ from sealbox.core.checksums import b64, combine_composite
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.names import validate_key, validate_user_metadata
 from sealbox.core.types import Bucket, Buffer, Extent, ObjectVersion
-from sealbox.service import permissions
+from sealbox.service import object_lock, permissions
 from sealbox.service.conditions import Conditions
 from sealbox.service.copy import SourcePayload, check_checksum_algorithm, open_source
 from sealbox.service.identity import Principal
@@ -148,7 +148,7 @@ async def create_upload(objects: ObjectService, principal: Principal, bucket_nam
                     initiated=time.time(), owner=access.owner, content_headers=dict(params.write.content_headers),
                     user_meta=dict(params.write.user_meta), sse=sse, sealed_key=sealed,
                     checksum_algorithm=algorithm, checksum_type=checksum_type,
-                    storage_class=params.write.storage_class)
+                    storage_class=params.write.storage_class, lock=object_lock.for_write(bucket, params.write.lock))
     await objects.run(objects.meta.create_upload, upload)
     return upload
 
@@ -339,6 +339,7 @@ async def complete_upload(objects: ObjectService, principal: Principal, bucket_n
         content_headers=upload.content_headers, user_meta=upload.user_meta, checksums=checksums,
         checksum_type=upload.checksum_type if checksums else None, sse=upload.sse, sealed_key=upload.sealed_key,
         extents=tuple(_part_extent(p) for p in parts), part_count=len(parts), storage_class=upload.storage_class,
+        lock=upload.lock,
     )
     result = await objects.run(objects.meta.finish_upload, upload_id, version)
     if result.orphaned:  # parts not used, and the data of a replaced null version

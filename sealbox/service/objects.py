@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import re
 import time
@@ -19,6 +20,7 @@ from sealbox.core import ids
 from sealbox.core.errors import ErrorCode, ErrorFacts, SealboxError
 from sealbox.core.names import validate_key, validate_user_metadata
 from sealbox.core.types import (
+    NO_LOCK,
     NULL_VERSION,
     SSE_AES256,
     Body,
@@ -26,11 +28,12 @@ from sealbox.core.types import (
     Buffer,
     Extent,
     ListPage,
+    ObjectLock,
     ObjectVersion,
     Versioning,
 )
 from sealbox.core.acl import Acl
-from sealbox.service import permissions
+from sealbox.service import object_lock, permissions
 from sealbox.service.access import access_denied, allowed
 from sealbox.service.acl import AclRequest
 from sealbox.service.buckets import BucketService
@@ -70,6 +73,7 @@ class WriteParams:
     if_none_match_star: bool = False
     if_match: str | None = None
     acl: AclRequest | None = None  # x-amz-acl / x-amz-grant-* (the POST form's acl field)
+    lock: ObjectLock | None = None  # x-amz-object-lock-* as requested; the bucket's default otherwise
 
 
 def new_version_id() -> str:
@@ -156,6 +160,7 @@ class ObjectService:
         validate_user_metadata(params.user_meta)
         access = permissions.for_write(self.buckets, bucket, principal, key, params.acl)
         sse = self.effective_sse(bucket, params.sse)
+        params = dataclasses.replace(params, lock=object_lock.for_write(bucket, params.lock))
         uid, sealed, data_key = self.encryption_for(bucket.name, key, sse)
         await self.store_acl(uid, access.acl)
         target = EncryptionTarget(data_key, uid, 0) if data_key else None
@@ -179,7 +184,7 @@ class ObjectService:
             content_headers=params.content_headers, user_meta=params.user_meta,
             checksums={a: b64(d) for a, d in written.checksums.items()},
             checksum_type="FULL_OBJECT" if written.checksums else None, sse=sse, sealed_key=sealed,
-            extents=(written.extent,), storage_class=params.storage_class,
+            extents=(written.extent,), storage_class=params.storage_class, lock=params.lock or NO_LOCK,
         )
 
     async def commit(self, writer: BlobWriter | None, version: ObjectVersion, params: WriteParams) -> ObjectVersion:
@@ -352,14 +357,19 @@ class ObjectService:
 
     # -- delete --------------------------------------------------------------------------------
     async def delete(self, principal: Principal, bucket_name: str, key: str,
-                     version_id: str | None) -> DeleteResult:
+                     version_id: str | None, bypass_governance: bool = False) -> DeleteResult:
+        """Delete a version (or add a delete marker). Object Lock is enforced by the store, inside the
+        delete's transaction; ``bypass_governance`` (the request's header) counts only with the
+        s3:BypassGovernanceRetention permission (``object_lock.may_bypass``)."""
         action = "s3:DeleteObjectVersion" if version_id else "s3:DeleteObject"
         bucket = self.buckets.get(principal, bucket_name, action, key)
         check_version_id(version_id)
         marker = ObjectVersion(bucket=bucket.name, key=key, version_id=new_version_id(), object_uid=b"",
                                size=0, etag="", last_modified=time.time(), owner=principal.name,
                                is_delete_marker=True)
-        result = await self.run(self.meta.delete, bucket.name, key, version_id, marker)
+        bypass = object_lock.may_bypass(principal, bucket, key, bypass_governance)
+        result = await self.run(functools.partial(self.meta.delete, bucket.name, key, version_id, marker,
+                                                  bypass_governance=bypass))
         if result.orphaned:
             await self.run(self.blobs.delete, [e.blob_id for e in result.orphaned])
         return result

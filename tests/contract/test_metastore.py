@@ -14,7 +14,16 @@ from pathlib import Path
 import pytest
 
 from sealbox.core.errors import ErrorCode, SealboxError
-from sealbox.core.types import NULL_VERSION, SSE_AES256, Bucket, Extent, ObjectMetadata, ObjectVersion, Versioning
+from sealbox.core.types import (
+    NULL_VERSION,
+    SSE_AES256,
+    Bucket,
+    Extent,
+    ObjectLock,
+    ObjectMetadata,
+    ObjectVersion,
+    Versioning,
+)
 from sealbox.crypto.keyring import Keyring, generate_master_key
 from sealbox.service.metadata import MetadataSealer
 from sealbox.service.pipeline import IntegrityFailure
@@ -354,3 +363,66 @@ def test_conditional_put_against_a_sealed_etag(keyed: MetaStore, sealer: Sealer)
     with pytest.raises(SealboxError):
         keyed.put_version(_sse_version(sealer, "k"), if_match=f'"{FIELDS.etag}"')  # now "e2"
     keyed.put_version(_sse_version(sealer, "k"), if_match='"e2"')
+
+
+# -- Object Lock (issue 17): the store enforces it inside the delete transaction --------------------
+def _marker(key: str) -> ObjectVersion:
+    return dataclasses.replace(_version(key), is_delete_marker=True, extents=())
+
+
+def test_object_lock_needs_versioning_and_keeps_it(store: MetaStore) -> None:
+    _bucket(store)
+    with pytest.raises(SealboxError) as exc:
+        store.set_bucket_object_lock("bkt", None)
+    assert exc.value.code is ErrorCode.INVALID_BUCKET_STATE
+    store.set_bucket_versioning("bkt", Versioning.ENABLED)
+    store.set_bucket_object_lock("bkt", "GOVERNANCE:Days:1")
+    bucket = store.get_bucket("bkt")
+    assert bucket is not None and bucket.object_lock and bucket.lock_default == "GOVERNANCE:Days:1"
+    with pytest.raises(SealboxError) as exc:
+        store.set_bucket_versioning("bkt", Versioning.SUSPENDED)
+    assert exc.value.code is ErrorCode.INVALID_BUCKET_STATE
+
+
+@pytest.mark.parametrize("lock", [ObjectLock("COMPLIANCE", time.time() + 3600),
+                                  ObjectLock("GOVERNANCE", time.time() + 3600),
+                                  ObjectLock(None, None, True)])
+def test_locked_version_is_not_deleted(store: MetaStore, lock: ObjectLock) -> None:
+    _bucket(store, versioning=Versioning.ENABLED)
+    v = _version("k", lock=lock)
+    vid = store.put_version(v).version_id
+    got = store.get_version("bkt", "k", vid)
+    assert got is not None and got.lock == lock
+    with pytest.raises(SealboxError) as exc:
+        store.delete("bkt", "k", vid, _marker("k"))
+    assert exc.value.code is ErrorCode.ACCESS_DENIED
+    if lock.mode == "GOVERNANCE":
+        store.delete("bkt", "k", vid, _marker("k"), bypass_governance=True)
+        assert store.get_version("bkt", "k", vid, fresh=True) is None
+        return
+    with pytest.raises(SealboxError):
+        store.delete("bkt", "k", vid, _marker("k"), bypass_governance=True)
+    assert store.get_version("bkt", "k", vid, fresh=True) is not None
+    # without a version id: a delete marker, the version stays
+    assert store.delete("bkt", "k", None, _marker("k")).delete_marker
+
+
+def test_expired_retention_allows_delete_and_update_lock_is_atomic(store: MetaStore) -> None:
+    _bucket(store, versioning=Versioning.ENABLED)
+    vid = store.put_version(_version("k", lock=ObjectLock("COMPLIANCE", time.time() - 1))).version_id
+    updated = store.update_lock("bkt", "k", vid, lambda v: dataclasses.replace(v.lock, legal_hold=True))
+    assert updated is not None and updated.lock.legal_hold
+    with pytest.raises(SealboxError):
+        store.delete("bkt", "k", vid, _marker("k"))
+    store.update_lock("bkt", "k", vid, lambda v: dataclasses.replace(v.lock, legal_hold=False))
+    store.delete("bkt", "k", vid, _marker("k"))
+    assert store.update_lock("bkt", "k", vid, lambda v: v.lock) is None
+
+
+def test_delete_only_if_latest(store: MetaStore) -> None:
+    _bucket(store, versioning=Versioning.ENABLED)
+    first = store.put_version(_version("k")).version_id
+    store.put_version(_version("k"))
+    assert not store.delete("bkt", "k", None, _marker("k"), only_if_latest=first).delete_marker
+    latest = store.get_version("bkt", "k", fresh=True)
+    assert latest is not None and not latest.is_delete_marker

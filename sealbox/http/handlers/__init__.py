@@ -12,10 +12,21 @@ Handler = Callable[[Services, Request], Awaitable[Response]]
 
 
 def _table() -> dict[Op, Handler]:
-    from sealbox.http.handlers import acl, buckets, copy, listing, multipart, objects, policy, post_object
+    from sealbox.http.handlers import (
+        acl,
+        buckets,
+        copy,
+        lifecycle,
+        listing,
+        multipart,
+        object_lock,
+        objects,
+        policy,
+        post_object,
+    )
 
     table: dict[Op, Handler] = {}
-    for module in (acl, buckets, copy, listing, multipart, objects, policy, post_object):
+    for module in (acl, buckets, copy, lifecycle, listing, multipart, object_lock, objects, policy, post_object):
         table.update(module.HANDLERS)
     return table
 

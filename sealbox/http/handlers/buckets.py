@@ -39,7 +39,8 @@ async def create_bucket(s: Services, r: Request) -> Response:
         location = child_text(parse(body), "LocationConstraint")
     ownership, acl = permissions.for_new_bucket(s.buckets, r.principal, r.bucket, acl_request(r.headers),
                                                 check_ownership_header(r.headers.get("x-amz-object-ownership")))
-    s.buckets.create(r.principal, r.bucket, location, ownership=ownership, acl=acl)
+    lock = r.headers.get("x-amz-bucket-object-lock-enabled", "").strip().lower() == "true"
+    s.buckets.create(r.principal, r.bucket, location, ownership=ownership, acl=acl, object_lock=lock)
     return Response(200, {"location": f"/{r.bucket}"})
 
 

@@ -68,6 +68,7 @@ def _copy_params(r: Request) -> CopyParams:
         conditions=copy_conditions(r),
         checksum_algorithm=r.headers.get("x-amz-checksum-algorithm"),
         acl=given.acl,
+        lock=given.lock,
     )
 
 

@@ -9,6 +9,8 @@ from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.types import NULL_VERSION, ObjectVersion
 from sealbox.http.acl_xml import acl_request
 from sealbox.http.handlers.base import Services, version_headers
+from sealbox.http.handlers.lifecycle import expiration_header
+from sealbox.http.handlers.object_lock import bypass_asked, lock_headers, lock_request, require_integrity
 from sealbox.http.headers import conditions, content_headers, parse_range, user_metadata
 from sealbox.http.request import Request, Response
 from sealbox.http.router import Op
@@ -51,7 +53,9 @@ def write_params(headers: Mapping[str, str]) -> WriteParams:
     return WriteParams(content_headers=content_headers(headers), user_meta=user_metadata(headers),
                        sse=check_sse_value(headers.get(SSE_HEADER)), storage_class=storage_class,
                        if_none_match_star=if_none_match is not None, if_match=headers.get("if-match"),
-                       acl=acl_request(headers))
+                       acl=acl_request(headers),
+
+                       lock=lock_request(headers))
 
 
 def checksum_headers(v: ObjectVersion) -> dict[str, str]:
@@ -63,8 +67,11 @@ def checksum_headers(v: ObjectVersion) -> dict[str, str]:
 
 async def put_object(s: Services, r: Request) -> Response:
     params = write_params(r.headers)
+    if params.lock is not None:
+        require_integrity(r.headers)
     version = await s.objects.put(r.principal, r.bucket, r.key, r.payload(), params)
-    return Response(200, {"etag": version.quoted_etag, **version_headers(version), **checksum_headers(version)})
+    return Response(200, {"etag": version.quoted_etag, **version_headers(version), **checksum_headers(version),
+                          **expiration_header(s, s.buckets.existing(r.principal, r.bucket), version)})
 
 
 def object_headers(v: ObjectVersion, r: Request) -> dict[str, str]:
@@ -74,6 +81,7 @@ def object_headers(v: ObjectVersion, r: Request) -> dict[str, str]:
         headers[f"x-amz-meta-{name}"] = value
     if v.storage_class != "STANDARD":
         headers["x-amz-storage-class"] = v.storage_class
+    headers.update(lock_headers(v))
     # A checksum covers the whole object: a ranged or part read must not claim it.
     whole = "partNumber" not in r.query and "range" not in r.headers
     if r.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED" and whole:
@@ -106,6 +114,7 @@ async def _read(s: Services, r: Request, with_body: bool) -> Response:
     read = s.objects.read(r.principal, r.bucket, r.key, spec)
     v = read.version
     headers = object_headers(v, r)
+    headers.update(expiration_header(s, read.bucket, v))
     if v.version_id == NULL_VERSION and (route.version_id is not None or s.objects.names_null_version(read.bucket)):
         headers["x-amz-version-id"] = NULL_VERSION
     if route.part_number and v.part_count:
@@ -129,7 +138,7 @@ async def head_object(s: Services, r: Request) -> Response:
 
 
 async def delete_object(s: Services, r: Request) -> Response:
-    result = await s.objects.delete(r.principal, r.bucket, r.key, r.route.version_id)
+    result = await s.objects.delete(r.principal, r.bucket, r.key, r.route.version_id, bypass_asked(r.headers))
     headers: dict[str, str] = {}
     if result.version_id:
         headers["x-amz-version-id"] = result.version_id
@@ -155,7 +164,7 @@ async def delete_objects(s: Services, r: Request) -> Response:
         if not key:
             raise SealboxError(ErrorCode.MALFORMED_XML)
         try:
-            result = await s.objects.delete(r.principal, r.bucket, key, version_id)
+            result = await s.objects.delete(r.principal, r.bucket, key, version_id, bypass_asked(r.headers))
         except SealboxError as exc:
             out.append(f"<Error>{el('Key', key)}{el('VersionId', version_id) if version_id else ''}"
                        f"{el('Code', exc.code.value)}{el('Message', exc.message or exc.code.value)}</Error>")

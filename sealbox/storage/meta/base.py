@@ -12,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from collections.abc import Callable
+
 from sealbox.core.acl import Acl, Ownership, PublicAccessBlock
-from sealbox.core.types import Bucket, Extent, ListPage, ObjectMetadata, ObjectVersion, Versioning
+from sealbox.core.types import NO_LOCK, Bucket, Extent, ListPage, ObjectLock, ObjectMetadata, ObjectVersion, Versioning
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ class Upload:
     # As on ObjectVersion: the sealed user metadata and content headers while not opened (a store
     # used without keys); None for plain uploads and whenever the store opened them.
     sealed_meta: bytes | None = field(default=None, repr=False)
+    lock: ObjectLock = NO_LOCK  # what the completed object's version gets (issue 17)
 
 
 @dataclass(frozen=True)
@@ -197,13 +200,38 @@ class MetaStore(Protocol):
         ...
 
     def delete(self, bucket: str, key: str, version_id: str | None,
-               marker: ObjectVersion) -> DeleteResult:
+               marker: ObjectVersion, *, bypass_governance: bool = False,
+               only_if_latest: str | None = None) -> DeleteResult:
         """Delete one version, or (no version id) the latest according to the bucket's versioning.
 
         ``marker`` is the delete-marker row inserted when versioning calls for one (its
-        version id is used when Enabled, "null" when Suspended).
+        version id is used when Enabled, "null" when Suspended). A version row is removed only if
+        Object Lock allows it (``core.object_lock.check_deletable`` on the row's lock, inside this
+        transaction; ``bypass_governance`` lifts GOVERNANCE only); else AccessDenied.
+        ``only_if_latest``: do nothing (an empty result) unless that version id is still the latest
+        (the lifecycle worker's compare-and-swap).
         """
         ...
+
+    def update_lock(self, bucket: str, key: str, version_id: str | None,
+                    update: Callable[[ObjectVersion], ObjectLock]) -> ObjectVersion | None:
+        """In one transaction: read the version, set its lock to ``update(version)`` (which may raise
+        to refuse). None if there is no such version."""
+        ...
+
+    # -- Object Lock and lifecycle configuration (issue 17) -------------------------------------
+    def set_bucket_object_lock(self, name: str, default: str | None) -> None:
+        """Enable Object Lock (for good) with a default retention; InvalidBucketState unless versioning is
+        Enabled. Versioning of such a bucket can then not be changed (set_bucket_versioning refuses)."""
+        ...
+
+    def set_bucket_lifecycle(self, name: str, rules: str | None) -> None: ...
+
+    def get_state(self, key: str) -> str | None:
+        """Small persisted state of background jobs (the lifecycle pass's cursor and summary)."""
+        ...
+
+    def set_state(self, key: str, value: str | None) -> None: ...
 
     def list_objects(self, bucket: str, prefix: str, delimiter: str, after: str,
                      max_keys: int) -> ListPage: ...

@@ -66,4 +66,19 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE buckets ADD COLUMN public_access_block TEXT",
         "CREATE TABLE object_acls(object_uid BLOB PRIMARY KEY, acl TEXT NOT NULL)",
     ],
+    # 6: Object Lock and lifecycle (issue 17). A version's retention and legal hold live on its row, so the
+    # transaction that deletes the row checks them; an upload carries what its object will get.
+    [
+        "ALTER TABLE versions ADD COLUMN lock_mode TEXT",
+        "ALTER TABLE versions ADD COLUMN lock_until REAL",
+        "ALTER TABLE versions ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE uploads ADD COLUMN lock_mode TEXT",
+        "ALTER TABLE uploads ADD COLUMN lock_until REAL",
+        "ALTER TABLE uploads ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE buckets ADD COLUMN object_lock INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE buckets ADD COLUMN lock_default TEXT",
+        "ALTER TABLE buckets ADD COLUMN lifecycle TEXT",
+        # The lifecycle worker's state: the pass under way (its cursor) and the last one's summary.
+        "CREATE TABLE lifecycle_state(k TEXT PRIMARY KEY, v TEXT NOT NULL)",
+    ],
 ]

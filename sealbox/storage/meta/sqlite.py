@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -22,7 +23,18 @@ from typing import Any
 
 from sealbox.core.acl import Acl, Ownership, PublicAccessBlock, acl_from_json, acl_to_json
 from sealbox.core.errors import ErrorCode, SealboxError
-from sealbox.core.types import NULL_VERSION, Bucket, Extent, ListPage, ObjectMetadata, ObjectVersion, Versioning
+from sealbox.core.object_lock import check_deletable
+from sealbox.core.types import (
+    NO_LOCK,
+    NULL_VERSION,
+    Bucket,
+    Extent,
+    ListPage,
+    ObjectLock,
+    ObjectMetadata,
+    ObjectVersion,
+    Versioning,
+)
 from sealbox.storage.meta.base import (
     ClearMetadataRow,
     Credential,
@@ -42,15 +54,18 @@ from sealbox.storage.meta.migrations import MIGRATIONS
 _VERSION_COLS = (
     "bucket, key, version_id, object_uid, size, etag, last_modified, owner, is_delete_marker, "
     "content_headers, user_meta, checksums, checksum_type, sse, sealed_key, extents, part_count, "
-    "storage_class, is_latest, id, sealed_meta"
+    "storage_class, is_latest, id, sealed_meta, lock_mode, lock_until, legal_hold"
 )
 _VERSION_INSERT = (
     "INSERT INTO versions(bucket, key, version_id, object_uid, size, etag, last_modified, owner, is_delete_marker,"
     " content_headers, user_meta, checksums, checksum_type, sse, sealed_key, extents, part_count, storage_class,"
-    " sealed_meta, is_latest) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)"
+    " sealed_meta, lock_mode, lock_until, legal_hold, is_latest) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)"
 )
 _UPLOAD_COLS = ("upload_id, bucket, key, object_uid, initiated, owner, content_headers, user_meta, sse, sealed_key,"
-                " checksum_algorithm, checksum_type, storage_class, sealed_meta")
+                " checksum_algorithm, checksum_type, storage_class, sealed_meta, lock_mode, lock_until, legal_hold")
+_UPLOAD_WIDTH = 17  # columns in _UPLOAD_COLS
+_BUCKET_COLS = ("name, owner, created, region, versioning, default_sse, bucket_key_enabled, policy, acl, ownership,"
+                " public_access_block, object_lock, lock_default, lifecycle")
 _CLEAR = ObjectMetadata()  # what the clear columns of a sealed row hold
 _BATCH = BATCH
 _BUCKET_CACHE = 4096  # bucket names (existing or not) remembered per process before starting over
@@ -106,7 +121,12 @@ def _version_params(v: ObjectVersion, version_id: str, stored: Stored) -> tuple[
         v.bucket, v.key, version_id, v.object_uid, v.size, clear.etag, v.last_modified, v.owner,
         int(v.is_delete_marker), _dumps(clear.content_headers), _dumps(clear.user_meta), _dumps(clear.checksums),
         v.checksum_type, v.sse, v.sealed_key, _extents_json(v.extents), v.part_count, v.storage_class, blob,
+        v.lock.mode, v.lock.retain_until, int(v.lock.legal_hold),
     )
+
+
+def _lock(mode: str | None, until: float | None, hold: int | None) -> ObjectLock:
+    return ObjectLock(mode, until, bool(hold)) if mode or hold else NO_LOCK
 
 
 def _version_owner(v: ObjectVersion) -> MetadataOwner | None:
@@ -126,7 +146,8 @@ def _bucket(row: tuple[Any, ...]) -> Bucket:
                   default_sse=row[5], bucket_key_enabled=bool(row[6]), policy=row[7],
                   acl=acl_from_json(row[8]) if row[8] else None,
                   ownership=Ownership(row[9]) if row[9] else None,
-                  public_access_block=PublicAccessBlock.from_json(row[10]) if row[10] else None)
+                  public_access_block=PublicAccessBlock.from_json(row[10]) if row[10] else None,
+                  object_lock=bool(row[11]), lock_default=row[12], lifecycle=row[13])
 
 
 def _access_params(b: Bucket) -> tuple[Any, ...]:
@@ -220,6 +241,7 @@ class SqliteMetaStore:
             content_headers=fields.content_headers, user_meta=fields.user_meta, checksums=fields.checksums,
             checksum_type=row[12], sse=row[13], sealed_key=row[14], extents=_extents(row[15]),
             part_count=row[16], storage_class=row[17], is_latest=bool(row[18]), seq=row[19], sealed_meta=blob,
+            lock=_lock(row[21], row[22], row[23]),
         )
 
     def _stored_version(self, v: ObjectVersion) -> Stored:
@@ -233,7 +255,7 @@ class SqliteMetaStore:
         return Upload(upload_id=row[0], bucket=row[1], key=row[2], object_uid=row[3], initiated=row[4],
                       owner=row[5], content_headers=fields.content_headers, user_meta=fields.user_meta,
                       sse=row[8], sealed_key=row[9], checksum_algorithm=row[10], checksum_type=row[11],
-                      storage_class=row[12], sealed_meta=blob)
+                      storage_class=row[12], sealed_meta=blob, lock=_lock(row[14], row[15], row[16]))
 
     def _part(self, row: tuple[Any, ...], upload: tuple[str, str, bytes, str | None]) -> Part:
         """A parts row (part_number, blob_id, size, etag, checksums, last_modified, sealed_meta) of the
@@ -257,14 +279,14 @@ class SqliteMetaStore:
 
     def create_bucket(self, bucket: Bucket) -> Bucket | None:
         with self._bucket_write() as db:
-            row = db.execute("SELECT name, owner, created, region, versioning, default_sse, bucket_key_enabled,"
-                             f" policy, {_ACCESS_COLS} FROM buckets WHERE name=?", (bucket.name,)).fetchone()
+            row = db.execute(f"SELECT {_BUCKET_COLS} FROM buckets WHERE name=?", (bucket.name,)).fetchone()
             if row:
                 return _bucket(row)
             db.execute("INSERT INTO buckets(name, owner, created, region, versioning, default_sse,"
-                       f" bucket_key_enabled, {_ACCESS_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                       f" bucket_key_enabled, {_ACCESS_COLS}, object_lock) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                        (bucket.name, bucket.owner, bucket.created, bucket.region, bucket.versioning.value,
-                        bucket.default_sse, int(bucket.bucket_key_enabled), *_access_params(bucket)))
+                        bucket.default_sse, int(bucket.bucket_key_enabled), *_access_params(bucket),
+                        int(bucket.object_lock)))
         return None
 
     def get_bucket(self, name: str) -> Bucket | None:
@@ -272,8 +294,7 @@ class SqliteMetaStore:
         cached = self._buckets.get(name)
         if cached is not None and cached[0] == token:
             return cached[1]
-        row = self._conn().execute("SELECT name, owner, created, region, versioning, default_sse,"
-                                   f" bucket_key_enabled, policy, {_ACCESS_COLS} FROM buckets WHERE name=?", (name,)).fetchone()
+        row = self._conn().execute(f"SELECT {_BUCKET_COLS} FROM buckets WHERE name=?", (name,)).fetchone()
         bucket = _bucket(row) if row else None
         if len(self._buckets) >= _BUCKET_CACHE:
             self._buckets.clear()
@@ -281,8 +302,7 @@ class SqliteMetaStore:
         return bucket
 
     def list_buckets(self) -> list[Bucket]:
-        rows = self._conn().execute("SELECT name, owner, created, region, versioning, default_sse,"
-                                    f" bucket_key_enabled, policy, {_ACCESS_COLS} FROM buckets ORDER BY name").fetchall()
+        rows = self._conn().execute(f"SELECT {_BUCKET_COLS} FROM buckets ORDER BY name").fetchall()
         return [_bucket(r) for r in rows]
 
     def delete_bucket(self, name: str) -> bool:
@@ -304,7 +324,16 @@ class SqliteMetaStore:
                                    BucketName=name)
 
     def set_bucket_versioning(self, name: str, state: Versioning) -> None:
-        self._update_bucket(name, "UPDATE buckets SET versioning=? WHERE name=?", (state.value,))
+        # A bucket with Object Lock keeps versioning Enabled: checked in the same statement.
+        with self._bucket_write() as db:
+            row = db.execute("SELECT object_lock FROM buckets WHERE name=?", (name,)).fetchone()
+            if row is None:
+                raise SealboxError(ErrorCode.NO_SUCH_BUCKET, "The specified bucket does not exist",
+                                   BucketName=name)
+            if row[0] and state is not Versioning.ENABLED:
+                raise SealboxError(ErrorCode.INVALID_BUCKET_STATE, "An Object Lock configuration is present on"
+                                   " this bucket, so the versioning state cannot be changed.", BucketName=name)
+            db.execute("UPDATE buckets SET versioning=? WHERE name=?", (state.value, name))
 
     def set_bucket_encryption(self, name: str, sse: str | None, bucket_key_enabled: bool) -> None:
         self._update_bucket(name, "UPDATE buckets SET default_sse=?, bucket_key_enabled=? WHERE name=?",
@@ -339,6 +368,30 @@ class SqliteMetaStore:
             else:
                 db.execute("INSERT OR REPLACE INTO object_acls(object_uid, acl) VALUES (?,?)",
                            (object_uid, acl_to_json(acl)))
+
+    def set_bucket_object_lock(self, name: str, default: str | None) -> None:
+        # Enabling is for good (AWS: it cannot be disabled), and it needs versioning on: one statement
+        # checks both, so a concurrent "suspend versioning" cannot slip between them.
+        with self._bucket_write() as db:
+            versioning = self._versioning_in_tx(db, name)
+            if versioning is not Versioning.ENABLED:
+                raise SealboxError(ErrorCode.INVALID_BUCKET_STATE, "Versioning must be 'Enabled' on the bucket"
+                                   " to apply a Object Lock configuration", BucketName=name)
+            db.execute("UPDATE buckets SET object_lock=1, lock_default=? WHERE name=?", (default, name))
+
+    def set_bucket_lifecycle(self, name: str, rules: str | None) -> None:
+        self._update_bucket(name, "UPDATE buckets SET lifecycle=? WHERE name=?", (rules,))
+
+    def get_state(self, key: str) -> str | None:
+        row = self._conn().execute("SELECT v FROM lifecycle_state WHERE k=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_state(self, key: str, value: str | None) -> None:
+        with self._write() as db:
+            if value is None:
+                db.execute("DELETE FROM lifecycle_state WHERE k=?", (key,))
+            else:
+                db.execute("INSERT OR REPLACE INTO lifecycle_state(k, v) VALUES (?, ?)", (key, value))
 
     # -- objects -------------------------------------------------------------------------------
     def get_version(self, bucket: str, key: str, version_id: str | None = None, *,
@@ -385,9 +438,11 @@ class SqliteMetaStore:
         """Insert ``v`` as the latest version; in non-Enabled modes it replaces the null version."""
         orphaned: list[Extent] = []
         if version_id == NULL_VERSION:
-            old = db.execute("SELECT extents FROM versions WHERE bucket=? AND key=? AND version_id=?",
-                             (v.bucket, v.key, NULL_VERSION)).fetchone()
+            old = db.execute("SELECT extents, lock_mode, lock_until, legal_hold FROM versions WHERE bucket=? AND"
+                             " key=? AND version_id=?", (v.bucket, v.key, NULL_VERSION)).fetchone()
             if old:
+                # Replacing the null version removes it: Object Lock applies (no bypass on a write).
+                check_deletable(_lock(old[1], old[2], old[3]), time.time(), False)
                 orphaned.extend(_release(db, _extents(old[0])))
                 db.execute("DELETE FROM versions WHERE bucket=? AND key=? AND version_id=?",
                            (v.bucket, v.key, NULL_VERSION))
@@ -413,27 +468,50 @@ class SqliteMetaStore:
                 db.execute("INSERT INTO inline_blobs(blob_id, data) VALUES (?, ?)", (extent.blob_id, inline_data))
         return WriteResult(vid, orphaned)
 
+    def update_lock(self, bucket: str, key: str, version_id: str | None,
+                    update: Callable[[ObjectVersion], ObjectLock]) -> ObjectVersion | None:
+        """Set a version's Object Lock state to ``update(version)`` (which raises to refuse), in one
+        transaction with reading it. None if there is no such version."""
+        with self._write() as db:
+            version = self._read_version(db, bucket, key, version_id)
+            if version is None:
+                return None
+            lock = update(version)
+            db.execute("UPDATE versions SET lock_mode=?, lock_until=?, legal_hold=? WHERE id=?",
+                       (lock.mode, lock.retain_until, int(lock.legal_hold), version.seq))
+        return dataclasses.replace(version, lock=lock)
+
     def read_inline(self, blob_id: str) -> bytes | None:
         row = self._conn().execute("SELECT data FROM inline_blobs WHERE blob_id=?", (blob_id,)).fetchone()
         return row[0] if row else None
 
-    def delete(self, bucket: str, key: str, version_id: str | None, marker: ObjectVersion) -> DeleteResult:
+    def delete(self, bucket: str, key: str, version_id: str | None, marker: ObjectVersion, *,
+               bypass_governance: bool = False, only_if_latest: str | None = None) -> DeleteResult:
         with self._write() as db:
             versioning = self._versioning_in_tx(db, bucket)
+            if only_if_latest is not None:
+                latest = db.execute("SELECT version_id FROM versions WHERE bucket=? AND key=? AND is_latest=1",
+                                    (bucket, key)).fetchone()
+                if latest is None or latest[0] != only_if_latest:
+                    return DeleteResult(None, False, [])
             if version_id is not None:
-                return self._delete_version(db, bucket, key, version_id)
+                return self._delete_version(db, bucket, key, version_id, bypass_governance)
             if versioning is Versioning.UNVERSIONED:
-                result = self._delete_version(db, bucket, key, NULL_VERSION)
+                result = self._delete_version(db, bucket, key, NULL_VERSION, bypass_governance)
                 return DeleteResult(None, False, result.orphaned)
             vid = marker.version_id if versioning is Versioning.ENABLED else NULL_VERSION
             orphaned = self._insert_latest(db, marker, vid, (marker.metadata, None))
             return DeleteResult(vid, True, orphaned)
 
-    def _delete_version(self, db: sqlite3.Connection, bucket: str, key: str, version_id: str) -> DeleteResult:
-        row = db.execute("SELECT id, extents, is_latest, is_delete_marker FROM versions"
-                         " WHERE bucket=? AND key=? AND version_id=?", (bucket, key, version_id)).fetchone()
+    def _delete_version(self, db: sqlite3.Connection, bucket: str, key: str, version_id: str,
+                        bypass_governance: bool) -> DeleteResult:
+        row = db.execute("SELECT id, extents, is_latest, is_delete_marker, lock_mode, lock_until, legal_hold"
+                         " FROM versions WHERE bucket=? AND key=? AND version_id=?",
+                         (bucket, key, version_id)).fetchone()
         if row is None:
             return DeleteResult(version_id, False, [])
+        # Object Lock, read from the row this transaction deletes (see core/object_lock.py).
+        check_deletable(_lock(row[4], row[5], row[6]), time.time(), bypass_governance)
         db.execute("DELETE FROM versions WHERE id=?", (row[0],))
         if row[2]:
             db.execute("UPDATE versions SET is_latest=1 WHERE id=(SELECT MAX(id) FROM versions"
@@ -503,11 +581,11 @@ class SqliteMetaStore:
                                  content_headers=upload.content_headers), upload.sealed_meta)
         with self._write() as db:
             self._versioning_in_tx(db, upload.bucket)
-            db.execute(f"INSERT INTO uploads({_UPLOAD_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            db.execute(f"INSERT INTO uploads({_UPLOAD_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                        (upload.upload_id, upload.bucket, upload.key, upload.object_uid, upload.initiated,
                         upload.owner, _dumps(clear.content_headers), _dumps(clear.user_meta), upload.sse,
                         upload.sealed_key, upload.checksum_algorithm, upload.checksum_type, upload.storage_class,
-                        blob))
+                        blob, upload.lock.mode, upload.lock.retain_until, int(upload.lock.legal_hold)))
 
     def get_upload(self, upload_id: str) -> Upload | None:
         row = self._conn().execute(f"SELECT {_UPLOAD_COLS} FROM uploads WHERE upload_id=?", (upload_id,)).fetchone()
@@ -602,8 +680,9 @@ class SqliteMetaStore:
             (after[0], after[1], limit)).fetchall()
         found: list[tuple[Upload, Part]] = []
         for r in rows:
-            part = self._part(r[14:], (r[1], r[2], r[3], r[9]))
-            found.append((self._upload(r[:14]), dataclasses.replace(part, extent=Extent(r[15], r[16], r[14]))))
+            w = _UPLOAD_WIDTH
+            part = self._part(r[w:], (r[1], r[2], r[3], r[9]))
+            found.append((self._upload(r[:w]), dataclasses.replace(part, extent=Extent(r[w + 1], r[w + 2], r[w]))))
         return found
 
     # -- users and master-key maintenance (issue #5: keys, principals) ---------------------------------

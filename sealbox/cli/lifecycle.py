@@ -1,0 +1,65 @@
+"""``sealbox lifecycle run`` (a pass on demand) and ``sealbox lifecycle status`` (the last pass), issue 17.
+
+Safe beside a running server: the pass takes the same file lock as the server's lifecycle workers
+(one pass at a time), and every removal is one metadata transaction that Object Lock guards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from sealbox.cli.common import add_data_dir, data_settings
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("lifecycle", help="apply bucket lifecycle rules now, or show the last pass")
+    cmds = p.add_subparsers(dest="lifecycle_command", required=True)
+    run = cmds.add_parser("run", help="run one lifecycle pass now (waits for none: refused if one is running)")
+    add_data_dir(run)
+    run.add_argument("--lifecycle-day-seconds", type=float, default=86400.0, metavar="N",
+                     help="FOR TESTING ONLY: a rule's day lasts N seconds (default 86400)")
+    run.set_defaults(func=_run)
+    status = cmds.add_parser("status", help="the summary of the last lifecycle pass, and any pass under way")
+    add_data_dir(status)
+    status.set_defaults(func=_status)
+
+
+def _stores(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from sealbox.storage.data.local import LocalBlobStore
+    from sealbox.storage.meta.sqlite import SqliteMetaStore
+
+    settings = data_settings(args)
+    if not settings.db_path.exists():
+        print(f"sealbox: no data directory at {settings.data_dir}", file=sys.stderr)
+        return None
+    return settings, SqliteMetaStore(settings.db_path), LocalBlobStore(settings.data_dir)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sealbox.service.lifecycle_worker import LifecyclePass
+
+    opened = _stores(args)
+    if opened is None:
+        return 2
+    settings, meta, blobs = opened
+    result = LifecyclePass(meta, blobs, settings.data_dir, day_seconds=args.lifecycle_day_seconds, pause=0).run()
+    if result is None:
+        print("sealbox: a lifecycle pass is already running", file=sys.stderr)
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from sealbox.service.lifecycle_worker import STATE_LAST, STATE_PASS
+
+    opened = _stores(args)
+    if opened is None:
+        return 2
+    _, meta, _ = opened
+    last, running = meta.get_state(STATE_LAST), meta.get_state(STATE_PASS)
+    print(json.dumps({"last": json.loads(last) if last else None,
+                      "under_way": json.loads(running) if running else None}))
+    return 0
