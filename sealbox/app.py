@@ -61,5 +61,7 @@ def build_handlers(settings: Settings, kinds: set[str]) -> dict[str, Handler]:
     if "console" in kinds:
         from sealbox.console.app import ConsoleApp  # jinja2 and templates only where the console listens
 
-        handlers["console"] = wiring.with_ops(ConsoleApp(services, settings.data_dir), ops.requests.endpoints)
+        console = ConsoleApp(services, settings.data_dir)
+        console.ops = ops.requests.endpoints.answer_exchange
+        handlers["console"] = console
     return handlers

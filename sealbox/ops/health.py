@@ -85,6 +85,9 @@ class OpsEndpoints:
         return bool(token) and given.startswith("Bearer ") and hmac.compare_digest(
             given[7:].strip().encode(), str(token).encode())
 
+    async def answer_exchange(self, exchange: Exchange) -> None:
+        await self.answer(exchange)
+
     async def answer(self, exchange: Exchange) -> tuple[int, str | None]:
         """Answer the request; returns (status, error code) for the access log."""
         path = exchange.raw_path

@@ -9,9 +9,8 @@ from collections.abc import Callable, Sized
 from dataclasses import dataclass, field
 
 from sealbox.config import Settings
-from sealbox.http.connection import Exchange, Handler
 from sealbox.ops.accesslog import AccessLog, open_access_log
-from sealbox.ops.health import PREFIX, OpsEndpoints
+from sealbox.ops.health import OpsEndpoints
 from sealbox.ops.metrics import Metrics, metrics
 from sealbox.ops.observe import RequestObserver
 from sealbox.service.sealing import Sealer
@@ -55,18 +54,6 @@ def observer(settings: Settings) -> Ops:
     holder.append(ops)
     _PROCESS.append(ops)
     return ops
-
-
-def with_ops(handler: Handler, endpoints: OpsEndpoints) -> Handler:
-    """The console's handler, with /_sealbox/ (health, metrics) answered before it."""
-
-    async def serve(exchange: Exchange) -> None:
-        if exchange.raw_path.startswith(PREFIX):
-            await endpoints.answer(exchange)
-            return
-        await handler(exchange)
-
-    return serve
 
 
 def worker_hooks(loop: asyncio.AbstractEventLoop, connections: Sized) -> Callable[[], None]:
