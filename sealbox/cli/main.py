@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     # Each further command family lives in its own module with a register(subparsers) function.
     import importlib
 
-    for name in ("keys", "users", "maintenance", "lifecycle"):
+    for name in ("keys", "users", "maintenance", "lifecycle", "backup"):
         try:
             module = importlib.import_module(f"sealbox.cli.{name}")
         except ModuleNotFoundError as exc:
