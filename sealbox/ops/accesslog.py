@@ -18,15 +18,31 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
-from sealbox.ops.logs import iso_time
 
 _dumps = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _s(value: str | None) -> str:
-    return "null" if value is None else _dumps(value)
+    if value is None:
+        return "null"
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'  # nothing to escape (most fields): skip the encoder
+    return _dumps(value)
+
+
+_second: list[tuple[int, str]] = [(-1, "")]
+
+
+def _time(epoch: float) -> str:
+    """ISO 8601 UTC with milliseconds; the part up to the second is formatted once per second."""
+    whole = int(epoch)
+    cached = _second[0]
+    if cached[0] != whole:
+        cached = _second[0] = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return f"{cached[1]}.{int((epoch - whole) * 1000):03d}Z"
 
 
 class AccessLog:
@@ -61,7 +77,7 @@ class AccessLog:
               access_key: str | None, remote: str, tls: bool, method: str, operation: str | None,
               bucket: str | None, key: str | None, version_id: str | None, status: int, error: str | None,
               bytes_in: int, bytes_out: int, user_agent: str | None) -> None:
-        line = (f'{{"time":"{iso_time(started)}","request_id":"{request_id}","principal":{_s(principal)},'
+        line = (f'{{"time":"{_time(started)}","request_id":"{request_id}","principal":{_s(principal)},'
                 f'"access_key":{_s(access_key)},"remote":{_s(remote)},"tls":{"true" if tls else "false"},'
                 f'"method":{_s(method)},"operation":{_s(operation)},"bucket":{_s(bucket)},"key":{_s(key)},'
                 f'"version_id":{_s(version_id)},"status":{status},"error":{_s(error)},'

@@ -105,8 +105,9 @@ class OpsEndpoints:
                 return self._send(exchange, 403, {"www-authenticate": 'Bearer realm="sealbox metrics"'}, _JSON,
                                   b'{"status":"forbidden: metrics are open to loopback clients, or with'
                                   b' --metrics-token"}\n')
-            from sealbox.ops.metrics import render
+            from sealbox.ops.metrics import metrics, render
 
+            metrics().flush()  # on the loop, where the sums are added to
             body, content_type = await asyncio.to_thread(render)
             return self._send(exchange, 200, {}, content_type, body)
         return self._send(exchange, 404, {}, _JSON, b'{"status":"not found"}\n')

@@ -49,11 +49,10 @@ class RequestObserver:
         self.access = access
         self.metrics = metrics
         self.endpoints = endpoints
-        self._in_flight = metrics.in_flight if metrics is not None else None
 
     def started(self) -> None:
-        if self._in_flight is not None:
-            self._in_flight.inc()
+        if self.metrics is not None:
+            self.metrics.started()
 
     def finished(self, request: Incoming, response: Response, exchange: Exchange, started: float,
                  started_wall: float) -> None:
@@ -63,8 +62,6 @@ class RequestObserver:
         principal = request.principal
         error = response.error_code
         status = response.status
-        if self._in_flight is not None:
-            self._in_flight.dec()
         if self.metrics is not None:
             self.metrics.request_done(operation, status, error, exchange.bytes_in, exchange.bytes_out, duration,
                                       response.headers.get("x-amz-server-side-encryption"))

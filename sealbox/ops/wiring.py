@@ -24,7 +24,7 @@ class Ops:
     sealers: list[Sealer] = field(default_factory=list)
 
     def observe_commit(self, seconds: float) -> None:
-        self.metrics.commit.observe(seconds)
+        self.metrics.observe_commit(seconds)
 
     def keyring_of(self, sealer: Sealer) -> None:
         self.sealers.append(sealer)
@@ -58,21 +58,23 @@ def observer(settings: Settings) -> Ops:
 
 def worker_hooks(loop: asyncio.AbstractEventLoop, connections: Sized) -> Callable[[], None]:
     """In a worker's loop: SIGHUP reopens the access log (rotation); the open-connection gauge is
-    sampled every second. Returns what stops the sampling."""
+    sampled and the metrics flushed every second. Returns what stops it."""
     if not _PROCESS:
         return lambda: None
     ops = _PROCESS[0]
     loop.add_signal_handler(signal.SIGHUP, ops.access.reopen)
-    gauge = ops.metrics.connections
+    m = ops.metrics
     handle: list[asyncio.TimerHandle] = []
 
     def sample() -> None:
-        gauge.set(len(connections))
+        m.connections.set(len(connections))
+        m.flush()
         handle[:] = [loop.call_later(1.0, sample)]
 
     def stop() -> None:
         for h in handle:
             h.cancel()
+        m.flush()
 
     sample()
     return stop

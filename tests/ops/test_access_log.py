@@ -156,7 +156,14 @@ def test_metrics_add_up_over_workers(tmp_path: Path) -> None:
             s3.put_object(Bucket=bucket, Key=f"k{i}", Body=b"y" * 100, ServerSideEncryption="AES256")
         for i in range(5):
             s3.put_object(Bucket=bucket, Key=f"plain{i}", Body=b"z")
-        text = requests.get(f"{server.endpoint}/_sealbox/metrics", timeout=5).text
+        # Each worker hands its sums to the shared files every second (and the scraped one at once).
+        deadline = time.monotonic() + 10
+        while True:
+            text = requests.get(f"{server.endpoint}/_sealbox/metrics", timeout=5).text
+            if _sample(text, "sealbox_s3_requests_total", operation="PutObject", status="200") == 25 or \
+                    time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert _sample(text, "sealbox_s3_requests_total", operation="PutObject", status="200") == 25
         assert _sample(text, "sealbox_objects_written_total", encryption="AES256") == 20
         assert _sample(text, "sealbox_objects_written_total", encryption="none") == 5
