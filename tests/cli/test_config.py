@@ -65,7 +65,6 @@ def test_config_file_precedence_flags_over_environment_over_file(tmp_path: Path,
     seen: list[argparse.Namespace] = []
     import sealbox.cli.main as cli
 
-    monkeypatch.setattr(cli, "_serve", lambda args: seen.append(args) or 0)
     for var in ("SEALBOX_REGION", "SEALBOX_WORKERS", "SEALBOX_REQUEST_TIMEOUT", "SEALBOX_NO_SIGV2"):
         monkeypatch.delenv(var, raising=False)
     # set_defaults(func=_serve) captured the function before the patch: patch the parser's default too
@@ -83,7 +82,11 @@ def _patched_add_serve(cli: object, seen: list[argparse.Namespace]) -> object:
 
     def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         original(sub)
-        sub.choices["serve"].set_defaults(func=lambda args: seen.append(args) or 0)
+        def record(args: argparse.Namespace) -> int:
+            seen.append(args)
+            return 0
+
+        sub.choices["serve"].set_defaults(func=record)
 
     return add
 
