@@ -16,7 +16,8 @@ Exposed (see docs/grafana-dashboard.json):
 - ``sealbox_meta_commit_seconds`` (histogram of the metadata store's group COMMIT)
 - ``sealbox_open_connections`` (sampled every second in each worker)
 - ``sealbox_task_items{task,state}`` and ``sealbox_task_running{task}``: progress of scrub, gc, key
-  rotation and console bulk jobs (``state``: done, failed, total)
+  rotation and console bulk jobs (``state``: done, failed, total). Defined, with ``Metrics.task`` and
+  ``attach_if_served`` for the commands to report through, but NOT yet fed by any of them.
 
 The hot path only adds to dicts in the worker; the sums go to prometheus_client every second and
 before a scrape (``Metrics.flush``), so a scrape may miss up to the last second of other workers.
