@@ -3,6 +3,7 @@ and the handlers that share them (the S3 API and, when it listens, the web conso
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from sealbox.core.acl import Ownership
@@ -31,11 +32,11 @@ def load_master_keys(settings: Settings) -> Keyring:
     return load_keyring(settings.keyring_path)
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings, observe_commit: Callable[[float], None] | None = None) -> Services:
     # A key source, not a fixed keyring: `sealbox keys rotate` changes the keys while workers run.
     sealer = Sealer(key_source(settings))
     # SSE rows' ETags, checksums and metadata are sealed under their data keys (service/metadata.py).
-    meta = SqliteMetaStore(settings.db_path, metadata=MetadataSealer(sealer))
+    meta = SqliteMetaStore(settings.db_path, metadata=MetadataSealer(sealer), observe_commit=observe_commit)
     blobs = LocalBlobStore(settings.data_dir)
     identity = Identity(meta, sealer)
     buckets = BucketService(meta, settings.region, settings.default_encryption,
@@ -49,12 +50,18 @@ def build_handlers(settings: Settings, kinds: set[str]) -> dict[str, Handler]:
     """The handlers of one worker by listener kind ("s3", "console"), all on ONE set of services:
     one metadata connection set and group-commit writer, one I/O thread pool, one keyring source,
     one credential cache per worker, whichever port a request arrives on."""
-    services = build_services(settings)
+    from sealbox.ops import wiring
+
+    ops = wiring.observer(settings)
+    services = build_services(settings, ops.observe_commit)
+    ops.keyring_of(services.objects.sealer)
     handlers: dict[str, Handler] = {}
     if "s3" in kinds:
-        handlers["s3"] = S3App(services)
+        handlers["s3"] = S3App(services, ops.requests)
     if "console" in kinds:
         from sealbox.console.app import ConsoleApp  # jinja2 and templates only where the console listens
 
-        handlers["console"] = ConsoleApp(services, settings.data_dir)
+        console = ConsoleApp(services, settings.data_dir)
+        console.ops = ops.requests.endpoints.answer_exchange
+        handlers["console"] = console
     return handlers

@@ -45,6 +45,8 @@ def initialize(settings: Settings) -> str:
                       f"  access key: {access_key}", f"  secret key: {secret}",
                       f"  try: AWS_ACCESS_KEY_ID={access_key} AWS_SECRET_ACCESS_KEY={secret} "
                       f"aws --endpoint-url {endpoint} s3 ls"]
+        elif env_default("ACCESS_KEY") and env_default("SECRET_KEY"):
+            lines.append(f"sealbox: root access key {access_key} (secret from $SEALBOX_SECRET_KEY)")
         else:
             lines.append(f"sealbox: root access key {access_key} (secret was shown on first start)")
         return "\n".join(lines)

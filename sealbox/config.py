@@ -34,6 +34,18 @@ class Settings:
     # FOR TESTING ONLY: the length of a lifecycle "day" in seconds (issue 17); rules say days, and
     # tests watch objects expire in seconds. 86400 in production.
     lifecycle_day_seconds: float = 86400.0
+    # Operations (sealbox.ops): the access log ("-" stderr, a path, "off"; None: stderr at --log-level
+    # debug, else off), the format of server messages, who may read /_sealbox/metrics besides loopback.
+    access_log: str | None = None
+    log_format: str = "text"  # "text" or "json"
+    metrics_token: str | None = None
+    metrics_public: bool = False
+
+    @property
+    def access_log_target(self) -> str:
+        if self.access_log is not None:
+            return self.access_log
+        return "-" if self.log_level == "debug" else "off"
 
     @property
     def keyring_path(self) -> Path:

@@ -132,6 +132,9 @@ def run_worker(settings: Settings, socks: list[Listener], boards: dict[str, Boar
         handlers = build_handlers(settings, {_kind(listener) for listener in socks})
         _start_lifecycle(settings)
         connections = ConnectionSet()
+        from sealbox.ops.wiring import worker_hooks
+
+        stop_ops = worker_hooks(loop, connections)  # SIGHUP reopens the access log; connection gauge
         acceptors = []
         for listener in socks:
             factory = functools.partial(HttpConnection, handlers[_kind(listener)], secure=listener.tls,
@@ -143,6 +146,7 @@ def run_worker(settings: Settings, socks: list[Listener], boards: dict[str, Boar
         await stop.wait()
         for acceptor in acceptors:
             acceptor.close()
+        stop_ops()
         await connections.shutdown(SHUTDOWN_GRACE)
 
     uvloop.run(main())
@@ -174,6 +178,7 @@ def supervise(settings: Settings, socks: list[Listener]) -> None:
         if pid == 0:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the worker's loop handles it
             code = 0
             try:
                 run_worker(settings, socks, boards, slot)
@@ -194,8 +199,14 @@ def supervise(settings: Settings, socks: list[Listener]) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
 
+    def reopen_logs(signum: int, _frame: Any) -> None:  # log rotation: every worker reopens its file
+        for pid in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGHUP)
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, reopen_logs)
     for slot in range(count):
         spawn(slot)
     announced = False
@@ -217,6 +228,9 @@ def supervise(settings: Settings, socks: list[Listener]) -> None:
         except InterruptedError:
             continue
         entry = children.pop(pid, None)
+        from sealbox.ops.metrics import worker_exited
+
+        worker_exited(pid)  # its in-flight and connection gauges no longer count
         if stopping or entry is None:
             continue
         started, slot = entry

@@ -22,6 +22,7 @@ from typing import Any
 
 from sealbox.cli.common import add_data_dir, add_key_file, data_settings
 from sealbox.config import Settings
+from sealbox.ops.logs import audit
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
 _KIND_TITLES = {"version": "objects", "upload": "uploads", "credential": "credentials"}
@@ -48,7 +49,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rotate.set_defaults(func=_rotate)
 
     remove = actions.add_parser("remove", help="remove a retired key that nothing is sealed under")
-    remove.add_argument("key_id")
+    remove.add_argument("key_id", help="id of the retired master key to remove")
     _common(remove)
     remove.set_defaults(func=_remove)
 
@@ -127,6 +128,7 @@ def _rotate(args: argparse.Namespace) -> int:
     verb = "created" if report.created else "completing the rotation to"
     moved = ", ".join(f"{n} {_KIND_TITLES[k]}" for k, n in report.resealed.items())
     print(f"sealbox: {verb} active master key {report.active}; re-sealed {moved}")
+    audit("keys.rotate", f"master keys rotated: active {report.active}", active=report.active, via="cli")
     for failure in report.failed:
         print(f"sealbox: could not re-seal {failure}", file=sys.stderr)
     if report.remaining:
@@ -154,4 +156,5 @@ def _remove(args: argparse.Namespace) -> int:
     finally:
         meta.close()
     print(f"sealbox: removed master key {args.key_id}; keys now: {', '.join(keyring.ids())}")
+    audit("keys.remove", f"master key {args.key_id} removed", key_id=args.key_id, via="cli")
     return EXIT_OK

@@ -21,6 +21,7 @@ from typing import Any
 
 from sealbox.cli.common import add_data_dir, add_key_file, data_settings
 from sealbox.config import Settings
+from sealbox.ops.logs import audit
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -31,7 +32,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     actions = users.add_subparsers(dest="users_command", required=True)
 
     add = actions.add_parser("add", help="add a user (with one access key unless --no-key)")
-    add.add_argument("name")
+    add.add_argument("name", help="the new user's name")
     add.add_argument("--no-key", action="store_true", help="create the user without an access key")
     _common(add)
     add.set_defaults(func=_add)
@@ -41,12 +42,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     listing.set_defaults(func=_list)
 
     remove = actions.add_parser("remove", help="remove a user and their access keys")
-    remove.add_argument("name")
+    remove.add_argument("name", help="the user to remove")
     _common(remove)
     remove.set_defaults(func=_remove)
 
     keys = actions.add_parser("keys", help="list, create or delete a user's access keys")
-    keys.add_argument("name")
+    keys.add_argument("name", help="whose access keys")
     group = keys.add_mutually_exclusive_group()
     group.add_argument("--create", action="store_true", help="make a new access key (secret shown once)")
     group.add_argument("--delete", metavar="ACCESS_KEY", help="delete this access key")
@@ -109,10 +110,13 @@ def _show_key(args: argparse.Namespace, name: str, access_key: str, secret: str)
 def _add(args: argparse.Namespace) -> int:
     def action(identity: Any) -> int:
         identity.add_user(args.name)
+        audit("user.add", f"user {args.name} added", user=args.name, via="cli")
         if args.no_key:
             print(json.dumps({"user": args.name}) if args.json else f"sealbox: added user {args.name}")
             return EXIT_OK
         access_key, secret = identity.create_key(args.name)
+        audit("access_key.create", f"access key {access_key} created", user=args.name, access_key=access_key,
+              via="cli")
         _show_key(args, args.name, access_key, secret)
         return EXIT_OK
     return _run(args, action)
@@ -138,6 +142,7 @@ def _list(args: argparse.Namespace) -> int:
 def _remove(args: argparse.Namespace) -> int:
     def action(identity: Any) -> int:
         removed = identity.remove_user(args.name)
+        audit("user.remove", f"user {args.name} removed", user=args.name, removed_access_keys=removed, via="cli")
         if args.json:
             print(json.dumps({"user": args.name, "removed_access_keys": removed}))
         else:
@@ -153,10 +158,14 @@ def _keys(args: argparse.Namespace) -> int:
             return EXIT_REFUSED
         if args.create:
             access_key, secret = identity.create_key(args.name)
+            audit("access_key.create", f"access key {access_key} created", user=args.name, access_key=access_key,
+                  via="cli")
             _show_key(args, args.name, access_key, secret)
             return EXIT_OK
         if args.delete:
             identity.delete_key(args.name, args.delete)
+            audit("access_key.delete", f"access key {args.delete} deleted", user=args.name,
+                  access_key=args.delete, via="cli")
             print(json.dumps({"deleted": args.delete}) if args.json
                   else f"sealbox: deleted access key {args.delete}")
             return EXIT_OK

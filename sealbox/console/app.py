@@ -49,7 +49,7 @@ from sealbox.console.web import (
     url,
 )
 from sealbox.core.errors import SealboxError
-from sealbox.http.connection import Exchange
+from sealbox.http.connection import Exchange, Handler
 
 log = logging.getLogger("sealbox.console")
 STATIC = Path(__file__).parent / "static"
@@ -101,7 +101,13 @@ class ConsoleApp:
         for module in (auth, buckets, objects, object, jobs):
             module.register(self.router, self.console)
 
+    # /_sealbox/ (health checks, metrics) on the console port too: set by the composition root.
+    ops: Handler | None = None
+
     async def __call__(self, exchange: Exchange) -> None:
+        if self.ops is not None and exchange.raw_path.startswith("/_sealbox/"):
+            await self.ops(exchange)
+            return
         req = Request(exchange)
         try:
             response = await self.handle(req)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import time
 from datetime import UTC, datetime
 from email.utils import formatdate
 
@@ -22,6 +23,7 @@ from sealbox.http.handlers import HANDLERS, Services
 from sealbox.http.request import Incoming, Request, Response, parse_query
 from sealbox.http.router import check_query_utf8, host_bucket, route, split_target
 from sealbox.http.signing import SigningRequest
+from sealbox.ops.observe import RequestObserver
 from sealbox.service.identity import Principal
 from sealbox.service.pipeline import IntegrityFailure
 from sealbox.service.policy import RequestContext
@@ -33,11 +35,19 @@ integrity_log = logging.getLogger("sealbox.integrity")
 class S3App:
     """The S3 handler of ``sealbox.http.connection``: one call per request."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, observer: RequestObserver | None = None) -> None:
         self.services = services
         self.domain = services.settings.domain
+        self.observer = observer  # access log, metrics, audit; /_sealbox/ health and metrics
 
     async def __call__(self, exchange: Exchange) -> None:
+        observer = self.observer
+        if observer is not None:
+            if exchange.raw_path.startswith("/_sealbox/"):  # never a bucket: bucket names hold no "_"
+                await observer.endpoints.answer(exchange)
+                return
+            started, started_wall = time.perf_counter(), time.time()
+            observer.started()
         request = Incoming(method=exchange.method, raw_path=exchange.raw_path, raw_query=exchange.raw_query,
                           query=parse_query(exchange.raw_query), headers=exchange.headers,
                           receive=exchange.receive, secure=exchange.secure, client_ip=exchange.client_ip,
@@ -56,7 +66,13 @@ class S3App:
                 log.exception("unhandled error in %s %s (request %s)", request.method, request.resource,
                               request.request_id)
             response = self._error(request, full or SealboxError(ErrorCode.INTERNAL_ERROR))
-        await self._send(request, response, exchange)
+        if observer is None:
+            await self._send(request, response, exchange)
+            return
+        try:
+            response = await self._send(request, response, exchange)
+        finally:
+            observer.finished(request, response, exchange, started, started_wall)
 
     async def _handle(self, request: Incoming) -> Response:
         bucket, key = split_target(request.raw_path, request.headers.get("host", ""), self.domain)
@@ -83,19 +99,21 @@ class S3App:
             principal = Principal(found[0], auth.access_key, context)
         else:
             principal = Principal.anonymous(context)
+        request.principal = principal
         return await HANDLERS[target.op](self.services, Request(request, target, auth, principal))
 
     def _error(self, request: Incoming, exc: SealboxError) -> Response:
         status = status_of(exc.code)
         headers = {"x-amz-request-id": request.request_id, **fact_headers(exc.facts)}
         if status == 304 or request.method == "HEAD":
-            return Response(status, headers)
+            return Response(status, headers, error_code=None if status == 304 else exc.code.value)
         if status >= 500:
             log.warning("%s -> %s (request %s)", describe(request), exc.code.value, request.request_id)
         body = error_xml(exc.code, exc.message, request.resource, request.request_id, exc.extra)
-        return Response(status, {**headers, "content-type": "application/xml"}, body)
+        return Response(status, {**headers, "content-type": "application/xml"}, body, error_code=exc.code.value)
 
-    async def _send(self, request: Incoming, response: Response, exchange: Exchange) -> None:
+    async def _send(self, request: Incoming, response: Response, exchange: Exchange) -> Response:
+        """Send the response; returns the one sent (an error in place of what failed to start)."""
         headers = response.headers
         headers.setdefault("x-amz-request-id", request.request_id)
         headers.setdefault("server", "sealbox")
@@ -121,11 +139,10 @@ class S3App:
             if stream is not None:
                 await stream.aclose()
             # Only a value taken from the request can hold a control character (response-* overrides).
-            await self._send(request, self._error(request, SealboxError(
+            return await self._send(request, self._error(request, SealboxError(
                 ErrorCode.INVALID_ARGUMENT, "Header value cannot be represented in an HTTP response.")), exchange)
-            return
         if stream is None:
-            return
+            return response
         try:
             async for chunk in stream:
                 await exchange.write(chunk)
@@ -139,10 +156,11 @@ class S3App:
             integrity_log.error("integrity failure mid-body serving %s (request %s): %s", request.resource,
                                 request.request_id, exc)
             exchange.abort()
-            return
+            return response
         finally:
             await stream.aclose()
         exchange.finish()
+        return response
 
 
 # Query parameters of presigned URLs that are authentication, not request headers.

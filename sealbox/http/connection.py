@@ -106,6 +106,8 @@ class Exchange:
         self._buffered = 0
         self._waiter: asyncio.Future[None] | None = None
         self._chunked = False
+        self.bytes_in = 0  # body bytes received and sent (access log, metrics)
+        self.bytes_out = 0
 
     @property
     def client_gone(self) -> bool:
@@ -155,6 +157,7 @@ class Exchange:
     def _add_body(self, piece: bytes) -> int:
         self._pieces.append(piece)
         self._buffered += len(piece)
+        self.bytes_in += len(piece)
         self._wake()
         return self._buffered
 
@@ -194,7 +197,8 @@ class Exchange:
         head = "".join(lines).encode("latin-1", "replace")
         if self.method == "HEAD":
             body = b""
-        elif self._chunked and body:
+        self.bytes_out += len(body)
+        if self._chunked and body:
             body = b"".join((b"%x\r\n" % len(body), body, b"\r\n"))
         self._conn.send(head, body)
         if end:
@@ -205,6 +209,7 @@ class Exchange:
         conn = self._conn
         if conn.lost or self.method == "HEAD" or not data:
             return
+        self.bytes_out += len(data)
         if self._chunked:
             conn.send(b"%x\r\n" % len(data), data, b"\r\n")
         else:

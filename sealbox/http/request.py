@@ -35,6 +35,7 @@ class Incoming:
     key: str | None = None
     route: Route | None = None  # once routing succeeded (logs name the operation)
     tls_version: str | None = None  # "1.2", "1.3" (s3:TlsVersion); None over plain HTTP
+    principal: Principal | None = None  # once authenticated (the access log names it)
 
     @property
     def resource(self) -> str:
@@ -104,6 +105,7 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     body: Buffer = b""
     stream: Body | None = None
+    error_code: str | None = None  # the S3 error code of an error response (access log, metrics)
 
     @classmethod
     def xml(cls, body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -160,7 +160,8 @@ class SqliteMetaStore:
     Without one (tools that hold no keys) such rows read back with their ``sealed_meta`` set and the
     sealed fields empty, and writing one is refused."""
 
-    def __init__(self, path: Path, metadata: MetadataCipher | None = None) -> None:
+    def __init__(self, path: Path, metadata: MetadataCipher | None = None,
+                 observe_commit: Callable[[float], None] | None = None) -> None:
         self._path = path
         self._cipher = metadata
         self._local = threading.local()
@@ -172,7 +173,7 @@ class SqliteMetaStore:
         # (the COMMITS token it was started under, lookups): replaced whole, so the two always agree
         self._versions: tuple[bytes, dict[tuple[str, str, str | None], ObjectVersion | None]] = (b"", {})
         self._group = _GroupCommit(self._new_connection, Path(f"{path}.writelock"),
-                                   on_commit=lambda: self._tokens.bump(COMMITS))
+                                   on_commit=lambda: self._tokens.bump(COMMITS), observe=observe_commit)
         with self._write() as db:
             _migrate(db)
 
@@ -840,7 +841,9 @@ class _GroupCommit:
     """
 
     def __init__(self, connect: Callable[[], sqlite3.Connection], lock_path: Path,
-                 on_commit: Callable[[], None] = lambda: None) -> None:
+                 on_commit: Callable[[], None] = lambda: None,
+                 observe: Callable[[float], None] | None = None) -> None:
+        self._observe = observe  # seconds each COMMIT took (metrics)
         self._connect = connect
         self._on_commit = on_commit  # after each successful COMMIT, before its writers return
         self._lock_path = lock_path
@@ -906,7 +909,10 @@ class _GroupCommit:
     def _commit(self, db: sqlite3.Connection) -> None:
         upto = self._written
         try:
+            began = time.perf_counter()
             db.execute("COMMIT")
+            if self._observe is not None:
+                self._observe(time.perf_counter() - began)
             self._committed = upto
             self._on_commit()
         except BaseException as exc:  # noqa: BLE001 - handed to every writer in this transaction

@@ -1,0 +1,201 @@
+"""Prometheus metrics, summed over every worker process (``prometheus_client`` multiprocess mode).
+
+The supervisor gives the workers one directory (``<data dir>/run/metrics``, emptied at each start)
+through ``PROMETHEUS_MULTIPROC_DIR`` before anything imports ``prometheus_client`` (the library
+chooses its value class at import time); each worker writes its figures to memory-mapped files
+there, and ``GET /_sealbox/metrics`` on any worker adds up all of them. Gauges of a worker that
+exits are dropped by the supervisor (``mark_process_dead``).
+
+Exposed (see docs/grafana-dashboard.json):
+
+- ``sealbox_s3_requests_total{operation,status}``, ``sealbox_s3_request_duration_seconds{operation}``
+  (histogram), ``sealbox_s3_received_bytes_total{operation}``, ``sealbox_s3_sent_bytes_total{operation}``,
+  ``sealbox_s3_requests_in_flight``, ``sealbox_s3_errors_total{code}``
+- ``sealbox_integrity_failures_total`` (every line of the ``sealbox.integrity`` logger)
+- ``sealbox_objects_written_total{encryption}`` (``none``, ``AES256``, ``aws:kms``...)
+- ``sealbox_meta_commit_seconds`` (histogram of the metadata store's group COMMIT)
+- ``sealbox_open_connections`` (sampled every second in each worker)
+- ``sealbox_task_items{task,state}`` and ``sealbox_task_running{task}``: progress of scrub, gc, key
+  rotation and console bulk jobs (``state``: done, failed, total). Defined, with ``Metrics.task`` and
+  ``attach_if_served`` for the commands to report through, but NOT yet fed by any of them.
+
+The hot path only adds to dicts in the worker; the sums go to prometheus_client every second and
+before a scrape (``Metrics.flush``), so a scrape may miss up to the last second of other workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from bisect import bisect_left
+from pathlib import Path
+
+ENV = "PROMETHEUS_MULTIPROC_DIR"
+WRITE_OPS = frozenset({"PutObject", "CopyObject", "CompleteMultipartUpload", "PostObject"})
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+_COMMIT_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0)
+
+
+def metrics_dir(data_dir: Path) -> Path:
+    return data_dir / "run" / "metrics"
+
+
+def prepare(data_dir: Path) -> Path:
+    """Empty the directory and point ``prometheus_client`` at it: in the supervisor, before any
+    import of the library, and only while holding the data directory's serve lock."""
+    path = metrics_dir(data_dir)
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, mode=0o700)
+    os.environ[ENV] = str(path)
+    return path
+
+
+def attach_if_served(data_dir: Path) -> bool:
+    """A maintenance command (scrub, gc, keys rotate) reports its progress into the metrics of the
+    server of the same data directory, when one runs."""
+    path = metrics_dir(data_dir)
+    if ENV in os.environ or not path.is_dir():
+        return False
+    os.environ[ENV] = str(path)
+    return True
+
+
+def worker_exited(pid: int) -> None:
+    if os.environ.get(ENV):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+class Metrics:
+    """This process's metrics (one instance per process: :func:`metrics`)."""
+
+    def __init__(self) -> None:
+        from prometheus_client import Counter, Gauge, Histogram
+
+        self.requests = Counter("sealbox_s3_requests", "S3 requests by operation and status",
+                                ("operation", "status"))
+        self.duration = Histogram("sealbox_s3_request_duration_seconds", "S3 request latency (until the"
+                                  " last byte was handed to the socket)", ("operation",), buckets=_LATENCY_BUCKETS)
+        self.received = Counter("sealbox_s3_received_bytes", "request body bytes received", ("operation",))
+        self.sent = Counter("sealbox_s3_sent_bytes", "response body bytes sent", ("operation",))
+        self.in_flight = Gauge("sealbox_s3_requests_in_flight", "S3 requests being answered",
+                               multiprocess_mode="livesum")
+        self.errors = Counter("sealbox_s3_errors", "S3 error responses by error code", ("code",))
+        self.integrity = Counter("sealbox_integrity_failures", "stored data that failed authentication")
+        self.written = Counter("sealbox_objects_written", "objects written by encryption mode", ("encryption",))
+        self.commit = Histogram("sealbox_meta_commit_seconds", "metadata store COMMIT latency",
+                                buckets=_COMMIT_BUCKETS)
+        self.connections = Gauge("sealbox_open_connections", "open client connections (S3 and console)",
+                                 multiprocess_mode="livesum")
+        self.task_items = Gauge("sealbox_task_items", "items of a maintenance task or bulk job by state",
+                                ("task", "state"), multiprocess_mode="mostrecent")
+        self.task_running = Gauge("sealbox_task_running", "1 while a maintenance task or bulk job runs",
+                                  ("task",), multiprocess_mode="livesum")
+        # The hot path adds to plain dicts; flush() hands the sums to prometheus_client (each of its
+        # increments in multiprocess mode takes a lock, a getpid() and a write to the mapped file:
+        # ~1 µs, six of them per request). A worker flushes every second and before it renders a scrape.
+        self._bounds = tuple(_LATENCY_BUCKETS) + (float("inf"),)
+        self._counts: dict[tuple[str, int], int] = {}
+        self._latency: dict[str, list[float]] = {}  # op -> [count per bucket..., sum]
+        self._bytes: dict[tuple[str, bool], int] = {}  # (op, sent?) -> bytes
+        self._errors: dict[str, int] = {}
+        self._written: dict[str, int] = {}
+        self._in_flight = 0
+        self._commit_times: list[float] = []
+
+    def started(self) -> None:
+        self._in_flight += 1
+
+    def request_done(self, operation: str | None, status: int, error: str | None, bytes_in: int, bytes_out: int,
+                     duration: float, encryption: str | None) -> None:
+        self._in_flight -= 1
+        op = operation or "unrouted"
+        key = (op, status)
+        counts = self._counts
+        counts[key] = counts.get(key, 0) + 1
+        latency = self._latency.get(op)
+        if latency is None:
+            latency = self._latency[op] = [0.0] * (len(self._bounds) + 1)
+        latency[bisect_left(self._bounds, duration)] += 1
+        latency[-1] += duration
+        if bytes_in:
+            self._bytes[(op, False)] = self._bytes.get((op, False), 0) + bytes_in
+        if bytes_out:
+            self._bytes[(op, True)] = self._bytes.get((op, True), 0) + bytes_out
+        if error is not None:
+            self._errors[error] = self._errors.get(error, 0) + 1
+        elif operation in WRITE_OPS and status == 200:
+            mode = encryption or "none"
+            self._written[mode] = self._written.get(mode, 0) + 1
+
+    def observe_commit(self, seconds: float) -> None:
+        self._commit_times.append(seconds)  # list.append is atomic: commits run in worker threads
+
+    def flush(self) -> None:
+        counts, self._counts = self._counts, {}
+        latency, self._latency = self._latency, {}
+        sizes, self._bytes = self._bytes, {}
+        errors, self._errors = self._errors, {}
+        written, self._written = self._written, {}
+        commits, self._commit_times = self._commit_times, []
+        for (op, status), n in counts.items():
+            self.requests.labels(op, str(status)).inc(n)
+        for op, buckets in latency.items():
+            child = self.duration.labels(op)
+            for i, seen in enumerate(buckets[:-1]):
+                if seen:
+                    child._buckets[i].inc(seen)
+            child._sum.inc(buckets[-1])
+        for (op, out), n in sizes.items():
+            (self.sent if out else self.received).labels(op).inc(n)
+        for code, n in errors.items():
+            self.errors.labels(code).inc(n)
+        for mode, n in written.items():
+            self.written.labels(mode).inc(n)
+        for seconds in commits:
+            self.commit.observe(seconds)
+        self.in_flight.set(self._in_flight)
+
+    def task(self, task: str, done: int, failed: int, total: int | None) -> None:
+        self.task_items.labels(task, "done").set(done)
+        self.task_items.labels(task, "failed").set(failed)
+        if total is not None:
+            self.task_items.labels(task, "total").set(total)
+
+
+_METRICS: list[Metrics] = []
+
+
+def metrics() -> Metrics:
+    """The process's one set of metrics, made on first use (a second registration would fail)."""
+    if not _METRICS:
+        _METRICS.append(Metrics())
+        logging.getLogger("sealbox.integrity").addHandler(_IntegrityCounter(_METRICS[0]))
+    return _METRICS[0]
+
+
+class _IntegrityCounter(logging.Handler):
+    """Counts integrity failures where they are already reported: the ``sealbox.integrity`` logger."""
+
+    def __init__(self, m: Metrics) -> None:
+        super().__init__(logging.ERROR)
+        self._m = m
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._m.integrity.inc()
+
+
+def render() -> tuple[bytes, str]:
+    """The text exposition of every process's figures, and its content type (this process's own sums
+    must be flushed first, on its event loop: :meth:`Metrics.flush`)."""
+    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+    if os.environ.get(ENV):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
