@@ -32,3 +32,13 @@ def bucket(s3) -> str:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
+
+
+@pytest.fixture(autouse=True)
+def _keep_core_dumps_of_the_test_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sealbox.cli.main.main`` forbids core dumps of the process it runs in (issue #13, item 8).
+    Tests that call it in-process would lower pytest's own hard RLIMIT_CORE for good, and the
+    black-box core-dump tests started later could then never show a difference (they skipped)."""
+    import sealbox.cli.main as cli
+
+    monkeypatch.setattr(cli, "forbid_core_dumps", lambda: None)
