@@ -69,6 +69,12 @@ BODY_RESERVE = 2 * 1024 * 1024
 MAX_PIPELINED = 16  # requests that may wait behind the one being answered
 KEEP_ALIVE = 30.0  # seconds an idle keep-alive connection stays open
 OVER_CAP_WAIT = 2.0  # seconds a connection over the cap has to send the head that is answered 503
+# After an answer that leaves request bytes unread (a refusal, an error before the body was read),
+# the connection shuts its sending side and reads and drops what still arrives, for at most this
+# long and this much, before it closes: closing a socket with unread input sends a reset, which
+# would destroy the answer in the client's receive buffer before it reads it (lingering close).
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 4 * 1024 * 1024
 _SMALL_WRITE = 16 * 1024  # below this a response head and its body are joined into one write
 _WARN_EVERY = 10.0  # seconds between two log lines about refusals for overload
 
@@ -396,6 +402,7 @@ class HttpConnection(asyncio.Protocol):
         self._task: asyncio.Task[None] | None = None  # the handler answering _current
         self._queue: deque[HttpExchange] = deque()  # pipelined, waiting for the current one
         self._refused = False  # a refusal is answered (or queued): read nothing more, close after it
+        self._linger = -1  # bytes still dropped while lingering before the close; -1: not lingering
         self._reading_paused = False
         self._write_paused = False
         self._drain: asyncio.Future[None] | None = None
@@ -441,6 +448,10 @@ class HttpConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
+            if self._linger >= 0:
+                self._linger -= len(data)
+                if self._linger < 0:
+                    self.transport.close()
             return
         try:
             self._feed(data)
@@ -477,7 +488,7 @@ class HttpConnection(asyncio.Protocol):
         for exchange in (self._current, self._parsing):
             if exchange is not None:
                 exchange._wake()
-        return self._current is not None and not self.secure
+        return self._current is not None and not self.secure and self._linger < 0
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -633,9 +644,11 @@ class HttpConnection(asyncio.Protocol):
         self._current = None
         if self.lost:
             return
-        if not exchange.keep_alive or not exchange.complete:
-            # Not complete: answered before its body was read (an error without "100 Continue"); the
-            # client may never send the body, so the framing of this connection is lost.
+        if not exchange.complete or exchange.refusal is not None:
+            # Answered before its body was read (an error without "100 Continue"), or refused: the
+            # client may never send the body, or still be sending it; the framing is lost.
+            self._close_lingering()
+        elif not exchange.keep_alive:
             self.transport.close()
         elif self._queue:
             self._begin(self._queue.popleft())
@@ -664,6 +677,21 @@ class HttpConnection(asyncio.Protocol):
         else:
             self._current.keep_alive = False
             self._drop_queue()
+
+    def _close_lingering(self) -> None:
+        """Close after the response, without a reset destroying it (see ``LINGER_SECONDS``)."""
+        transport = self.transport
+        if self.eof or self.secure or not transport.can_write_eof():  # TLS: close_notify, then close
+            transport.close()
+            return
+        self._refused = True  # what still arrives is dropped
+        self._linger = LINGER_BYTES
+        self._cancel_timer()
+        transport.write_eof()
+        self._timer = self.loop.call_later(LINGER_SECONDS, transport.close)
+        if self._reading_paused:
+            self._reading_paused = False
+            transport.resume_reading()
 
     def _drop_queue(self) -> None:
         for exchange in self._queue:
