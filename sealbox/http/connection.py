@@ -4,10 +4,10 @@ sealbox serves its HTTP itself rather than through an ASGI server: for a 4 KiB G
 (message dicts, a request cycle object, header lists converted back and forth) cost about as much
 CPU as authenticating the request. What a public server needs is here, in one place:
 
-- keep-alive, pipelined requests (answered in order, one at a time; at most ``MAX_PIPELINED``
-  wait behind the one being answered), ``Expect: 100-continue`` (the interim answer goes out when
-  the app first asks for the body, so an early error reaches a client that has not sent it yet;
-  any other expectation gets 417);
+- keep-alive, pipelined requests (answered in order, one at a time; at most ``MAX_PIPELINED``,
+  with ``max_head_bytes`` of heads in all, wait behind the one being answered);
+- ``Expect: 100-continue`` (the interim answer goes out when the app first asks for the body, so an
+  early error reaches a client that has not sent it yet; any other expectation gets 417);
 - flow control both ways: reading pauses while ``BODY_BUFFER`` bytes of a body wait for the app,
   and an app writing a response waits while the client does not read;
 - limits: a request head larger than ``max_head_bytes`` is refused, as is a head not complete
@@ -20,7 +20,8 @@ CPU as authenticating the request. What a public server needs is here, in one pl
   ``BODY_RESERVE``); a request beyond either is refused as overloaded (S3: 503 SlowDown) and its
   connection closed;
 - a response whose body is shorter or longer than its content-length is a logged server error that
-  closes the connection; 204 and 304 go out without content-length or body.
+  closes the connection; 204 and 304 go out without content-length or body;
+- an answer that leaves request bytes unread is followed by a lingering close (``LINGER_SECONDS``).
 
 The transport's own answers (refusals) are rendered by the app's ``refusal`` hook
 (``sealbox.http.exchange``): the transport knows no S3. The response head is written together with
@@ -31,37 +32,25 @@ response.
 from __future__ import annotations
 
 import asyncio
-import http
 import logging
-import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
-from email.utils import formatdate
+from collections.abc import Callable
 
 import httptools
 
 from sealbox.core.types import Buffer
-from sealbox.http.exchange import (
-    App,
-    BodyIncomplete,
-    BodyTimeout,
-    Exchange,
-    HeaderError,
-    Refusal,
-    Reply,
-    plain_refusal,
-)
+from sealbox.http.exchange import App, Exchange, HeaderError, Refusal, Reply, plain_refusal
+from sealbox.http.http_exchange import BODY_BUFFER, TIMED_OUT_MESSAGE, HttpExchange
 
-__all__ = ["App", "ConnectionSet", "Exchange", "Handler", "HeaderError", "HttpConnection", "HttpExchange",
-           "parse_headers"]
+__all__ = ["BODY_BUFFER", "App", "ConnectionSet", "Exchange", "Handler", "HeaderError", "HttpConnection",
+           "HttpExchange", "parse_headers"]
 
 log = logging.getLogger("sealbox.http")
 
 Handler = App  # the name sealbox.server knows the app by
 
 MAX_HEAD_BYTES = 64 * 1024  # AWS allows 8 KB; presigned URLs and many x-amz-meta-* headers fit in 64 KB
-BODY_BUFFER = 1024 * 1024  # request body bytes held per connection before reading pauses
 # What one request body is counted for against a worker's max_body_memory (at most its length): up
 # to BODY_BUFFER waiting here plus one socket read, and the ~1 MiB buffer the write pipeline
 # coalesces it into (sealbox.service.pipeline), rounded up.
@@ -78,11 +67,6 @@ LINGER_BYTES = 4 * 1024 * 1024
 _SMALL_WRITE = 16 * 1024  # below this a response head and its body are joined into one write
 _WARN_EVERY = 10.0  # seconds between two log lines about refusals for overload
 
-_STATUS_LINES = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n" for s in http.HTTPStatus}
-# Control characters (HTAB aside) in a response header would split or corrupt the head.
-_BAD_HEADER_CHARS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-_TIMED_OUT_MESSAGE = ("Your socket connection to the server was not read from or written to within the"
-                      " timeout period.")
 _BUSY_CONNECTIONS = "The server has too many open connections; retry shortly."
 _BUSY_BODIES = "The server holds too many request bodies in progress; retry shortly."
 _BUSY_PIPELINE = "Too many pipelined requests on one connection; retry on a new connection."
@@ -91,226 +75,6 @@ _BUSY_PIPELINE = "Too many pipelined requests on one connection; retry on a new 
 class _HeadRefused(Exception):
     """Raised from a parser callback to stop parsing for good (httptools turns it into an
     HttpParserCallbackError)."""
-
-
-class _Clock:
-    """The Date header value, formatted at most once a second."""
-
-    second = -1
-    value = ""
-
-    @classmethod
-    def now(cls) -> str:
-        second = int(time.time())
-        if second != cls.second:
-            cls.second, cls.value = second, formatdate(second, usegmt=True)
-        return cls.value
-
-
-class HttpExchange:
-    """One request on a connection and the response to it: ``sealbox.http.exchange.Exchange``."""
-
-    __slots__ = ("method", "raw_path", "raw_query", "headers", "secure", "tls_version", "client_ip", "keep_alive",
-                 "complete", "started", "done", "refusal", "bytes_in", "bytes_out", "_conn", "_expect_continue",
-                 "_pieces", "_buffered", "_waiter", "_chunked", "_no_body", "_left", "_misframed", "_malformed",
-                 "_reserved")
-
-    def __init__(self, conn: HttpConnection, method: str, raw_path: str, raw_query: str, headers: dict[str, str],
-                 keep_alive: bool) -> None:
-        self.method = method
-        self.raw_path = raw_path
-        self.raw_query = raw_query
-        self.headers = headers
-        self.secure = conn.secure
-        self.tls_version = conn.tls_version
-        self.client_ip = conn.client_ip
-        self.keep_alive = keep_alive
-        self.complete = False  # the whole request body has been received (so the framing is in step)
-        self.started = False  # the status line has been written
-        self.done = False  # the whole response has been written
-        self.refusal: tuple[Refusal, str] | None = None  # answered by the transport, not the app
-        self._conn = conn
-        self._expect_continue = False
-        self._pieces: list[bytes] = []
-        self._buffered = 0
-        self._waiter: asyncio.Future[None] | None = None
-        self._chunked = False
-        self._no_body = False  # HEAD, 204, 304: nothing of a body is written
-        self._left: int | None = None  # body bytes the content-length still announces
-        self._misframed = False
-        self._malformed = False  # the request's own body could not be parsed
-        self._reserved = 0  # bytes counted against the worker's max_body_memory
-        self.bytes_in = 0  # body bytes received and sent (access log, metrics)
-        self.bytes_out = 0
-
-    @property
-    def client_gone(self) -> bool:
-        return self._conn.lost
-
-    # -- the request body --------------------------------------------------------------------------
-    async def receive(self) -> bytes | None:
-        conn = self._conn
-        if self._expect_continue:
-            self._expect_continue = False
-            if not self.started and not conn.lost:
-                conn.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        while not self._pieces:
-            if self.complete:
-                return None
-            if conn.lost or conn.eof or self._malformed:
-                raise BodyIncomplete
-            conn.want_more()
-            await self._wait(conn.timeout)
-        pieces = self._pieces
-        body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-        self._pieces = []
-        self._buffered = 0
-        conn.want_more()
-        return body
-
-    async def _wait(self, timeout: float) -> None:
-        loop = self._conn.loop
-        waiter = self._waiter = loop.create_future()
-        timer = loop.call_later(timeout, _expire, waiter)
-        try:
-            await waiter
-        except TimeoutError:
-            raise BodyTimeout(_TIMED_OUT_MESSAGE) from None
-        finally:
-            timer.cancel()
-            self._waiter = None
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def _add_body(self, piece: bytes) -> int:
-        self._pieces.append(piece)
-        self._buffered += len(piece)
-        self.bytes_in += len(piece)
-        self._wake()
-        return self._buffered
-
-    def _end_body(self) -> None:
-        self.complete = True
-        self._wake()
-
-    def _release(self) -> None:
-        """Give back this body's share of the worker's body memory (its request is over)."""
-        if self._reserved:
-            connections = self._conn.connections
-            if connections is not None:
-                connections.body_memory -= self._reserved
-            self._reserved = 0
-
-    # -- the response ------------------------------------------------------------------------------
-    def start(self, status: int, headers: Iterable[tuple[str, str]], body: Buffer = b"", end: bool = True) -> None:
-        lines = [_STATUS_LINES.get(status) or f"HTTP/1.1 {status} \r\n"]
-        texts: list[str] = []
-        framed = False
-        length: str | None = None
-        no_body = self.method == "HEAD"
-        bodiless = status == 204 or status == 304  # RFC 9110 8.6, 15.3.5, 15.4.5: no content, no length
-        # A body not (yet) read to its end leaves this connection out of step: it closes afterwards.
-        close = not self.keep_alive or not self.complete
-        for name, value in headers:
-            if name == "content-length" or name == "transfer-encoding":
-                if bodiless:
-                    continue
-                framed = True
-                if name == "content-length":
-                    length = value
-            elif name == "connection" and "close" in value.lower():
-                close = True
-            lines.append(f"{name}: {value}\r\n")
-            texts += (name, value)
-        if _BAD_HEADER_CHARS.search("".join(texts)):
-            raise HeaderError("a response header holds a control character")
-        declared: int | None = None
-        if length is not None and not no_body:
-            try:
-                declared = int(length)
-            except ValueError:
-                raise HeaderError(f"content-length {length!r} is not a number") from None
-        lines.append(f"date: {_Clock.now()}\r\n")
-        if close:
-            self.keep_alive = False
-            lines.append("connection: close\r\n")
-        if bodiless:
-            no_body = True
-        elif not framed and not end and not no_body:
-            self._chunked = True
-            lines.append("transfer-encoding: chunked\r\n")
-        lines.append("\r\n")
-        self.started = True
-        self._expect_continue = False
-        self._no_body = no_body
-        head = "".join(lines).encode("latin-1", "replace")
-        if no_body:
-            body = b""
-        elif declared is not None:
-            left = declared - len(body)
-            if left < 0:
-                self._bad_length("longer than")
-                body = body[:declared]
-                left = 0
-            self._left = left
-        self.bytes_out = len(body)
-        if self._chunked and body:
-            body = b"".join((b"%x\r\n" % len(body), body, b"\r\n"))
-        self._conn.send(head, body)
-        if end:
-            self.finish()
-
-    async def write(self, data: Buffer) -> None:
-        conn = self._conn
-        if conn.lost or self._no_body or not data:
-            return
-        if self._chunked:
-            self.bytes_out += len(data)
-            conn.send(b"%x\r\n" % len(data), data, b"\r\n")
-        else:
-            left = self._left
-            if left is not None:
-                if len(data) > left:
-                    if not self._misframed:
-                        self._bad_length("longer than")
-                    data = data[:left]
-                    if not data:
-                        return
-                self._left = left - len(data)
-            self.bytes_out += len(data)
-            conn.send(data)
-        await conn.drained()
-
-    def finish(self) -> None:
-        if self.done:
-            return
-        if self._chunked:
-            self._conn.send(b"0\r\n\r\n")
-        elif self._left and not self._conn.lost:
-            self._bad_length(f"{self._left} bytes short of")
-        self.done = True
-        self._conn.response_done(self)
-
-    def _bad_length(self, what: str) -> None:
-        """The body does not match its content-length: a bug of the app. The connection closes after
-        this response: a client reading a keep-alive connection would otherwise wait for bytes that
-        never come, or read the excess as the next response."""
-        self._misframed = True
-        self.keep_alive = False
-        log.error("response to %s %s: body %s its content-length; closing the connection", self.method,
-                  self.raw_path, what)
-
-    def abort(self) -> None:
-        self.done = True
-        self._conn.transport.abort()
-
-
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError())
 
 
 class ConnectionSet:
@@ -384,9 +148,9 @@ class HttpConnection(asyncio.Protocol):
     # per 4 KiB GET, measured with bench/http_layer.py under callgrind).
     __slots__ = ("handler", "secure", "timeout", "idle_timeout", "max_head_bytes", "connections", "loop",
                  "transport", "client_ip", "tls_version", "lost", "eof", "on_connection_lost", "_parser", "_admitted",
-                 "_over_cap", "_url", "_raw_headers", "_in_head", "_head_bytes", "_head_size", "_parsing", "_current", "_task",
-                 "_queue", "_refused", "_linger", "_reading_paused", "_write_paused", "_drain", "_timer",
-                 "_timer_is_head", "_write_timer")
+                 "_over_cap", "_url", "_raw_headers", "_in_head", "_head_bytes", "_head_size", "_parsing", "_current",
+                 "_task", "_queue", "_queued_head", "_refused", "_linger", "_reading_paused", "_write_paused", "_drain",
+                 "_timer", "_timer_is_head", "_write_timer")
 
     def __init__(self, handler: App, *, secure: bool, timeout: float, max_head_bytes: int = MAX_HEAD_BYTES,
                  connections: ConnectionSet | None = None, idle_timeout: float = KEEP_ALIVE) -> None:
@@ -421,6 +185,7 @@ class HttpConnection(asyncio.Protocol):
         self._current: HttpExchange | None = None
         self._task: asyncio.Task[None] | None = None  # the handler answering _current
         self._queue: deque[HttpExchange] = deque()  # pipelined, waiting for the current one
+        self._queued_head = 0  # bytes of the heads in _queue
         self._refused = False  # a refusal is answered (or queued): read nothing more, close after it
         self._linger = -1  # bytes still dropped while lingering before the close; -1: not lingering
         self._reading_paused = False
@@ -554,7 +319,9 @@ class HttpConnection(asyncio.Protocol):
         if self._over_cap:
             self._overloaded(_BUSY_CONNECTIONS, method, "connection cap")
             raise _HeadRefused
-        if self._current is not None and len(self._queue) >= MAX_PIPELINED:
+        if self._current is not None and (len(self._queue) >= MAX_PIPELINED
+                                          or self._queued_head + self._head_size > self.max_head_bytes):
+            # Waiting requests hold at most MAX_PIPELINED heads of max_head_bytes in all.
             self._overloaded(_BUSY_PIPELINE, method, "pipelined requests")
             raise _HeadRefused
         exchange = HttpExchange(self, method, *_split_target(self._url), headers,
@@ -581,6 +348,8 @@ class HttpConnection(asyncio.Protocol):
         if self._current is None:
             self._begin(exchange)
         else:  # pipelined: answered after the current one; read no further meanwhile
+            exchange._head = self._head_size
+            self._queued_head += self._head_size
             self._queue.append(exchange)
             self._pause_reading()
 
@@ -671,7 +440,9 @@ class HttpConnection(asyncio.Protocol):
         elif not exchange.keep_alive:
             self.transport.close()
         elif self._queue:
-            self._begin(self._queue.popleft())
+            waiting = self._queue.popleft()
+            self._queued_head -= waiting._head
+            self._begin(waiting)
             self.want_more()
         elif self.eof:
             self.transport.close()
@@ -717,6 +488,7 @@ class HttpConnection(asyncio.Protocol):
         for exchange in self._queue:
             exchange._release()
         self._queue.clear()
+        self._queued_head = 0
 
     # -- refusals ----------------------------------------------------------------------------------
     def _refuse(self, kind: Refusal, message: str, method: str = "GET") -> None:
@@ -774,7 +546,7 @@ class HttpConnection(asyncio.Protocol):
         elif self._over_cap:
             self._overloaded(_BUSY_CONNECTIONS, "GET", "connection cap")
         else:
-            self._refuse(Refusal.HEAD_TIMEOUT, _TIMED_OUT_MESSAGE)
+            self._refuse(Refusal.HEAD_TIMEOUT, TIMED_OUT_MESSAGE)
 
     def _write_stalled(self) -> None:
         # Nothing drained for the whole timeout: drop the connection (close() would wait for the

@@ -90,6 +90,26 @@ def test_pipelining_depth_is_bounded() -> None:
     run(scenario)
 
 
+def test_pipelined_heads_waiting_hold_at_most_one_head_limit() -> None:
+    async def scenario() -> None:
+        gate = asyncio.Event()
+
+        async def handler(exchange: Exchange) -> None:
+            await gate.wait()
+            await ok_handler(exchange)
+
+        wire = Wire(App(handler))
+        big = "X-Pad: " + "p" * (MAX_HEAD_BYTES // 3) + "\r\n"
+        wire.send(get("/0") + b"".join(get(f"/{i}", big) for i in range(1, 5)))
+        await wire.settle()
+        gate.set()
+        await wire.settle(100)
+        assert [r.status for r in wire.responses()] == [200, 200, 200, 503]  # two thirds of a head wait, not three
+        assert wire.transport.ended
+
+    run(scenario)
+
+
 def test_a_pipelined_body_counts_against_the_body_memory_cap() -> None:
     async def scenario() -> None:
         gate = asyncio.Event()
