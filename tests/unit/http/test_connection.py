@@ -26,6 +26,7 @@ from sealbox.http.connection import (
     ConnectionSet,
 )
 from sealbox.http.exchange import BodyIncomplete, BodyTimeout, Exchange, Refusal
+from tests.support import run_async
 from tests.unit.http.wire import App, Wire, get, ok_handler, put
 
 
@@ -33,7 +34,7 @@ def run(scenario: Callable[[], Awaitable[None]]) -> None:
     async def bounded() -> None:
         await asyncio.wait_for(scenario(), 10)
 
-    asyncio.run(bounded())
+    run_async(bounded())
 
 
 # -- pipelining --------------------------------------------------------------------------------------
