@@ -46,6 +46,11 @@ class Settings:
         if self.access_log is not None:
             return self.access_log
         return "-" if self.log_level == "debug" else "off"
+    # Per worker: connections served at once, and memory request bodies in progress may reserve (each
+    # up to 2 MiB, sealbox.http.connection.BODY_RESERVE); beyond either a request gets 503 SlowDown.
+    # 0 turns a cap off.
+    max_connections: int = 1024
+    max_body_memory_mib: int = 256
 
     @property
     def keyring_path(self) -> Path:

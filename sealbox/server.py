@@ -131,7 +131,7 @@ def run_worker(settings: Settings, socks: list[Listener], boards: dict[str, Boar
         # One set of services for every listener of this worker (sealbox.app.build_handlers).
         handlers = build_handlers(settings, {_kind(listener) for listener in socks})
         _start_lifecycle(settings)
-        connections = ConnectionSet()
+        connections = ConnectionSet(settings.max_connections, settings.max_body_memory_mib * 1024 * 1024)
         from sealbox.ops.wiring import worker_hooks
 
         stop_ops = worker_hooks(loop, connections)  # SIGHUP reopens the access log; connection gauge

@@ -28,6 +28,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         lifecycle_day_seconds=args.lifecycle_day_seconds,
         access_log=args.access_log, log_format=args.log_format,
         metrics_token=args.metrics_token or None, metrics_public=args.metrics_public,
+        max_connections=args.max_connections,
+        max_body_memory_mib=args.max_body_memory,
     )
 
 
@@ -78,6 +80,11 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                         " disabled, as on AWS since 2023; ObjectWriter restores ACLs on new buckets)")
     p.add_argument("--lifecycle-day-seconds", type=float, default=86400.0, metavar="N",
                    help="FOR TESTING ONLY: a lifecycle rule's day lasts N seconds (default 86400)")
+    p.add_argument("--max-connections", type=int, default=int(env_default("MAX_CONNECTIONS", "1024") or 1024),
+                   help="connections each worker serves at once; beyond, 503 SlowDown (default 1024; 0: no cap)")
+    p.add_argument("--max-body-memory", type=int, default=int(env_default("MAX_BODY_MEMORY", "256") or 256),
+                   metavar="MIB", help="MiB request bodies in progress may hold per worker; beyond, 503 SlowDown"
+                   " (default 256; 0: no cap)")
     p.set_defaults(func=_serve)
 
 

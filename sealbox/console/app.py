@@ -49,7 +49,7 @@ from sealbox.console.web import (
     url,
 )
 from sealbox.core.errors import SealboxError
-from sealbox.http.connection import Exchange, Handler
+from sealbox.http.exchange import Exchange, Refusal, Reply, Responder, plain_refusal
 
 log = logging.getLogger("sealbox.console")
 STATIC = Path(__file__).parent / "static"
@@ -102,7 +102,7 @@ class ConsoleApp:
             module.register(self.router, self.console)
 
     # /_sealbox/ (health checks, metrics) on the console port too: set by the composition root.
-    ops: Handler | None = None
+    ops: Responder | None = None
 
     async def __call__(self, exchange: Exchange) -> None:
         if self.ops is not None and exchange.raw_path.startswith("/_sealbox/"):
@@ -115,6 +115,11 @@ class ConsoleApp:
             exchange.abort()
             return
         await response.send_to(exchange)
+
+    @staticmethod
+    def refusal(refusal: Refusal, message: str) -> Reply:
+        """The transport's own answers (a head too large or too slow, overload…): plain text, never S3 XML."""
+        return plain_refusal(refusal, message)
 
     async def handle(self, req: Request) -> Response:
         if req.path.startswith("/static/"):

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Any
 
+from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.types import Buffer
-from sealbox.http.connection import Exchange
+from sealbox.http.exchange import BodyIncomplete, BodyTimeout, Exchange
 
 MAX_FORM = 4 * 1024 * 1024  # a bulk selection of a thousand long keys still fits
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self';"
@@ -95,14 +96,15 @@ class Request:
 
     async def stream(self) -> AsyncIterator[bytes]:
         while True:
-            message = await self.exchange.receive()
-            if message["type"] == "http.disconnect":
-                raise ConnectionAbortedError("client went away")
-            body = message.get("body", b"")
-            if body:
-                yield body
-            if not message.get("more_body", False):
+            try:
+                body = await self.exchange.receive()
+            except BodyIncomplete:
+                raise ConnectionAbortedError("client went away") from None
+            except BodyTimeout:
+                raise SealboxError(ErrorCode.REQUEST_TIMEOUT) from None
+            if body is None:
                 return
+            yield body
 
     async def form(self) -> dict[str, list[str]]:
         """URL-encoded form fields (the console's forms never use multipart)."""

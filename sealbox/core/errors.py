@@ -80,6 +80,7 @@ class ErrorCode(enum.Enum):
     OBJECT_LOCK_CONFIG_NOT_FOUND = "ObjectLockConfigurationNotFoundError"
     NO_SUCH_OBJECT_LOCK_CONFIG = "NoSuchObjectLockConfiguration"
     NO_SUCH_LIFECYCLE_CONFIG = "NoSuchLifecycleConfiguration"
+    EXPECTATION_FAILED = "ExpectationFailed"
 
 
 @dataclass(frozen=True)

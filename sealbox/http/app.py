@@ -17,9 +17,10 @@ from sealbox.core import ids
 from sealbox.core.errors import ErrorCode, ErrorFacts, SealboxError
 from sealbox.core.types import Buffer
 from sealbox.http.auth import authenticate
-from sealbox.http.connection import Exchange, HeaderError
 from sealbox.http.errors import error_xml, status_of
+from sealbox.http.exchange import Exchange, HeaderError, Refusal, Reply
 from sealbox.http.handlers import HANDLERS, Services
+from sealbox.http.refusals import s3_refusal
 from sealbox.http.request import Incoming, Request, Response, parse_query
 from sealbox.http.router import check_query_utf8, host_bucket, route, split_target
 from sealbox.http.signing import SigningRequest
@@ -73,6 +74,10 @@ class S3App:
             response = await self._send(request, response, exchange)
         finally:
             observer.finished(request, response, exchange, started, started_wall)
+
+    def refusal(self, refusal: Refusal, message: str) -> Reply:
+        """The transport's own answers (a head too large or too slow, overload…), as S3 error XML."""
+        return s3_refusal(refusal, message)
 
     async def _handle(self, request: Incoming) -> Response:
         bucket, key = split_target(request.raw_path, request.headers.get("host", ""), self.domain)

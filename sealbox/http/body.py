@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any
 
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.http.chunked import AwsChunkedDecoder
+from sealbox.http.exchange import BodyIncomplete, BodyTimeout
 from sealbox.http.headers import checksum_request, content_md5, trailer_checksum
 from sealbox.http.sigv4 import AuthContext, PayloadMode
 from sealbox.service.pipeline import PayloadChecks
 
-Receive = Callable[[], Awaitable[dict[str, Any]]]
+Receive = Callable[[], Awaitable[bytes | None]]  # Exchange.receive: the next piece, None at the end
 MAX_OBJECT_SIZE = 5 * 1024**4  # 5 TiB: the largest S3 object
 MAX_PUT_SIZE = 5 * 1024**3  # 5 GiB: the largest single PUT / part
 
@@ -71,17 +71,18 @@ class RequestPayload:
     async def _raw(self) -> AsyncIterator[bytes]:
         received = 0
         while True:
-            message = await self._receive()
-            if message["type"] == "http.disconnect":
-                raise incomplete_body()
-            body: bytes = message.get("body", b"")
+            try:
+                body = await self._receive()
+            except BodyIncomplete:
+                raise incomplete_body() from None
+            except BodyTimeout:
+                raise SealboxError(ErrorCode.REQUEST_TIMEOUT) from None
+            if body is None:
+                break
             received += len(body)
             if received > self._max_size + (1 << 20) and self._decoder is None:
                 raise SealboxError(ErrorCode.ENTITY_TOO_LARGE, MaxSizeAllowed=str(self._max_size))
-            if body:
-                yield body
-            if not message.get("more_body", False):
-                break
+            yield body
         if self.content_length is not None and received != self.content_length:
             raise incomplete_body()
 

@@ -88,6 +88,7 @@ ERRORS: dict[ErrorCode, tuple[int, str]] = {
                                            " was computed."),
     E.INVALID_CHUNK_SIZE: (403, "Only the last chunk is allowed to have a size less than 8192 bytes"),
     E.SLOW_DOWN: (503, "Please reduce your request rate."),
+    E.EXPECTATION_FAILED: (417, "The expectation given in the Expect header cannot be met."),
 }
 
 _missing = set(ErrorCode) - set(ERRORS)

@@ -161,3 +161,26 @@ def test_malformed_requests_get_a_400_not_a_crash(console: Console) -> None:
     assert r.status_code == 400
     assert s.get(console.url + "/no/such/page", timeout=30).status_code == 404
     assert s.delete(console.url + "/buckets", timeout=30).status_code == 405
+
+
+@pytest.mark.parametrize("raw, status", [
+    (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n", 431),
+    (b"GET / HTTP/1.1\r\n\r\n", 400),
+    (b"\x00\x01 not http\r\n\r\n", 400),
+    (b"PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: teapot\r\n\r\nabc", 417),
+], ids=["head too large", "no host", "malformed", "unknown expectation"])
+def test_the_transports_own_errors_are_the_consoles_not_s3_xml(console: Console, raw: bytes, status: int) -> None:
+    """The console shares the HTTP layer with the S3 port, but not its error vocabulary."""
+    import http.client
+    import socket
+    import urllib.parse
+
+    where = urllib.parse.urlsplit(console.url)
+    with socket.create_connection((where.hostname or "127.0.0.1", where.port or 80), timeout=30) as sock:
+        sock.sendall(raw)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        body = response.read()
+    assert response.status == status, body
+    assert response.getheader("content-type", "").startswith("text/plain")
+    assert b"<Error>" not in body and b"<Code>" not in body

@@ -156,3 +156,27 @@ def test_http_1_1_request_needs_exactly_one_host(server: Server, host_lines: byt
         assert b"Host header" in reply.body
         assert sock.recv(1) == b""
     assert_serving(server)
+
+
+def test_an_unknown_expectation_gets_417(server: Server, hostile_bucket: str) -> None:
+    """RFC 9110 10.1.1: only 100-continue is an expectation sealbox can meet; nothing is stored."""
+    body = b"never stored"
+    path = f"/{hostile_bucket}/expect"
+    reply = send_signed(server, "PUT", path, body, {"Expect": "100-continue, x-teapot"},
+                        payload_hash="UNSIGNED-PAYLOAD")
+    assert (reply.status, reply.code) == (417, "ExpectationFailed"), reply
+    assert reply.headers.get("connection") == "close"
+    s3: Any = server.client()
+    assert s3.list_objects_v2(Bucket=hostile_bucket, Prefix="expect").get("KeyCount") == 0
+
+
+def test_204_and_304_carry_no_content_length(server: Server, hostile_bucket: str) -> None:
+    """RFC 9110 8.6: a 204 never carries Content-Length; sealbox sends none with a 304 either."""
+    s3: Any = server.client()
+    etag = s3.put_object(Bucket=hostile_bucket, Key="o", Body=b"x")["ETag"]
+    path = f"/{hostile_bucket}/o"
+    not_modified = send_signed(server, "GET", path, headers={"If-None-Match": etag})
+    deleted = send_signed(server, "DELETE", path)
+    assert (not_modified.status, deleted.status) == (304, 204)
+    assert "content-length" not in not_modified.headers and "content-length" not in deleted.headers
+    assert "transfer-encoding" not in deleted.headers

@@ -57,7 +57,7 @@ def _request(method: str, bucket: str | None, key: str | None, query: dict[str, 
              headers: dict[str, str] | None = None) -> Request:
     query, headers = query or {}, headers or {}
     incoming = Incoming(method=method, raw_path=f"/{bucket}/{key}", raw_query="", query=query, headers=headers,
-                        receive=_no_body, secure=False, client_ip="127.0.0.1", request_id="TEST")  # type: ignore[arg-type]
+                        receive=_no_body, secure=False, client_ip="127.0.0.1", request_id="TEST")
     incoming.bucket, incoming.key = bucket, key
     target = route(method, bucket, key, query, headers)
     incoming.route = target
@@ -115,7 +115,7 @@ def test_error_facts_become_the_headers_aws_sends() -> None:
 
 def test_a_refused_request_is_logged_with_its_operation_and_subresource() -> None:
     refused = Incoming(method="GET", raw_path="/b", raw_query="tagging", query={"tagging": ""}, headers={},
-                       receive=_no_body, secure=False, client_ip="127.0.0.1", request_id="T")  # type: ignore[arg-type]
+                       receive=_no_body, secure=False, client_ip="127.0.0.1", request_id="T")
     refused.bucket = "b"
     assert describe(refused) == "GET /b?tagging (not routed)"
     routed = _request("PUT", "b", "k", query={"partNumber": "1", "uploadId": "u", "X-Amz-Signature": "secret"})
