@@ -1,6 +1,6 @@
 """Prometheus metrics, summed over every worker process (``prometheus_client`` multiprocess mode).
 
-The supervisor gives the workers one directory (``<data dir>/run/metrics``, emptied at each start)
+The supervisor gives the workers one directory (``metrics_dir``: in /dev/shm, emptied at each start)
 through ``PROMETHEUS_MULTIPROC_DIR`` before anything imports ``prometheus_client`` (the library
 chooses its value class at import time); each worker writes its figures to memory-mapped files
 there, and ``GET /_sealbox/metrics`` on any worker adds up all of them. Gauges of a worker that
@@ -25,6 +25,7 @@ before a scrape (``Metrics.flush``), so a scrape may miss up to the last second 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -37,16 +38,32 @@ _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 _COMMIT_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0)
 
 
+_SHM = Path("/dev/shm")
+
+
 def metrics_dir(data_dir: Path) -> Path:
+    """Where this data directory's server keeps its metrics files: in shared memory (``/dev/shm``)
+    where there is one, else under ``<data dir>/run``.
+
+    Not in the data directory itself: prometheus_client grows memory-mapped files, and a page of a
+    grown file on a full file system is a SIGBUS when touched. With the data directory full, the
+    first new label (``errors{code="ServiceUnavailable"}``) killed the worker that was answering
+    the 503s (``tests/faults/test_disk_full.py``). The name is derived from the data directory's
+    path, so maintenance commands find their server's directory."""
+    if _SHM.is_dir() and os.access(_SHM, os.W_OK):
+        digest = hashlib.sha256(str(data_dir.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+        return _SHM / f"sealbox-metrics-{digest}"
     return data_dir / "run" / "metrics"
 
 
 def prepare(data_dir: Path) -> Path:
     """Empty the directory and point ``prometheus_client`` at it: in the supervisor, before any
-    import of the library, and only while holding the data directory's serve lock."""
+    import of the library, and only while holding the data directory's serve lock. The directory
+    is created afresh (0700, never one that already existed: /dev/shm is writable by everyone)."""
     path = metrics_dir(data_dir)
     shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True, mode=0o700)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700)  # FileExistsError if someone else made it between the two calls
     os.environ[ENV] = str(path)
     return path
 
