@@ -80,7 +80,7 @@ def register(router: Router, c: Console) -> None:
     async def delete(req: Request) -> Response:
         name = req.params["bucket"]
         try:
-            buckets.delete(acting(req, name), name)
+            await c.services.objects.delete_bucket(acting(req, name), name)
         except SealboxError as exc:
             return back(c, req, url(f"/buckets/{name}/properties"), "error",
                         f"Could not delete bucket {name!r}: {error_message(exc)}")
