@@ -105,7 +105,8 @@ class S3App:
         auth = authenticate(
             SigningRequest(request.method, request.raw_path, request.raw_query, request.headers,
                            host_bucket(request.headers.get("host", ""), self.domain)),
-            self.services.identity.secret_for, datetime.now(UTC), allow_sigv2=self.services.settings.sigv2)
+            self.services.identity.secret_for, datetime.now(UTC), allow_sigv2=self.services.settings.sigv2,
+            region=self.services.settings.region)
         if auth.presigned:
             _promote_query_headers(request)
         # Routed after authentication, as AWS answers: a bad signature is 403 whatever was asked.
