@@ -47,23 +47,32 @@ S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 
 
 @dataclass(frozen=True)
-class _Pattern:
-    """A name with at most one ``*``: exact (no star), or a prefix and a suffix around the star."""
+class _Names:
+    """Names with at most one ``*`` each, compiled for matching: exact names in a set, wildcards as
+    (prefix, suffix) pairs (``*`` matches any run of characters, none included)."""
 
-    text: str
-    prefix: str
-    suffix: str | None  # None: no wildcard, ``text`` must match exactly
+    anything: bool  # a bare "*"
+    exact: frozenset[str]
+    wild: tuple[tuple[str, str], ...]
 
     @classmethod
-    def of(cls, text: str) -> _Pattern:
-        head, star, tail = text.partition("*")
-        return cls(text, head, tail if star else None)
+    def of(cls, names: tuple[str, ...]) -> _Names:
+        exact, wild = set(), []
+        for name in names:
+            head, star, tail = name.partition("*")
+            if star:
+                wild.append((head, tail))
+            else:
+                exact.add(name)
+        return cls("*" in names, frozenset(exact), tuple(wild))
 
     def matches(self, value: str) -> bool:
-        if self.suffix is None:
-            return value == self.text
-        return (len(value) >= len(self.prefix) + len(self.suffix) and value.startswith(self.prefix)
-                and value.endswith(self.suffix))
+        if self.anything or value in self.exact:
+            return True
+        for head, tail in self.wild:
+            if len(value) >= len(head) + len(tail) and value.startswith(head) and value.endswith(tail):
+                return True
+        return False
 
 
 @dataclass(frozen=True)
@@ -78,12 +87,12 @@ class CorsRule:
     # Compiled once per parsed configuration (which is cached by its text); cached_property writes
     # the instance __dict__ directly, so it works on a frozen dataclass.
     @functools.cached_property
-    def _origins(self) -> tuple[_Pattern, ...]:
-        return tuple(_Pattern.of(o) for o in self.allowed_origins)
+    def _origins(self) -> _Names:
+        return _Names.of(self.allowed_origins)
 
     @functools.cached_property
-    def _headers(self) -> tuple[_Pattern, ...]:
-        return tuple(_Pattern.of(h.lower()) for h in self.allowed_headers)
+    def _headers(self) -> _Names:
+        return _Names.of(tuple(h.lower() for h in self.allowed_headers))
 
     @property
     def any_origin(self) -> bool:
@@ -92,11 +101,12 @@ class CorsRule:
 
     def allows(self, origin: str, method: str, request_headers: Sequence[str]) -> bool:
         """``request_headers`` lowercased, as ``requested_headers`` gives them."""
-        if method not in self.allowed_methods:
+        if method not in self.allowed_methods or not self._origins.matches(origin):
             return False
-        if not any(p.matches(origin) for p in self._origins):
-            return False
-        return all(any(p.matches(h) for p in self._headers) for h in request_headers)
+        if not request_headers:
+            return True
+        headers = self._headers
+        return all(headers.matches(h) for h in request_headers)
 
 
 @dataclass(frozen=True)
