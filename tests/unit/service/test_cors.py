@@ -132,3 +132,14 @@ def test_stored_text_is_versioned() -> None:
     with pytest.raises(ValueError, match="unknown stored CORS configuration format"):
         cors.from_stored(text.replace('"v":1', '"v":2'))
     assert cors.from_stored(text) is cors.from_stored(text)  # parsed once per worker
+
+
+def test_matching_work_is_bounded() -> None:
+    """The worst configuration the limits allow, against many requested headers: refused up front."""
+    rules = tuple(_rule("*", methods=("PUT",), headers=tuple(f"x-{i}-*-" for i in range(15))) for _ in range(100))
+    config = CorsConfiguration(rules)
+    assert config.match("o", "PUT", tuple(f"x-14-{i}-" for i in range(12))) is rules[0]  # 12 × 1,600 checks: fine
+    assert config.match("o", "PUT", tuple(f"x-14-{i}-" for i in range(13))) is None  # 13 × 1,600 > 20,000
+    big = CorsConfiguration(tuple(_rule("*", methods=("PUT",), headers=("a-*", "b-*", "c-*")) for _ in range(100)))
+    assert big.match("o", "PUT", tuple(f"c-{i}" for i in range(50))) is big.rules[0]
+    assert requested_headers("A, a ,b") == ("a", "b")  # each name once
