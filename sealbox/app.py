@@ -13,6 +13,7 @@ from sealbox.http.app import S3App
 from sealbox.http.connection import Handler
 from sealbox.http.handlers import Services
 from sealbox.service.buckets import BucketService
+from sealbox.service.cors import CorsService
 from sealbox.service.identity import Identity
 from sealbox.service.keys import key_source
 from sealbox.service.metadata import MetadataSealer
@@ -43,7 +44,8 @@ def build_services(settings: Settings, observe_commit: Callable[[float], None] |
                             Ownership(settings.default_object_ownership))
     pool = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="sealbox-io")
     objects = ObjectService(meta, blobs, sealer, buckets, pool)
-    return Services(settings=settings, identity=identity, buckets=buckets, objects=objects)
+    return Services(settings=settings, identity=identity, buckets=buckets, objects=objects,
+                    cors=CorsService(meta, buckets))
 
 
 def build_handlers(settings: Settings, kinds: set[str]) -> dict[str, Handler]:

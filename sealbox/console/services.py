@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from sealbox.service.buckets import BucketService
+from sealbox.service.cors import CorsService
 from sealbox.service.identity import Identity
 from sealbox.service.objects import ObjectService
 
@@ -23,3 +24,6 @@ class ServiceSet(Protocol):
 
     @property
     def objects(self) -> ObjectService: ...
+
+    @property
+    def cors(self) -> CorsService: ...

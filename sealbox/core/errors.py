@@ -14,9 +14,11 @@ class ErrorCode(enum.Enum):
     """Every S3 error code sealbox can answer with. The value is the wire ``<Code>``."""
 
     ACCESS_DENIED = "AccessDenied"
+    ACCESS_FORBIDDEN = "AccessForbidden"  # a refused CORS preflight
     AUTHORIZATION_HEADER_MALFORMED = "AuthorizationHeaderMalformed"
     AUTHORIZATION_QUERY_PARAMETERS_ERROR = "AuthorizationQueryParametersError"
     BAD_DIGEST = "BadDigest"
+    BAD_REQUEST = "BadRequest"
     BUCKET_ALREADY_EXISTS = "BucketAlreadyExists"
     BUCKET_ALREADY_OWNED_BY_YOU = "BucketAlreadyOwnedByYou"
     BUCKET_NOT_EMPTY = "BucketNotEmpty"
@@ -51,6 +53,7 @@ class ErrorCode(enum.Enum):
     MISSING_SECURITY_HEADER = "MissingSecurityHeader"
     NO_SUCH_BUCKET = "NoSuchBucket"
     NO_SUCH_BUCKET_POLICY = "NoSuchBucketPolicy"
+    NO_SUCH_CORS_CONFIGURATION = "NoSuchCORSConfiguration"
     NO_SUCH_KEY = "NoSuchKey"
     NO_SUCH_UPLOAD = "NoSuchUpload"
     NO_SUCH_VERSION = "NoSuchVersion"

@@ -1,5 +1,9 @@
 """The S3 application: parse → route → authenticate → handler → render, errors from one table.
 
+CORS preflights (``OPTIONS``) are answered before authentication (``sealbox.http.cors``); a request
+with an ``Origin`` header gets the CORS headers of the bucket's matching rule on whatever answers
+it, errors included — added here, in one place.
+
 Anything that escapes a handler without being a SealboxError is logged with its request id and
 answered as InternalError; a stored object that fails authentication is logged as an integrity
 event and never served.
@@ -16,6 +20,7 @@ from email.utils import formatdate
 from sealbox.core import ids
 from sealbox.core.errors import ErrorCode, ErrorFacts, SealboxError
 from sealbox.core.types import Buffer
+from sealbox.http import cors
 from sealbox.http.auth import authenticate
 from sealbox.http.errors import error_xml, status_of
 from sealbox.http.exchange import Exchange, HeaderError, Refusal, Reply
@@ -53,6 +58,7 @@ class S3App:
                           query=parse_query(exchange.raw_query), headers=exchange.headers,
                           receive=exchange.receive, secure=exchange.secure, client_ip=exchange.client_ip,
                           request_id=ids.hex_id(8).upper(), tls_version=exchange.tls_version)
+        origin = request.headers.get("origin")  # the whole cost of CORS for a request without one
         try:
             response = await self._handle(request)
         except SealboxError as exc:
@@ -67,11 +73,12 @@ class S3App:
                 log.exception("unhandled error in %s %s (request %s)", request.method, request.resource,
                               request.request_id)
             response = self._error(request, full or SealboxError(ErrorCode.INTERNAL_ERROR))
+        allow = self._cors_headers(request, origin) if origin is not None and request.method != "OPTIONS" else None
         if observer is None:
-            await self._send(request, response, exchange)
+            await self._send(request, response, exchange, allow)
             return
         try:
-            response = await self._send(request, response, exchange)
+            response = await self._send(request, response, exchange, allow)
         finally:
             observer.finished(request, response, exchange, started, started_wall)
 
@@ -79,14 +86,27 @@ class S3App:
         """The transport's own answers (a head too large or too slow, overload…), as S3 error XML."""
         return s3_refusal(refusal, message)
 
+    def _cors_headers(self, request: Incoming, origin: str) -> dict[str, str] | None:
+        """The CORS headers of an actual response (``sealbox.http.cors``); a failure to find them costs
+        the browser its access to this answer, never the answer itself."""
+        try:
+            return cors.response_headers(self.services.cors, request.bucket, request.method, request.headers, origin)
+        except Exception:
+            log.exception("CORS lookup failed for %s (request %s)", describe(request), request.request_id)
+            return None
+
     async def _handle(self, request: Incoming) -> Response:
         bucket, key = split_target(request.raw_path, request.headers.get("host", ""), self.domain)
         check_query_utf8(request.query)
         request.bucket, request.key = bucket, key
+        if request.method == "OPTIONS":
+            # A CORS preflight carries no credentials: answered before authentication, never routed.
+            return cors.preflight(self.services.cors, request)
         auth = authenticate(
             SigningRequest(request.method, request.raw_path, request.raw_query, request.headers,
                            host_bucket(request.headers.get("host", ""), self.domain)),
-            self.services.identity.secret_for, datetime.now(UTC), allow_sigv2=self.services.settings.sigv2)
+            self.services.identity.secret_for, datetime.now(UTC), allow_sigv2=self.services.settings.sigv2,
+            region=self.services.settings.region)
         if auth.presigned:
             _promote_query_headers(request)
         # Routed after authentication, as AWS answers: a bad signature is 403 whatever was asked.
@@ -117,9 +137,13 @@ class S3App:
         body = error_xml(exc.code, exc.message, request.resource, request.request_id, exc.extra)
         return Response(status, {**headers, "content-type": "application/xml"}, body, error_code=exc.code.value)
 
-    async def _send(self, request: Incoming, response: Response, exchange: Exchange) -> Response:
-        """Send the response; returns the one sent (an error in place of what failed to start)."""
+    async def _send(self, request: Incoming, response: Response, exchange: Exchange,
+                    allow: dict[str, str] | None = None) -> Response:
+        """Send the response (with the CORS headers ``allow``, if any); returns the one sent (an error in
+        place of what failed to start)."""
         headers = response.headers
+        if allow:
+            headers.update(allow)
         headers.setdefault("x-amz-request-id", request.request_id)
         headers.setdefault("server", "sealbox")
         stream = response.stream
@@ -134,6 +158,7 @@ class S3App:
                 await stream.aclose()
                 response = self._error(request, integrity_error())
                 headers, stream = response.headers, None
+                headers.update(allow or {})
                 headers.setdefault("x-amz-request-id", request.request_id)
         if "content-length" not in headers and stream is None:
             headers["content-length"] = str(len(response.body))
@@ -145,7 +170,8 @@ class S3App:
                 await stream.aclose()
             # Only a value taken from the request can hold a control character (response-* overrides).
             return await self._send(request, self._error(request, SealboxError(
-                ErrorCode.INVALID_ARGUMENT, "Header value cannot be represented in an HTTP response.")), exchange)
+                ErrorCode.INVALID_ARGUMENT, "Header value cannot be represented in an HTTP response.")), exchange,
+                allow)
         if stream is None:
             return response
         try:

@@ -37,11 +37,13 @@ def is_sigv2(authorization: str | None, params: Mapping[str, str]) -> bool:
 
 
 def authenticate(req: SigningRequest, secret_for: Callable[[str], str | None], now: datetime, *,
-                 allow_sigv2: bool = True, max_skew: timedelta = sigv4.MAX_SKEW) -> AuthContext:
+                 allow_sigv2: bool = True, max_skew: timedelta = sigv4.MAX_SKEW,
+                 region: str | None = None) -> AuthContext:
     """Verify the request's signature, whichever scheme; the anonymous context when it carries none.
 
     ``secret_for`` maps an access key to its secret (None when unknown); ``now`` is aware UTC (naive is
-    taken as UTC). Raises SealboxError (S3's codes and messages) on any failure.
+    taken as UTC); ``region`` is the server's, which a SigV4 credential scope must name (SigV2 has
+    none). Raises SealboxError (S3's codes and messages) on any failure.
     """
     authorization = req.headers.get("authorization")
     if authorization is None and not req.raw_query:
@@ -52,4 +54,4 @@ def authenticate(req: SigningRequest, secret_for: Callable[[str], str | None], n
         if not allow_sigv2:
             raise sigv2_disabled()
         return sigv2.authenticate(req, secret_for, now, max_skew)
-    return sigv4.verify(req, pairs, params, secret_for, now, max_skew)
+    return sigv4.verify(req, pairs, params, secret_for, now, max_skew, region=region)

@@ -9,9 +9,11 @@ E = ErrorCode
 
 ERRORS: dict[ErrorCode, tuple[int, str]] = {
     E.ACCESS_DENIED: (403, "Access Denied"),
+    E.ACCESS_FORBIDDEN: (403, "CORSResponse: This CORS request is not allowed."),
     E.AUTHORIZATION_HEADER_MALFORMED: (400, "The authorization header is malformed."),
     E.AUTHORIZATION_QUERY_PARAMETERS_ERROR: (400, "Error parsing the X-Amz-Credential parameter."),
     E.BAD_DIGEST: (400, "The Content-MD5 you specified did not match what we received."),
+    E.BAD_REQUEST: (400, "Bad Request"),
     E.BUCKET_ALREADY_EXISTS: (409, "The requested bucket name is not available. The bucket namespace is shared"
                                    " by all users of the system. Please select a different name and try again."),
     E.BUCKET_ALREADY_OWNED_BY_YOU: (409, "Your previous request to create the named bucket succeeded and you"
@@ -67,6 +69,7 @@ ERRORS: dict[ErrorCode, tuple[int, str]] = {
                                                  " on record."),
     E.OWNERSHIP_CONTROLS_NOT_FOUND_ERROR: (404, "The bucket ownership controls were not found"),
     E.NO_SUCH_PUBLIC_ACCESS_BLOCK_CONFIGURATION: (404, "The public access block configuration was not found"),
+    E.NO_SUCH_CORS_CONFIGURATION: (404, "The CORS configuration does not exist"),
     E.NO_SUCH_KEY: (404, "The specified key does not exist."),
     E.NO_SUCH_UPLOAD: (404, "The specified upload does not exist. The upload ID may be invalid, or the upload"
                             " may have been aborted or completed."),

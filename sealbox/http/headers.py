@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import email.errors
+import email.header
 import email.utils
+import re
+import unicodedata
 from collections.abc import Mapping
 
 from sealbox.core.checksums import ALGORITHMS, HEADER_PREFIX, digest_size
@@ -36,11 +40,13 @@ def conditions(headers: Mapping[str, str], prefix: str = "") -> Conditions:
 
 def content_headers(headers: Mapping[str, str]) -> dict[str, str]:
     stored = {h: headers[h] for h in CONTENT_HEADERS if h in headers}
-    # aws-chunked is transfer framing, never a property of the stored object.
-    if "content-encoding" in stored:
-        codings = [c.strip() for c in stored["content-encoding"].split(",") if c.strip() != "aws-chunked"]
+    # aws-chunked is transfer framing, never a property of the stored object: AWS drops that coding
+    # and keeps the value otherwise as sent ("gzip, br" stays "gzip, br", "identity" stays "identity").
+    encoding = stored.get("content-encoding")
+    if encoding is not None and "aws-chunked" in encoding.lower():
+        codings = [c.strip() for c in encoding.split(",") if c.strip().lower() != "aws-chunked"]
         if codings:
-            stored["content-encoding"] = ",".join(codings)
+            stored["content-encoding"] = ", ".join(codings)
         else:
             del stored["content-encoding"]
     stored.setdefault("content-type", "binary/octet-stream")
@@ -48,7 +54,43 @@ def content_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def user_metadata(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k[len(META_PREFIX):]: v for k, v in headers.items() if k.startswith(META_PREFIX)}
+    """``x-amz-meta-*`` values as stored: RFC 2047 encoded-words decoded, as AWS does before storing
+    (``=?UTF-8?B?YWJj?=`` is stored, and returned, as ``abc``). A raw byte outside US-ASCII stays the
+    ISO-8859-1 character the connection read it as."""
+    return {k[len(META_PREFIX):]: decode_rfc2047(v) for k, v in headers.items() if k.startswith(META_PREFIX)}
+
+
+_ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+
+
+def decode_rfc2047(value: str) -> str:
+    """A header value with RFC 2047 encoded-words, decoded (charset as each word says); a value without
+    any, or one that does not decode (bad base64, unknown charset), unchanged."""
+    if "=?" not in value or not _ENCODED_WORD.search(value):
+        return value
+    try:
+        words = email.header.decode_header(value)
+        return "".join(part.decode(charset or "ascii") if isinstance(part, bytes) else part
+                       for part, charset in words)
+    except (email.errors.HeaderParseError, LookupError, UnicodeDecodeError, ValueError):
+        return value
+
+
+# Printable US-ASCII is returned as is; anything else as one UTF-8 encoded-word: "Q" (quoted-printable,
+# these characters literal) for text, "B" (base64) when it holds a control character or U+FFFD — the
+# forms AWS answers with (recorded against S3).
+_Q_LITERAL = frozenset(range(0x21, 0x7F)) - {ord("="), ord("?"), ord("_")}
+
+
+def encode_rfc2047(value: str) -> str:
+    """A stored ``x-amz-meta-*`` value as AWS returns it: "mail-safe" (RFC 2047) unless printable ASCII."""
+    if all(" " <= ch <= "~" or ch == "\t" for ch in value):
+        return value
+    raw = value.encode("utf-8", "surrogateescape")
+    if "\ufffd" in value or any(unicodedata.category(ch).startswith("C") for ch in value):
+        return f"=?UTF-8?B?{base64.b64encode(raw).decode('ascii')}?="
+    text = "".join(chr(b) if b in _Q_LITERAL else "_" if b == 0x20 else f"={b:02X}" for b in raw)
+    return f"=?UTF-8?Q?{text}?="
 
 
 def parse_range(value: str | None) -> ByteRange | None:

@@ -38,6 +38,9 @@ class Op(enum.Enum):
     PUT_PUBLIC_ACCESS_BLOCK = "PutPublicAccessBlock"
     DELETE_PUBLIC_ACCESS_BLOCK = "DeletePublicAccessBlock"
     GET_BUCKET_POLICY_STATUS = "GetBucketPolicyStatus"
+    GET_BUCKET_CORS = "GetBucketCors"
+    PUT_BUCKET_CORS = "PutBucketCors"
+    DELETE_BUCKET_CORS = "DeleteBucketCors"
     LIST_OBJECTS = "ListObjects"
     LIST_OBJECTS_V2 = "ListObjectsV2"
     LIST_OBJECT_VERSIONS = "ListObjectVersions"
@@ -85,7 +88,7 @@ MAX_PART_NUMBER = 10000
 
 
 # Sub-resources sealbox does not implement: answered with NotImplemented rather than misrouted.
-_UNSUPPORTED = ("tagging", "cors", "website", "logging", "notification", "replication",
+_UNSUPPORTED = ("tagging", "website", "logging", "notification", "replication",
                 "requestPayment", "accelerate", "analytics",
                 "inventory", "metrics", "intelligent-tiering", "restore", "select", "torrent", "attributes")
 
@@ -167,7 +170,7 @@ def _bucket_op(method: str, q: Mapping[str, str]) -> Op:
                 ("encryption", Op.GET_BUCKET_ENCRYPTION), ("policy", Op.GET_BUCKET_POLICY),
                 ("acl", Op.GET_BUCKET_ACL), ("ownershipControls", Op.GET_BUCKET_OWNERSHIP_CONTROLS),
                 ("publicAccessBlock", Op.GET_PUBLIC_ACCESS_BLOCK), ("policyStatus", Op.GET_BUCKET_POLICY_STATUS),
-                ("versions", Op.LIST_OBJECT_VERSIONS),
+                ("cors", Op.GET_BUCKET_CORS), ("versions", Op.LIST_OBJECT_VERSIONS),
                 ("uploads", Op.LIST_MULTIPART_UPLOADS), ("object-lock", Op.GET_OBJECT_LOCK_CONFIGURATION),
                 ("lifecycle", Op.GET_BUCKET_LIFECYCLE), (None, Op.LIST_OBJECTS)],
         "PUT": [("versioning", Op.PUT_BUCKET_VERSIONING), ("encryption", Op.PUT_BUCKET_ENCRYPTION),
@@ -175,12 +178,13 @@ def _bucket_op(method: str, q: Mapping[str, str]) -> Op:
                 ("ownershipControls", Op.PUT_BUCKET_OWNERSHIP_CONTROLS),
                 ("publicAccessBlock", Op.PUT_PUBLIC_ACCESS_BLOCK),
                 ("object-lock", Op.PUT_OBJECT_LOCK_CONFIGURATION), ("lifecycle", Op.PUT_BUCKET_LIFECYCLE),
-                (None, Op.CREATE_BUCKET)],
+                ("cors", Op.PUT_BUCKET_CORS), (None, Op.CREATE_BUCKET)],
         "HEAD": [(None, Op.HEAD_BUCKET)],
         "DELETE": [("encryption", Op.DELETE_BUCKET_ENCRYPTION), ("policy", Op.DELETE_BUCKET_POLICY),
                    ("ownershipControls", Op.DELETE_BUCKET_OWNERSHIP_CONTROLS),
                    ("publicAccessBlock", Op.DELETE_PUBLIC_ACCESS_BLOCK),
-                   ("lifecycle", Op.DELETE_BUCKET_LIFECYCLE), (None, Op.DELETE_BUCKET)],
+                   ("lifecycle", Op.DELETE_BUCKET_LIFECYCLE), ("cors", Op.DELETE_BUCKET_CORS),
+                   (None, Op.DELETE_BUCKET)],
         "POST": [("delete", Op.DELETE_OBJECTS), (None, Op.POST_OBJECT)],
     }
     for marker, op in table.get(method, []):

@@ -10,8 +10,10 @@ Requests come here through ``sealbox.http.auth``, which sends Signature Version 
 S3 quirks honoured here (they differ from other AWS services):
 
 * the path is never normalized (``.``, ``..`` and ``//`` are part of the key);
-* any region is accepted in the credential scope: S3-compatible servers are addressed with arbitrary
-  region names, and the region only feeds the key derivation;
+* the credential scope must name the server's region (``authenticate(..., region=)``), as on AWS:
+  another is AuthorizationHeaderMalformed (AuthorizationQueryParametersError for a presigned URL)
+  naming the expected region in ``<Region>``, which SDKs use to re-sign; without ``region`` any
+  region is accepted (the region then only feeds the key derivation);
 * every ``x-amz-*`` header present must be signed (``x-amz-content-sha256`` excepted), otherwise an
   unsigned header such as ``x-amz-copy-source`` could be added to a signed request.
 """
@@ -490,16 +492,19 @@ def authenticate(
     secret_for: Callable[[str], str | None],
     now: datetime,
     max_skew: timedelta = MAX_SKEW,
+    *,
+    region: str | None = None,
 ) -> AuthContext:
     """Verify the request's SigV4 signature (header or presigned) and describe how its body is covered.
 
     ``secret_for`` maps an access key to its secret (None when unknown). ``now`` should be aware UTC;
-    a naive value is taken as UTC. Requests carrying no credentials at all come back as the anonymous
-    context; whether that is allowed is the caller's decision. Raises SealboxError on any failure.
+    a naive value is taken as UTC. ``region``: the server's, which a credential scope must name.
+    Requests carrying no credentials at all come back as the anonymous context; whether that is
+    allowed is the caller's decision. Raises SealboxError on any failure.
     Signature Version 2 is not recognised here: ``sealbox.http.auth.authenticate`` tells them apart.
     """
     pairs = split_query(req.raw_query)
-    return verify(req, pairs, auth_params(pairs) if pairs else {}, secret_for, now, max_skew)
+    return verify(req, pairs, auth_params(pairs) if pairs else {}, secret_for, now, max_skew, region=region)
 
 
 def verify(
@@ -509,6 +514,8 @@ def verify(
     secret_for: Callable[[str], str | None],
     now: datetime,
     max_skew: timedelta = MAX_SKEW,
+    *,
+    region: str | None = None,
 ) -> AuthContext:
     """``authenticate`` for a query already split (``pairs``) and its auth parameters decoded (``params``)."""
     if now.tzinfo is None:
@@ -535,11 +542,21 @@ def verify(
                 ArgumentValue=authorization,
             )
         claim = _header_claim(authorization, headers, now, max_skew)
+        _check_region(claim, region, ErrorCode.AUTHORIZATION_HEADER_MALFORMED, _HEADER_MALFORMED)
     else:
         claim = _query_claim(params, headers, now, max_skew)
+        _check_region(claim, region, ErrorCode.AUTHORIZATION_QUERY_PARAMETERS_ERROR, _QUERY_CREDENTIAL)
         # X-Amz-Signature is the one parameter the canonical query leaves out.
         pairs = [pair for pair in pairs if decode_component(pair[0]) != "X-Amz-Signature"]
     return _finish(req, pairs, claim, secret_for, now)
+
+
+def _check_region(claim: _Claim, region: str | None, code: ErrorCode, prefix: str) -> None:
+    """AWS refuses a scope of another region and names the right one (SDKs re-sign for it)."""
+    if region is not None and claim.credential.region != region:
+        raise SealboxError(
+            code, f"{prefix}the region '{claim.credential.region}' is wrong; expecting '{region}'", Region=region
+        )
 
 
 def _finish(

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from sealbox.core.acl import Acl, Ownership
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.names import validate_bucket_name
-from sealbox.core.types import SSE_AES256, Bucket, Versioning
+from sealbox.core.types import SSE_AES256, Bucket, Extent, Versioning
 from sealbox.service.access import authorize, require_principal
 from sealbox.service.acl import ObjectAclLoader
 from sealbox.service.identity import ROOT, Principal, canonical_id
@@ -162,10 +162,15 @@ class BucketService:
             raise SealboxError(ErrorCode.BUCKET_ALREADY_EXISTS, BucketName=name)
         return bucket
 
-    def delete(self, principal: Principal, name: str) -> None:
+    def delete(self, principal: Principal, name: str) -> tuple[Extent, ...]:
+        """Delete a bucket without versions; its unfinished multipart uploads go with it (AWS deletes a
+        bucket whose only content is unfinished uploads). Returns their part files, which the caller
+        deletes (``ObjectService.delete_bucket``)."""
         self.get(principal, name, "s3:DeleteBucket")
-        if not self._meta.delete_bucket(name):
+        orphaned = self._meta.delete_bucket(name)
+        if orphaned is None:
             raise no_such_bucket(name)
+        return tuple(orphaned)
 
     def set_versioning(self, principal: Principal, name: str, state: Versioning) -> None:
         bucket = self.get(principal, name, "s3:PutBucketVersioning")

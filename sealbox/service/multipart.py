@@ -328,6 +328,10 @@ def _verify_whole(params: CompleteParams, checksums: dict[str, str], size: int) 
 async def complete_upload(objects: ObjectService, principal: Principal, bucket_name: str, key: str,
                           upload_id: str, params: CompleteParams) -> ObjectVersion:
     bucket = objects.buckets.get(principal, bucket_name, "s3:PutObject", key)
+    upload = objects.meta.get_upload(upload_id) if upload_id else None
+    if upload is None:
+        # A client that retries a Complete whose answer it lost gets the same answer (AWS does).
+        return _completed_before(objects, bucket, key, upload_id, params)
     upload = get_upload(objects, bucket, key, upload_id)
     parts = _choose_parts(upload, objects.meta.list_parts(upload_id), params.parts)
     checksums = _combined_checksum(upload, parts)
@@ -345,6 +349,30 @@ async def complete_upload(objects: ObjectService, principal: Principal, bucket_n
     if result.orphaned:  # parts not used, and the data of a replaced null version
         await objects.run(objects.blobs.delete, [e.blob_id for e in result.orphaned])
     return dataclasses.replace(version, version_id=result.version_id)
+
+
+def _completed_before(objects: ObjectService, bucket: Bucket, key: str, upload_id: str,
+                      params: CompleteParams) -> ObjectVersion:
+    """The version an earlier Complete of this upload made, if this request names the same parts and that
+    version is still there (same uid: a later overwrite of a "null" version is another object); else
+    NoSuchUpload, as for any finished upload."""
+    done = objects.meta.get_completed_upload(upload_id) if upload_id else None
+    if done is None or done.bucket != bucket.name or done.key != key or \
+            tuple(p.part_number for p in params.parts) != done.part_numbers:
+        raise no_such_upload(upload_id)
+    version = objects.meta.get_version(bucket.name, key, done.version_id)
+    if version is None or version.is_delete_marker or version.object_uid != done.object_uid:
+        raise no_such_upload(upload_id)
+    # No part ETag is kept: the request's ETags must give the object's multipart ETag.
+    digest = hashlib.md5()
+    try:
+        for part in params.parts:
+            digest.update(bytes.fromhex(part.etag.strip().strip('"')))
+    except ValueError:
+        raise no_such_upload(upload_id) from None
+    if f"{digest.hexdigest()}-{len(params.parts)}" != version.etag:
+        raise no_such_upload(upload_id)
+    return version
 
 
 async def abort_upload(objects: ObjectService, principal: Principal, bucket_name: str, key: str,

@@ -374,6 +374,12 @@ class ObjectService:
             await self.run(self.blobs.delete, [e.blob_id for e in result.orphaned])
         return result
 
+    async def delete_bucket(self, principal: Principal, bucket_name: str) -> None:
+        """DeleteBucket, with the part files of the unfinished uploads that went with the bucket."""
+        orphaned = self.buckets.delete(principal, bucket_name)
+        if orphaned:
+            await self.run(self.blobs.delete, [e.blob_id for e in orphaned])
+
     # -- list ----------------------------------------------------------------------------------
     def list(self, principal: Principal, bucket_name: str, prefix: str, delimiter: str, after: str,
              max_keys: int) -> ListPage:

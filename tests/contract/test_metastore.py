@@ -71,8 +71,8 @@ def test_bucket_lifecycle(store: MetaStore) -> None:
     store.set_bucket_encryption("bkt", "AES256", True)
     got = store.get_bucket("bkt")
     assert got is not None and got.default_sse == "AES256" and got.bucket_key_enabled
-    assert store.delete_bucket("bkt") is True
-    assert store.get_bucket("bkt") is None and store.delete_bucket("bkt") is False
+    assert store.delete_bucket("bkt") == []
+    assert store.get_bucket("bkt") is None and store.delete_bucket("bkt") is None
 
 
 def test_delete_bucket_refuses_when_not_empty(store: MetaStore) -> None:
@@ -426,3 +426,68 @@ def test_delete_only_if_latest(store: MetaStore) -> None:
     assert not store.delete("bkt", "k", None, _marker("k"), only_if_latest=first).delete_marker
     latest = store.get_version("bkt", "k", fresh=True)
     assert latest is not None and not latest.is_delete_marker
+
+
+# -- bucket CORS configurations, DeleteBucket with unfinished uploads, completions (issue 16) -------------------
+
+
+def test_bucket_cors_is_stored_replaced_removed_and_goes_with_its_bucket(store: MetaStore) -> None:
+    _bucket(store)
+    assert store.get_bucket_cors("bkt") is None
+    store.set_bucket_cors("bkt", '{"v":1,"rules":[]}')
+    assert store.get_bucket_cors("bkt") == '{"v":1,"rules":[]}'
+    store.set_bucket_cors("bkt", '{"v":1,"rules":[{}]}')
+    assert store.get_bucket_cors("bkt") == '{"v":1,"rules":[{}]}'
+    store.set_bucket_cors("bkt", None)
+    assert store.get_bucket_cors("bkt") is None
+    store.set_bucket_cors("bkt", None)  # removing nothing is no error
+    with pytest.raises(SealboxError) as exc:
+        store.set_bucket_cors("nope", "{}")
+    assert exc.value.code is ErrorCode.NO_SUCH_BUCKET
+    store.set_bucket_cors("bkt", "{}")
+    assert store.delete_bucket("bkt") == []
+    _bucket(store)  # a bucket of the same name starts without the old one's configuration
+    assert store.get_bucket_cors("bkt") is None
+
+
+def _open_upload(store: MetaStore, upload_id: str, key: str = "big") -> Part:
+    store.create_upload(Upload(upload_id, "bkt", key, secrets.token_bytes(16), time.time(), "alice", {}, {}, None,
+                               None, None, None, "STANDARD"))
+    part = Part(1, Extent(secrets.token_hex(16), 5), "e1", {}, time.time())
+    store.put_part(upload_id, part)
+    return part
+
+
+def test_delete_bucket_takes_its_unfinished_uploads_along(store: MetaStore) -> None:
+    _bucket(store)
+    first, second = _open_upload(store, "up1"), _open_upload(store, "up2", "other")
+    assert sorted(e.blob_id for e in store.delete_bucket("bkt") or []) == sorted(
+        [first.extent.blob_id, second.extent.blob_id])
+    assert store.get_upload("up1") is None and store.list_parts("up1") == []
+    _bucket(store)
+    assert store.list_uploads("bkt") == []
+
+
+def test_delete_bucket_with_versions_says_so_once_versioned(store: MetaStore) -> None:
+    _bucket(store, versioning=Versioning.ENABLED)
+    store.put_version(_version("k"))
+    with pytest.raises(SealboxError) as exc:
+        store.delete_bucket("bkt")
+    assert exc.value.code is ErrorCode.BUCKET_NOT_EMPTY
+    assert exc.value.message == "The bucket you tried to delete is not empty. You must delete all versions in the bucket."
+
+
+def test_a_completion_is_remembered(store: MetaStore) -> None:
+    _bucket(store)
+    part = _open_upload(store, "up1")
+    version = _version("big")
+    final = dataclasses.replace(version, extents=(Extent(part.extent.blob_id, 5, 1),), part_count=1)
+    assert store.get_completed_upload("up1") is None
+    result = store.finish_upload("up1", final)
+    done = store.get_completed_upload("up1")
+    assert done is not None
+    assert (done.bucket, done.key, done.version_id, done.object_uid, done.part_numbers) == (
+        "bkt", "big", result.version_id, final.object_uid, (1,))
+    _open_upload(store, "up2")
+    store.finish_upload("up2", None)  # an abort is no completion
+    assert store.get_completed_upload("up2") is None

@@ -436,11 +436,27 @@ def test_botocore_delete_objects_post() -> None:
 
 
 @pytest.mark.parametrize("region", ["us-east-1", "eu-central-1", "sealbox-local", "auto"])
-def test_any_region_is_accepted(region: str) -> None:
+def test_any_region_is_accepted_without_an_expected_one(region: str) -> None:
     request = from_prepared(capture(make_client(region=region), "get_object", Bucket="b", Key="k"))
     context = check(request)
     assert context.scope == f"20261127/{region}/s3/aws4_request"
     assert context.signing_key == derive_signing_key(SECRET, "20261127", region)
+
+
+def test_the_servers_region_is_required_when_given() -> None:
+    header = from_prepared(capture(make_client(region="eu-west-1"), "get_object", Bucket="b", Key="k"))
+    assert check(header, region="eu-west-1").scope == "20261127/eu-west-1/s3/aws4_request"
+    with pytest.raises(SealboxError) as exc:
+        check(header, region="us-east-1")
+    assert exc.value.code is ErrorCode.AUTHORIZATION_HEADER_MALFORMED
+    assert exc.value.message == ("The authorization header is malformed; the region 'eu-west-1' is wrong;"
+                                 " expecting 'us-east-1'")
+    assert exc.value.extra == {"Region": "us-east-1"}
+    url = make_client(region="eu-west-1").generate_presigned_url("get_object", Params={"Bucket": "b", "Key": "k"})
+    with pytest.raises(SealboxError) as exc:
+        check(from_url("GET", url), region="us-east-1")
+    assert exc.value.code is ErrorCode.AUTHORIZATION_QUERY_PARAMETERS_ERROR
+    assert exc.value.extra == {"Region": "us-east-1"}
 
 
 def test_security_token_header_is_signed_and_ignored() -> None:

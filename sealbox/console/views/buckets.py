@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sealbox.console.context import Console
+from sealbox.console.views import cors
 from sealbox.console.views.common import acting, back, error_message, principal_of, render
 from sealbox.console.web import Request, Response, Router, url
 from sealbox.core.errors import ErrorCode, SealboxError
@@ -53,7 +54,8 @@ def register(router: Router, c: Console) -> None:
         bucket = buckets.get(acting(req, req.params["bucket"]), req.params["bucket"], "s3:ListBucket")
         return render(c, req, "bucket_properties.html", nav="buckets", bucket=bucket,
                       versioning=VERSIONING_LABELS[bucket.versioning], rule=buckets.default_encryption(bucket),
-                      server_default=buckets.server_default_sse)
+                      server_default=buckets.server_default_sse,
+                      cors=cors.summary(c, acting(req, bucket.name, query={"cors": ""}), bucket.name))
 
     async def set_versioning(req: Request) -> Response:
         name = req.params["bucket"]
@@ -80,7 +82,7 @@ def register(router: Router, c: Console) -> None:
     async def delete(req: Request) -> Response:
         name = req.params["bucket"]
         try:
-            buckets.delete(acting(req, name), name)
+            await c.services.objects.delete_bucket(acting(req, name), name)
         except SealboxError as exc:
             return back(c, req, url(f"/buckets/{name}/properties"), "error",
                         f"Could not delete bucket {name!r}: {error_message(exc)}")

@@ -16,6 +16,7 @@ def _table() -> dict[Op, Handler]:
         acl,
         buckets,
         copy,
+        cors,
         lifecycle,
         listing,
         multipart,
@@ -26,7 +27,7 @@ def _table() -> dict[Op, Handler]:
     )
 
     table: dict[Op, Handler] = {}
-    for module in (acl, buckets, copy, lifecycle, listing, multipart, object_lock, objects, policy, post_object):
+    for module in (acl, buckets, copy, cors, lifecycle, listing, multipart, object_lock, objects, policy, post_object):
         table.update(module.HANDLERS)
     return table
 

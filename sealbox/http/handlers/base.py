@@ -12,6 +12,7 @@ from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.types import NULL_VERSION, ObjectVersion
 from sealbox.http.xml import el, iso8601
 from sealbox.service.buckets import BucketService
+from sealbox.service.cors import CorsService
 from sealbox.service.identity import Identity, canonical_id
 from sealbox.service.objects import ObjectService
 
@@ -22,6 +23,7 @@ class Services:
     identity: Identity
     buckets: BucketService
     objects: ObjectService
+    cors: CorsService
 
 
 def owner_xml(principal: str, tag: str = "Owner") -> str:

@@ -50,7 +50,7 @@ async def head_bucket(s: Services, r: Request) -> Response:
 
 
 async def delete_bucket(s: Services, r: Request) -> Response:
-    s.buckets.delete(r.principal, r.bucket)
+    await s.objects.delete_bucket(r.principal, r.bucket)
     return Response(204)
 
 

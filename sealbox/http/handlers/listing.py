@@ -40,11 +40,14 @@ def _prefixes(page: ListPage, enc: Encoder) -> list[str]:
     return [f"<CommonPrefixes>{el('Prefix', enc(p))}</CommonPrefixes>" for p in page.common_prefixes]
 
 
-def _common(r: Request, enc: Encoder) -> tuple[str, str, int, list[str]]:
+def _common(r: Request, enc: Encoder, prefix_encoded: bool = True) -> tuple[str, str, int, list[str]]:
+    """Name, Prefix, Delimiter, MaxKeys. With encoding-type=url AWS encodes the Prefix element of
+    ListObjectsV2 and ListObjectVersions, but not ListObjects' (botocore decodes accordingly: a V1
+    prefix of "\n" must come back as "\n", not "%0A")."""
     prefix = r.query.get("prefix", "")
     delimiter = r.query.get("delimiter", "")
     max_keys = int_param(r.query, "max-keys", 1000)
-    head = [el("Name", r.bucket), el("Prefix", enc(prefix))]
+    head = [el("Name", r.bucket), el("Prefix", enc(prefix) if prefix_encoded else prefix)]
     if delimiter:
         head.append(el("Delimiter", enc(delimiter)))
     head.append(el("MaxKeys", max_keys))
@@ -73,7 +76,7 @@ async def list_objects_v2(s: Services, r: Request) -> Response:
 
 async def list_objects_v1(s: Services, r: Request) -> Response:
     enc, enc_xml = _encoder(r)
-    prefix, delimiter, max_keys, head = _common(r, enc)
+    prefix, delimiter, max_keys, head = _common(r, enc, prefix_encoded=False)
     marker = r.query.get("marker", "")
     page = s.objects.list(r.principal, r.bucket, prefix, delimiter, marker, max_keys)
     body = head[:2] + [el("Marker", enc(marker))] + head[2:] + enc_xml + [el("IsTruncated", page.is_truncated)]

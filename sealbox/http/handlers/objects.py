@@ -11,7 +11,7 @@ from sealbox.http.acl_xml import acl_request
 from sealbox.http.handlers.base import Services, version_headers
 from sealbox.http.handlers.lifecycle import expiration_header
 from sealbox.http.handlers.object_lock import bypass_asked, lock_headers, lock_request, require_integrity
-from sealbox.http.headers import conditions, content_headers, parse_range, user_metadata
+from sealbox.http.headers import conditions, content_headers, encode_rfc2047, parse_range, user_metadata
 from sealbox.http.request import Request, Response
 from sealbox.http.router import Op
 from sealbox.http.xml import child_text, doc, el, http_date, parse
@@ -78,7 +78,7 @@ def object_headers(v: ObjectVersion, r: Request) -> dict[str, str]:
     headers = {"last-modified": http_date(v.last_modified), "etag": v.quoted_etag, "accept-ranges": "bytes",
                **v.content_headers, **version_headers(v)}
     for name, value in v.user_meta.items():
-        headers[f"x-amz-meta-{name}"] = value
+        headers[f"x-amz-meta-{name}"] = encode_rfc2047(value)
     if v.storage_class != "STANDARD":
         headers["x-amz-storage-class"] = v.storage_class
     headers.update(lock_headers(v))
@@ -175,8 +175,9 @@ async def delete_objects(s: Services, r: Request) -> Response:
         if version_id:
             parts.append(el("VersionId", version_id))
         if result.delete_marker:
+            # A marker made by this delete, or the marker this delete removed (named by its version id).
             parts.append(el("DeleteMarker", True))
-            if result.version_id and not version_id:
+            if result.version_id:
                 parts.append(el("DeleteMarkerVersionId", result.version_id))
         out.append(f"<Deleted>{''.join(parts)}</Deleted>")
     return Response.xml(doc("DeleteResult", out))

@@ -90,6 +90,19 @@ class Upload:
 
 
 @dataclass(frozen=True)
+class CompletedUpload:
+    """A multipart upload completed recently: what a repeated CompleteMultipartUpload is checked against."""
+
+    upload_id: str
+    bucket: str
+    key: str
+    version_id: str  # the version the completion made ("null" outside versioning)
+    object_uid: bytes  # that version's uid: a later overwrite of a "null" version is another object
+    part_numbers: tuple[int, ...]  # the parts the completion used, in order
+    completed: float
+
+
+@dataclass(frozen=True)
 class Part:
     part_number: int
     extent: Extent
@@ -148,8 +161,10 @@ class MetaStore(Protocol):
 
     def list_buckets(self) -> list[Bucket]: ...
 
-    def delete_bucket(self, name: str) -> bool:
-        """Delete an empty bucket. Raises BucketNotEmpty when versions or uploads remain."""
+    def delete_bucket(self, name: str) -> list[Extent] | None:
+        """Delete a bucket that holds no version (delete markers included); its unfinished multipart
+        uploads go with it, as on AWS. None if there is no such bucket, else the part files of those
+        uploads (to delete). Raises BucketNotEmpty when versions remain."""
         ...
 
     def set_bucket_versioning(self, name: str, state: Versioning) -> None: ...
@@ -159,6 +174,15 @@ class MetaStore(Protocol):
     def get_bucket_policy(self, name: str) -> str | None: ...
 
     def set_bucket_policy(self, name: str, policy: str | None) -> None: ...
+
+    def get_bucket_cors(self, name: str) -> str | None:
+        """The bucket's CORS configuration as stored (``sealbox.service.cors`` text), None without one
+        or without the bucket. A backend may answer from what it remembers until a bucket changes."""
+        ...
+
+    def set_bucket_cors(self, name: str, config: str | None) -> None:
+        """Store (None: remove) the bucket's CORS configuration. Raises NoSuchBucket."""
+        ...
 
     # -- access control (issue 15) ----------------------------------------------------------
     def set_bucket_acl(self, name: str, acl: Acl | None) -> None: ...
@@ -256,10 +280,15 @@ class MetaStore(Protocol):
         """Complete (``version`` given) or abort (None) atomically; returns extents to delete.
 
         Raises InvalidPart if an extent of ``version`` is no longer a part of the upload (replaced).
+        A completion is recorded (``get_completed_upload``) in the same transaction.
         """
         ...
 
     def list_uploads(self, bucket: str) -> list[Upload]: ...
+
+    def get_completed_upload(self, upload_id: str) -> CompletedUpload | None:
+        """The record ``finish_upload`` kept of a completion (records older than a day may be gone)."""
+        ...
 
     # -- credentials ----------------------------------------------------------------------------
     def get_credential(self, access_key: str) -> Credential | None: ...

@@ -81,4 +81,19 @@ MIGRATIONS: list[list[str]] = [
         # The lifecycle worker's state: the pass under way (its cursor) and the last one's summary.
         "CREATE TABLE lifecycle_state(k TEXT PRIMARY KEY, v TEXT NOT NULL)",
     ],
+    # 7: bucket CORS configurations (sealbox.service.cors: the validated rules as versioned JSON);
+    # dropped with their bucket
+    [
+        """CREATE TABLE bucket_cors(
+            bucket TEXT PRIMARY KEY REFERENCES buckets(name) ON DELETE CASCADE, config TEXT NOT NULL)""",
+    ],
+    # 8: multipart uploads completed recently, so that a repeated CompleteMultipartUpload with the same
+    # parts answers as the first did (the part numbers only: no ETag of plaintext is kept here)
+    [
+        """CREATE TABLE completed_uploads(
+            upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL REFERENCES buckets(name) ON DELETE CASCADE,
+            key TEXT NOT NULL, version_id TEXT NOT NULL, object_uid BLOB NOT NULL, part_numbers TEXT NOT NULL,
+            completed REAL NOT NULL)""",
+        "CREATE INDEX completed_uploads_age ON completed_uploads(completed)",
+    ],
 ]

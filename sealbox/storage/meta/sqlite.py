@@ -37,6 +37,7 @@ from sealbox.core.types import (
 )
 from sealbox.storage.meta.base import (
     ClearMetadataRow,
+    CompletedUpload,
     Credential,
     DeleteResult,
     MetadataCipher,
@@ -70,6 +71,7 @@ _CLEAR = ObjectMetadata()  # what the clear columns of a sealed row hold
 _BATCH = BATCH
 _BUCKET_CACHE = 4096  # bucket names (existing or not) remembered per process before starting over
 _VERSION_MEMO = 16384  # object lookups remembered per process between two commits
+_COMPLETED_KEPT = 86400.0  # seconds a completion is remembered for a repeated CompleteMultipartUpload
 _MISSING = object()
 
 
@@ -170,6 +172,7 @@ class SqliteMetaStore:
         # Rows read per request, kept until any process changes them (see generation.py).
         self._tokens = ChangeTokens(Path(f"{path}.tokens"))
         self._buckets: dict[str, tuple[bytes, Bucket | None]] = {}
+        self._cors: dict[str, tuple[bytes, str | None]] = {}  # CORS texts, kept like bucket rows
         # (the COMMITS token it was started under, lookups): replaced whole, so the two always agree
         self._versions: tuple[bytes, dict[tuple[str, str, str | None], ObjectVersion | None]] = (b"", {})
         self._group = _GroupCommit(self._new_connection, Path(f"{path}.writelock"),
@@ -306,17 +309,25 @@ class SqliteMetaStore:
         rows = self._conn().execute(f"SELECT {_BUCKET_COLS} FROM buckets ORDER BY name").fetchall()
         return [_bucket(r) for r in rows]
 
-    def delete_bucket(self, name: str) -> bool:
+    def delete_bucket(self, name: str) -> list[Extent] | None:
         with self._bucket_write() as db:
-            if not db.execute("SELECT 1 FROM buckets WHERE name=?", (name,)).fetchone():
-                return False
-            busy = db.execute("SELECT 1 FROM versions WHERE bucket=? LIMIT 1", (name,)).fetchone() or \
-                db.execute("SELECT 1 FROM uploads WHERE bucket=? LIMIT 1", (name,)).fetchone()
-            if busy:
-                raise SealboxError(ErrorCode.BUCKET_NOT_EMPTY, "The bucket you tried to delete is not empty",
-                                   BucketName=name)
+            row = db.execute("SELECT versioning FROM buckets WHERE name=?", (name,)).fetchone()
+            if not row:
+                return None
+            if db.execute("SELECT 1 FROM versions WHERE bucket=? LIMIT 1", (name,)).fetchone():
+                message = "The bucket you tried to delete is not empty"
+                if row[0]:  # AWS adds this once the bucket has had versioning
+                    message += ". You must delete all versions in the bucket."
+                raise SealboxError(ErrorCode.BUCKET_NOT_EMPTY, message, BucketName=name)
+            # Unfinished multipart uploads do not keep a bucket (AWS deletes them with it).
+            parts = db.execute("SELECT p.blob_id, p.size FROM parts p JOIN uploads u ON u.upload_id = p.upload_id"
+                               " WHERE u.bucket=?", (name,)).fetchall()
+            db.execute("DELETE FROM parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE bucket=?)", (name,))
+            db.execute("DELETE FROM object_acls WHERE object_uid IN (SELECT object_uid FROM uploads WHERE bucket=?)",
+                       (name,))
+            db.execute("DELETE FROM uploads WHERE bucket=?", (name,))
             db.execute("DELETE FROM buckets WHERE name=?", (name,))
-        return True
+        return [Extent(blob_id, size) for blob_id, size in parts]
 
     def _update_bucket(self, name: str, sql: str, params: tuple[Any, ...]) -> None:
         with self._bucket_write() as db:
@@ -346,6 +357,29 @@ class SqliteMetaStore:
 
     def set_bucket_policy(self, name: str, policy: str | None) -> None:
         self._update_bucket(name, "UPDATE buckets SET policy=? WHERE name=?", (policy,))
+
+    def get_bucket_cors(self, name: str) -> str | None:
+        # Asked on every request with an Origin header: kept until any bucket changes, like bucket rows.
+        token = self._tokens.current(BUCKETS)
+        cached = self._cors.get(name)
+        if cached is not None and cached[0] == token:
+            return cached[1]
+        row = self._conn().execute("SELECT config FROM bucket_cors WHERE bucket=?", (name,)).fetchone()
+        text: str | None = row[0] if row else None
+        if len(self._cors) >= _BUCKET_CACHE:
+            self._cors.clear()
+        self._cors[name] = (token, text)
+        return text
+
+    def set_bucket_cors(self, name: str, config: str | None) -> None:
+        with self._bucket_write() as db:
+            if not db.execute("SELECT 1 FROM buckets WHERE name=?", (name,)).fetchone():
+                raise SealboxError(ErrorCode.NO_SUCH_BUCKET, "The specified bucket does not exist",
+                                   BucketName=name)
+            if config is None:
+                db.execute("DELETE FROM bucket_cors WHERE bucket=?", (name,))
+            else:
+                db.execute("INSERT OR REPLACE INTO bucket_cors(bucket, config) VALUES (?,?)", (name, config))
 
     def set_bucket_acl(self, name: str, acl: Acl | None) -> None:
         self._update_bucket(name, "UPDATE buckets SET acl=? WHERE name=?", (acl_to_json(acl) if acl else None,))
@@ -625,7 +659,7 @@ class SqliteMetaStore:
                 raise _no_such_upload(upload_id)
             parts = db.execute("SELECT blob_id, size FROM parts WHERE upload_id=?", (upload_id,)).fetchall()
             used = {e.blob_id for e in version.extents} if version else set()
-            if not used <= {b for b, _ in parts}:
+            if not used <= {b for b, *_ in parts}:
                 # A part was re-uploaded after the caller chose it (its old file is being deleted).
                 raise SealboxError(ErrorCode.INVALID_PART, "One or more of the specified parts could not be"
                                    " found. The part may have been replaced while completing.", UploadId=upload_id)
@@ -636,6 +670,12 @@ class SqliteMetaStore:
                 vid = version.version_id if versioning is Versioning.ENABLED else NULL_VERSION
                 assert stored is not None
                 orphaned.extend(self._insert_latest(db, version, vid, stored))
+                now = time.time()
+                db.execute("DELETE FROM completed_uploads WHERE completed < ?", (now - _COMPLETED_KEPT,))
+                db.execute("INSERT OR REPLACE INTO completed_uploads(upload_id, bucket, key, version_id, object_uid,"
+                           " part_numbers, completed) VALUES (?,?,?,?,?,?,?)",
+                           (upload_id, version.bucket, version.key, vid, version.object_uid,
+                            _dumps([e.index for e in version.extents]), now))
             db.execute("DELETE FROM parts WHERE upload_id=?", (upload_id,))
             db.execute("DELETE FROM uploads WHERE upload_id=?", (upload_id,))
         return WriteResult(vid, orphaned)
@@ -644,6 +684,13 @@ class SqliteMetaStore:
         rows = self._conn().execute(f"SELECT {_UPLOAD_COLS} FROM uploads WHERE bucket=? ORDER BY key, initiated",
                                     (bucket,)).fetchall()
         return [self._upload(r) for r in rows]
+
+    def get_completed_upload(self, upload_id: str) -> CompletedUpload | None:
+        row = self._conn().execute("SELECT upload_id, bucket, key, version_id, object_uid, part_numbers, completed"
+                                   " FROM completed_uploads WHERE upload_id=?", (upload_id,)).fetchone()
+        if row is None or row[6] < time.time() - _COMPLETED_KEPT:
+            return None
+        return CompletedUpload(row[0], row[1], row[2], row[3], row[4], tuple(json.loads(row[5])), row[6])
 
     # -- credentials ----------------------------------------------------------------------------
     def get_credential(self, access_key: str) -> Credential | None:

@@ -23,6 +23,7 @@ from sealbox.http.request import Incoming, Request, Response
 from sealbox.http.router import Op, Route, route
 from sealbox.http.sigv4 import ANONYMOUS_CONTEXT
 from sealbox.service.buckets import BucketService
+from sealbox.service.cors import CorsService
 from sealbox.service.identity import ROOT, Identity, Principal
 from sealbox.service.objects import ObjectService, WriteParams
 from sealbox.service.metadata import MetadataSealer
@@ -49,7 +50,7 @@ def services(tmp_path: Path) -> Iterator[Services]:
         objects = ObjectService(meta, LocalBlobStore(tmp_path), sealer, buckets, pool)
         buckets.create(ROOT_USER, "bkt", None)
         yield Services(settings=Settings(data_dir=tmp_path), identity=Identity(meta, sealer), buckets=buckets,
-                       objects=objects)
+                       objects=objects, cors=CorsService(meta, buckets))
     meta.close()
 
 
