@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import os
 import shutil
 import sqlite3
@@ -31,6 +32,7 @@ from sealbox.crypto import envelope
 from sealbox.crypto import metadata as fmt
 from sealbox.crypto.keyring import load_keyring
 from tests.faults.storage import scrub, sql
+from sealbox.storage.meta.migrations import MIGRATIONS
 from tests.support import Server, running_server, unique_bucket
 
 PART = 5 * 1024 * 1024
@@ -300,15 +302,30 @@ def _unseal_to_old_format(data_dir: Path) -> None:
             f = fields((bucket, key, uid, sealed), fmt.MetaKind.PART, number, blob)
             db.execute("UPDATE parts SET etag=?, checksums=?, sealed_meta=NULL WHERE upload_id=? AND part_number=?",
                        (f.etag, json.dumps(f.checksums), upload_id, number))
-        for index in ("versions_clear_meta", "uploads_clear_meta", "parts_clear_meta"):
-            db.execute(f"DROP INDEX {index}")
-        for table in ("versions", "uploads", "parts"):
-            db.execute(f"ALTER TABLE {table} DROP COLUMN sealed_meta")
+        # Undo migration 4 and every later one, newest first, so that the start re-applies them all:
+        # their statements are plain ADD COLUMN / CREATE TABLE / CREATE INDEX, reversed one by one.
+        for migration in reversed(MIGRATIONS[3:]):
+            for statement in reversed(migration):
+                undo = _undo(statement)
+                if undo:
+                    db.execute(undo)
         db.execute("UPDATE schema_meta SET v=3 WHERE k='version'")
         db.execute("COMMIT")
         db.execute("VACUUM")  # a clean old-format file: no sealed blobs left in free pages either
     finally:
         db.close()
+
+
+def _undo(statement: str) -> str | None:
+    """The statement that reverses one schema statement of a migration (None: nothing to undo)."""
+    text = " ".join(statement.split())
+    if m := re.match(r"ALTER TABLE (\w+) ADD COLUMN (\w+)", text):
+        return f"ALTER TABLE {m[1]} DROP COLUMN {m[2]}"
+    if m := re.match(r"CREATE TABLE (\w+)", text):
+        return f"DROP TABLE {m[1]}"
+    if m := re.match(r"CREATE INDEX (\w+)", text):
+        return f"DROP INDEX {m[1]}"
+    raise AssertionError(f"the old-format helper cannot undo: {text[:80]}")
 
 
 def test_migration_seals_an_old_data_directory(tmp_path: Path) -> None:
