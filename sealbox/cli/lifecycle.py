@@ -20,6 +20,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_data_dir(run)
     run.add_argument("--lifecycle-day-seconds", type=float, default=86400.0, metavar="N",
                      help="FOR TESTING ONLY: a rule's day lasts N seconds (default 86400)")
+    run.add_argument("--batch", type=int, default=500, metavar="N",
+                     help="versions per listing page, after each of which the cursor is saved (default 500)")
+    run.add_argument("--pause", type=float, default=0.0, metavar="SECONDS",
+                     help="sleep between pages, to spare a busy server (default 0)")
     run.set_defaults(func=_run)
     status = cmds.add_parser("status", help="the summary of the last lifecycle pass, and any pass under way")
     add_data_dir(status)
@@ -44,7 +48,8 @@ def _run(args: argparse.Namespace) -> int:
     if opened is None:
         return 2
     settings, meta, blobs = opened
-    result = LifecyclePass(meta, blobs, settings.data_dir, day_seconds=args.lifecycle_day_seconds, pause=0).run()
+    result = LifecyclePass(meta, blobs, settings.data_dir, day_seconds=args.lifecycle_day_seconds, pause=args.pause,
+                           batch=args.batch).run()
     if result is None:
         print("sealbox: a lifecycle pass is already running", file=sys.stderr)
         return 1

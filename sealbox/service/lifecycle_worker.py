@@ -52,12 +52,13 @@ def _marker(bucket: str, key: str, now: float) -> ObjectVersion:
 
 class LifecyclePass:
     def __init__(self, meta: MetaStore, blobs: BlobStore, data_dir: Path, *, day_seconds: float = DAY,
-                 pause: float = 0.01, clock: Callable[[], float] = time.time) -> None:
+                 pause: float = 0.01, batch: int = BATCH, clock: Callable[[], float] = time.time) -> None:
         self.meta = meta
         self.blobs = blobs
         self.lock_path = data_dir / "lifecycle.lock"
         self.day = day_seconds
         self.pause = pause
+        self.batch = max(2, batch)
         self.clock = clock
 
     def run(self) -> dict[str, object] | None:
@@ -108,7 +109,7 @@ class LifecyclePass:
             return
         key_marker = after
         while True:
-            page = self.meta.list_versions(bucket.name, "", "", key_marker, "", BATCH)
+            page = self.meta.list_versions(bucket.name, "", "", key_marker, "", self.batch)
             groups: dict[str, list[ObjectVersion]] = {}
             for v in page.entries:
                 groups.setdefault(v.key, []).append(v)

@@ -197,3 +197,101 @@ def test_maintenance_commands_keep_locked_versions(server: Server, s3: Any, lock
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert s3.get_object(Bucket=lock_bucket, Key="m", VersionId=vid)["Body"].read() == b"z" * 200_000
+
+
+def _policy(s3: Any, bucket: str, user: str, actions: list[str], deny: list[str] | None = None) -> None:
+    statements: list[dict[str, Any]] = [
+        {"Effect": "Allow", "Principal": {"AWS": user}, "Action": actions,
+         "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}]
+    if deny:
+        statements.append({"Effect": "Deny", "Principal": {"AWS": user}, "Action": deny,
+                           "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]})
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": statements}))
+
+
+@pytest.mark.parametrize("with_bypass", [False, True], ids=["no-bypass-permission", "bypass-permission"])
+def test_compliance_and_legal_hold_hold_against_a_user_with_every_permission(
+        server: Server, s3: Any, lock_bucket: str, with_bypass: bool) -> None:
+    """A non-root user allowed s3:* on the bucket (with or without s3:BypassGovernanceRetention) removes
+    neither a COMPLIANCE version nor one under legal hold, by any delete path, and cannot weaken them."""
+    name, access_key, secret = add_user(server)
+    bob = client_of(server, access_key, secret)
+    _policy(s3, lock_bucket, name, ["s3:*"], None if with_bypass else ["s3:BypassGovernanceRetention"])
+    comp = _put(bob, lock_bucket, "c", body=b"compliance")
+    held = _put(bob, lock_bucket, "h", None, body=b"held", ObjectLockLegalHoldStatus="ON")
+    gov_held = _put(bob, lock_bucket, "gh", "GOVERNANCE", body=b"gov+held", ObjectLockLegalHoldStatus="ON")
+    versions = {"c": (comp, b"compliance"), "h": (held, b"held"), "gh": (gov_held, b"gov+held")}
+    for key, (vid, _) in versions.items():
+        for bypass in (False, True):
+            assert _err(bob.delete_object, Bucket=lock_bucket, Key=key, VersionId=vid,
+                        BypassGovernanceRetention=bypass) == (403, "AccessDenied")
+    for bypass in (False, True):
+        out = bob.delete_objects(Bucket=lock_bucket, BypassGovernanceRetention=bypass,
+                                 Delete={"Objects": [{"Key": k, "VersionId": v} for k, (v, _) in versions.items()]})
+        assert sorted((e["Key"], e["Code"]) for e in out["Errors"]) == \
+            [("c", "AccessDenied"), ("gh", "AccessDenied"), ("h", "AccessDenied")]
+        assert out.get("Deleted", []) == []
+    sooner = FUTURE - datetime.timedelta(days=1)
+    for retention in ({"Mode": "COMPLIANCE", "RetainUntilDate": sooner},
+                      {"Mode": "GOVERNANCE", "RetainUntilDate": FUTURE}, {}):
+        for bypass in (False, True):
+            assert _err(bob.put_object_retention, Bucket=lock_bucket, Key="c", VersionId=comp, Retention=retention,
+                        BypassGovernanceRetention=bypass) == (403, "AccessDenied")
+    # overwriting and deleting without a version id only add versions / markers
+    bob.put_object(Bucket=lock_bucket, Key="c", Body=b"other", ChecksumAlgorithm="CRC32")
+    bob.delete_object(Bucket=lock_bucket, Key="h")
+    # GOVERNANCE under legal hold: bypass (when allowed) lifts the retention but the hold still blocks
+    if with_bypass:
+        bob.put_object_retention(Bucket=lock_bucket, Key="gh", VersionId=gov_held, Retention={},
+                                 BypassGovernanceRetention=True)
+    else:
+        assert _err(bob.put_object_retention, Bucket=lock_bucket, Key="gh", VersionId=gov_held, Retention={},
+                    BypassGovernanceRetention=True) == (403, "AccessDenied")
+    assert _err(bob.delete_object, Bucket=lock_bucket, Key="gh", VersionId=gov_held,
+                BypassGovernanceRetention=True) == (403, "AccessDenied")
+    for key, (vid, body) in versions.items():
+        assert bob.get_object(Bucket=lock_bucket, Key=key, VersionId=vid)["Body"].read() == body
+    assert s3.get_object_retention(Bucket=lock_bucket, Key="c", VersionId=comp)["Retention"] == \
+        {"Mode": "COMPLIANCE", "RetainUntilDate": FUTURE}
+    # the legal hold is lifted only by s3:PutObjectLegalHold, which bob has; then the version goes
+    bob.put_object_legal_hold(Bucket=lock_bucket, Key="h", VersionId=held, LegalHold={"Status": "OFF"})
+    bob.delete_object(Bucket=lock_bucket, Key="h", VersionId=held)
+
+
+def test_lock_headers_only_with_the_read_permissions(server: Server, s3: Any, lock_bucket: str) -> None:
+    """AWS returns x-amz-object-lock-mode/-retain-until-date only to a caller with s3:GetObjectRetention,
+    x-amz-object-lock-legal-hold only to one with s3:GetObjectLegalHold."""
+    name, access_key, secret = add_user(server)
+    bob = client_of(server, access_key, secret)
+    _put(s3, lock_bucket, "k", "GOVERNANCE", ObjectLockLegalHoldStatus="ON")
+    lock_fields = ("ObjectLockMode", "ObjectLockRetainUntilDate", "ObjectLockLegalHoldStatus")
+    cases = [([], ()), (["s3:GetObjectRetention"], ("ObjectLockMode", "ObjectLockRetainUntilDate")),
+             (["s3:GetObjectLegalHold"], ("ObjectLockLegalHoldStatus",)),
+             (["s3:GetObjectRetention", "s3:GetObjectLegalHold"], lock_fields)]
+    for extra, expected in cases:
+        _policy(s3, lock_bucket, name, ["s3:GetObject", *extra])
+        for call in (bob.head_object, bob.get_object):
+            got = call(Bucket=lock_bucket, Key="k")
+            assert tuple(f for f in lock_fields if f in got) == expected, (extra, call)
+    # the owner sees all of it
+    assert all(f in s3.head_object(Bucket=lock_bucket, Key="k") for f in lock_fields)
+
+
+def test_default_retention_needs_an_integrity_header(server: Server, s3: Any, lock_bucket: str) -> None:
+    """AWS: PutObject to a bucket whose default retention will lock the version needs Content-MD5 or a
+    checksum, as with explicit lock headers (aws-sdk-php#1694, kopia#711)."""
+    import base64
+    import hashlib
+
+    from tests.support import signed_request
+
+    r = signed_request(server, "PUT", f"/{lock_bucket}/plain", body=b"x")
+    assert r.status_code == 200  # no default retention yet: no header needed
+    conf = {"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}}
+    s3.put_object_lock_configuration(Bucket=lock_bucket, ObjectLockConfiguration=conf)
+    r = signed_request(server, "PUT", f"/{lock_bucket}/k", body=b"x")
+    assert r.status_code == 400 and b"InvalidRequest" in r.content
+    md5 = base64.b64encode(hashlib.md5(b"x").digest()).decode()
+    r = signed_request(server, "PUT", f"/{lock_bucket}/k", body=b"x", headers={"content-md5": md5})
+    assert r.status_code == 200, r.content
+    assert s3.get_object_retention(Bucket=lock_bucket, Key="k")["Retention"]["Mode"] == "GOVERNANCE"

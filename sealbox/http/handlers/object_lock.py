@@ -9,12 +9,14 @@ from collections.abc import Mapping
 
 from sealbox.core.checksums import HEADER_PREFIX
 from sealbox.core.errors import ErrorCode, SealboxError
-from sealbox.core.types import LOCK_MODES, NO_LOCK, ObjectLock, ObjectVersion
+from sealbox.core.types import LOCK_MODES, NO_LOCK, Bucket, ObjectLock, ObjectVersion
 from sealbox.http.handlers.base import Services
 from sealbox.http.request import Request, Response
 from sealbox.http.router import Op
 from sealbox.http.xml import child_text, doc, el, iso8601, parse
 from sealbox.service import object_lock as ol
+from sealbox.service.access import allowed
+from sealbox.service.identity import Principal
 
 MODE = "x-amz-object-lock-mode"
 UNTIL = "x-amz-object-lock-retain-until-date"
@@ -74,13 +76,21 @@ def lock_request(headers: Mapping[str, str]) -> ObjectLock | None:
     return ObjectLock(mode, date, hold == "ON")
 
 
-def lock_headers(v: ObjectVersion) -> dict[str, str]:
-    """What GET and HEAD say about a version's lock."""
+def lock_headers(v: ObjectVersion, principal: Principal | None = None, bucket: Bucket | None = None) -> dict[str, str]:
+    """What GET and HEAD say about a version's lock. As on AWS, the retention headers only to a caller
+    with s3:GetObjectRetention, the legal hold only to one with s3:GetObjectLegalHold (with
+    ``principal`` and ``bucket`` given; without, everything)."""
     lock = v.lock
     if lock == NO_LOCK:
         return {}
-    headers = {HOLD: "ON" if lock.legal_hold else "OFF"}
-    if lock.mode is not None and lock.retain_until is not None:
+
+    def may(action: str) -> bool:
+        return bucket is None or allowed(principal, action, bucket, v.key)
+
+    headers: dict[str, str] = {}
+    if may("s3:GetObjectLegalHold"):
+        headers[HOLD] = "ON" if lock.legal_hold else "OFF"
+    if lock.mode is not None and lock.retain_until is not None and may("s3:GetObjectRetention"):
         headers[MODE] = lock.mode
         headers[UNTIL] = iso8601(lock.retain_until)
     return headers

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from sealbox.core.checksums import HEADER_PREFIX
 from sealbox.core.errors import ErrorCode, SealboxError
-from sealbox.core.types import NULL_VERSION, ObjectVersion
+from sealbox.core.types import NULL_VERSION, Bucket, ObjectVersion
 from sealbox.http.acl_xml import acl_request
 from sealbox.http.handlers.base import Services, version_headers
 from sealbox.http.handlers.lifecycle import expiration_header
@@ -65,23 +65,29 @@ def checksum_headers(v: ObjectVersion) -> dict[str, str]:
     return headers
 
 
+def _default_retention_applies(s: Services, r: Request) -> bool:
+    """AWS wants Content-MD5 or a checksum also when the bucket's default retention will lock the version."""
+    bucket = s.buckets.existing(r.principal, r.bucket)
+    return bucket.object_lock and bool(bucket.lock_default)
+
+
 async def put_object(s: Services, r: Request) -> Response:
     params = write_params(r.headers)
-    if params.lock is not None:
+    if params.lock is not None or _default_retention_applies(s, r):
         require_integrity(r.headers)
     version = await s.objects.put(r.principal, r.bucket, r.key, r.payload(), params)
     return Response(200, {"etag": version.quoted_etag, **version_headers(version), **checksum_headers(version),
                           **expiration_header(s, s.buckets.existing(r.principal, r.bucket), version)})
 
 
-def object_headers(v: ObjectVersion, r: Request) -> dict[str, str]:
+def object_headers(v: ObjectVersion, r: Request, bucket: Bucket | None = None) -> dict[str, str]:
     headers = {"last-modified": http_date(v.last_modified), "etag": v.quoted_etag, "accept-ranges": "bytes",
                **v.content_headers, **version_headers(v)}
     for name, value in v.user_meta.items():
         headers[f"x-amz-meta-{name}"] = encode_rfc2047(value)
     if v.storage_class != "STANDARD":
         headers["x-amz-storage-class"] = v.storage_class
-    headers.update(lock_headers(v))
+    headers.update(lock_headers(v, r.principal, bucket))
     # A checksum covers the whole object: a ranged or part read must not claim it.
     whole = "partNumber" not in r.query and "range" not in r.headers
     if r.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED" and whole:
@@ -113,7 +119,7 @@ async def _read(s: Services, r: Request, with_body: bool) -> Response:
                     byte_range=None if route.part_number else parse_range(r.headers.get("range")), body=with_body)
     read = s.objects.read(r.principal, r.bucket, r.key, spec)
     v = read.version
-    headers = object_headers(v, r)
+    headers = object_headers(v, r, read.bucket)
     headers.update(expiration_header(s, read.bucket, v))
     if v.version_id == NULL_VERSION and (route.version_id is not None or s.objects.names_null_version(read.bucket)):
         headers["x-amz-version-id"] = NULL_VERSION
