@@ -15,6 +15,7 @@ import enum
 import urllib.parse
 from dataclasses import dataclass
 
+from sealbox.console.explain import explain
 from sealbox.console.policy_context import acting_on
 from sealbox.console.services import ServiceSet as Services
 from sealbox.core.errors import SealboxError
@@ -36,8 +37,17 @@ class Outcome:
     version_id: str | None = None
 
 
-def describe(exc: SealboxError) -> str:
-    return f"{exc.code.value}: {exc.message or exc.code.value}"
+DOING = {Action.ENCRYPT: "encrypt {key} in {bucket}", Action.DECRYPT: "remove the encryption of {key} in {bucket}",
+         Action.DELETE: "delete {key} from {bucket}"}
+
+
+def describe(services: Services, principal: Principal, exc: SealboxError, bucket: str, key: str,
+             action: Action) -> str:
+    """The failure of one item as a sentence with its context (``sealbox.console.explain``)."""
+    doing = DOING[action].format(key=key, bucket=bucket)
+    s3_action = "s3:DeleteObject" if action is Action.DELETE else "s3:PutObject"
+    return explain(services, acting_on(principal, bucket, key), exc, doing, bucket, key, action=s3_action,
+                   encrypting=action is Action.ENCRYPT)
 
 
 async def set_encryption(services: Services, principal: Principal, bucket: str, key: str,
@@ -68,4 +78,4 @@ async def apply(services: Services, principal: Principal, bucket: str, key: str,
             return Outcome("ok")
         return await set_encryption(services, principal, bucket, key, action is Action.ENCRYPT)
     except SealboxError as exc:
-        return Outcome("failed", describe(exc))
+        return Outcome("failed", describe(services, principal, exc, bucket, key, action))

@@ -160,4 +160,5 @@ class JobRunner:
                 return await apply(self._services, principal, bucket, key, action)
             except Exception as exc:
                 log.exception("console job: %s on %s/%s", action.value, bucket, key)
-                return Outcome("failed", f"InternalError: {type(exc).__name__}")
+                return Outcome("failed", f"Could not {action.value} {key} in {bucket}: an internal error"
+                               f" ({type(exc).__name__}; the server log has details).")

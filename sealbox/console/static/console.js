@@ -64,6 +64,7 @@
     var queue = [];
     var busy = false;
     var uploaded = 0;
+    var anyFailed = false;
 
     var enqueue = function (file, relPath) {
       var row = el("li");
@@ -73,22 +74,36 @@
       bar.max = 100; bar.value = 0;
       row.appendChild(name); row.appendChild(state); row.appendChild(bar);
       list.appendChild(row);
-      queue.push({ file: file, path: relPath, state: state, bar: bar });
+      queue.push({ file: file, path: relPath, state: state, bar: bar, row: row });
       pump();
+    };
+
+    // A failed upload: its bar turns red and full, its state is the reason.
+    var failed = function (job, reason) {
+      anyFailed = true;
+      job.row.classList.add("up-failed");
+      job.row.setAttribute("data-upload-failed", "");
+      job.bar.value = 100;
+      job.state.className = "up-state up-error";
+      job.state.textContent = reason;
     };
 
     var pump = function () {
       if (busy) return;
       var job = queue.shift();
       if (!job) {
-        if (uploaded) window.setTimeout(function () { window.location.reload(); }, 600);
+        // Reload to list the new objects, unless a failure's reason is on screen to be read.
+        if (uploaded && !anyFailed) window.setTimeout(function () { window.location.reload(); }, 600);
         return;
       }
       busy = true;
       var key = zone.getAttribute("data-prefix") + job.path;
       var xhr = new XMLHttpRequest();
       var target = zone.getAttribute("data-upload-url");
-      xhr.open("PUT", target + (target.indexOf("?") < 0 ? "?" : "&") + "key=" + encodeURIComponent(key));
+      var sseChoice = $("[data-upload-sse]", zone);
+      var sse = sseChoice ? sseChoice.value : "";
+      xhr.open("PUT", target + (target.indexOf("?") < 0 ? "?" : "&") + "key=" + encodeURIComponent(key) +
+               (sse ? "&sse=" + encodeURIComponent(sse) : ""));
       xhr.setRequestHeader("X-CSRF-Token", zone.getAttribute("data-csrf"));
       xhr.setRequestHeader("Accept", "application/json");
       if (job.file.type) xhr.setRequestHeader("Content-Type", job.file.type);
@@ -104,14 +119,12 @@
           job.state.className = "up-state up-done";
           job.state.textContent = "Uploaded" + (reply.sse ? " · SSE-S3" : "");
         } else {
-          job.state.className = "up-state up-error";
-          job.state.textContent = reply.error || ("Failed (HTTP " + xhr.status + ")");
+          failed(job, reply.error || ("Upload failed (HTTP " + xhr.status + ")."));
         }
         busy = false; pump();
       });
       xhr.addEventListener("error", function () {
-        job.state.className = "up-state up-error";
-        job.state.textContent = "Network error";
+        failed(job, "Could not upload " + job.path + ": the connection to the console was lost.");
         busy = false; pump();
       });
       xhr.send(job.file);
@@ -180,17 +193,31 @@
   // A bulk job: poll its status until it ends, then show the summary.
   var jobNode = $("[data-job]");
   if (jobNode) {
-    var labels = { listing: "Listing objects", running: "In progress", done: "Completed", failed: "Stopped" };
+    // The bar is split by outcome: succeeded, unchanged, failed (widths set here: the CSP forbids inline styles).
+    var paintBar = function (bar, total, counts) {
+      ["ok", "skipped", "failed"].forEach(function (name) {
+        var seg = $("[data-seg=" + name + "]", bar);
+        seg.style.width = (total ? 100 * counts[name] / total : 0) + "%";
+      });
+      bar.setAttribute("aria-valuemax", String(total));
+      bar.setAttribute("aria-valuenow", String(counts.ok + counts.skipped + counts.failed));
+    };
+    var jobBar = $("[data-job-bar]", jobNode);
+    paintBar(jobBar, Number(jobBar.getAttribute("data-total")), {
+      ok: Number(jobBar.getAttribute("data-ok")), skipped: Number(jobBar.getAttribute("data-skipped")),
+      failed: Number(jobBar.getAttribute("data-failed"))});
     var show = function (s) {
       jobNode.setAttribute("data-state", s.state);
-      $("[data-job-state]", jobNode).textContent = labels[s.state] || s.state;
+      var badge = $("[data-job-state]", jobNode);
+      badge.textContent = s.label;
+      badge.className = "pill job-state" + (s.tone ? " pill-" + s.tone : "");
+      badge.setAttribute("data-tone", s.tone);
       $("[data-job-done]", jobNode).textContent = String(s.done);
       $("[data-job-total]", jobNode).textContent = String(s.total);
       $("[data-job-succeeded]", jobNode).textContent = String(s.succeeded);
       $("[data-job-skipped]", jobNode).textContent = String(s.skipped);
       $("[data-job-failed]", jobNode).textContent = String(s.failed);
-      var bar = $("[data-job-bar]", jobNode);
-      bar.max = Math.max(1, s.total); bar.value = s.done;
+      paintBar(jobBar, s.total, { ok: s.succeeded, skipped: s.skipped, failed: s.failed });
       var active = s.state === "listing" || s.state === "running";
       $("[data-job-hint]", jobNode).hidden = !active;
       var err = $("[data-job-error]", jobNode);

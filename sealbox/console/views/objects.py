@@ -6,16 +6,20 @@ from dataclasses import dataclass
 
 from sealbox.console.actions import Action
 from sealbox.console.context import Console
+from sealbox.console.explain import explain
+from sealbox.console.policy_context import acting_on
 from sealbox.console.uploads import BrowserUpload, EmptyPayload
-from sealbox.console.views.common import acting, back, error_message, principal_of, render
+from sealbox.console.views.common import acting, back, error_message, parent_prefix, principal_of, render
 from sealbox.console.web import BadRequest, Request, Response, Router, as_json, redirect, url
 from sealbox.core.errors import SealboxError
-from sealbox.core.types import ObjectVersion
+from sealbox.core.types import SSE_AES256, ObjectVersion
 from sealbox.service.objects import WriteParams
 
 PAGE_SIZE = 100
 MAX_SELECTION = 10_000
 DEFAULT_TYPE = "binary/octet-stream"
+# The encryption an upload may ask for: the form's value -> x-amz-server-side-encryption (None: not asked).
+UPLOAD_SSE = {None: None, SSE_AES256: SSE_AES256}
 
 
 @dataclass(frozen=True)
@@ -80,17 +84,28 @@ def register(router: Router, c: Console) -> None:
                       first_url=first_url, rule=services.buckets.default_encryption(bucket))
 
     async def upload(req: Request) -> Response:
-        """PUT body = the file; ``key`` in the query. Answers JSON for the page's script."""
-        key = req.query("key")
-        principal = acting(req, req.params["bucket"], key)
+        """PUT body = the file; ``key`` and the chosen encryption (``sse``: "" for none asked, which
+        leaves it to the bucket's default encryption, or "AES256") in the query. Answers JSON for the
+        page's script; a refusal is a sentence that says why."""
+        name, key = req.params["bucket"], req.query("key")
+        sse = req.query("sse") or None
+        if sse not in UPLOAD_SSE:
+            raise BadRequest("Unknown encryption for the upload.")
+        # The PutObject an S3 client would send: with x-amz-server-side-encryption when encrypting,
+        # so a policy that denies unencrypted uploads lets this one through.
+        headers = {"x-amz-server-side-encryption": sse} if sse else None
+        principal = acting_on(principal_of(req), name, key, headers=headers)
         content_type = req.headers.get("content-type", "").strip() or DEFAULT_TYPE
         try:
             if not key:
                 raise BadRequest("key is required")
-            params = WriteParams(content_headers={"content-type": content_type})
-            version = await services.objects.put(principal, req.params["bucket"], key, BrowserUpload(req), params)
+            params = WriteParams(content_headers={"content-type": content_type}, sse=sse)
+            version = await services.objects.put(principal, name, key, BrowserUpload(req), params)
         except SealboxError as exc:
-            return as_json({"ok": False, "error": error_message(exc)}, 400)
+            shown = key[len(parent_prefix(key)):] or key
+            text = explain(services, principal, exc, f"upload {shown} to {name}", name, key,
+                           action="s3:PutObject", encrypting=sse is not None)
+            return as_json({"ok": False, "error": text}, 400)
         return as_json({"ok": True, "key": version.key, "size": version.size, "etag": version.etag,
                         "sse": version.sse, "versionId": version.version_id})
 
