@@ -25,6 +25,14 @@
     });
   });
 
+  // Forms that ask for a name to be typed (Delete bucket, Empty bucket): the button waits for it.
+  $$("[data-confirm-name]").forEach(function (input) {
+    var button = $("[data-confirm-button]", input.form);
+    var sync = function () { button.disabled = input.value.trim() !== input.getAttribute("data-confirm-name"); };
+    input.addEventListener("input", sync);
+    sync();
+  });
+
   // Drop-down menus close when clicking elsewhere or pressing Escape.
   document.addEventListener("click", function (ev) {
     $$("details[data-menu][open]").forEach(function (menu) {

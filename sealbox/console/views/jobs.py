@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from sealbox.console.actions import item_label
 from sealbox.console.context import Console
 from sealbox.console.store import Job
 from sealbox.console.views.common import principal_of, render
@@ -12,7 +13,8 @@ from sealbox.console.web import Forbidden, Request, Response, Router, as_json
 
 TITLES = {"encrypt": "Edit server-side encryption: Enable (SSE-S3)",
           "decrypt": "Edit server-side encryption: Disable",
-          "delete": "Delete objects"}
+          "delete": "Delete objects",
+          "empty": "Empty bucket"}
 MAX_FAILURES_SHOWN = 200
 ACTIVE_LABELS = {"listing": "Listing objects", "running": "In progress"}
 
@@ -34,7 +36,7 @@ def status_of(job: Job, failures: list[tuple[str, str]]) -> dict[str, Any]:
     label, tone = outcome_of(job)
     return {"id": job.id, "state": job.state, "action": job.action, "total": job.total, "done": job.done,
             "succeeded": job.succeeded, "skipped": job.skipped, "failed": job.failed, "error": job.error,
-            "label": label, "tone": tone, "failures": [{"key": k, "reason": r} for k, r in failures]}
+            "label": label, "tone": tone, "failures": [{"key": item_label(job.action, k), "reason": r} for k, r in failures]}
 
 
 def register(router: Router, c: Console) -> None:
@@ -47,7 +49,8 @@ def register(router: Router, c: Console) -> None:
 
     async def job_page(req: Request) -> Response:
         job = await load(req)
-        failures = await asyncio.to_thread(c.store.failures, job.id, MAX_FAILURES_SHOWN)
+        failures = [(item_label(job.action, k), r)
+                    for k, r in await asyncio.to_thread(c.store.failures, job.id, MAX_FAILURES_SHOWN)]
         return render(c, req, "job.html", nav="jobs", job=job, title=TITLES.get(job.action, job.action),
                       failures=failures, outcome=outcome_of(job))
 
