@@ -132,9 +132,9 @@ def test_uploads_default_to_the_buckets_default_encryption(page: Any, console: C
     s3.put_bucket_policy(Bucket=bucket, Policy=deny_unencrypted(bucket))
     sign_in(page, console)
     page.goto(console.url + f"/buckets/{bucket}")
-    assert page.get_by_label("Encryption of uploads").input_value() == "AES256"
     page.set_input_files("[data-file-input]", files=[{"name": "q1.csv", "mimeType": "text/csv", "buffer": b"q"}])
     page.get_by_role("link", name="q1.csv", exact=True).wait_for()  # the page reloads after a success
+    assert page.get_by_label("Encryption of uploads").input_value() == "AES256"
     assert s3.head_object(Bucket=bucket, Key="q1.csv")["ServerSideEncryption"] == "AES256"
 
 

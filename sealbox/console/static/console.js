@@ -33,6 +33,20 @@
     sync();
   });
 
+  // Copy S3 URI (and anything else marked data-copy) to the clipboard.
+  $$("[data-copy]").forEach(function (button) {
+    var label = button.textContent;
+    button.addEventListener("click", function () {
+      var done = function (text) {
+        button.textContent = text;
+        window.setTimeout(function () { button.textContent = label; }, 2000);
+      };
+      if (!navigator.clipboard) { done("Copy failed"); return; }
+      navigator.clipboard.writeText(button.getAttribute("data-copy"))
+        .then(function () { done("Copied"); }, function () { done("Copy failed"); });
+    });
+  });
+
   // Drop-down menus close when clicking elsewhere or pressing Escape.
   document.addEventListener("click", function (ev) {
     $$("details[data-menu][open]").forEach(function (menu) {
