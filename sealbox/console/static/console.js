@@ -212,6 +212,29 @@
     });
   }
 
+  // Master keys: paint the rotation bar; poll while values are still under an older key.
+  var keysNode = $("[data-master-keys]");
+  if (keysNode) {
+    var rotBar = $("[data-rotation-bar]", keysNode);
+    var paintRotation = function (total, under) {
+      $("[data-seg=ok]", rotBar).style.width = (total ? 100 * under / total : 100) + "%";
+    };
+    paintRotation(Number(rotBar.getAttribute("data-total")), Number(rotBar.getAttribute("data-ok")));
+    var pollKeys = function () {
+      fetch(keysNode.getAttribute("data-status-url"), { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+        .then(function (s) {
+          paintRotation(s.total, s.under_active);
+          $("[data-rotation-text]", keysNode).textContent = s.pending
+            ? s.pending + " of " + s.total + " sealed values are still under an older key: rotation in progress or unfinished."
+            : "All " + s.total + " sealed values are under the active key.";
+          if (s.pending) window.setTimeout(pollKeys, 2000);
+        })
+        .catch(function () { window.setTimeout(pollKeys, 5000); });
+    };
+    if (Number(keysNode.getAttribute("data-pending"))) window.setTimeout(pollKeys, 2000);
+  }
+
   // A bulk job: poll its status until it ends, then show the summary.
   var jobNode = $("[data-job]");
   if (jobNode) {
