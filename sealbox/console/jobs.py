@@ -25,7 +25,7 @@ import os
 import secrets
 import time
 
-from sealbox.console.actions import Action, Outcome, apply
+from sealbox.console.actions import Action, Outcome, apply, version_item
 from sealbox.console.policy_context import acting_on, context_from_json, context_to_json
 from sealbox.console.services import ServiceSet
 from sealbox.console.store import ConsoleStore, ItemResult, Job
@@ -131,6 +131,9 @@ class JobRunner:
     async def _expand(self, job: Job, principal: Principal) -> None:
         """Write the job's items: the selected keys, then every key under each selected folder."""
         await asyncio.to_thread(self._store.clear_items, job.id)  # a resumed listing starts over
+        if job.action == Action.EMPTY.value:
+            await self._expand_versions(job, principal)
+            return
         keys = [k for k in job.keys if not any(k.startswith(p) for p in job.prefixes)]
         seq = await asyncio.to_thread(self._store.add_items, job.id, 0, keys)
         for prefix in job.prefixes:
@@ -144,6 +147,20 @@ class JobRunner:
                 if not page.is_truncated or not page.next_marker:
                     break
                 after = page.next_marker
+
+    async def _expand_versions(self, job: Job, principal: Principal) -> None:
+        """Empty bucket: every version and delete marker in the bucket, as ListObjectVersions pages it."""
+        seq, key_marker, version_marker = 0, "", ""
+        objects = self._services.objects
+        lister = acting_on(principal, job.bucket, query={"versions": ""})
+        while True:
+            page = await objects.run(objects.list_versions, lister, job.bucket, "", "", key_marker, version_marker,
+                                     LIST_PAGE)
+            found = [version_item(v.key, v.version_id) for v in page.entries]
+            seq = await asyncio.to_thread(self._store.add_items, job.id, seq, found)
+            if not page.is_truncated or not page.next_marker:
+                return
+            key_marker, version_marker = page.next_marker, page.next_version_marker or ""
 
     async def _process(self, job: Job, principal: Principal, action: Action) -> None:
         while True:
@@ -160,4 +177,5 @@ class JobRunner:
                 return await apply(self._services, principal, bucket, key, action)
             except Exception as exc:
                 log.exception("console job: %s on %s/%s", action.value, bucket, key)
-                return Outcome("failed", f"InternalError: {type(exc).__name__}")
+                return Outcome("failed", f"Could not {action.value} {key} in {bucket}: an internal error"
+                               f" ({type(exc).__name__}; the server log has details).")

@@ -60,13 +60,14 @@ def test_properties_set_versioning_and_default_encryption_then_delete(page: Any,
     shot(page, "bucket-properties")
 
     # Not empty: the delete is refused and says why.
-    page.once("dialog", lambda d: d.accept())
-    page.get_by_role("button", name="Delete bucket").click()
+    delete_section = page.locator("section", has=page.get_by_role("heading", name="Delete bucket"))
+    delete_section.get_by_label("To confirm, type the bucket name").fill(bucket)
+    delete_section.get_by_role("button", name="Delete bucket").click()
     assert "not empty" in page.get_by_role("alert").inner_text().lower()
     for v in s3.list_object_versions(Bucket=bucket).get("Versions", []):
         s3.delete_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])
-    page.once("dialog", lambda d: d.accept())
-    page.get_by_role("button", name="Delete bucket").click()
+    delete_section.get_by_label("To confirm, type the bucket name").fill(bucket)
+    delete_section.get_by_role("button", name="Delete bucket").click()
     page.get_by_text(f"Deleted bucket '{bucket}'.").wait_for()
     with pytest.raises(s3.exceptions.NoSuchBucket):
         s3.get_bucket_versioning(Bucket=bucket)

@@ -85,10 +85,10 @@ def test_folders_breadcrumbs_pages_and_find(page: Any, console: Console) -> None
         page.get_by_role("link", name="Next page »").click()
         page.get_by_role("link", name="« First page").wait_for()
     assert seen == [f"doc-{i:03d}.txt" for i in range(230)]
-    # Find by prefix, inside the folder.
+    # Find by name, inside the folder.
     page.get_by_role("link", name="« First page").click()
-    page.get_by_placeholder("Find objects by prefix").fill("doc-12")
-    page.get_by_placeholder("Find objects by prefix").press("Enter")
+    page.get_by_placeholder("Find by name in this folder").fill("doc-12")
+    page.get_by_placeholder("Find by name in this folder").press("Enter")
     page.wait_for_url(re.compile(r"find=doc-12"))
     assert page.locator("table a.name").all_inner_texts() == [f"doc-{i}.txt" for i in range(120, 130)]
     page.get_by_role("link", name="archive", exact=True).click()  # breadcrumb back up

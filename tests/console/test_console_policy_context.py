@@ -90,7 +90,8 @@ def test_a_source_ip_deny_stops_the_console_like_the_s3_api(console: Console) ->
         assert r.status_code == 403 and "Access Denied" in r.text, (path, r.status_code)
     r = s.put(console.url + f"/buckets/{bucket}/upload?key=new.txt", data=b"x", headers={"X-CSRF-Token": csrf},
               timeout=30)
-    assert r.json() == {"ok": False, "error": "Access Denied"}
+    assert r.json() == {"ok": False, "error": f"You are not allowed to upload new.txt to {bucket}: the bucket"
+                        " policy does not allow it (AccessDenied)."}
     s.post(console.url + f"/buckets/{bucket}/object/delete", data={"csrf": csrf, "key": "doc.txt"}, timeout=30)
     s3.delete_bucket_policy(Bucket=bucket)  # the owner may always (no lock-out)
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["doc.txt"]  # nothing changed
@@ -179,7 +180,9 @@ def test_a_bulk_job_acts_with_the_context_of_the_request_that_started_it(console
     assert r.status_code == 303
     got = wait_job(s, console.url, r.headers["location"])  # polled with an ordinary user agent
     assert got["state"] == "done" and got["failed"] == len(keys) and got["succeeded"] == 0, got
-    assert {f["reason"] for f in got["failures"]} == {"AccessDenied: Access Denied"}
+    assert {f["reason"] for f in got["failures"]} == {
+        f"You are not allowed to delete {k} from {bucket}: the bucket policy does not allow it (AccessDenied)."
+        for k in keys}
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == len(keys)
     r = s.post(console.url + f"/buckets/{bucket}/jobs", allow_redirects=False, timeout=30,
                data={"csrf": csrf, "op": "delete", "sel": ["p:d/"]})

@@ -25,6 +25,28 @@
     });
   });
 
+  // Forms that ask for a name to be typed (Delete bucket, Empty bucket): the button waits for it.
+  $$("[data-confirm-name]").forEach(function (input) {
+    var button = $("[data-confirm-button]", input.form);
+    var sync = function () { button.disabled = input.value.trim() !== input.getAttribute("data-confirm-name"); };
+    input.addEventListener("input", sync);
+    sync();
+  });
+
+  // Copy S3 URI (and anything else marked data-copy) to the clipboard.
+  $$("[data-copy]").forEach(function (button) {
+    var label = button.textContent;
+    button.addEventListener("click", function () {
+      var done = function (text) {
+        button.textContent = text;
+        window.setTimeout(function () { button.textContent = label; }, 2000);
+      };
+      if (!navigator.clipboard) { done("Copy failed"); return; }
+      navigator.clipboard.writeText(button.getAttribute("data-copy"))
+        .then(function () { done("Copied"); }, function () { done("Copy failed"); });
+    });
+  });
+
   // Drop-down menus close when clicking elsewhere or pressing Escape.
   document.addEventListener("click", function (ev) {
     $$("details[data-menu][open]").forEach(function (menu) {
@@ -64,6 +86,7 @@
     var queue = [];
     var busy = false;
     var uploaded = 0;
+    var anyFailed = false;
 
     var enqueue = function (file, relPath) {
       var row = el("li");
@@ -73,22 +96,36 @@
       bar.max = 100; bar.value = 0;
       row.appendChild(name); row.appendChild(state); row.appendChild(bar);
       list.appendChild(row);
-      queue.push({ file: file, path: relPath, state: state, bar: bar });
+      queue.push({ file: file, path: relPath, state: state, bar: bar, row: row });
       pump();
+    };
+
+    // A failed upload: its bar turns red and full, its state is the reason.
+    var failed = function (job, reason) {
+      anyFailed = true;
+      job.row.classList.add("up-failed");
+      job.row.setAttribute("data-upload-failed", "");
+      job.bar.value = 100;
+      job.state.className = "up-state up-error";
+      job.state.textContent = reason;
     };
 
     var pump = function () {
       if (busy) return;
       var job = queue.shift();
       if (!job) {
-        if (uploaded) window.setTimeout(function () { window.location.reload(); }, 600);
+        // Reload to list the new objects, unless a failure's reason is on screen to be read.
+        if (uploaded && !anyFailed) window.setTimeout(function () { window.location.reload(); }, 600);
         return;
       }
       busy = true;
       var key = zone.getAttribute("data-prefix") + job.path;
       var xhr = new XMLHttpRequest();
       var target = zone.getAttribute("data-upload-url");
-      xhr.open("PUT", target + (target.indexOf("?") < 0 ? "?" : "&") + "key=" + encodeURIComponent(key));
+      var sseChoice = $("[data-upload-sse]", zone);
+      var sse = sseChoice ? sseChoice.value : "";
+      xhr.open("PUT", target + (target.indexOf("?") < 0 ? "?" : "&") + "key=" + encodeURIComponent(key) +
+               (sse ? "&sse=" + encodeURIComponent(sse) : ""));
       xhr.setRequestHeader("X-CSRF-Token", zone.getAttribute("data-csrf"));
       xhr.setRequestHeader("Accept", "application/json");
       if (job.file.type) xhr.setRequestHeader("Content-Type", job.file.type);
@@ -104,14 +141,12 @@
           job.state.className = "up-state up-done";
           job.state.textContent = "Uploaded" + (reply.sse ? " · SSE-S3" : "");
         } else {
-          job.state.className = "up-state up-error";
-          job.state.textContent = reply.error || ("Failed (HTTP " + xhr.status + ")");
+          failed(job, reply.error || ("Upload failed (HTTP " + xhr.status + ")."));
         }
         busy = false; pump();
       });
       xhr.addEventListener("error", function () {
-        job.state.className = "up-state up-error";
-        job.state.textContent = "Network error";
+        failed(job, "Could not upload " + job.path + ": the connection to the console was lost.");
         busy = false; pump();
       });
       xhr.send(job.file);
@@ -177,20 +212,57 @@
     });
   }
 
+  // Master keys: paint the rotation bar; poll while values are still under an older key.
+  var keysNode = $("[data-master-keys]");
+  if (keysNode) {
+    var rotBar = $("[data-rotation-bar]", keysNode);
+    var paintRotation = function (total, under) {
+      $("[data-seg=ok]", rotBar).style.width = (total ? 100 * under / total : 100) + "%";
+    };
+    paintRotation(Number(rotBar.getAttribute("data-total")), Number(rotBar.getAttribute("data-ok")));
+    var pollKeys = function () {
+      fetch(keysNode.getAttribute("data-status-url"), { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+        .then(function (s) {
+          paintRotation(s.total, s.under_active);
+          $("[data-rotation-text]", keysNode).textContent = s.pending
+            ? s.pending + " of " + s.total + " sealed values are still under an older key: rotation in progress or unfinished."
+            : "All " + s.total + " sealed values are under the active key.";
+          if (s.pending) window.setTimeout(pollKeys, 2000);
+        })
+        .catch(function () { window.setTimeout(pollKeys, 5000); });
+    };
+    if (Number(keysNode.getAttribute("data-pending"))) window.setTimeout(pollKeys, 2000);
+  }
+
   // A bulk job: poll its status until it ends, then show the summary.
   var jobNode = $("[data-job]");
   if (jobNode) {
-    var labels = { listing: "Listing objects", running: "In progress", done: "Completed", failed: "Stopped" };
+    // The bar is split by outcome: succeeded, unchanged, failed (widths set here: the CSP forbids inline styles).
+    var paintBar = function (bar, total, counts) {
+      ["ok", "skipped", "failed"].forEach(function (name) {
+        var seg = $("[data-seg=" + name + "]", bar);
+        seg.style.width = (total ? 100 * counts[name] / total : 0) + "%";
+      });
+      bar.setAttribute("aria-valuemax", String(total));
+      bar.setAttribute("aria-valuenow", String(counts.ok + counts.skipped + counts.failed));
+    };
+    var jobBar = $("[data-job-bar]", jobNode);
+    paintBar(jobBar, Number(jobBar.getAttribute("data-total")), {
+      ok: Number(jobBar.getAttribute("data-ok")), skipped: Number(jobBar.getAttribute("data-skipped")),
+      failed: Number(jobBar.getAttribute("data-failed"))});
     var show = function (s) {
       jobNode.setAttribute("data-state", s.state);
-      $("[data-job-state]", jobNode).textContent = labels[s.state] || s.state;
+      var badge = $("[data-job-state]", jobNode);
+      badge.textContent = s.label;
+      badge.className = "pill job-state" + (s.tone ? " pill-" + s.tone : "");
+      badge.setAttribute("data-tone", s.tone);
       $("[data-job-done]", jobNode).textContent = String(s.done);
       $("[data-job-total]", jobNode).textContent = String(s.total);
       $("[data-job-succeeded]", jobNode).textContent = String(s.succeeded);
       $("[data-job-skipped]", jobNode).textContent = String(s.skipped);
       $("[data-job-failed]", jobNode).textContent = String(s.failed);
-      var bar = $("[data-job-bar]", jobNode);
-      bar.max = Math.max(1, s.total); bar.value = s.done;
+      paintBar(jobBar, s.total, { ok: s.succeeded, skipped: s.skipped, failed: s.failed });
       var active = s.state === "listing" || s.state === "running";
       $("[data-job-hint]", jobNode).hidden = !active;
       var err = $("[data-job-error]", jobNode);

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from sealbox.console.actions import Action
 from sealbox.console.context import Console
 from sealbox.console.views import cors
 from sealbox.console.views.common import acting, back, error_message, principal_of, render
-from sealbox.console.web import Request, Response, Router, url
+from sealbox.console.web import Request, Response, Router, redirect, url
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.types import SSE_AES256, Versioning
 from sealbox.service.identity import Principal
@@ -81,6 +82,9 @@ def register(router: Router, c: Console) -> None:
 
     async def delete(req: Request) -> Response:
         name = req.params["bucket"]
+        if (await req.field("confirm")).strip() != name:
+            return back(c, req, url(f"/buckets/{name}/properties"), "error",
+                        f"Bucket {name!r} was not deleted: type its name exactly to confirm.")
         try:
             await c.services.objects.delete_bucket(acting(req, name), name)
         except SealboxError as exc:
@@ -88,9 +92,20 @@ def register(router: Router, c: Console) -> None:
                         f"Could not delete bucket {name!r}: {error_message(exc)}")
         return back(c, req, "/buckets", "ok", f"Deleted bucket {name!r}.")
 
+    async def empty(req: Request) -> Response:
+        """Empty bucket: a job that deletes every version and delete marker, with progress."""
+        name = req.params["bucket"]
+        if (await req.field("confirm")).strip() != name:
+            return back(c, req, url(f"/buckets/{name}/properties"), "error",
+                        f"Bucket {name!r} was not emptied: type its name exactly to confirm.")
+        buckets.get(acting(req, name, query={"versions": ""}), name, "s3:ListBucketVersions")  # refused up front
+        job_id = await c.jobs.start(principal_of(req), name, Action.EMPTY, [], [""])
+        return redirect(f"/jobs/{job_id}")
+
     router.add("GET", "/buckets", list_buckets)
     router.add("POST", "/buckets", create)
     router.add("GET", "/buckets/{bucket}/properties", properties)
     router.add("POST", "/buckets/{bucket}/versioning", set_versioning)
     router.add("POST", "/buckets/{bucket}/encryption", set_encryption)
     router.add("POST", "/buckets/{bucket}/delete", delete)
+    router.add("POST", "/buckets/{bucket}/empty", empty)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from sealbox.console.actions import item_label
 from sealbox.console.context import Console
 from sealbox.console.store import Job
 from sealbox.console.views.common import principal_of, render
@@ -12,14 +13,30 @@ from sealbox.console.web import Forbidden, Request, Response, Router, as_json
 
 TITLES = {"encrypt": "Edit server-side encryption: Enable (SSE-S3)",
           "decrypt": "Edit server-side encryption: Disable",
-          "delete": "Delete objects"}
+          "delete": "Delete objects",
+          "empty": "Empty bucket"}
 MAX_FAILURES_SHOWN = 200
+ACTIVE_LABELS = {"listing": "Listing objects", "running": "In progress"}
+
+
+def outcome_of(job: Job) -> tuple[str, str]:
+    """The job's badge and its tone ("ok", "warn", "error" or "" while it runs): a job that ended is
+    "Completed" only when nothing failed; "Completed with errors" when some items failed, "Failed"
+    when every item failed or the job itself stopped."""
+    if job.active:
+        return ACTIVE_LABELS.get(job.state, job.state), ""  # failures so far show in the bar
+    if job.state == "failed" or (job.failed and not job.succeeded and not job.skipped):
+        return "Failed", "error"
+    if job.failed:
+        return "Completed with errors", "warn"
+    return "Completed", "ok"
 
 
 def status_of(job: Job, failures: list[tuple[str, str]]) -> dict[str, Any]:
+    label, tone = outcome_of(job)
     return {"id": job.id, "state": job.state, "action": job.action, "total": job.total, "done": job.done,
             "succeeded": job.succeeded, "skipped": job.skipped, "failed": job.failed, "error": job.error,
-            "failures": [{"key": k, "reason": r} for k, r in failures]}
+            "label": label, "tone": tone, "failures": [{"key": item_label(job.action, k), "reason": r} for k, r in failures]}
 
 
 def register(router: Router, c: Console) -> None:
@@ -32,9 +49,10 @@ def register(router: Router, c: Console) -> None:
 
     async def job_page(req: Request) -> Response:
         job = await load(req)
-        failures = await asyncio.to_thread(c.store.failures, job.id, MAX_FAILURES_SHOWN)
+        failures = [(item_label(job.action, k), r)
+                    for k, r in await asyncio.to_thread(c.store.failures, job.id, MAX_FAILURES_SHOWN)]
         return render(c, req, "job.html", nav="jobs", job=job, title=TITLES.get(job.action, job.action),
-                      failures=failures)
+                      failures=failures, outcome=outcome_of(job))
 
     async def job_status(req: Request) -> Response:
         job = await load(req)
@@ -43,7 +61,7 @@ def register(router: Router, c: Console) -> None:
 
     async def job_list(req: Request) -> Response:
         jobs = await asyncio.to_thread(c.store.jobs_of, principal_of(req).name)
-        return render(c, req, "jobs.html", nav="jobs", jobs=jobs, titles=TITLES)
+        return render(c, req, "jobs.html", nav="jobs", jobs=jobs, titles=TITLES, outcome_of=outcome_of)
 
     router.add("GET", "/jobs", job_list)
     router.add("GET", "/jobs/{job}", job_page)

@@ -6,22 +6,36 @@ from dataclasses import dataclass
 
 from sealbox.console.actions import Action
 from sealbox.console.context import Console
+from sealbox.console.explain import explain
+from sealbox.console.policy_context import acting_on
 from sealbox.console.uploads import BrowserUpload, EmptyPayload
-from sealbox.console.views.common import acting, back, error_message, principal_of, render
+from sealbox.console.views.common import acting, back, error_message, parent_prefix, principal_of, render
 from sealbox.console.web import BadRequest, Request, Response, Router, as_json, redirect, url
 from sealbox.core.errors import SealboxError
-from sealbox.core.types import ObjectVersion
+from sealbox.core.types import SSE_AES256, ObjectVersion
+from sealbox.service.identity import Principal
 from sealbox.service.objects import WriteParams
 
 PAGE_SIZE = 100
+MAX_FOLDER_SCAN = 10_000  # entries of one folder listed for a page: sort, counts and find cover these
+SORTS = ("name", "size", "modified")
 MAX_SELECTION = 10_000
 DEFAULT_TYPE = "binary/octet-stream"
+# The encryption an upload may ask for: the form's value -> x-amz-server-side-encryption (None: not asked).
+UPLOAD_SSE = {None: None, SSE_AES256: SSE_AES256}
 
 
 @dataclass(frozen=True)
 class Crumb:
     label: str
     prefix: str
+
+
+@dataclass(frozen=True)
+class Folder:
+    prefixes: list[str]
+    objects: list[ObjectVersion]
+    complete: bool  # False: the folder has more than MAX_FOLDER_SCAN entries and these are the first
 
 
 @dataclass(frozen=True)
@@ -64,33 +78,90 @@ def register(router: Router, c: Console) -> None:
 
     async def list_objects(req: Request) -> Response:
         name = req.params["bucket"]
-        prefix, find, after = req.query("prefix"), req.query("find"), req.query("after")
-        # The ListObjects request an S3 client would send for this page (for s3:prefix/s3:delimiter).
-        principal = acting(req, name, query={"prefix": prefix + find, "delimiter": "/"})
+        prefix, find = req.query("prefix"), req.query("find")
+        sort, order = req.query("sort", "name"), req.query("order", "asc")
+        if sort not in SORTS or order not in ("asc", "desc"):
+            raise BadRequest("Unknown sort order.")
+        page_no = int(req.query("page", "1")) if req.query("page", "1").isdigit() else 1
+        # The ListObjects requests an S3 client would send for this folder (for s3:prefix/s3:delimiter).
+        principal = acting(req, name, query={"prefix": prefix, "delimiter": "/"})
         bucket = services.buckets.get(principal, name, "s3:ListBucket")
-        page = await services.objects.run(services.objects.list, principal, name, prefix + find, "/", after,
-                                          PAGE_SIZE)
-        folders = [(p, p[len(prefix):]) for p in page.common_prefixes]
-        entries: list[tuple[ObjectVersion, str]] = [(v, v.key[len(prefix):]) for v in page.entries if v.key != prefix]
-        next_url = url(f"/buckets/{name}", prefix=prefix, find=find, after=page.next_marker) \
-            if page.is_truncated and page.next_marker else None
-        first_url = url(f"/buckets/{name}", prefix=prefix, find=find) if after else None
+        folder = await scan_folder(principal, name, prefix)
+        needle = find.casefold()
+        folders = [(p, p[len(prefix):]) for p in folder.prefixes if needle in p[len(prefix):].casefold()]
+        entries: list[tuple[ObjectVersion, str]] = [
+            (v, v.key[len(prefix):]) for v in folder.objects if needle in v.key[len(prefix):].casefold()]
+        if sort == "size":
+            entries.sort(key=lambda e: (e[0].size, e[1]), reverse=order == "desc")
+        elif sort == "modified":
+            entries.sort(key=lambda e: (e[0].last_modified, e[1]), reverse=order == "desc")
+        elif order == "desc":
+            folders.reverse()
+            entries.reverse()
+        rows: list[tuple[str, str, ObjectVersion | None]] = \
+            [(p, label, None) for p, label in folders] + [(v.key, label, v) for v, label in entries]
+        pages = max(1, -(-len(rows) // PAGE_SIZE))
+        page_no = min(page_no, pages)
+        shown = rows[(page_no - 1) * PAGE_SIZE: page_no * PAGE_SIZE]
+
+        def page_url(n: int | None = None, **change: str) -> str:
+            q = {"prefix": prefix, "find": find, "sort": sort, "order": order, **change}
+            return url(f"/buckets/{name}", prefix=q["prefix"], find=q["find"],
+                       sort=None if q["sort"] == "name" else q["sort"],
+                       order=None if q["order"] == "asc" else q["order"], page=n if n and n > 1 else None)
+
+        sort_urls = {col: page_url(None, sort=col, order="desc" if col == sort and order == "asc" else "asc")
+                     for col in SORTS}
         return render(c, req, "objects.html", nav="buckets", bucket=bucket, prefix=prefix, find=find,
-                      crumbs=breadcrumbs(prefix), folders=folders, entries=entries, next_url=next_url,
-                      first_url=first_url, rule=services.buckets.default_encryption(bucket))
+                      crumbs=breadcrumbs(prefix), rows=shown, sort=sort, order=order, sort_urls=sort_urls,
+                      page_no=page_no, pages=pages,
+                      prev_url=page_url(page_no - 1) if page_no > 1 else None,
+                      next_url=page_url(page_no + 1) if page_no < pages else None,
+                      first_url=page_url(1) if page_no > 1 else None,
+                      matched=(len(folders), len(entries), sum(v.size for v, _ in entries)),
+                      counts=(len(folder.prefixes), len(folder.objects), sum(v.size for v in folder.objects)),
+                      complete=folder.complete, scan_limit=MAX_FOLDER_SCAN,
+                      rule=services.buckets.default_encryption(bucket))
+
+    async def scan_folder(principal: Principal, name: str, prefix: str) -> Folder:
+        """The folder's direct subfolders and objects, listed as ListObjects pages them, up to
+        ``MAX_FOLDER_SCAN`` entries: sorting, counting and finding by substring need them all."""
+        prefixes: list[str] = []
+        found: list[ObjectVersion] = []
+        after = ""
+        while True:
+            page = await services.objects.run(services.objects.list, principal, name, prefix, "/", after, 1000)
+            prefixes += page.common_prefixes
+            found += [v for v in page.entries if v.key != prefix]
+            if not page.is_truncated or not page.next_marker:
+                return Folder(prefixes, found, True)
+            if len(prefixes) + len(found) >= MAX_FOLDER_SCAN:
+                return Folder(prefixes, found, False)
+            after = page.next_marker
 
     async def upload(req: Request) -> Response:
-        """PUT body = the file; ``key`` in the query. Answers JSON for the page's script."""
-        key = req.query("key")
-        principal = acting(req, req.params["bucket"], key)
+        """PUT body = the file; ``key`` and the chosen encryption (``sse``: "" for none asked, which
+        leaves it to the bucket's default encryption, or "AES256") in the query. Answers JSON for the
+        page's script; a refusal is a sentence that says why."""
+        name, key = req.params["bucket"], req.query("key")
+        sse = req.query("sse") or None
+        if sse not in UPLOAD_SSE:
+            raise BadRequest("Unknown encryption for the upload.")
+        # The PutObject an S3 client would send: with x-amz-server-side-encryption when encrypting,
+        # so a policy that denies unencrypted uploads lets this one through.
+        headers = {"x-amz-server-side-encryption": sse} if sse else None
+        principal = acting_on(principal_of(req), name, key, headers=headers)
         content_type = req.headers.get("content-type", "").strip() or DEFAULT_TYPE
         try:
             if not key:
                 raise BadRequest("key is required")
-            params = WriteParams(content_headers={"content-type": content_type})
-            version = await services.objects.put(principal, req.params["bucket"], key, BrowserUpload(req), params)
+            params = WriteParams(content_headers={"content-type": content_type}, sse=sse)
+            version = await services.objects.put(principal, name, key, BrowserUpload(req), params)
         except SealboxError as exc:
-            return as_json({"ok": False, "error": error_message(exc)}, 400)
+            shown = key[len(parent_prefix(key)):] or key
+            text = explain(services, principal, exc, f"upload {shown} to {name}", name, key,
+                           action="s3:PutObject", encrypting=sse is not None)
+            return as_json({"ok": False, "error": text}, 400)
         return as_json({"ok": True, "key": version.key, "size": version.size, "etag": version.etag,
                         "sse": version.sse, "versionId": version.version_id})
 
