@@ -221,13 +221,14 @@ def test_post_object_tagging_field(server: Server, s3: Any, bucket: str) -> None
     s3.put_bucket_policy(Bucket=bucket, Policy=doc(allow("*", "s3:PutObject", f"arn:aws:s3:::{bucket}/*")))
     tagging = "<Tagging><TagSet><Tag><Key>0</Key><Value>0</Value></Tag><Tag><Key>1</Key><Value>1</Value></Tag>" \
               "</TagSet></Tagging>"
-    resp = requests.post(f"{server.endpoint}/{bucket}", files={"key": (None, "foo.txt"), "tagging": (None, tagging),
-                                                               "file": ("foo.txt", b"bar")}, timeout=30)
+    files: dict[str, tuple[str | None, str | bytes]] = {"key": (None, "foo.txt"), "tagging": (None, tagging),
+                                                        "file": ("foo.txt", b"bar")}
+    resp = requests.post(f"{server.endpoint}/{bucket}", files=files, timeout=30)
     assert resp.status_code == 204, resp.text
     assert tags_of(s3, bucket, "foo.txt") == [("0", "0"), ("1", "1")]
     bad = "<Tagging><TagSet><Tag><Key>aws:x</Key><Value>0</Value></Tag></TagSet></Tagging>"
-    resp = requests.post(f"{server.endpoint}/{bucket}", files={"key": (None, "bad.txt"), "tagging": (None, bad),
-                                                               "file": ("bad.txt", b"bar")}, timeout=30)
+    files = {"key": (None, "bad.txt"), "tagging": (None, bad), "file": ("bad.txt", b"bar")}
+    resp = requests.post(f"{server.endpoint}/{bucket}", files=files, timeout=30)
     assert (resp.status_code, xml_code(resp)) == (400, "InvalidTag")
 
 
