@@ -1,12 +1,12 @@
 """Hypothesis: conditional operations from several clients at once never let two conflicting writes both succeed.
 
 Each round, every client looks at the same state of one key (its ETag, or no object) and then, all at
-once, sends one conditional operation that asks for exactly that state: PutObject, CopyObject or
-CompleteMultipartUpload with ``If-None-Match: *`` (no object) or ``If-Match: <that ETag>``, or DeleteObject
-with ``If-Match``. Each success changes the state (new bytes, hence a new ETag; or no object), so the
-operations conflict pairwise. The real server (two worker processes) must let exactly one of those whose
-condition held when the round began succeed, refuse every other with 412, 409 or 404, and end in the
-state the winner made.
+once, sends one conditional operation that asks for exactly that state — PutObject, CopyObject or
+CompleteMultipartUpload with ``If-None-Match: *`` (no object) or ``If-Match: <that ETag>``, DeleteObject
+with ``If-Match: <that ETag>`` — or, as a stale client would, for a state that is gone (an old ETag). Each
+success changes the state (new bytes, hence a new ETag; or no object), so the operations that asked for
+the state they saw conflict pairwise: the real server (two worker processes) must let exactly one of them
+succeed (none, if none could), refuse every other with 412, 409 or 404, and end in the state the winner made.
 """
 
 from __future__ import annotations
@@ -28,10 +28,13 @@ KINDS = ("put", "copy", "complete", "delete")
 MAX_CLIENTS = 4
 
 
+STALE = '"00000000000000000000000000000000"'
+
+
 @dataclass(frozen=True)
 class Op:
     kind: str  # one of KINDS
-    if_match: bool  # If-Match the observed ETag; else If-None-Match: * (deletes: If-Match "*")
+    fresh: bool  # asks for the state observed (If-None-Match: * or If-Match: its ETag); else a stale If-Match
 
 
 ops = st.builds(Op, st.sampled_from(KINDS), st.booleans())
@@ -49,8 +52,11 @@ def _etag(s3: Any, bucket: str) -> str | None:
 def _prepare(s3: Any, bucket: str, op: Op, observed: str | None, body: bytes) -> Callable[[Any], str | None]:
     """What the client will send (set up before the round: a copy source, an open multipart upload), as a
     call returning the ETag the key has if it succeeds (None: the key is gone)."""
-    condition: dict[str, str] = {"IfMatch": observed} if op.if_match and observed else \
-        {"IfMatch": '"00000000000000000000000000000000"'} if op.if_match else {"IfNoneMatch": "*"}
+    # No delete asks for "no object": a fresh one over no object is as stale as any.
+    if not _holds(op, observed):
+        condition = {"IfMatch": STALE}
+    else:
+        condition = {"IfNoneMatch": "*"} if observed is None else {"IfMatch": observed}
     if op.kind == "put":
         return lambda c: str(c.put_object(Bucket=bucket, Key=KEY, Body=body, **condition)["ETag"])
     if op.kind == "copy":
@@ -65,19 +71,16 @@ def _prepare(s3: Any, bucket: str, op: Op, observed: str | None, body: bytes) ->
         return lambda c: str(c.complete_multipart_upload(
             Bucket=bucket, Key=KEY, UploadId=upload, MultipartUpload={"Parts": [{"ETag": part, "PartNumber": 1}]},
             **condition)["ETag"])
-    delete_condition = condition if op.if_match else {"IfMatch": "*"}
 
     def delete(c: Any) -> None:
-        c.delete_object(Bucket=bucket, Key=KEY, **delete_condition)
+        c.delete_object(Bucket=bucket, Key=KEY, **condition)
         return None
     return delete
 
 
 def _holds(op: Op, observed: str | None) -> bool:
     """Whether ``op``'s condition held when the round began (then it may win)."""
-    if op.kind == "delete":
-        return observed is not None
-    return (observed is not None) if op.if_match else (observed is None)
+    return op.fresh and not (op.kind == "delete" and observed is None)
 
 
 def _at_once(calls: list[Callable[[Any], str | None]], clients: list[Any]) -> list[tuple[int, str | None]]:
