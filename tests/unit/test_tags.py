@@ -12,17 +12,8 @@ from hypothesis import strategies as st
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.tags import allowed_text, validate_tags
 from sealbox.http.tagging import parse_tagging_header, parse_tagging_xml, tagging_xml
-from sealbox.service.policy import (
-    AccessRequest,
-    Decision,
-    RequestContext,
-    condition_values,
-    evaluate,
-    existing_tag_values,
-    mentions_existing_tags,
-    parse_policy,
-    request_tag_values,
-)
+from sealbox.service.policy import AccessRequest, Decision, RequestContext, condition_values, evaluate, parse_policy
+from sealbox.service.policy_conditions import existing_tag_values, mentions_existing_tags, request_tag_values
 
 
 def refused(call: Any, *args: Any) -> tuple[ErrorCode, str, dict[str, str]]:
