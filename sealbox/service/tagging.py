@@ -50,7 +50,7 @@ def _missing(bucket: Bucket, key: str, version_id: str | None) -> SealboxError:
     return SealboxError(ErrorCode.NO_SUCH_KEY, "The specified key does not exist.", Key=key)
 
 
-def _found(objects: ObjectService, principal: Principal, bucket: Bucket, key: str, version_id: str | None,
+def _found(principal: Principal, bucket: Bucket, key: str, version_id: str | None,
            version: ObjectVersion | None, method: str) -> ObjectVersion:
     """The version a tagging request names, or the error S3 answers for what it found instead."""
     if (version is None or version.is_delete_marker) and not allowed(principal, "s3:ListBucket", bucket):
@@ -84,7 +84,7 @@ def get_object_tags(objects: ObjectService, principal: Principal, bucket_name: s
     bucket, version = _authorized(objects, principal, bucket_name, key, version_id, action)
     if version is None:
         version = objects.meta.get_version(bucket.name, key, version_id)
-    return bucket, _found(objects, principal, bucket, key, version_id, version, "GET")
+    return bucket, _found(principal, bucket, key, version_id, version, "GET")
 
 
 async def put_object_tags(objects: ObjectService, principal: Principal, bucket_name: str, key: str,
@@ -93,7 +93,7 @@ async def put_object_tags(objects: ObjectService, principal: Principal, bucket_n
     action = "s3:PutObjectVersionTagging" if version_id else "s3:PutObjectTagging"
     bucket, _ = _authorized(objects, principal, bucket_name, key, version_id, action, tags)
     version = await objects.run(objects.meta.set_object_tags, bucket.name, key, version_id, tags)
-    return bucket, _found(objects, principal, bucket, key, version_id, version, "PUT")
+    return bucket, _found(principal, bucket, key, version_id, version, "PUT")
 
 
 async def delete_object_tags(objects: ObjectService, principal: Principal, bucket_name: str, key: str,
@@ -102,7 +102,7 @@ async def delete_object_tags(objects: ObjectService, principal: Principal, bucke
     action = "s3:DeleteObjectVersionTagging" if version_id else "s3:DeleteObjectTagging"
     bucket, _ = _authorized(objects, principal, bucket_name, key, version_id, action)
     version = await objects.run(objects.meta.set_object_tags, bucket.name, key, version_id, {})
-    return bucket, _found(objects, principal, bucket, key, version_id, version, "DELETE")
+    return bucket, _found(principal, bucket, key, version_id, version, "DELETE")
 
 
 # -- buckets -------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ def _parts_xml(p: ObjectParts) -> str:
 
 async def get_object_attributes(s: Services, r: Request) -> Response:
     names = requested_attributes(r.headers.get(ATTRIBUTES_HEADER))
-    max_parts = int_param(r.headers, "x-amz-max-parts", MAX_PARTS, 0, MAX_PARTS)
+    max_parts = min(int_param(r.headers, "x-amz-max-parts", MAX_PARTS), MAX_PARTS)  # as ListParts: at most 1000
     marker = int_param(r.headers, "x-amz-part-number-marker", 0)
     got = get_attributes(s.objects, r.principal, r.bucket, r.key, r.route.version_id, conditions(r.headers),
                          max_parts, marker)
