@@ -213,3 +213,16 @@ def test_delete_object_if_match_with_the_aws_cli(server: Server, s3: Any, bucket
     assert failed.returncode != 0 and "PreconditionFailed" in failed.stderr
     aws(server, "s3api", "delete-object", "--bucket", bucket, "--key", "k", "--if-match", etag)
     assert not exists(s3, bucket, "k")
+
+
+def test_delete_objects_refuses_malformed_conditions(server: Server, s3: Any, bucket: str) -> None:
+    import base64
+    import hashlib
+
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    body = b"<Delete><Object><Key>k</Key><Size>big</Size></Object></Delete>"
+    md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+    resp = signed_request(server, "POST", f"/{bucket}", body=body, params={"delete": ""},
+                          headers={"Content-MD5": md5})
+    assert (resp.status_code, xml_code(resp)) == (400, "MalformedXML")
+    assert exists(s3, bucket, "k")

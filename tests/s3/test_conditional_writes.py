@@ -299,3 +299,19 @@ def test_copy_object_refuses_conditions_aws_does_not_accept(s3: Any, bucket: str
                            ({"IfMatch": "*", "IfNoneMatch": etag}, "If-Match,If-None-Match")]:
         status, code, err = error(s3.copy_object, Bucket=bucket, Key="dst", CopySource=f"{bucket}/src", **kwargs)
         assert (status, code, err["Header"]) == (501, "NotImplemented", header)
+
+
+def test_conditions_on_encrypted_objects(s3: Any, bucket: str) -> None:
+    """An SSE object's ETag is sealed at rest; conditions still compare it inside the write."""
+    sse = {"ServerSideEncryption": "AES256"}
+    etag = s3.put_object(Bucket=bucket, Key="k", Body=b"secret", IfNoneMatch="*", **sse)["ETag"]
+    assert error(s3.put_object, Bucket=bucket, Key="k", Body=b"x", IfNoneMatch="*", **sse)[0] == 412
+    assert error(s3.put_object, Bucket=bucket, Key="k", Body=b"x", IfMatch='"0000"', **sse)[0] == 412
+    etag2 = s3.put_object(Bucket=bucket, Key="k", Body=b"secret 2", IfMatch=etag, **sse)["ETag"]
+    upload, parts = _open_upload(s3, bucket, "k")
+    done = _complete(s3, bucket, "k", upload, parts, IfMatch=etag2)
+    s3.copy_object(Bucket=bucket, Key="k", CopySource=f"{bucket}/k", IfMatch=done["ETag"], MetadataDirective="REPLACE",
+                   **sse)
+    current = s3.head_object(Bucket=bucket, Key="k")["ETag"]
+    assert error(s3.delete_object, Bucket=bucket, Key="k", IfMatch=etag2)[:2] == (412, "PreconditionFailed")
+    s3.delete_object(Bucket=bucket, Key="k", IfMatch=current)

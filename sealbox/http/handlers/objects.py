@@ -201,15 +201,16 @@ async def delete_object(s: Services, r: Request) -> Response:
     return Response(204, headers)
 
 
-def _entry_condition(node: Element, version_id: str | None) -> DeleteCondition:
-    """A DeleteObjects entry's ETag, LastModifiedTime and Size: the conditions of DeleteObject's headers."""
+def _entry_condition(node: Element) -> DeleteCondition:
+    """A DeleteObjects entry's ETag, LastModifiedTime and Size: the conditions of DeleteObject's headers
+    (a value that is no timestamp or size does not validate against the schema: MalformedXML)."""
     etag, when, size = (child_text(node, name) for name in ("ETag", "LastModifiedTime", "Size"))
-    if etag is not None and version_id is not None:
-        raise _not_implemented("ETag", "Conditional deletes are evaluated against the current version; an ETag"
-                               " cannot be combined with a VersionId")
-    return DeleteCondition(if_match=etag.strip().strip('"') if etag is not None else None,
-                           last_modified=parse_timestamp(when, "LastModifiedTime") if when is not None else None,
-                           size=parse_size(size, "Size") if size is not None else None)
+    try:
+        return DeleteCondition(if_match=etag.strip().strip('"') if etag is not None else None,
+                               last_modified=parse_timestamp(when, "LastModifiedTime") if when is not None else None,
+                               size=parse_size(size, "Size") if size is not None else None)
+    except SealboxError:
+        raise SealboxError(ErrorCode.MALFORMED_XML) from None
 
 
 async def delete_objects(s: Services, r: Request) -> Response:
@@ -228,9 +229,13 @@ async def delete_objects(s: Services, r: Request) -> Response:
         version_id = child_text(node, "VersionId")
         if not key:
             raise SealboxError(ErrorCode.MALFORMED_XML)
+        condition = _entry_condition(node)
         try:
+            if condition.if_match is not None and version_id is not None:
+                raise _not_implemented("ETag", "Conditional deletes are evaluated against the current version; an"
+                                       " ETag cannot be combined with a VersionId")
             result = await s.objects.delete(r.principal, r.bucket, key, version_id, bypass_asked(r.headers),
-                                            condition=_entry_condition(node, version_id))
+                                            condition=condition)
         except SealboxError as exc:
             out.append(f"<Error>{el('Key', key)}{el('VersionId', version_id) if version_id else ''}"
                        f"{el('Code', exc.code.value)}{el('Message', exc.message or exc.code.value)}</Error>")
