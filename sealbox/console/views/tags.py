@@ -10,7 +10,8 @@ a tag set (``sealbox.core.tags``) are reported as S3 would answer them.
 from __future__ import annotations
 
 from sealbox.console.context import Console
-from sealbox.console.views.common import acting, back, error_message
+from sealbox.console.explain import explain
+from sealbox.console.views.common import acting, back
 from sealbox.console.web import Request, Response, Router, url
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.tags import MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, TagKind, validate_tags
@@ -66,22 +67,27 @@ def register(router: Router, c: Console) -> None:
         version_id = await req.field("versionId") or None
         here = url(f"/buckets/{name}/object", key=key, versionId=version_id)
         query = {"tagging": "", **({"versionId": version_id} if version_id else {})}
+        principal = acting(req, name, key, query)
         try:
             tags = await _submitted(req, "object")
-            await tagging.put_object_tags(objects, acting(req, name, key, query), name, key, version_id, tags)
+            await tagging.put_object_tags(objects, principal, name, key, version_id, tags)
         except SealboxError as exc:
-            return back(c, req, here, "error", f"Could not save the tags: {error_message(exc)}")
+            action = "s3:PutObjectVersionTagging" if version_id else "s3:PutObjectTagging"
+            return back(c, req, here, "error", explain(c.services, principal, exc, f"save the tags of {key}", name,
+                                                       key, action=action))
         return back(c, req, here, "ok", f"Saved {len(tags)} tag{'' if len(tags) == 1 else 's'}." if tags
                     else "Removed the tags.")
 
     async def save_bucket_tags(req: Request) -> Response:
         name = req.params["bucket"]
         here = url(f"/buckets/{name}/properties")
+        principal = acting(req, name, query={"tagging": ""})
         try:
             tags = await _submitted(req, "bucket")
-            await tagging.put_bucket_tags(objects, acting(req, name, query={"tagging": ""}), name, tags)
+            await tagging.put_bucket_tags(objects, principal, name, tags)
         except SealboxError as exc:
-            return back(c, req, here, "error", f"Could not save the bucket's tags: {error_message(exc)}")
+            return back(c, req, here, "error", explain(c.services, principal, exc, f"save the tags of bucket {name}",
+                                                       name, action="s3:PutBucketTagging"))
         return back(c, req, here, "ok", f"Saved {len(tags)} bucket tag{'' if len(tags) == 1 else 's'}." if tags
                     else "Removed the bucket's tags.")
 
