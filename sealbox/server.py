@@ -153,13 +153,17 @@ def run_worker(settings: Settings, socks: list[Listener], boards: dict[str, Boar
 
 
 def _start_lifecycle(settings: Settings) -> None:
-    """The lifecycle worker (issue 17): a thread per worker; a file lock lets one pass run at a time."""
+    """The lifecycle worker (issue 17): a thread per worker; a file lock lets one pass run at a time. Its
+    store opens SSE rows' sealed metadata (their tags decide Tag filters, issue 16)."""
+    from sealbox.service.keys import key_source
     from sealbox.service.lifecycle_worker import start_in_worker
+    from sealbox.service.metadata import MetadataSealer
+    from sealbox.service.sealing import Sealer
     from sealbox.storage.data.local import LocalBlobStore
     from sealbox.storage.meta.sqlite import SqliteMetaStore
 
-    start_in_worker(SqliteMetaStore(settings.db_path), LocalBlobStore(settings.data_dir), settings.data_dir,
-                    settings.lifecycle_day_seconds)
+    meta = SqliteMetaStore(settings.db_path, metadata=MetadataSealer(Sealer(key_source(settings))))
+    start_in_worker(meta, LocalBlobStore(settings.data_dir), settings.data_dir, settings.lifecycle_day_seconds)
 
 
 def supervise(settings: Settings, socks: list[Listener]) -> None:

@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _stores(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from sealbox.app import load_master_keys
+    from sealbox.service.metadata import MetadataSealer
+    from sealbox.service.sealing import Sealer
     from sealbox.storage.data.local import LocalBlobStore
     from sealbox.storage.meta.sqlite import SqliteMetaStore
 
@@ -38,7 +41,15 @@ def _stores(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     if not settings.db_path.exists():
         print(f"sealbox: no data directory at {settings.data_dir}", file=sys.stderr)
         return None
-    return settings, SqliteMetaStore(settings.db_path), LocalBlobStore(settings.data_dir)
+    # With the keys, SSE objects' sealed tags are opened (Tag filters, issue 16); without them the pass
+    # still runs, and a Tag filter matches no encrypted object.
+    try:
+        cipher: MetadataSealer | None = MetadataSealer(Sealer(load_master_keys(settings)))
+    except Exception as exc:  # noqa: BLE001 - no usable key file: a pass without them
+        print(f"sealbox: the master keys did not load ({exc}): Tag filters match no encrypted object",
+              file=sys.stderr)
+        cipher = None
+    return settings, SqliteMetaStore(settings.db_path, metadata=cipher), LocalBlobStore(settings.data_dir)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -80,14 +80,17 @@ NO_LOCK = ObjectLock()
 @dataclass(frozen=True)
 class ObjectMetadata:
     """What an object (or a part, or a multipart upload) stores that was derived from its plaintext or
-    chosen with it: the ETag (an MD5 of the plaintext), the checksums, the user metadata and the
-    content headers. For SSE objects the metadata store keeps these sealed under the object's data key
-    (``sealbox.crypto.metadata``); plain objects keep them in the clear."""
+    chosen with it: the ETag (an MD5 of the plaintext), the checksums, the user metadata, the
+    content headers, the tags and a multipart object's part checksums. For SSE objects the metadata
+    store keeps these sealed under the object's data key (``sealbox.crypto.metadata``); plain objects
+    keep them in the clear."""
 
     etag: str = ""
     checksums: dict[str, str] = field(default_factory=dict)
     user_meta: dict[str, str] = field(default_factory=dict)
     content_headers: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)  # the tag set, in its order (issue 16)
+    part_checksums: tuple[str, ...] = ()  # a multipart object's, one per part (issue 16)
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,9 @@ class ObjectVersion:
     # None for plain objects and for every version a keyed store returns (fields filled in).
     sealed_meta: bytes | None = field(default=None, repr=False)
     lock: ObjectLock = NO_LOCK
+    tags: dict[str, str] = field(default_factory=dict)  # the object tag set, in the order it was put
+    # A multipart object's part checksums (of its upload's checksum algorithm), one per extent; else ().
+    part_checksums: tuple[str, ...] = ()
 
     @property
     def quoted_etag(self) -> str:
@@ -124,7 +130,8 @@ class ObjectVersion:
 
     @property
     def metadata(self) -> ObjectMetadata:
-        return ObjectMetadata(self.etag, self.checksums, self.user_meta, self.content_headers)
+        return ObjectMetadata(self.etag, self.checksums, self.user_meta, self.content_headers, self.tags,
+                              self.part_checksums)
 
 
 @dataclass(frozen=True)

@@ -27,11 +27,14 @@ Associated data (``aad``)::
 
 Plaintext
     The JSON object ``{"c": {algorithm: base64}, "e": etag, "h": {content header: value},
-    "m": {user metadata name: value}}`` in ASCII (every other character as a ``\\uXXXX`` escape,
-    so lone surrogates round-trip too), without insignificant whitespace, members in that order, a
+    "m": {user metadata name: value}, "p": [part checksum, ...], "t": {tag key: tag value}}`` in ASCII
+    (every other character as a ``\\uXXXX`` escape, so lone surrogates round-trip too), without
+    insignificant whitespace, members in that order (the members of "t" in the tag set's order), a
     member whose value is empty omitted (a missing member reads as empty); then ASCII spaces up to
     a multiple of ``PAD`` (32) bytes, so the length says little about the values. Readers accept
     any JSON text of that shape; anything else (other members, non-string values) is refused.
+    ("p", a multipart object's part checksums, and "t", its tags, came with schema 7: blobs written
+    before have neither, and read as having none.)
 
 Sealed blob (``seal``; stored as a BLOB column ``sealed_meta``)::
 
@@ -95,7 +98,7 @@ def aad(kind: MetaKind, part_number: int, context: bytes) -> bytes:
 # One encoder and decoder for the process (json.dumps/loads with options build one per call).
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
 _DECODER = json.JSONDecoder()
-_MEMBERS = frozenset("cehm")
+_MEMBERS = frozenset("cehmpt")
 
 
 def _encode(fields: ObjectMetadata) -> bytes:
@@ -108,6 +111,10 @@ def _encode(fields: ObjectMetadata) -> bytes:
         members["h"] = fields.content_headers
     if fields.user_meta:
         members["m"] = fields.user_meta
+    if fields.part_checksums:
+        members["p"] = list(fields.part_checksums)
+    if fields.tags:
+        members["t"] = fields.tags
     raw = _ENCODER.encode(members).encode("ascii")
     return raw + b" " * (-len(raw) % PAD)
 
@@ -129,8 +136,11 @@ def _decode(raw: bytes) -> ObjectMetadata:
     etag = members.get("e", "")
     if type(etag) is not str:
         raise IntegrityError("sealed metadata: malformed member")
+    parts = members.get("p", [])
+    if type(parts) is not list or not all(type(p) is str for p in parts):
+        raise IntegrityError("sealed metadata: malformed member")
     return ObjectMetadata(etag, _str_map(members.get("c", {})), _str_map(members.get("m", {})),
-                          _str_map(members.get("h", {})))
+                          _str_map(members.get("h", {})), _str_map(members.get("t", {})), tuple(parts))
 
 
 def seal_metadata(data_key: bytes, fields: ObjectMetadata, aad: bytes, rng: Rng = os.urandom) -> bytes:

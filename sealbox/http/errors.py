@@ -19,6 +19,8 @@ ERRORS: dict[ErrorCode, tuple[int, str]] = {
     E.BUCKET_ALREADY_OWNED_BY_YOU: (409, "Your previous request to create the named bucket succeeded and you"
                                          " already own it."),
     E.BUCKET_NOT_EMPTY: (409, "The bucket you tried to delete is not empty"),
+    E.CONDITIONAL_REQUEST_CONFLICT: (409, "The conditional request cannot succeed due to a conflicting operation"
+                                         " against this resource."),
     E.ENTITY_TOO_LARGE: (400, "Your proposed upload exceeds the maximum allowed object size."),
     E.ENTITY_TOO_SMALL: (400, "Your proposed upload is smaller than the minimum allowed object size."),
     E.EXPIRED_TOKEN: (400, "The provided token has expired."),
@@ -45,6 +47,7 @@ ERRORS: dict[ErrorCode, tuple[int, str]] = {
     E.NO_SUCH_OBJECT_LOCK_CONFIG: (404, "The specified object does not have a ObjectLock configuration"),
     E.NO_SUCH_LIFECYCLE_CONFIG: (404, "The lifecycle configuration does not exist"),
     E.INVALID_STORAGE_CLASS: (400, "The storage class you specified is not valid"),
+    E.INVALID_TAG: (400, "The tag provided was not a valid tag."),
     E.INVALID_URI: (400, "Couldn't parse the specified URI."),
     E.KEY_TOO_LONG: (400, "Your key is too long"),
     E.MALFORMED_POLICY: (400, "Policies must be valid JSON and the first byte must be '{'"),
@@ -71,6 +74,7 @@ ERRORS: dict[ErrorCode, tuple[int, str]] = {
     E.NO_SUCH_PUBLIC_ACCESS_BLOCK_CONFIGURATION: (404, "The public access block configuration was not found"),
     E.NO_SUCH_CORS_CONFIGURATION: (404, "The CORS configuration does not exist"),
     E.NO_SUCH_KEY: (404, "The specified key does not exist."),
+    E.NO_SUCH_TAG_SET: (404, "The TagSet does not exist"),
     E.NO_SUCH_UPLOAD: (404, "The specified upload does not exist. The upload ID may be invalid, or the upload"
                             " may have been aborted or completed."),
     E.NO_SUCH_VERSION: (404, "The specified version does not exist."),

@@ -10,9 +10,11 @@ import email.utils
 import re
 import unicodedata
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from sealbox.core.checksums import ALGORITHMS, HEADER_PREFIX, digest_size
-from sealbox.core.errors import ErrorCode, SealboxError
+from sealbox.core.errors import ErrorCode, SealboxError, invalid_argument
+from sealbox.core.preconditions import DeleteCondition
 from sealbox.service.conditions import ByteRange, Conditions
 
 # Headers stored with the object and returned on GET/HEAD (and overridable with response-*).
@@ -36,6 +38,38 @@ def conditions(headers: Mapping[str, str], prefix: str = "") -> Conditions:
     return Conditions(headers.get(f"{prefix}if-match"), headers.get(f"{prefix}if-none-match"),
                       parse_http_date(headers.get(f"{prefix}if-modified-since")),
                       parse_http_date(headers.get(f"{prefix}if-unmodified-since")))
+
+
+def parse_timestamp(value: str, name: str) -> int:
+    """A timestamp of a delete condition (an HTTP date, as SDKs send headers, or ISO 8601, as in XML bodies)
+    as epoch seconds. Unlike a read's dates, a bad one is refused: ignoring it would delete unconditionally."""
+    text = value.strip()
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        try:
+            when = datetime.fromisoformat(text)
+        except ValueError:
+            raise invalid_argument(f"Invalid {name}", name, value) from None
+    return int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp())
+
+
+def parse_size(value: str, name: str) -> int:
+    text = value.strip()
+    if not text.isascii() or not text.isdigit():
+        raise invalid_argument(f"Invalid {name}", name, value)
+    return int(text)
+
+
+def delete_condition(headers: Mapping[str, str]) -> DeleteCondition:
+    """``If-Match``, ``x-amz-if-match-last-modified-time``, ``x-amz-if-match-size`` of a DeleteObject."""
+    match = headers.get("if-match")
+    when = headers.get("x-amz-if-match-last-modified-time")
+    size = headers.get("x-amz-if-match-size")
+    return DeleteCondition(
+        if_match=match.strip().strip('"') if match is not None else None,
+        last_modified=parse_timestamp(when, "x-amz-if-match-last-modified-time") if when is not None else None,
+        size=parse_size(size, "x-amz-if-match-size") if size is not None else None)
 
 
 def content_headers(headers: Mapping[str, str]) -> dict[str, str]:

@@ -54,6 +54,13 @@ class Op(enum.Enum):
     DELETE_OBJECT = "DeleteObject"
     GET_OBJECT_ACL = "GetObjectAcl"
     PUT_OBJECT_ACL = "PutObjectAcl"
+    GET_OBJECT_TAGGING = "GetObjectTagging"
+    PUT_OBJECT_TAGGING = "PutObjectTagging"
+    DELETE_OBJECT_TAGGING = "DeleteObjectTagging"
+    GET_OBJECT_ATTRIBUTES = "GetObjectAttributes"
+    GET_BUCKET_TAGGING = "GetBucketTagging"
+    PUT_BUCKET_TAGGING = "PutBucketTagging"
+    DELETE_BUCKET_TAGGING = "DeleteBucketTagging"
     CREATE_MULTIPART_UPLOAD = "CreateMultipartUpload"
     UPLOAD_PART = "UploadPart"
     UPLOAD_PART_COPY = "UploadPartCopy"
@@ -88,9 +95,9 @@ MAX_PART_NUMBER = 10000
 
 
 # Sub-resources sealbox does not implement: answered with NotImplemented rather than misrouted.
-_UNSUPPORTED = ("tagging", "website", "logging", "notification", "replication",
+_UNSUPPORTED = ("website", "logging", "notification", "replication",
                 "requestPayment", "accelerate", "analytics",
-                "inventory", "metrics", "intelligent-tiering", "restore", "select", "torrent", "attributes")
+                "inventory", "metrics", "intelligent-tiering", "restore", "select", "torrent")
 
 
 def host_bucket(host: str, domain: str | None) -> str | None:
@@ -172,18 +179,19 @@ def _bucket_op(method: str, q: Mapping[str, str]) -> Op:
                 ("publicAccessBlock", Op.GET_PUBLIC_ACCESS_BLOCK), ("policyStatus", Op.GET_BUCKET_POLICY_STATUS),
                 ("cors", Op.GET_BUCKET_CORS), ("versions", Op.LIST_OBJECT_VERSIONS),
                 ("uploads", Op.LIST_MULTIPART_UPLOADS), ("object-lock", Op.GET_OBJECT_LOCK_CONFIGURATION),
-                ("lifecycle", Op.GET_BUCKET_LIFECYCLE), (None, Op.LIST_OBJECTS)],
+                ("lifecycle", Op.GET_BUCKET_LIFECYCLE), ("tagging", Op.GET_BUCKET_TAGGING), (None, Op.LIST_OBJECTS)],
         "PUT": [("versioning", Op.PUT_BUCKET_VERSIONING), ("encryption", Op.PUT_BUCKET_ENCRYPTION),
                 ("policy", Op.PUT_BUCKET_POLICY), ("acl", Op.PUT_BUCKET_ACL),
                 ("ownershipControls", Op.PUT_BUCKET_OWNERSHIP_CONTROLS),
                 ("publicAccessBlock", Op.PUT_PUBLIC_ACCESS_BLOCK),
                 ("object-lock", Op.PUT_OBJECT_LOCK_CONFIGURATION), ("lifecycle", Op.PUT_BUCKET_LIFECYCLE),
-                ("cors", Op.PUT_BUCKET_CORS), (None, Op.CREATE_BUCKET)],
+                ("cors", Op.PUT_BUCKET_CORS), ("tagging", Op.PUT_BUCKET_TAGGING), (None, Op.CREATE_BUCKET)],
         "HEAD": [(None, Op.HEAD_BUCKET)],
         "DELETE": [("encryption", Op.DELETE_BUCKET_ENCRYPTION), ("policy", Op.DELETE_BUCKET_POLICY),
                    ("ownershipControls", Op.DELETE_BUCKET_OWNERSHIP_CONTROLS),
                    ("publicAccessBlock", Op.DELETE_PUBLIC_ACCESS_BLOCK),
                    ("lifecycle", Op.DELETE_BUCKET_LIFECYCLE), ("cors", Op.DELETE_BUCKET_CORS),
+                   ("tagging", Op.DELETE_BUCKET_TAGGING),
                    (None, Op.DELETE_BUCKET)],
         "POST": [("delete", Op.DELETE_OBJECTS), (None, Op.POST_OBJECT)],
     }
@@ -204,6 +212,8 @@ def _object_op(method: str, q: Mapping[str, str], headers: Mapping[str, str]) ->
             return Op.PUT_OBJECT_RETENTION
         if "legal-hold" in q:
             return Op.PUT_OBJECT_LEGAL_HOLD
+        if "tagging" in q:
+            return Op.PUT_OBJECT_TAGGING
         if "uploadId" in q or "partNumber" in q:
             return Op.UPLOAD_PART_COPY if copy else Op.UPLOAD_PART
         return Op.COPY_OBJECT if copy else Op.PUT_OBJECT
@@ -214,10 +224,16 @@ def _object_op(method: str, q: Mapping[str, str], headers: Mapping[str, str]) ->
             return Op.GET_OBJECT_RETENTION
         if "legal-hold" in q:
             return Op.GET_OBJECT_LEGAL_HOLD
+        if "tagging" in q:
+            return Op.GET_OBJECT_TAGGING
+        if "attributes" in q:
+            return Op.GET_OBJECT_ATTRIBUTES
         return Op.LIST_PARTS if "uploadId" in q else Op.GET_OBJECT
     if method == "HEAD":
         return Op.HEAD_OBJECT
     if method == "DELETE":
+        if "tagging" in q:
+            return Op.DELETE_OBJECT_TAGGING
         return Op.ABORT_MULTIPART_UPLOAD if "uploadId" in q else Op.DELETE_OBJECT
     if method == "POST":
         if "uploads" in q:

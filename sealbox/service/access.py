@@ -25,8 +25,6 @@ object-resource statement does not match (so such a check fails closed for non-o
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.names import MAX_KEY_BYTES
 from sealbox.core.types import Bucket
@@ -34,6 +32,7 @@ from sealbox.service import policy as pol
 from sealbox.service.acl import ObjectAclLoader, acl_permits
 from sealbox.service.public_access import restricted
 from sealbox.service.identity import Principal, canonical_id
+from sealbox.service.policy_conditions import ExtraValues
 
 log = logging.getLogger("sealbox.access")
 
@@ -52,7 +51,7 @@ def require_principal(principal: Principal | None) -> Principal:
 
 
 def authorize(principal: Principal | None, action: str, bucket: Bucket | None, key: str | None = None, *,
-              extra: Mapping[str, str | None] | None = None, load_object: ObjectAclLoader | None = None
+              extra: ExtraValues | None = None, load_object: ObjectAclLoader | None = None
               ) -> Principal:
     """Raise AccessDenied unless ``principal`` may perform ``action`` (an s3:Action name) on ``bucket``
     (or on its object ``key``). ``extra`` overrides condition keys the request alone does not carry
@@ -81,17 +80,18 @@ def authorize(principal: Principal | None, action: str, bucket: Bucket | None, k
     raise access_denied()
 
 
-def allowed(principal: Principal | None, action: str, bucket: Bucket, key: str | None = None) -> bool:
+def allowed(principal: Principal | None, action: str, bucket: Bucket, key: str | None = None, *,
+            extra: ExtraValues | None = None) -> bool:
     """``authorize`` as a question (e.g. may this requester learn that a key does not exist?)."""
     try:
-        authorize(principal, action, bucket, key)
+        authorize(principal, action, bucket, key, extra=extra)
     except SealboxError:
         return False
     return True
 
 
 def policy_decision(who: Principal, action: str, bucket: Bucket, key: str | None,
-                    extra: Mapping[str, str | None] | None = None) -> pol.Decision:
+                    extra: ExtraValues | None = None) -> pol.Decision:
     """What the bucket's policy says about this request (NONE without a policy)."""
     if not bucket.policy:
         return pol.Decision.NONE

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from sealbox.core.acl import Acl, Ownership
 from sealbox.core.errors import ErrorCode, SealboxError
@@ -13,6 +13,8 @@ from sealbox.service.access import authorize, require_principal
 from sealbox.service.acl import ObjectAclLoader
 from sealbox.service.identity import ROOT, Principal, canonical_id
 from sealbox.service.policy import parse_policy
+from sealbox.service.policy_conditions import EXISTING_TAG_ACTIONS, ExtraValues, existing_tag_values, \
+    mentions_existing_tags
 from sealbox.service.public_access import check_policy_write
 from sealbox.storage.meta.base import MetaStore
 
@@ -34,15 +36,22 @@ class BucketService:
         return self._meta
 
     def get(self, principal: Principal, name: str, action: str, key: str | None = None, *,
-            extra: Mapping[str, str | None] | None = None) -> Bucket:
+            extra: ExtraValues | None = None,
+            existing_tags: Callable[[Bucket], Mapping[str, str]] | None = None) -> Bucket:
         """The bucket, if it exists and ``principal`` may perform ``action`` on it (on its object ``key``
-        for object actions; see ``service.access``)."""
+        for object actions; see ``service.access``). ``existing_tags`` gives the tags of the object the
+        request concerns, asked only when the bucket's policy may test s3:ExistingObjectTag."""
         bucket = self._meta.get_bucket(name)
         if bucket is None:
             require_principal(principal)
             raise no_such_bucket(name)
-        if extra is None and bucket.policy and principal is not None:
-            extra = self._upload_encryption(principal, action)
+        if bucket.policy and principal is not None:
+            upload = self._upload_encryption(principal, action)
+            if upload:
+                extra = {**upload, **(extra or {})}
+            if existing_tags is not None and action.lower() in EXISTING_TAG_ACTIONS and \
+                    mentions_existing_tags(bucket.policy):
+                extra = {**existing_tag_values(existing_tags(bucket)), **(extra or {})}
         authorize(principal, action, bucket, key, extra=extra, load_object=self._object_loader(principal, bucket, key))
         return bucket
 
@@ -62,7 +71,7 @@ class BucketService:
             return version.owner, self._meta.get_object_acl(version.object_uid)
         return load
 
-    def _upload_encryption(self, principal: Principal, action: str) -> dict[str, str | None] | None:
+    def _upload_encryption(self, principal: Principal, action: str) -> dict[str, str | tuple[str, ...] | None] | None:
         """UploadPart, UploadPartCopy and CompleteMultipartUpload are s3:PutObject requests whose
         encryption was chosen by CreateMultipartUpload: for policy conditions their
         s3:x-amz-server-side-encryption is the upload's, so "deny unencrypted uploads" lets an

@@ -11,6 +11,11 @@ The result is a single-extent, non-multipart object whose ETag is the MD5 of its
 a multipart object is not itself multipart) and whose checksums — the source's algorithms, or the
 one requested — are computed over the whole copy (FULL_OBJECT).
 
+Tags: ``x-amz-tagging-directive`` COPY (the default) gives the copy the source version's tags — which
+needs s3:GetObjectTagging on the source as well, when it has any — and REPLACE the request's
+``x-amz-tagging`` (none without it). ``If-None-Match``/``If-Match`` are conditions on the destination
+(``core.preconditions``), checked before the source is read and again when the copy commits.
+
 This module is also the web console's "change the encryption of an object": a copy in place with
 ``sse`` set (or not) makes a new object, or a new version under versioning, owned by the caller.
 """
@@ -31,6 +36,7 @@ from sealbox.service.conditions import Conditions, check_conditions
 from sealbox.service.identity import Principal
 from sealbox.service.objects import ObjectService, WriteParams, check_sse_value
 from sealbox.service.pipeline import EncryptionTarget, PayloadChecks, write_extent
+from sealbox.service.policy_conditions import request_tag_values
 
 MAX_COPY_SOURCE = 5 * 1024**3  # CopyObject and UploadPartCopy copy at most 5 GiB per request
 DIRECTIVES = ("COPY", "REPLACE")
@@ -48,6 +54,10 @@ class CopyParams:
     checksum_algorithm: str | None = None  # x-amz-checksum-algorithm; default: the source's algorithms
     acl: AclRequest | None = None  # x-amz-acl / x-amz-grant-*: the copy's ACL (never the source's)
     lock: ObjectLock | None = None  # x-amz-object-lock-* of the copy (never the source's), issue 17
+    tagging_directive: str = "COPY"  # x-amz-tagging-directive
+    tags: dict[str, str] | None = None  # x-amz-tagging: the copy's tags when REPLACE
+    if_none_match_star: bool = False  # If-None-Match: * (on the destination)
+    if_match: str | None = None  # If-Match (on the destination), without quotes
 
 
 @dataclass(frozen=True)
@@ -123,6 +133,13 @@ def check_directive(value: str) -> str:
     return value
 
 
+def check_tagging_directive(value: str) -> str:
+    if value not in DIRECTIVES:
+        raise SealboxError(ErrorCode.INVALID_ARGUMENT, "Unknown tagging directive.",
+                           ArgumentName="x-amz-tagging-directive", ArgumentValue=value)
+    return value
+
+
 def check_checksum_algorithm(value: str | None) -> str | None:
     if value is None or value.upper() in ALGORITHMS:
         return value.upper() if value else None
@@ -133,12 +150,13 @@ def check_checksum_algorithm(value: str | None) -> str | None:
 def _destination_params(source: ObjectVersion, params: CopyParams) -> WriteParams:
     """What the copy stores besides the bytes: the source's metadata (COPY) or the request's (REPLACE)."""
     storage_class = params.storage_class or "STANDARD"
+    tags = dict(params.tags or {}) if params.tagging_directive == "REPLACE" else dict(source.tags)
     if params.metadata_directive == "REPLACE":
         given = params.write or WriteParams()
         return WriteParams(content_headers=dict(given.content_headers), user_meta=dict(given.user_meta),
-                           storage_class=storage_class)
+                           storage_class=storage_class, tags=tags)
     return WriteParams(content_headers=dict(source.content_headers), user_meta=dict(source.user_meta),
-                       storage_class=storage_class)
+                       storage_class=storage_class, tags=tags)
 
 
 def _refuse_noop_self_copy(source: ObjectVersion, dst_bucket: str, dst_key: str, params: CopyParams,
@@ -162,14 +180,22 @@ async def copy_object(objects: ObjectService, principal: Principal, src_bucket: 
     bucket owner under BucketOwnerEnforced: ``service.ownership``), with the ACL the request asks for
     (private by default: an ACL is never copied, as on AWS)."""
     check_directive(params.metadata_directive)
+    check_tagging_directive(params.tagging_directive)
     check_sse_value(params.sse)
     algorithm = check_checksum_algorithm(params.checksum_algorithm)
-    destination = objects.buckets.get(principal, dst_bucket, "s3:PutObject", dst_key)
+    replace_tags = params.tagging_directive == "REPLACE"
+    destination = objects.buckets.get(principal, dst_bucket, "s3:PutObject", dst_key,
+                                      extra=request_tag_values(params.tags if replace_tags else None))
     validate_key(dst_key)
+    condition = objects.write_condition(destination.name, dst_key, WriteParams(
+        if_none_match_star=params.if_none_match_star, if_match=params.if_match))
     sse = objects.effective_sse(destination, params.sse)
     read = open_source(objects, principal, src_bucket, src_key, src_version_id, params.conditions)
     try:
         source = read.version
+        if not replace_tags and source.tags:
+            tagging = "s3:GetObjectVersionTagging" if src_version_id else "s3:GetObjectTagging"
+            objects.buckets.get(principal, src_bucket, tagging, src_key)
         _refuse_noop_self_copy(source, destination.name, dst_key, params, sse)
         write = dataclasses.replace(_destination_params(source, params),
                                     lock=object_lock.for_write(destination, params.lock))
@@ -185,4 +211,4 @@ async def copy_object(objects: ObjectService, principal: Principal, src_bucket: 
         await read.stream.aclose()
     version = objects.new_version(destination.name, dst_key, principal, uid, written, write, sse, sealed,
                                   access.owner)
-    return CopyResult(await objects.commit(writer, version, write), source)
+    return CopyResult(await objects.commit(writer, version, condition), source)

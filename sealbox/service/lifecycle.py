@@ -5,8 +5,8 @@ A configuration is stored as JSON on the bucket row, with every element as it wa
 renders exactly what PutBucketLifecycleConfiguration received (Terraform reads it back and compares).
 
 sealbox has one storage class: Transition and NoncurrentVersionTransition are refused, not stored.
-Tag filters are accepted and stored; sealbox has no object tags yet, so a rule with a Tag filter
-matches no object until tags exist (then it is applied as AWS does).
+A Tag filter (or the tags of an And) matches a version that has every one of those tags with that
+value (issue 16: its own tag set, ``ObjectVersion.tags``; the worker sees them as it lists versions).
 
 A lifecycle "day" is ``day_seconds`` long (86400; ``--lifecycle-day-seconds`` shortens it for tests).
 As on AWS, an object becomes due at the first day boundary (midnight UTC) after its age reached the
@@ -85,7 +85,7 @@ class Rule:
             if f.size_lt is not None and not size < f.size_lt:
                 return False
             if f.tags:
-                have = tags or {}  # no object tags in sealbox yet: a Tag filter matches nothing
+                have = tags or {}
                 if any(have.get(k) != v for k, v in f.tags):
                     return False
         return True
@@ -276,7 +276,7 @@ def expiration_of(bucket: Bucket, v: ObjectVersion, day_seconds: float) -> tuple
     """What ``x-amz-expiration`` says about the current version ``v`` (None: no rule expires it)."""
     if not bucket.lifecycle or not v.is_latest or v.is_delete_marker:
         return None
-    return current_expiry(cached_rules(bucket.lifecycle), v, day_seconds)
+    return current_expiry(cached_rules(bucket.lifecycle), v, day_seconds, v.tags)
 
 
 @functools.lru_cache(maxsize=256)

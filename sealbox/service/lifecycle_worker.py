@@ -149,7 +149,7 @@ class LifecyclePass:
         current = versions[0] if versions[0].is_latest else None
         name, key = bucket.name, versions[0].key
         if current is not None and not current.is_delete_marker:
-            expiry = current_expiry(rules, current, self.day)
+            expiry = current_expiry(rules, current, self.day, current.tags)
             if expiry is not None and expiry[0] <= now:
                 if self._remove(summary, f"{name}/{key}", lambda: self.meta.delete(
                         name, key, None, _marker(name, key, now), only_if_latest=current.version_id)):
@@ -158,7 +158,7 @@ class LifecyclePass:
         # noncurrent versions: their age counts from when the next newer version was written
         newer_noncurrent = 0
         for successor, v in zip(versions, versions[1:], strict=False):
-            matching = [r for r in rules if r.noncurrent_days is not None and r.matches(key, v.size)]
+            matching = [r for r in rules if r.noncurrent_days is not None and r.matches(key, v.size, v.tags)]
             done = False
             for rule in matching:
                 assert rule.noncurrent_days is not None

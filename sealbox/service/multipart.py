@@ -30,6 +30,7 @@ from awscrt import checksums as crt
 from sealbox.core.checksums import b64, combine_composite
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.names import validate_key, validate_user_metadata
+from sealbox.core.preconditions import WriteCondition
 from sealbox.core.types import Bucket, Buffer, Extent, ObjectVersion
 from sealbox.service import object_lock, permissions
 from sealbox.service.conditions import Conditions
@@ -37,6 +38,7 @@ from sealbox.service.copy import SourcePayload, check_checksum_algorithm, open_s
 from sealbox.service.identity import Principal
 from sealbox.service.objects import ObjectService, WriteParams, new_version_id
 from sealbox.service.pipeline import EncryptionTarget, IntegrityFailure, Payload, PayloadChecks, write_extent
+from sealbox.service.policy_conditions import request_tag_values
 from sealbox.storage.data.base import BlobWriter
 from sealbox.storage.meta.base import Part, Upload
 
@@ -76,6 +78,8 @@ class CompleteParams:
     parts: list[CompletedPart]
     expected_checksums: dict[str, str] = field(default_factory=dict)  # x-amz-checksum-* of the whole object
     expected_size: int | None = None  # x-amz-mp-object-size
+    if_none_match_star: bool = False  # If-None-Match: *
+    if_match: str | None = None  # If-Match, without quotes
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,8 @@ def _checksum_type(algorithm: str | None, requested: str | None) -> str | None:
 
 async def create_upload(objects: ObjectService, principal: Principal, bucket_name: str, key: str,
                         params: UploadParams) -> Upload:
-    bucket = objects.buckets.get(principal, bucket_name, "s3:PutObject", key)
+    bucket = objects.buckets.get(principal, bucket_name, "s3:PutObject", key,
+                                 extra=request_tag_values(params.write.tags))
     validate_key(key)
     validate_user_metadata(params.write.user_meta)
     algorithm = check_checksum_algorithm(params.checksum_algorithm)
@@ -148,7 +153,8 @@ async def create_upload(objects: ObjectService, principal: Principal, bucket_nam
                     initiated=time.time(), owner=access.owner, content_headers=dict(params.write.content_headers),
                     user_meta=dict(params.write.user_meta), sse=sse, sealed_key=sealed,
                     checksum_algorithm=algorithm, checksum_type=checksum_type,
-                    storage_class=params.write.storage_class, lock=object_lock.for_write(bucket, params.write.lock))
+                    storage_class=params.write.storage_class, lock=object_lock.for_write(bucket, params.write.lock),
+                    tags=dict(params.write.tags or {}))
     await objects.run(objects.meta.create_upload, upload)
     return upload
 
@@ -294,6 +300,14 @@ def _part_extent(part: Part) -> Extent:
     return Extent(part.extent.blob_id, part.extent.size, part.part_number)
 
 
+def _part_checksums(upload: Upload, parts: list[Part]) -> tuple[str, ...]:
+    """Each part's checksum of the upload's algorithm (GetObjectAttributes lists them), if it has one."""
+    algorithm = upload.checksum_algorithm
+    if algorithm is None:
+        return ()
+    return tuple(p.checksums.get(algorithm, "") for p in parts)
+
+
 def multipart_etag(parts: list[Part]) -> str:
     digest = hashlib.md5(b"".join(bytes.fromhex(p.etag) for p in parts))
     return f"{digest.hexdigest()}-{len(parts)}"
@@ -344,8 +358,11 @@ async def complete_upload(objects: ObjectService, principal: Principal, bucket_n
         checksum_type=upload.checksum_type if checksums else None, sse=upload.sse, sealed_key=upload.sealed_key,
         extents=tuple(_part_extent(p) for p in parts), part_count=len(parts), storage_class=upload.storage_class,
         lock=upload.lock,
+        tags=dict(upload.tags), part_checksums=_part_checksums(upload, parts),
     )
-    result = await objects.run(objects.meta.finish_upload, upload_id, version)
+    # The conditions concern the key's object when the upload began (core.preconditions).
+    condition = WriteCondition(params.if_none_match_star, params.if_match, upload.base_seq)
+    result = await objects.run(objects.meta.finish_upload, upload_id, version, condition)
     if result.orphaned:  # parts not used, and the data of a replaced null version
         await objects.run(objects.blobs.delete, [e.blob_id for e in result.orphaned])
     return dataclasses.replace(version, version_id=result.version_id)

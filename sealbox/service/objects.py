@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from sealbox.core import ids
 from sealbox.core.errors import ErrorCode, ErrorFacts, SealboxError
 from sealbox.core.names import validate_key, validate_user_metadata
+from sealbox.core.preconditions import DeleteCondition, WriteCondition, base_of, check_write
 from sealbox.core.types import (
     NO_LOCK,
     NULL_VERSION,
@@ -39,6 +40,7 @@ from sealbox.service.acl import AclRequest
 from sealbox.service.buckets import BucketService
 from sealbox.service.conditions import NO_CONDITIONS, ByteRange, Conditions, check_conditions
 from sealbox.service.identity import Principal
+from sealbox.service.policy_conditions import request_tag_values
 from sealbox.service.pipeline import (
     ON_LOOP_LIMIT,
     EncryptionTarget,
@@ -71,7 +73,8 @@ class WriteParams:
     sse: str | None = None  # as requested by x-amz-server-side-encryption
     storage_class: str = "STANDARD"
     if_none_match_star: bool = False
-    if_match: str | None = None
+    if_match: str | None = None  # an ETag, without quotes
+    tags: dict[str, str] | None = None  # x-amz-tagging (validated); None: the request sets no tags
     acl: AclRequest | None = None  # x-amz-acl / x-amz-grant-* (the POST form's acl field)
     lock: ObjectLock | None = None  # x-amz-object-lock-* as requested; the bucket's default otherwise
 
@@ -155,9 +158,10 @@ class ObjectService:
 
     async def put(self, principal: Principal, bucket_name: str, key: str, payload: Payload,
                   params: WriteParams) -> ObjectVersion:
-        bucket = self.buckets.get(principal, bucket_name, "s3:PutObject", key)
+        bucket = self.buckets.get(principal, bucket_name, "s3:PutObject", key, extra=request_tag_values(params.tags))
         validate_key(key)
         validate_user_metadata(params.user_meta)
+        condition = self.write_condition(bucket.name, key, params)
         access = permissions.for_write(self.buckets, bucket, principal, key, params.acl)
         sse = self.effective_sse(bucket, params.sse)
         params = dataclasses.replace(params, lock=object_lock.for_write(bucket, params.lock))
@@ -166,7 +170,17 @@ class ObjectService:
         target = EncryptionTarget(data_key, uid, 0) if data_key else None
         written, writer = await write_extent(self.blobs, self.pool, payload, target, commit=False, inline=True)
         version = self.new_version(bucket.name, key, principal, uid, written, params, sse, sealed, access.owner)
-        return await self.commit(writer, version, params)
+        return await self.commit(writer, version, condition)
+
+    def write_condition(self, bucket: str, key: str, params: WriteParams) -> WriteCondition | None:
+        """A conditional write's condition, checked now, before the body is read (a write that cannot
+        succeed fails at once); the commit checks it again against what it saw (``core.preconditions``)."""
+        if not params.if_none_match_star and params.if_match is None:
+            return None
+        current = self.meta.get_version(bucket, key, fresh=True)
+        condition = WriteCondition(params.if_none_match_star, params.if_match, base_of(current))
+        check_write(condition, current, key)
+        return condition
 
     async def store_acl(self, uid: bytes, acl: Acl | None) -> None:
         """A new object's ACL, stored under its uid before the version is visible (none: private)."""
@@ -185,21 +199,23 @@ class ObjectService:
             checksums={a: b64(d) for a, d in written.checksums.items()},
             checksum_type="FULL_OBJECT" if written.checksums else None, sse=sse, sealed_key=sealed,
             extents=(written.extent,), storage_class=params.storage_class, lock=params.lock or NO_LOCK,
+            tags=dict(params.tags or {}),
         )
 
-    async def commit(self, writer: BlobWriter | None, version: ObjectVersion, params: WriteParams) -> ObjectVersion:
-        """Make the data durable, then the metadata: one transaction makes the version visible."""
-        result = await self.run(self._commit_blocking, writer, version, params)
+    async def commit(self, writer: BlobWriter | None, version: ObjectVersion,
+                     condition: WriteCondition | None = None) -> ObjectVersion:
+        """Make the data durable, then the metadata: one transaction makes the version visible (if
+        ``condition`` still holds then)."""
+        result = await self.run(self._commit_blocking, writer, version, condition)
         if result.orphaned:
             await self.run(self.blobs.delete, [e.blob_id for e in result.orphaned])
         return dataclasses.replace(version, version_id=result.version_id)
 
     def _commit_blocking(self, writer: BlobWriter | None, version: ObjectVersion,
-                         params: WriteParams) -> WriteResult:
+                         condition: WriteCondition | None) -> WriteResult:
         # current_seal: a key rotation may have finished while the body was arriving.
         return self.commit_blob_then(writer, lambda: self.meta.put_version(
-            self.sealer.current_seal(version), params.if_none_match_star, params.if_match,
-            writer.inline_data if writer else None))
+            self.sealer.current_seal(version), condition, writer.inline_data if writer else None))
 
     def commit_blob_then(self, writer: BlobWriter | None, record: Callable[[], T]) -> T:
         """Make the blob durable, then run the metadata write that references it (blocking).
@@ -229,9 +245,16 @@ class ObjectService:
                   action: str = "s3:GetObject", *, fresh: bool = False) -> tuple[Bucket, ObjectVersion]:
         """The bucket and the version a read names (the bucket, to answer without a second query).
         ``fresh``: from the store itself, not from this worker's memo of lookups."""
-        bucket = self.buckets.get(principal, bucket_name, action, key)
+        found: list[ObjectVersion | None] = []
+
+        def existing_tags(bucket: Bucket) -> dict[str, str]:
+            # s3:ExistingObjectTag: the object is looked up before the policy is evaluated (and only then).
+            found.append(self.meta.get_version(bucket.name, key, version_id, fresh=fresh))
+            return found[0].tags if found[0] is not None else {}
+
+        bucket = self.buckets.get(principal, bucket_name, action, key, existing_tags=existing_tags)
         check_version_id(version_id)
-        version = self.meta.get_version(bucket.name, key, version_id, fresh=fresh)
+        version = found[0] if found else self.meta.get_version(bucket.name, key, version_id, fresh=fresh)
         if (version is None or version.is_delete_marker) and not allowed(principal, "s3:ListBucket", bucket):
             raise access_denied()  # AWS: without s3:ListBucket, a missing key is 403, not 404 (no probing)
         if version is None:
@@ -357,19 +380,24 @@ class ObjectService:
 
     # -- delete --------------------------------------------------------------------------------
     async def delete(self, principal: Principal, bucket_name: str, key: str,
-                     version_id: str | None, bypass_governance: bool = False) -> DeleteResult:
+                     version_id: str | None, bypass_governance: bool = False, *,
+                     condition: DeleteCondition | None = None) -> DeleteResult:
         """Delete a version (or add a delete marker). Object Lock is enforced by the store, inside the
         delete's transaction; ``bypass_governance`` (the request's header) counts only with the
-        s3:BypassGovernanceRetention permission (``object_lock.may_bypass``)."""
+        s3:BypassGovernanceRetention permission (``object_lock.may_bypass``). ``condition`` is checked in
+        that transaction too (``core.preconditions``)."""
         action = "s3:DeleteObjectVersion" if version_id else "s3:DeleteObject"
         bucket = self.buckets.get(principal, bucket_name, action, key)
         check_version_id(version_id)
+        if condition is not None and condition.if_match not in (None, "*"):
+            # AWS: a delete conditional on an ETag needs s3:GetObject too (the answer reveals the ETag).
+            self.buckets.get(principal, bucket_name, "s3:GetObject", key)
         marker = ObjectVersion(bucket=bucket.name, key=key, version_id=new_version_id(), object_uid=b"",
                                size=0, etag="", last_modified=time.time(), owner=principal.name,
                                is_delete_marker=True)
         bypass = object_lock.may_bypass(principal, bucket, key, bypass_governance)
         result = await self.run(functools.partial(self.meta.delete, bucket.name, key, version_id, marker,
-                                                  bypass_governance=bypass))
+                                                  bypass_governance=bypass, condition=condition))
         if result.orphaned:
             await self.run(self.blobs.delete, [e.blob_id for e in result.orphaned])
         return result

@@ -42,11 +42,11 @@ from typing import Any
 
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.service.policy_conditions import (
-    CONDITION_KEYS,
     OPERATORS,
     Condition,
     Values,
     condition_holds,
+    condition_key,
     expand_variables,
     loosen_variables,
 )
@@ -421,7 +421,7 @@ def _conditions(value: Any, actions: tuple[str, ...]) -> tuple[Condition, ...]:
             raise malformed(_SYNTAX)
         for key_text, raw_values in block.items():
             key = key_text.lower()
-            known = CONDITION_KEYS.get(key)
+            known = condition_key(key)
             if known is None:
                 raise malformed("Policy has an invalid condition key")
             if known.actions and any(a not in known.actions for a in concrete):

@@ -10,6 +10,16 @@ The condition keys
     Values are computed when a condition (or a ``${…}`` policy variable) asks, once per
     authorization, so a policy without conditions costs nothing here.
 
+    Keys whose values the request alone does not carry are given by the service that authorizes it
+    (``extra``): the object tags. ``s3:ExistingObjectTag/<tag key>`` is the value of the tag of the object
+    a request concerns (looked up before the request is authorized, and only when the bucket's policy
+    mentions the key); ``s3:RequestObjectTag/<tag key>`` the value a request gives a tag and
+    ``s3:RequestObjectTagKeys`` (multi-valued: use ForAllValues/ForAnyValue) every key it sets
+    (PutObject & co. with ``x-amz-tagging``, PutObjectTagging). The tag key part matches without regard
+    to case, like any condition key name; tags whose keys differ only in case give their values to one
+    key. ``s3:if-match`` and ``s3:if-none-match`` are the request's conditional headers (AWS's "enforce
+    conditional writes/deletes" policies test them with ``Null``).
+
     Signature keys, as AWS documents them: ``s3:signatureversion`` is ``AWS`` (Signature Version 2)
     or ``AWS4-HMAC-SHA256``; ``s3:authType`` ``REST-HEADER``, ``REST-QUERY-STRING`` or ``POST``;
     ``s3:signatureAge`` the milliseconds since a presigned URL or POST form was signed (0 for
@@ -32,6 +42,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import ipaddress
 import re
 import time
@@ -145,6 +156,10 @@ _KEYS = (
     ConditionKey("s3:object-lock-mode", _header("x-amz-object-lock-mode")),
     ConditionKey("s3:object-lock-retain-until-date", _header("x-amz-object-lock-retain-until-date")),
     ConditionKey("s3:object-lock-legal-hold", _header("x-amz-object-lock-legal-hold")),
+    ConditionKey("s3:if-match", _header("if-match")),
+    ConditionKey("s3:if-none-match", _header("if-none-match")),
+    # given by the service (``extra``), see request_tag_values
+    ConditionKey("s3:RequestObjectTagKeys", lambda ctx, who, action: None),
     # s3:* keys: how the request was signed and carried (from the auth layer, not from headers)
     ConditionKey("s3:x-amz-content-sha256", lambda ctx, who, action: _one(ctx.content_sha256)),
     ConditionKey("s3:signatureversion", lambda ctx, who, action: _one(ctx.signature_version)),
@@ -160,6 +175,57 @@ _KEYS = (
 # lower-case key name -> its row
 CONDITION_KEYS: dict[str, ConditionKey] = {key.name.lower(): key for key in _KEYS}
 
+# Keys named by a prefix and a tag key; their values are given by the service (see existing_tag_values).
+EXISTING_TAG_PREFIX = "s3:existingobjecttag/"
+REQUEST_TAG_PREFIX = "s3:requestobjecttag/"
+REQUEST_TAG_KEYS = "s3:requestobjecttagkeys"
+_TAGGED = ConditionKey("s3:<tag key>", lambda ctx, who, action: None)
+# The actions whose requests have s3:ExistingObjectTag/... (AWS's service authorization reference).
+EXISTING_TAG_ACTIONS = frozenset(
+    f"s3:{name.lower()}" for name in """GetObject GetObjectVersion GetObjectAcl GetObjectVersionAcl
+    GetObjectAttributes GetObjectVersionAttributes GetObjectTagging GetObjectVersionTagging PutObjectTagging
+    PutObjectVersionTagging DeleteObjectTagging DeleteObjectVersionTagging""".split())
+# The condition keys a service may set on a request (``extra``): a value, several (a multi-valued key such
+# as s3:RequestObjectTagKeys), or None for a key the request does not have.
+ExtraValues = Mapping[str, "str | tuple[str, ...] | None"]
+
+
+def condition_key(name: str) -> ConditionKey | None:
+    """The row of a condition key (lower-case name), tag keys included; None for a key sealbox does not know."""
+    found = CONDITION_KEYS.get(name)
+    if found is None and name.startswith((EXISTING_TAG_PREFIX, REQUEST_TAG_PREFIX)) and name.split("/", 1)[1]:
+        return _TAGGED
+    return found
+
+
+def _tag_values(prefix: str, tags: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    values: dict[str, tuple[str, ...]] = {}
+    for key, value in tags.items():
+        name = prefix + key.lower()
+        values[name] = (*values.get(name, ()), value)
+    return values
+
+
+def existing_tag_values(tags: Mapping[str, str]) -> dict[str, str | tuple[str, ...] | None]:
+    """s3:ExistingObjectTag/<key> of a request on an object with ``tags``."""
+    return dict(_tag_values(EXISTING_TAG_PREFIX, tags))
+
+
+def request_tag_values(tags: Mapping[str, str] | None) -> dict[str, str | tuple[str, ...] | None]:
+    """s3:RequestObjectTag/<key> and s3:RequestObjectTagKeys of a request that sets ``tags`` (None: a
+    request that sets none, whose keys are absent)."""
+    if tags is None:
+        return {}
+    values: dict[str, str | tuple[str, ...] | None] = dict(_tag_values(REQUEST_TAG_PREFIX, tags))
+    values[REQUEST_TAG_KEYS] = tuple(tags) if tags else None
+    return values
+
+
+@functools.lru_cache(maxsize=1024)
+def mentions_existing_tags(policy_text: str) -> bool:
+    """Whether a policy may test s3:ExistingObjectTag (a request must then look the object's tags up first)."""
+    return "existingobjecttag" in policy_text.lower()
+
 
 class Values(Protocol):
     """The condition keys of a request, by lower-case name; None for a key the request does not have."""
@@ -173,12 +239,12 @@ class ConditionValues:
     __slots__ = ("_ctx", "_who", "_action", "_cache")
 
     def __init__(self, ctx: RequestContext, principal: str | None, action: str,
-                 extra: Mapping[str, str | None] | None = None) -> None:
+                 extra: ExtraValues | None = None) -> None:
         self._ctx, self._who, self._action = ctx, principal, action.lower()
         self._cache: dict[str, tuple[str, ...] | None] = {}
         if extra:
             for key, value in extra.items():
-                self._cache[key.lower()] = _one(value)
+                self._cache[key.lower()] = value if isinstance(value, tuple) else _one(value)
 
     def get(self, key: str, /) -> tuple[str, ...] | None:
         cache = self._cache
@@ -199,7 +265,7 @@ class ConditionValues:
 
 
 def condition_values(ctx: RequestContext, principal: str | None, action: str,
-                     extra: Mapping[str, str | None] | None = None) -> ConditionValues:
+                     extra: ExtraValues | None = None) -> ConditionValues:
     """The condition keys of a request (lower-case names); ``extra`` overrides some (None: absent)."""
     return ConditionValues(ctx, principal, action, extra)
 

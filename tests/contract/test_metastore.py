@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from sealbox.core.errors import ErrorCode, SealboxError
+from sealbox.core.preconditions import DeleteCondition, WriteCondition
 from sealbox.core.types import (
     NULL_VERSION,
     SSE_AES256,
@@ -134,16 +135,151 @@ def test_suspended_versioning_replaces_null_version(store: MetaStore) -> None:
     assert ids == [NULL_VERSION, kept]
 
 
+def _refused(code: ErrorCode, write: Callable[[], object]) -> None:
+    with pytest.raises(SealboxError) as exc:
+        write()
+    assert exc.value.code is code, exc.value
+
+
 def test_conditional_put(store: MetaStore) -> None:
     _bucket(store)
-    store.put_version(_version("k"), if_none_match_star=True)
-    with pytest.raises(SealboxError) as exc:
-        store.put_version(_version("k"), if_none_match_star=True)
-    assert exc.value.code is ErrorCode.PRECONDITION_FAILED
-    with pytest.raises(SealboxError) as exc:
-        store.put_version(_version("k"), if_match='"other"')
-    assert exc.value.code is ErrorCode.PRECONDITION_FAILED
-    store.put_version(_version("k"), if_match='"abc"')
+    store.put_version(_version("k"), WriteCondition(if_none_match=True))
+    _refused(ErrorCode.PRECONDITION_FAILED, lambda: store.put_version(_version("k"), WriteCondition(if_none_match=True)))
+    current = store.get_version("bkt", "k")
+    assert current is not None
+    _refused(ErrorCode.PRECONDITION_FAILED,
+             lambda: store.put_version(_version("k"), WriteCondition(if_match="other", base_seq=current.seq)))
+    _refused(ErrorCode.NO_SUCH_KEY, lambda: store.put_version(_version("x"), WriteCondition(if_match="abc")))
+    store.put_version(_version("k"), WriteCondition(if_match="abc", base_seq=current.seq))
+
+
+def test_conditional_put_that_raced_another_write_is_a_conflict(store: MetaStore) -> None:
+    """The same ETag, but not the version the write began over (rewritten meanwhile): 409."""
+    _bucket(store)
+    store.put_version(_version("k"))
+    seen = store.get_version("bkt", "k")
+    assert seen is not None
+    store.put_version(_version("k"))  # the same ETag ("abc"), another version
+    _refused(ErrorCode.CONDITIONAL_REQUEST_CONFLICT,
+             lambda: store.put_version(_version("k"), WriteCondition(if_match="abc", base_seq=seen.seq)))
+    # If-None-Match: an object was current when the write began and was deleted meanwhile.
+    store.delete("bkt", "k", None, _version("k", is_delete_marker=True))
+    _refused(ErrorCode.CONDITIONAL_REQUEST_CONFLICT,
+             lambda: store.put_version(_version("k"), WriteCondition(if_none_match=True, base_seq=seen.seq)))
+    assert store.get_version("bkt", "k") is None
+
+
+def test_conditional_put_sees_a_delete_marker_as_no_object(store: MetaStore) -> None:
+    _bucket(store, versioning=Versioning.ENABLED)
+    store.put_version(_version("k"))
+    store.delete("bkt", "k", None, _version("k", is_delete_marker=True))
+    _refused(ErrorCode.NO_SUCH_KEY, lambda: store.put_version(_version("k"), WriteCondition(if_match="abc")))
+    store.put_version(_version("k"), WriteCondition(if_none_match=True))
+
+
+def test_conditional_delete_if_match(store: MetaStore) -> None:
+    _bucket(store, versioning=Versioning.ENABLED)
+    marker = _version("k", is_delete_marker=True)
+    _refused(ErrorCode.NO_SUCH_KEY,
+             lambda: store.delete("bkt", "k", None, marker, condition=DeleteCondition(if_match="*")))
+    store.put_version(_version("k"))
+    _refused(ErrorCode.PRECONDITION_FAILED, lambda: store.delete("bkt", "k", None, marker,
+                                                                 condition=DeleteCondition(if_match="other")))
+    assert store.delete("bkt", "k", None, marker, condition=DeleteCondition(if_match="abc")).delete_marker
+    # Under a delete marker there is no current object: If-Match fails whatever the ETag.
+    _refused(ErrorCode.NO_SUCH_KEY, lambda: store.delete("bkt", "k", None, _version("k", is_delete_marker=True),
+                                                         condition=DeleteCondition(if_match="abc")))
+    assert len(store.list_versions("bkt", "", "", "", "", 100).entries) == 2
+
+
+def test_conditional_delete_size_and_time(store: MetaStore) -> None:
+    _bucket(store, versioning=Versioning.ENABLED)
+    v = _version("k")
+    vid = store.put_version(v).version_id
+    store.put_version(_version("k"))
+    second = int(v.last_modified)
+    _refused(ErrorCode.PRECONDITION_FAILED,
+             lambda: store.delete("bkt", "k", vid, v, condition=DeleteCondition(size=4)))
+    _refused(ErrorCode.PRECONDITION_FAILED,
+             lambda: store.delete("bkt", "k", vid, v, condition=DeleteCondition(last_modified=second - 10)))
+    gone = store.delete("bkt", "k", vid, v, condition=DeleteCondition(size=3, last_modified=second))
+    assert gone.version_id == vid and store.get_version("bkt", "k", vid) is None
+    # A version that does not exist satisfies them: the delete is what it would be anyway.
+    assert store.delete("bkt", "k", vid, v, condition=DeleteCondition(size=99)).version_id == vid
+    # A delete marker has no size: against one they never hold.
+    store.delete("bkt", "k", None, _version("k", is_delete_marker=True))
+    _refused(ErrorCode.PRECONDITION_FAILED, lambda: store.delete("bkt", "k", None, _version("k", is_delete_marker=True),
+                                                                 condition=DeleteCondition(size=0)))
+
+
+def test_object_tags(store: MetaStore) -> None:
+    _bucket(store, versioning=Versioning.ENABLED)
+    first = store.put_version(_version("k", tags={"b": "2", "a": "1"})).version_id
+    got = store.get_version("bkt", "k")
+    assert got is not None and list(got.tags.items()) == [("b", "2"), ("a", "1")]  # the order put
+    second = store.put_version(_version("k")).version_id
+    latest = store.get_version("bkt", "k")
+    assert latest is not None and latest.tags == {}  # a new version has its own tag set
+    tagged = store.set_object_tags("bkt", "k", first, {"z": ""})
+    assert tagged is not None and tagged.version_id == first and tagged.tags == {"z": ""}
+    older = store.get_version("bkt", "k", first)
+    assert older is not None and older.tags == {"z": ""} and older.etag == "abc"
+    now = store.set_object_tags("bkt", "k", None, {"c": "3"})
+    assert now is not None and now.version_id == second
+    assert store.set_object_tags("bkt", "nope", None, {"c": "3"}) is None
+    store.delete("bkt", "k", None, _version("k", is_delete_marker=True))
+    marker = store.set_object_tags("bkt", "k", None, {"c": "3"})
+    assert marker is not None and marker.is_delete_marker and marker.tags == {}
+    latest = store.get_version("bkt", "k")
+    assert latest is not None and latest.is_delete_marker and latest.tags == {}
+
+
+def test_bucket_tags(store: MetaStore) -> None:
+    _bucket(store)
+    assert store.get_bucket_tags("bkt") is None
+    store.set_bucket_tags("bkt", {"team": "x", "env": "dev"})
+    assert list((store.get_bucket_tags("bkt") or {}).items()) == [("team", "x"), ("env", "dev")]
+    store.set_bucket_tags("bkt", None)
+    assert store.get_bucket_tags("bkt") is None
+    _refused(ErrorCode.NO_SUCH_BUCKET, lambda: store.set_bucket_tags("nope", {"a": "b"}))
+
+
+def test_upload_keeps_tags_and_the_object_it_began_over(store: MetaStore) -> None:
+    _bucket(store)
+    upload = Upload("u0", "bkt", "k", secrets.token_bytes(16), time.time(), "alice", {}, {}, None, None, None,
+                    None, "STANDARD", tags={"t": "1"})
+    store.create_upload(upload)
+    got = store.get_upload("u0")
+    assert got is not None and got.tags == {"t": "1"} and got.base_seq is None
+    store.put_version(_version("k"))
+    current = store.get_version("bkt", "k")
+    assert current is not None
+    store.create_upload(dataclasses.replace(upload, upload_id="u1", base_seq=12345))  # the store decides it
+    again = store.get_upload("u1")
+    assert again is not None and again.base_seq == current.seq
+
+
+def test_conditional_complete(store: MetaStore) -> None:
+    _bucket(store)
+    store.put_version(_version("k"))
+    upload = Upload("u1", "bkt", "k", secrets.token_bytes(16), time.time(), "alice", {}, {}, None, None, None,
+                    None, "STANDARD")
+    store.create_upload(upload)
+    part = Part(1, Extent(secrets.token_hex(16), 5), "e1", {}, time.time())
+    store.put_part("u1", part)
+    base = store.get_upload("u1")
+    assert base is not None
+    final = dataclasses.replace(_version("k"), extents=(part.extent,), part_count=1, part_checksums=("c1",))
+    _refused(ErrorCode.PRECONDITION_FAILED,
+             lambda: store.finish_upload("u1", final, WriteCondition(if_none_match=True, base_seq=base.base_seq)))
+    store.put_version(_version("k"))  # the key is rewritten (same ETag) while the upload is open
+    _refused(ErrorCode.CONDITIONAL_REQUEST_CONFLICT,
+             lambda: store.finish_upload("u1", final, WriteCondition(if_match="abc", base_seq=base.base_seq)))
+    assert store.get_upload("u1") is not None and [p.part_number for p in store.list_parts("u1")] == [1]
+    store.finish_upload("u1", final, WriteCondition(if_match="abc", base_seq=(store.get_version("bkt", "k")
+                                                                              or final).seq))
+    done = store.get_version("bkt", "k")
+    assert done is not None and done.part_checksums == ("c1",) and done.part_count == 1
 
 
 def test_listing_with_delimiter_and_pagination(store: MetaStore) -> None:
@@ -245,7 +381,7 @@ def test_a_failed_conditional_put_keeps_no_inline_bytes(store: MetaStore) -> Non
     store.put_version(_version("k"))
     refused = _inline_version("k")
     with pytest.raises(SealboxError) as exc:
-        store.put_version(refused, if_none_match_star=True, inline_data=b"nope")
+        store.put_version(refused, WriteCondition(if_none_match=True), inline_data=b"nope")
     assert exc.value.code is ErrorCode.PRECONDITION_FAILED
     assert store.read_inline(refused.extents[0].blob_id) is None
 
@@ -355,14 +491,48 @@ def test_conditional_put_against_a_sealed_etag(keyed: MetaStore, sealer: Sealer)
     """If-Match compares with the current version's ETag inside the write, even though it is sealed."""
     _bucket(keyed)
     keyed.put_version(_sse_version(sealer, "k"))
+
+    def base() -> int | None:
+        current = keyed.get_version("bkt", "k")
+        return current.seq if current is not None else None
+
     with pytest.raises(SealboxError) as exc:
-        keyed.put_version(_sse_version(sealer, "k"), if_match='"other"')
+        keyed.put_version(_sse_version(sealer, "k"), WriteCondition(if_match="other", base_seq=base()))
     assert exc.value.code is ErrorCode.PRECONDITION_FAILED
     keyed.put_version(_sse_version(sealer, "k", fields=dataclasses.replace(FIELDS, etag="e2")),
-                      if_match=f'"{FIELDS.etag}"')
+                      WriteCondition(if_match=FIELDS.etag, base_seq=base()))
     with pytest.raises(SealboxError):
-        keyed.put_version(_sse_version(sealer, "k"), if_match=f'"{FIELDS.etag}"')  # now "e2"
-    keyed.put_version(_sse_version(sealer, "k"), if_match='"e2"')
+        keyed.put_version(_sse_version(sealer, "k"), WriteCondition(if_match=FIELDS.etag, base_seq=base()))  # "e2"
+    keyed.put_version(_sse_version(sealer, "k"), WriteCondition(if_match="e2", base_seq=base()))
+
+
+def test_tags_of_an_encrypted_object_are_sealed(keyed: MetaStore, sealer: Sealer, tmp_path: Path,
+                                                backend: str) -> None:
+    """An SSE version's tags and part checksums live in its sealed metadata, not in the clear; a tag change
+    seals the row again, and a conditional delete still compares the (sealed) ETag."""
+    _bucket(keyed, versioning=Versioning.ENABLED)
+    v = dataclasses.replace(_sse_version(sealer, "k"), tags={"project": "apollo"}, part_checksums=("c1", "c2"))
+    vid = keyed.put_version(v).version_id
+    got = keyed.get_version("bkt", "k")
+    assert got is not None and got.tags == {"project": "apollo"} and got.part_checksums == ("c1", "c2")
+    tagged = keyed.set_object_tags("bkt", "k", vid, {"b": "2", "a": "1"})
+    assert tagged is not None and list(tagged.tags) == ["b", "a"]
+    reread = keyed.get_version("bkt", "k", vid)
+    assert reread is not None and list(reread.tags.items()) == [("b", "2"), ("a", "1")]
+    assert reread.metadata == dataclasses.replace(FIELDS, tags={"b": "2", "a": "1"}, part_checksums=("c1", "c2"))
+    bare = BACKENDS[backend](tmp_path, None)
+    try:
+        unopened = bare.get_version("bkt", "k")
+        assert unopened is not None and unopened.tags == {} and unopened.part_checksums == ()
+        assert unopened.sealed_meta is not None
+        with pytest.raises(RuntimeError):  # a store without keys cannot seal the new tag set
+            bare.set_object_tags("bkt", "k", None, {"x": "y"})
+    finally:
+        bare.close()
+    with pytest.raises(SealboxError):
+        keyed.delete("bkt", "k", None, _version("k", is_delete_marker=True), condition=DeleteCondition(if_match="x"))
+    assert keyed.delete("bkt", "k", None, _version("k", is_delete_marker=True),
+                        condition=DeleteCondition(if_match=FIELDS.etag)).delete_marker
 
 
 # -- Object Lock (issue 17): the store enforces it inside the delete transaction --------------------

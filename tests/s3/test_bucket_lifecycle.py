@@ -204,3 +204,31 @@ def test_server_worker_applies_rules(fast: Server) -> None:
     while _keys(s3, name) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert _keys(s3, name) == []
+
+
+def test_tag_filters_expire_tagged_objects_only(fast: Server) -> None:
+    """Issue 16: a rule's Tag filter (and an And of prefix and tags) matches the objects that have those tags,
+    encrypted ones included (their tags are sealed metadata, opened as the worker lists them)."""
+    s3: Any = fast.client()
+    name = unique_bucket("tagexp")
+    s3.create_bucket(Bucket=name)
+    rules = [{"ID": "tag", "Filter": {"Tag": {"Key": "tom", "Value": "sawyer"}}, "Status": "Enabled",
+              "Expiration": {"Days": 1}},
+             {"ID": "and", "Filter": {"And": {"Prefix": "logs/", "Tags": [{"Key": "a", "Value": "1"},
+                                                                        {"Key": "b", "Value": "2"}]}},
+              "Status": "Enabled", "Expiration": {"Days": 1}}]
+    s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
+    s3.put_object(Bucket=name, Key="tom", Body=b"x", Tagging="tom=sawyer")
+    s3.put_object(Bucket=name, Key="tom-sse", Body=b"x", Tagging="tom=sawyer", ServerSideEncryption="AES256")
+    s3.put_object(Bucket=name, Key="huck", Body=b"x", Tagging="tom=finn")
+    s3.put_object(Bucket=name, Key="retagged", Body=b"x")
+    s3.put_object_tagging(Bucket=name, Key="retagged", Tagging={"TagSet": [{"Key": "tom", "Value": "sawyer"}]})
+    s3.put_object(Bucket=name, Key="logs/both", Body=b"x", Tagging="a=1&b=2&c=3")
+    s3.put_object(Bucket=name, Key="logs/one", Body=b"x", Tagging="a=1")
+    s3.put_object(Bucket=name, Key="other/both", Body=b"x", Tagging="a=1&b=2")
+    head = s3.head_object(Bucket=name, Key="tom")["ResponseMetadata"]["HTTPHeaders"]
+    assert head["x-amz-expiration"].endswith('rule-id="tag"')
+    assert "x-amz-expiration" not in s3.head_object(Bucket=name, Key="huck")["ResponseMetadata"]["HTTPHeaders"]
+    _until_due()
+    _run_pass(fast)
+    assert _keys(s3, name) == ["huck", "logs/one", "other/both"]

@@ -117,11 +117,16 @@ def _write_everything(s3: Any, bucket: str, needles: Needles) -> None:
     big = os.urandom(200_000)  # stored as a blob file, not inline
     needles.body("big", big)
     needles.returned("big", s3.put_object(Bucket=bucket, Key="big", Body=big, ChecksumAlgorithm="CRC32C",
-                                          Metadata={"n": needles.value("metadata of big", _marker("big"))}, **sse))
+                                          Metadata={"n": needles.value("metadata of big", _marker("big"))},
+                                          Tagging=f"t={needles.value('tag of big', _marker('tag'))}", **sse))
+    # Tags are user-chosen metadata too: set by PutObjectTagging as well as with the write.
+    s3.put_object_tagging(Bucket=bucket, Key="simple-CRC32", Tagging={"TagSet": [
+        {"Key": needles.value("tag key", _marker("tk")), "Value": needles.value("tag value", _marker("tv"))}]})
     # Multipart: one small part (its md5-of-md5 ETag is brute-forceable too), and two parts, composite SHA-256.
     for key, parts, algorithm in (("mp-one", [b"tiny part"], "CRC32"), ("mp-two", [os.urandom(PART), b"tail"], "SHA256")):
         upload = s3.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm=algorithm,
-                                            Metadata={"m": needles.value(f"metadata of {key}", _marker("mp"))}, **sse)
+                                            Metadata={"m": needles.value(f"metadata of {key}", _marker("mp"))},
+                                            Tagging=f"t={needles.value(f'tag of {key}', _marker('mpt'))}", **sse)
         done = []
         for number, data in enumerate(parts, start=1):
             needles.body(f"{key} part {number}", data)
@@ -147,7 +152,8 @@ def _write_everything(s3: Any, bucket: str, needles: Needles) -> None:
     needles.returned("copy", s3.copy_object(Bucket=bucket, Key="copy", CopySource=f"{bucket}/simple-CRC32",
                                             **sse)["CopyObjectResult"])
     replaced = s3.copy_object(Bucket=bucket, Key="copy-replaced", CopySource=f"{bucket}/simple-CRC32C",
-                              MetadataDirective="REPLACE", ChecksumAlgorithm="SHA256",
+                              MetadataDirective="REPLACE", ChecksumAlgorithm="SHA256", TaggingDirective="REPLACE",
+                              Tagging=f"t={needles.value('tag of copy-replaced', _marker('ct'))}",
                               Metadata={"r": needles.value("metadata of copy-replaced", _marker("rep"))}, **sse)
     needles.returned("copy-replaced", replaced["CopyObjectResult"])
 

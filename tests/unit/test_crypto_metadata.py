@@ -153,3 +153,23 @@ def test_lone_surrogates_round_trip() -> None:
     fields = ObjectMetadata(user_meta={"k": "caf\udce9"})  # a header value decoded with surrogateescape
     ad = aad(MetaKind.VERSION, 0, CTX)
     assert open_metadata(DATA_KEY, seal_metadata(DATA_KEY, fields, ad), ad) == fields
+
+
+def test_tags_and_part_checksums_are_sealed_in_their_order() -> None:
+    """Schema 7 (issue 16): members "p" (part checksums) and "t" (the tag set, in its order), laid out as the
+    docstring says; a blob without them (written before) reads as having none."""
+    fields = ObjectMetadata(etag="e", tags={"zeta": "1", "alpha": "Ω"}, part_checksums=("c1==", "c2=="))
+    nonce = b"N" * 12
+    ad = aad(MetaKind.VERSION, 0, CTX)
+    blob = seal_metadata(DATA_KEY, fields, ad, rng=lambda n: nonce[:n])
+    text = b'{"e":"e","p":["c1==","c2=="],"t":{"zeta":"1","alpha":"\\u03a9"}}'
+    key = metadata_key(DATA_KEY)
+    assert blob == b"\x01" + nonce + AESGCM(key).encrypt(nonce, text + b" " * (-len(text) % 32), ad)
+    opened = open_metadata(DATA_KEY, blob, ad)
+    assert opened == fields and list(opened.tags) == ["zeta", "alpha"]
+    assert open_metadata(DATA_KEY, seal_metadata(DATA_KEY, FIELDS, ad), ad).tags == {}
+    for plaintext in (b'{"p":"c1"}', b'{"p":[1]}', b'{"t":["a"]}', b'{"t":{"a":1}}'):
+        padded = plaintext + b" " * (-len(plaintext) % 32)
+        bad = b"\x01" + nonce + AESGCM(key).encrypt(nonce, padded, ad)
+        with pytest.raises(IntegrityError):
+            open_metadata(DATA_KEY, bad, ad)

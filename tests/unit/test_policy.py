@@ -454,8 +454,10 @@ def test_every_known_key_is_accepted_and_others_are_refused() -> None:
         condition = {"IpAddress": {spec.name: "10.0.0.0/8"}} if spec.name == "aws:SourceIp" else \
             {"Null": {spec.name: "false"}}
         parse_policy(policy(stmt(action=action, resource=resource, Condition=condition)), BUCKET, resolve)
+    for tagged in ("s3:ExistingObjectTag/team", "s3:RequestObjectTag/Cost Center"):  # a key per tag key
+        parse_policy(policy(stmt(Condition={"Null": {tagged: "false"}})), BUCKET, resolve)
     for unknown in ("s3:nonsense", "aws:SourceVpce", "aws:MultiFactorAuthPresent", "s3:LocationConstraint",
-                    "s3:ExistingObjectTag/team", "s3:signatureversions"):
+                    "s3:ExistingObjectTag/", "s3:ExistingObjectTag", "s3:signatureversions"):
         assert malformed(policy(stmt(Condition={"Null": {unknown: "false"}}))) == \
             "Policy has an invalid condition key", unknown
 

@@ -6,6 +6,7 @@ from sealbox.console.actions import Action
 from sealbox.console.context import Console
 from sealbox.console.views import cors
 from sealbox.console.views.common import acting, back, error_message, principal_of, render
+from sealbox.console.views.tags import bucket_tags, tag_rows
 from sealbox.console.web import Request, Response, Router, redirect, url
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.types import SSE_AES256, Versioning
@@ -53,10 +54,12 @@ def register(router: Router, c: Console) -> None:
 
     async def properties(req: Request) -> Response:
         bucket = buckets.get(acting(req, req.params["bucket"]), req.params["bucket"], "s3:ListBucket")
+        tags = bucket_tags(c.services.objects, req, bucket.name)
         return render(c, req, "bucket_properties.html", nav="buckets", bucket=bucket,
                       versioning=VERSIONING_LABELS[bucket.versioning], rule=buckets.default_encryption(bucket),
                       server_default=buckets.server_default_sse,
-                      cors=cors.summary(c, acting(req, bucket.name, query={"cors": ""}), bucket.name))
+                      cors=cors.summary(c, acting(req, bucket.name, query={"cors": ""}), bucket.name),
+                      tags=tags, tag_rows=tag_rows(tags, "bucket"))
 
     async def set_versioning(req: Request) -> Response:
         name = req.params["bucket"]

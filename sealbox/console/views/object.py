@@ -8,6 +8,7 @@ from sealbox.console.actions import set_encryption
 from sealbox.console.context import Console
 from sealbox.console.views.common import acting, back, error_message, parent_prefix, principal_of, render
 from sealbox.console.views.objects import breadcrumbs, objects_url
+from sealbox.console.views.tags import object_tags, tag_rows
 from sealbox.console.web import BadRequest, Request, Response, Router, url
 from sealbox.core.errors import SealboxError
 from sealbox.core.types import ObjectVersion, Versioning
@@ -45,7 +46,9 @@ def register(router: Router, c: Console) -> None:
         version = services.objects.lookup(principal, name, key, version_id,
                                           "s3:GetObjectVersion" if version_id else "s3:GetObject")
         versions = versions_of(req, name, key) if bucket.versioning is not Versioning.UNVERSIONED else []
+        tags = object_tags(services.objects, req, name, key, version_id)
         return render(c, req, "object.html", nav="buckets", bucket=bucket, obj=version, versions=versions,
+                      tags=tags, tag_rows=tag_rows(tags, "object"),
                       crumbs=breadcrumbs(parent_prefix(key)), prefix=parent_prefix(key),
                       name=key[len(parent_prefix(key)):], versioned=bucket.versioning is not Versioning.UNVERSIONED)
 

@@ -14,6 +14,7 @@ Handler = Callable[[Services, Request], Awaitable[Response]]
 def _table() -> dict[Op, Handler]:
     from sealbox.http.handlers import (
         acl,
+        attributes,
         buckets,
         copy,
         cors,
@@ -24,10 +25,12 @@ def _table() -> dict[Op, Handler]:
         objects,
         policy,
         post_object,
+        tagging,
     )
 
     table: dict[Op, Handler] = {}
-    for module in (acl, buckets, copy, cors, lifecycle, listing, multipart, object_lock, objects, policy, post_object):
+    for module in (acl, attributes, buckets, copy, cors, lifecycle, listing, multipart, object_lock, objects, policy,
+                   post_object, tagging):
         table.update(module.HANDLERS)
     return table
 

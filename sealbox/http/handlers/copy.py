@@ -14,7 +14,7 @@ from sealbox.http.request import Request, Response
 from sealbox.http.router import Op
 from sealbox.http.xml import doc, el
 from sealbox.service.conditions import Conditions
-from sealbox.service.copy import CopyParams, check_directive, copy_object
+from sealbox.service.copy import CopyParams, check_directive, check_tagging_directive, copy_object
 from sealbox.service.objects import check_sse_value
 
 COPY_SOURCE = "x-amz-copy-source"
@@ -59,7 +59,8 @@ def copy_source_headers(source: ObjectVersion) -> dict[str, str]:
 
 def _copy_params(r: Request) -> CopyParams:
     directive = check_directive(r.headers.get("x-amz-metadata-directive", "COPY").strip())
-    given = write_params(r.headers)  # validates storage class and the SSE headers even when metadata is copied
+    # Validates storage class, SSE, tagging and the destination's conditions even when metadata is copied.
+    given = write_params(r.headers)
     return CopyParams(
         metadata_directive=directive,
         write=given if directive == "REPLACE" else None,
@@ -69,6 +70,10 @@ def _copy_params(r: Request) -> CopyParams:
         checksum_algorithm=r.headers.get("x-amz-checksum-algorithm"),
         acl=given.acl,
         lock=given.lock,
+        tagging_directive=check_tagging_directive(r.headers.get("x-amz-tagging-directive", "COPY").strip()),
+        tags=given.tags,
+        if_none_match_star=given.if_none_match_star,
+        if_match=given.if_match,
     )
 
 

@@ -10,7 +10,7 @@ from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.http.body import RequestPayload
 from sealbox.http.handlers.base import Services, int_param, owner_xml, version_headers
 from sealbox.http.handlers.copy import copy_conditions, copy_source_headers, parse_copy_source
-from sealbox.http.handlers.objects import SSE_HEADER, refuse_unsupported_sse, write_params
+from sealbox.http.handlers.objects import SSE_HEADER, refuse_unsupported_sse, write_conditions, write_params
 from sealbox.http.request import Request, Response
 from sealbox.http.router import Op
 from sealbox.http.xml import child_text, doc, el, iso8601, parse
@@ -112,7 +112,9 @@ async def complete_multipart_upload(s: Services, r: Request) -> Response:
     if size is not None and not size.strip().isdigit():
         raise SealboxError(ErrorCode.INVALID_ARGUMENT, "Invalid x-amz-mp-object-size header",
                            ArgumentName="x-amz-mp-object-size", ArgumentValue=size)
-    params = mp.CompleteParams(_completed_parts(xml), expected, int(size) if size is not None else None)
+    if_none_match_star, if_match = write_conditions(r.headers)
+    params = mp.CompleteParams(_completed_parts(xml), expected, int(size) if size is not None else None,
+                               if_none_match_star, if_match)
     version = await mp.complete_upload(s.objects, r.principal, r.bucket, r.key,
                                        r.route.upload_id or "", params)
     location = f"{'https' if r.secure else 'http'}://{r.headers.get('host', '')}/{quote(r.bucket)}/{quote(r.key)}"

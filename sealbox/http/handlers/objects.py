@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from xml.etree.ElementTree import Element
 
 from sealbox.core.checksums import HEADER_PREFIX
 from sealbox.core.errors import ErrorCode, SealboxError
+from sealbox.core.preconditions import DeleteCondition
 from sealbox.core.types import NULL_VERSION, Bucket, ObjectVersion
 from sealbox.http.acl_xml import acl_request
 from sealbox.http.handlers.base import Services, version_headers
 from sealbox.http.handlers.lifecycle import expiration_header
 from sealbox.http.handlers.object_lock import bypass_asked, lock_headers, lock_request, require_integrity
-from sealbox.http.headers import conditions, content_headers, encode_rfc2047, parse_range, user_metadata
+from sealbox.http.headers import (
+    conditions,
+    content_headers,
+    delete_condition,
+    encode_rfc2047,
+    parse_range,
+    parse_size,
+    parse_timestamp,
+    user_metadata,
+)
 from sealbox.http.request import Request, Response
 from sealbox.http.router import Op
+from sealbox.http.tagging import TAGGING_HEADER, parse_tagging_header
 from sealbox.http.xml import child_text, doc, el, http_date, parse
+from sealbox.service.access import allowed
+from sealbox.service.identity import Principal
 from sealbox.service.objects import ReadSpec, WriteParams, check_sse_value
+from sealbox.service.policy_conditions import existing_tag_values
 
 SSE_HEADER = "x-amz-server-side-encryption"
 _RESPONSE_OVERRIDES = {
@@ -39,6 +54,26 @@ def refuse_unsupported_sse(headers: Mapping[str, str]) -> None:
                                ArgumentName=name, ArgumentValue=headers[name])
 
 
+def _not_implemented(header: str, detail: str) -> SealboxError:
+    return SealboxError(ErrorCode.NOT_IMPLEMENTED, "A header you provided implies functionality that is not"
+                        " implemented", Header=header, additionalMessage=detail)
+
+
+def write_conditions(headers: Mapping[str, str]) -> tuple[bool, str | None]:
+    """(If-None-Match: *, If-Match ETag without quotes) of a conditional write, refused as AWS refuses them:
+    If-None-Match takes only ``*``, If-Match only an ETag, and not both at once (501 NotImplemented)."""
+    none_match, match = headers.get("if-none-match"), headers.get("if-match")
+    if none_match is not None and match is not None:
+        raise _not_implemented("If-Match,If-None-Match", "Multiple conditional request headers present in the"
+                               " request")
+    if none_match is not None and none_match.strip() != "*":
+        raise _not_implemented("If-None-Match", "We don't accept the provided value of If-None-Match header for"
+                               " this API")
+    if match is not None and match.strip() == "*":
+        raise _not_implemented("If-Match", "We don't accept the provided value of If-Match header for this API")
+    return none_match is not None, match.strip().strip('"') if match is not None else None
+
+
 def write_params(headers: Mapping[str, str]) -> WriteParams:
     """What a write stores besides the bytes, from the request's headers (or a POST form's fields)."""
     refuse_unsupported_sse(headers)
@@ -46,16 +81,15 @@ def write_params(headers: Mapping[str, str]) -> WriteParams:
     if storage_class not in _STORAGE_CLASSES:
         raise SealboxError(ErrorCode.INVALID_STORAGE_CLASS, "The storage class you specified is not valid",
                            StorageClassRequested=storage_class)
-    if_none_match = headers.get("if-none-match")
-    if if_none_match is not None and if_none_match.strip() != "*":
-        raise SealboxError(ErrorCode.NOT_IMPLEMENTED, "A header you provided implies functionality that is not"
-                           " implemented", Header="If-None-Match")
+    if_none_match_star, if_match = write_conditions(headers)
+    tagging = headers.get(TAGGING_HEADER)
     return WriteParams(content_headers=content_headers(headers), user_meta=user_metadata(headers),
                        sse=check_sse_value(headers.get(SSE_HEADER)), storage_class=storage_class,
-                       if_none_match_star=if_none_match is not None, if_match=headers.get("if-match"),
+                       if_none_match_star=if_none_match_star, if_match=if_match,
                        acl=acl_request(headers),
 
-                       lock=lock_request(headers))
+                       lock=lock_request(headers),
+                       tags=parse_tagging_header(tagging) if tagging is not None else None)
 
 
 def checksum_headers(v: ObjectVersion) -> dict[str, str]:
@@ -78,6 +112,12 @@ async def put_object(s: Services, r: Request) -> Response:
     version = await s.objects.put(r.principal, r.bucket, r.key, r.payload(), params)
     return Response(200, {"etag": version.quoted_etag, **version_headers(version), **checksum_headers(version),
                           **expiration_header(s, s.buckets.existing(r.principal, r.bucket), version)})
+
+
+def tag_count_visible(principal: Principal, bucket: Bucket, v: ObjectVersion, version_id: str | None) -> bool:
+    """AWS sends x-amz-tagging-count to a requester who may read the object's tags."""
+    action = "s3:GetObjectVersionTagging" if version_id else "s3:GetObjectTagging"
+    return bool(v.tags) and allowed(principal, action, bucket, v.key, extra=existing_tag_values(v.tags))
 
 
 def object_headers(v: ObjectVersion, r: Request, bucket: Bucket | None = None) -> dict[str, str]:
@@ -123,6 +163,8 @@ async def _read(s: Services, r: Request, with_body: bool) -> Response:
     headers.update(expiration_header(s, read.bucket, v))
     if v.version_id == NULL_VERSION and (route.version_id is not None or s.objects.names_null_version(read.bucket)):
         headers["x-amz-version-id"] = NULL_VERSION
+    if tag_count_visible(r.principal, read.bucket, v, route.version_id):
+        headers["x-amz-tagging-count"] = str(len(v.tags))
     if route.part_number and v.part_count:
         headers["x-amz-mp-parts-count"] = str(v.part_count)
     if read.partial:
@@ -144,13 +186,31 @@ async def head_object(s: Services, r: Request) -> Response:
 
 
 async def delete_object(s: Services, r: Request) -> Response:
-    result = await s.objects.delete(r.principal, r.bucket, r.key, r.route.version_id, bypass_asked(r.headers))
+    condition = delete_condition(r.headers)
+    if condition.if_match is not None and r.route.version_id is not None:
+        # AWS evaluates If-Match on the current version only, and refuses it with a version id.
+        raise _not_implemented("If-Match", "Conditional deletes are evaluated against the current version;"
+                               " If-Match cannot be combined with a versionId")
+    result = await s.objects.delete(r.principal, r.bucket, r.key, r.route.version_id, bypass_asked(r.headers),
+                                    condition=condition)
     headers: dict[str, str] = {}
     if result.version_id:
         headers["x-amz-version-id"] = result.version_id
     if result.delete_marker:
         headers["x-amz-delete-marker"] = "true"
     return Response(204, headers)
+
+
+def _entry_condition(node: Element) -> DeleteCondition:
+    """A DeleteObjects entry's ETag, LastModifiedTime and Size: the conditions of DeleteObject's headers
+    (a value that is no timestamp or size does not validate against the schema: MalformedXML)."""
+    etag, when, size = (child_text(node, name) for name in ("ETag", "LastModifiedTime", "Size"))
+    try:
+        return DeleteCondition(if_match=etag.strip().strip('"') if etag is not None else None,
+                               last_modified=parse_timestamp(when, "LastModifiedTime") if when is not None else None,
+                               size=parse_size(size, "Size") if size is not None else None)
+    except SealboxError:
+        raise SealboxError(ErrorCode.MALFORMED_XML) from None
 
 
 async def delete_objects(s: Services, r: Request) -> Response:
@@ -169,8 +229,13 @@ async def delete_objects(s: Services, r: Request) -> Response:
         version_id = child_text(node, "VersionId")
         if not key:
             raise SealboxError(ErrorCode.MALFORMED_XML)
+        condition = _entry_condition(node)
         try:
-            result = await s.objects.delete(r.principal, r.bucket, key, version_id, bypass_asked(r.headers))
+            if condition.if_match is not None and version_id is not None:
+                raise _not_implemented("ETag", "Conditional deletes are evaluated against the current version; an"
+                                       " ETag cannot be combined with a VersionId")
+            result = await s.objects.delete(r.principal, r.bucket, key, version_id, bypass_asked(r.headers),
+                                            condition=condition)
         except SealboxError as exc:
             out.append(f"<Error>{el('Key', key)}{el('VersionId', version_id) if version_id else ''}"
                        f"{el('Code', exc.code.value)}{el('Message', exc.message or exc.code.value)}</Error>")

@@ -37,6 +37,7 @@ from sealbox.http.post_policy import (
 from sealbox.http.request import Request, Response
 from sealbox.http.router import Op, host_bucket
 from sealbox.http.signing import POST
+from sealbox.http.tagging import TAGGING_HEADER, parse_tagging_xml
 from sealbox.http.xml import HEADER, el
 from sealbox.service.identity import Principal
 from sealbox.service.pipeline import PayloadChecks
@@ -204,7 +205,11 @@ async def post_object(s: Services, r: Request) -> Response:
     principal = _principal(s, r, form.fields, key)
     policy = _policy(form.fields, key, r.bucket)
     # The fields are what PutObject's headers are: Content-Type, x-amz-meta-*, SSE, storage class…
-    params = dataclasses.replace(write_params(form.fields), acl=acl_request(form.fields, "acl"))
+    # (tags are the ``tagging`` field: a Tagging XML document).
+    params = dataclasses.replace(write_params({k: v for k, v in form.fields.items() if k != TAGGING_HEADER}),
+                                 acl=acl_request(form.fields, "acl"))
+    if "tagging" in form.fields:
+        params = dataclasses.replace(params, tags=parse_tagging_xml(form.fields["tagging"].encode("utf-8"), "object"))
     payload = FilePayload(reader, policy, content_md5(form.fields), whole)
     try:
         version = await s.objects.put(principal, r.bucket, key, payload, params)

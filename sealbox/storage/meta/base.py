@@ -15,6 +15,7 @@ from typing import Protocol
 from collections.abc import Callable
 
 from sealbox.core.acl import Acl, Ownership, PublicAccessBlock
+from sealbox.core.preconditions import DeleteCondition, WriteCondition
 from sealbox.core.types import NO_LOCK, Bucket, Extent, ListPage, ObjectLock, ObjectMetadata, ObjectVersion, Versioning
 
 
@@ -87,6 +88,10 @@ class Upload:
     # used without keys); None for plain uploads and whenever the store opened them.
     sealed_meta: bytes | None = field(default=None, repr=False)
     lock: ObjectLock = NO_LOCK  # what the completed object's version gets (issue 17)
+    tags: dict[str, str] = field(default_factory=dict)  # x-amz-tagging of CreateMultipartUpload (issue 16)
+    # ObjectVersion.seq of the key's current object when the upload began (None: none); set by
+    # ``create_upload`` in its transaction: a conditional Complete is a conflict (409) if it changed.
+    base_seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +189,14 @@ class MetaStore(Protocol):
         """Store (None: remove) the bucket's CORS configuration. Raises NoSuchBucket."""
         ...
 
+    def get_bucket_tags(self, name: str) -> dict[str, str] | None:
+        """The bucket's tag set; None when it has none (or there is no such bucket)."""
+        ...
+
+    def set_bucket_tags(self, name: str, tags: dict[str, str] | None) -> None:
+        """Replace the bucket's tag set (None: remove it). Raises NoSuchBucket."""
+        ...
+
     # -- access control (issue 15) ----------------------------------------------------------
     def set_bucket_acl(self, name: str, acl: Acl | None) -> None: ...
 
@@ -207,12 +220,14 @@ class MetaStore(Protocol):
         itself (a read that found the remembered version's bytes already removed)."""
         ...
 
-    def put_version(self, version: ObjectVersion, if_none_match_star: bool = False,
-                    if_match: str | None = None, inline_data: bytes | None = None) -> WriteResult:
-        """Make ``version`` the latest, atomically with the bucket's versioning state.
+    def put_version(self, version: ObjectVersion, condition: WriteCondition | None = None,
+                    inline_data: bytes | None = None) -> WriteResult:
+        """Make ``version`` the latest, atomically with the bucket's versioning state and ``condition``
+        (``core.preconditions.check_write`` against the key's latest version, in the same transaction).
 
         With versioning Enabled the row keeps ``version.version_id``; otherwise it becomes the
-        "null" version, replacing the previous one. Raises NoSuchBucket, PreconditionFailed.
+        "null" version, replacing the previous one. Raises NoSuchBucket, and what a failed condition
+        raises (PreconditionFailed, ConditionalRequestConflict, NoSuchKey).
         ``inline_data`` is the stored body of the version's one extent, which is marked inline:
         kept in the same transaction, and removed by whichever write later drops the version
         (such extents are never in an ``orphaned`` list).
@@ -225,7 +240,7 @@ class MetaStore(Protocol):
 
     def delete(self, bucket: str, key: str, version_id: str | None,
                marker: ObjectVersion, *, bypass_governance: bool = False,
-               only_if_latest: str | None = None) -> DeleteResult:
+               only_if_latest: str | None = None, condition: DeleteCondition | None = None) -> DeleteResult:
         """Delete one version, or (no version id) the latest according to the bucket's versioning.
 
         ``marker`` is the delete-marker row inserted when versioning calls for one (its
@@ -233,7 +248,18 @@ class MetaStore(Protocol):
         Object Lock allows it (``core.object_lock.check_deletable`` on the row's lock, inside this
         transaction; ``bypass_governance`` lifts GOVERNANCE only); else AccessDenied.
         ``only_if_latest``: do nothing (an empty result) unless that version id is still the latest
-        (the lifecycle worker's compare-and-swap).
+        (the lifecycle worker's compare-and-swap). ``condition`` (a conditional delete) is checked in
+        the same transaction (``core.preconditions.check_delete``); a failed one deletes nothing.
+        """
+        ...
+
+    def set_object_tags(self, bucket: str, key: str, version_id: str | None,
+                        tags: dict[str, str]) -> ObjectVersion | None:
+        """Replace the tag set of one version (the latest when ``version_id`` is None) in one transaction
+        (an SSE version's sealed metadata is sealed again with them).
+
+        Returns the version as found, with its new tags; a delete marker is returned unchanged (it has no
+        tags); None when there is no such version.
         """
         ...
 
@@ -266,7 +292,10 @@ class MetaStore(Protocol):
     def referenced_blob_ids(self) -> set[str]: ...
 
     # -- multipart uploads ---------------------------------------------------------------------
-    def create_upload(self, upload: Upload) -> None: ...
+    def create_upload(self, upload: Upload) -> None:
+        """Record the upload; its ``base_seq`` is the key's current object at this moment, read in the
+        same transaction (the field of ``upload`` is ignored)."""
+        ...
 
     def get_upload(self, upload_id: str) -> Upload | None: ...
 
@@ -276,10 +305,12 @@ class MetaStore(Protocol):
 
     def list_parts(self, upload_id: str) -> list[Part]: ...
 
-    def finish_upload(self, upload_id: str, version: ObjectVersion | None) -> WriteResult:
+    def finish_upload(self, upload_id: str, version: ObjectVersion | None,
+                      condition: WriteCondition | None = None) -> WriteResult:
         """Complete (``version`` given) or abort (None) atomically; returns extents to delete.
 
-        Raises InvalidPart if an extent of ``version`` is no longer a part of the upload (replaced).
+        Raises InvalidPart if an extent of ``version`` is no longer a part of the upload (replaced), and
+        what a failed ``condition`` raises (checked as ``put_version`` does); either leaves the upload as it was.
         A completion is recorded (``get_completed_upload``) in the same transaction.
         """
         ...

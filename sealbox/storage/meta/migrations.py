@@ -96,4 +96,16 @@ MIGRATIONS: list[list[str]] = [
             completed REAL NOT NULL)""",
         "CREATE INDEX completed_uploads_age ON completed_uploads(completed)",
     ],
+    # 9: tagging (issue 16): the tag sets of versions and of the uploads that will become them (for SSE rows
+    # they live sealed in sealed_meta and these columns hold '{}', as the other user-chosen metadata does),
+    # bucket tag sets (NULL: none); the object a multipart upload began over (versions.id, for a conditional
+    # Complete: 409 if it changed) and a multipart object's part checksums (GetObjectAttributes; sealed too
+    # for SSE rows, '[]' here)
+    [
+        "ALTER TABLE versions ADD COLUMN tags TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE versions ADD COLUMN part_checksums TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE uploads ADD COLUMN tags TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE uploads ADD COLUMN base_seq INTEGER",
+        "ALTER TABLE buckets ADD COLUMN tags TEXT",
+    ],
 ]

@@ -23,6 +23,7 @@ from typing import Any
 
 from sealbox.core.acl import Acl, Ownership, PublicAccessBlock, acl_from_json, acl_to_json
 from sealbox.core.errors import ErrorCode, SealboxError
+from sealbox.core.preconditions import DeleteCondition, WriteCondition, check_delete, check_write
 from sealbox.core.object_lock import check_deletable
 from sealbox.core.types import (
     NO_LOCK,
@@ -55,16 +56,18 @@ from sealbox.storage.meta.migrations import MIGRATIONS
 _VERSION_COLS = (
     "bucket, key, version_id, object_uid, size, etag, last_modified, owner, is_delete_marker, "
     "content_headers, user_meta, checksums, checksum_type, sse, sealed_key, extents, part_count, "
-    "storage_class, is_latest, id, sealed_meta, lock_mode, lock_until, legal_hold"
+    "storage_class, is_latest, id, sealed_meta, lock_mode, lock_until, legal_hold, tags, part_checksums"
 )
 _VERSION_INSERT = (
     "INSERT INTO versions(bucket, key, version_id, object_uid, size, etag, last_modified, owner, is_delete_marker,"
     " content_headers, user_meta, checksums, checksum_type, sse, sealed_key, extents, part_count, storage_class,"
-    " sealed_meta, lock_mode, lock_until, legal_hold, is_latest) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)"
+    " sealed_meta, lock_mode, lock_until, legal_hold, tags, part_checksums, is_latest)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)"
 )
 _UPLOAD_COLS = ("upload_id, bucket, key, object_uid, initiated, owner, content_headers, user_meta, sse, sealed_key,"
-                " checksum_algorithm, checksum_type, storage_class, sealed_meta, lock_mode, lock_until, legal_hold")
-_UPLOAD_WIDTH = 17  # columns in _UPLOAD_COLS
+                " checksum_algorithm, checksum_type, storage_class, sealed_meta, lock_mode, lock_until, legal_hold,"
+                " tags, base_seq")
+_UPLOAD_WIDTH = 19  # columns in _UPLOAD_COLS
 _BUCKET_COLS = ("name, owner, created, region, versioning, default_sse, bucket_key_enabled, policy, acl, ownership,"
                 " public_access_block, object_lock, lock_default, lifecycle")
 _CLEAR = ObjectMetadata()  # what the clear columns of a sealed row hold
@@ -114,6 +117,11 @@ def _object(text: str) -> dict[str, str]:
     return {} if text == "{}" else dict(json.loads(text))
 
 
+def _strings(text: str) -> tuple[str, ...]:
+    """A JSON array column of strings; most rows hold "[]"."""
+    return () if text == "[]" else tuple(json.loads(text))
+
+
 Stored = tuple[ObjectMetadata, bytes | None]  # (what a row's clear columns hold, its sealed metadata blob)
 
 
@@ -123,7 +131,7 @@ def _version_params(v: ObjectVersion, version_id: str, stored: Stored) -> tuple[
         v.bucket, v.key, version_id, v.object_uid, v.size, clear.etag, v.last_modified, v.owner,
         int(v.is_delete_marker), _dumps(clear.content_headers), _dumps(clear.user_meta), _dumps(clear.checksums),
         v.checksum_type, v.sse, v.sealed_key, _extents_json(v.extents), v.part_count, v.storage_class, blob,
-        v.lock.mode, v.lock.retain_until, int(v.lock.legal_hold),
+        v.lock.mode, v.lock.retain_until, int(v.lock.legal_hold), _dumps(clear.tags), _dumps(list(clear.part_checksums)),
     )
 
 
@@ -236,7 +244,8 @@ class SqliteMetaStore:
 
     def _version(self, row: tuple[Any, ...]) -> ObjectVersion:
         if row[20] is None:  # a plain version (or an SSE one written before schema 4, not sealed yet)
-            fields, blob = ObjectMetadata(row[5], _object(row[11]), _object(row[10]), _object(row[9])), None
+            fields, blob = ObjectMetadata(row[5], _object(row[11]), _object(row[10]), _object(row[9]),
+                                          _object(row[24]), _strings(row[25])), None
         else:
             fields, blob = self._open(MetadataOwner("version", row[0], row[1], row[3], row[14] or ""), row[20])
         return ObjectVersion(
@@ -245,7 +254,7 @@ class SqliteMetaStore:
             content_headers=fields.content_headers, user_meta=fields.user_meta, checksums=fields.checksums,
             checksum_type=row[12], sse=row[13], sealed_key=row[14], extents=_extents(row[15]),
             part_count=row[16], storage_class=row[17], is_latest=bool(row[18]), seq=row[19], sealed_meta=blob,
-            lock=_lock(row[21], row[22], row[23]),
+            lock=_lock(row[21], row[22], row[23]), tags=fields.tags, part_checksums=fields.part_checksums,
         )
 
     def _stored_version(self, v: ObjectVersion) -> Stored:
@@ -253,13 +262,15 @@ class SqliteMetaStore:
 
     def _upload(self, row: tuple[Any, ...]) -> Upload:
         if row[13] is None:
-            fields, blob = ObjectMetadata(user_meta=json.loads(row[7]), content_headers=json.loads(row[6])), None
+            fields, blob = ObjectMetadata(user_meta=json.loads(row[7]), content_headers=json.loads(row[6]),
+                                          tags=_object(row[17])), None
         else:
             fields, blob = self._open(MetadataOwner("upload", row[1], row[2], row[3], row[9] or ""), row[13])
         return Upload(upload_id=row[0], bucket=row[1], key=row[2], object_uid=row[3], initiated=row[4],
                       owner=row[5], content_headers=fields.content_headers, user_meta=fields.user_meta,
                       sse=row[8], sealed_key=row[9], checksum_algorithm=row[10], checksum_type=row[11],
-                      storage_class=row[12], sealed_meta=blob, lock=_lock(row[14], row[15], row[16]))
+                      storage_class=row[12], sealed_meta=blob, lock=_lock(row[14], row[15], row[16]),
+                      tags=fields.tags, base_seq=row[18])
 
     def _part(self, row: tuple[Any, ...], upload: tuple[str, str, bytes, str | None]) -> Part:
         """A parts row (part_number, blob_id, size, etag, checksums, last_modified, sealed_meta) of the
@@ -381,6 +392,13 @@ class SqliteMetaStore:
             else:
                 db.execute("INSERT OR REPLACE INTO bucket_cors(bucket, config) VALUES (?,?)", (name, config))
 
+    def get_bucket_tags(self, name: str) -> dict[str, str] | None:
+        row = self._conn().execute("SELECT tags FROM buckets WHERE name=?", (name,)).fetchone()
+        return dict(json.loads(row[0])) if row and row[0] is not None else None
+
+    def set_bucket_tags(self, name: str, tags: dict[str, str] | None) -> None:
+        self._update_bucket(name, "UPDATE buckets SET tags=? WHERE name=?", (None if tags is None else _dumps(tags),))
+
     def set_bucket_acl(self, name: str, acl: Acl | None) -> None:
         self._update_bucket(name, "UPDATE buckets SET acl=? WHERE name=?", (acl_to_json(acl) if acl else None,))
 
@@ -485,16 +503,15 @@ class SqliteMetaStore:
         db.execute(_VERSION_INSERT, _version_params(v, version_id, stored))
         return orphaned
 
-    def put_version(self, version: ObjectVersion, if_none_match_star: bool = False,
-                    if_match: str | None = None, inline_data: bytes | None = None) -> WriteResult:
+    def put_version(self, version: ObjectVersion, condition: WriteCondition | None = None,
+                    inline_data: bytes | None = None) -> WriteResult:
         stored = self._stored_version(version)  # sealed before the write lock is taken
         with self._write() as db:
             versioning = self._versioning_in_tx(db, version.bucket)
-            if if_none_match_star or if_match is not None:
+            if condition is not None and condition.active:
                 # The current version's ETag is opened inside the transaction (it may be sealed), so the
                 # comparison and the write stay atomic.
-                _check_write_conditions(self._latest_in_tx(db, version.bucket, version.key),
-                                        if_none_match_star, if_match, version.key)
+                check_write(condition, self._latest_in_tx(db, version.bucket, version.key), version.key)
             vid = version.version_id if versioning is Versioning.ENABLED else NULL_VERSION
             orphaned = self._insert_latest(db, version, vid, stored)
             if inline_data is not None:
@@ -516,12 +533,26 @@ class SqliteMetaStore:
                        (lock.mode, lock.retain_until, int(lock.legal_hold), version.seq))
         return dataclasses.replace(version, lock=lock)
 
+    def set_object_tags(self, bucket: str, key: str, version_id: str | None,
+                        tags: dict[str, str]) -> ObjectVersion | None:
+        with self._write() as db:
+            found = self._read_version(db, bucket, key, version_id)
+            if found is None or found.is_delete_marker:
+                return found
+            tagged = dataclasses.replace(found, tags=dict(tags))
+            # An SSE version's tags are sealed with its other metadata: seal the row again (here, in the
+            # transaction that read it, so a concurrent change of the row cannot be lost).
+            clear, blob = self._seal(_version_owner(tagged), tagged.metadata, None)
+            db.execute("UPDATE versions SET tags=?, sealed_meta=? WHERE id=?", (_dumps(clear.tags), blob, found.seq))
+        return tagged
+
     def read_inline(self, blob_id: str) -> bytes | None:
         row = self._conn().execute("SELECT data FROM inline_blobs WHERE blob_id=?", (blob_id,)).fetchone()
         return row[0] if row else None
 
     def delete(self, bucket: str, key: str, version_id: str | None, marker: ObjectVersion, *,
-               bypass_governance: bool = False, only_if_latest: str | None = None) -> DeleteResult:
+               bypass_governance: bool = False, only_if_latest: str | None = None,
+               condition: DeleteCondition | None = None) -> DeleteResult:
         with self._write() as db:
             versioning = self._versioning_in_tx(db, bucket)
             if only_if_latest is not None:
@@ -529,6 +560,10 @@ class SqliteMetaStore:
                                     (bucket, key)).fetchone()
                 if latest is None or latest[0] != only_if_latest:
                     return DeleteResult(None, False, [])
+            if condition is not None and condition.active:
+                current = self._latest_in_tx(db, bucket, key)
+                target = current if version_id is None else self._read_version(db, bucket, key, version_id)
+                check_delete(condition, current, target, key)
             if version_id is not None:
                 return self._delete_version(db, bucket, key, version_id, bypass_governance)
             if versioning is Versioning.UNVERSIONED:
@@ -613,14 +648,17 @@ class SqliteMetaStore:
     # -- multipart ----------------------------------------------------------------------------
     def create_upload(self, upload: Upload) -> None:
         clear, blob = self._seal(_upload_owner(upload), ObjectMetadata(user_meta=upload.user_meta,
-                                 content_headers=upload.content_headers), upload.sealed_meta)
+                                 content_headers=upload.content_headers, tags=upload.tags), upload.sealed_meta)
         with self._write() as db:
             self._versioning_in_tx(db, upload.bucket)
-            db.execute(f"INSERT INTO uploads({_UPLOAD_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            # base_seq: the key's current object now, in this transaction (a conditional Complete checks it).
+            db.execute(f"INSERT INTO uploads({_UPLOAD_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+                       "(SELECT id FROM versions WHERE bucket=? AND key=? AND is_latest=1 AND is_delete_marker=0))",
                        (upload.upload_id, upload.bucket, upload.key, upload.object_uid, upload.initiated,
                         upload.owner, _dumps(clear.content_headers), _dumps(clear.user_meta), upload.sse,
                         upload.sealed_key, upload.checksum_algorithm, upload.checksum_type, upload.storage_class,
-                        blob, upload.lock.mode, upload.lock.retain_until, int(upload.lock.legal_hold)))
+                        blob, upload.lock.mode, upload.lock.retain_until, int(upload.lock.legal_hold),
+                        _dumps(clear.tags), upload.bucket, upload.key))
 
     def get_upload(self, upload_id: str) -> Upload | None:
         row = self._conn().execute(f"SELECT {_UPLOAD_COLS} FROM uploads WHERE upload_id=?", (upload_id,)).fetchone()
@@ -652,11 +690,14 @@ class SqliteMetaStore:
             " WHERE p.upload_id=? ORDER BY p.part_number", (upload_id,)).fetchall()
         return [self._part(r[:7], r[7:]) for r in rows]
 
-    def finish_upload(self, upload_id: str, version: ObjectVersion | None) -> WriteResult:
+    def finish_upload(self, upload_id: str, version: ObjectVersion | None,
+                      condition: WriteCondition | None = None) -> WriteResult:
         stored = self._stored_version(version) if version is not None else None
         with self._write() as db:
             if not db.execute("SELECT 1 FROM uploads WHERE upload_id=?", (upload_id,)).fetchone():
                 raise _no_such_upload(upload_id)
+            if version is not None and condition is not None and condition.active:
+                check_write(condition, self._latest_in_tx(db, version.bucket, version.key), version.key)
             parts = db.execute("SELECT blob_id, size FROM parts WHERE upload_id=?", (upload_id,)).fetchall()
             used = {e.blob_id for e in version.extents} if version else set()
             if not used <= {b for b, *_ in parts}:
@@ -801,19 +842,21 @@ class SqliteMetaStore:
         db = self._conn()
         if kind == "version":
             rows = db.execute(
-                "SELECT id, bucket, key, object_uid, sealed_key, etag, checksums, user_meta, content_headers"
-                " FROM versions WHERE sse IS NOT NULL AND sealed_meta IS NULL AND sealed_key IS NOT NULL"
+                "SELECT id, bucket, key, object_uid, sealed_key, etag, checksums, user_meta, content_headers, tags,"
+                " part_checksums FROM versions WHERE sse IS NOT NULL AND sealed_meta IS NULL AND sealed_key IS NOT NULL"
                 " AND id > ? ORDER BY id LIMIT ?", (int(after or 0), limit)).fetchall()
             return [ClearMetadataRow(MetadataOwner("version", r[1], r[2], r[3], r[4]), str(r[0]),
-                                     ObjectMetadata(r[5], _object(r[6]), _object(r[7]), _object(r[8])))
+                                     ObjectMetadata(r[5], _object(r[6]), _object(r[7]), _object(r[8]),
+                                                    _object(r[9]), _strings(r[10])))
                     for r in rows]
         if kind == "upload":
             rows = db.execute(
-                "SELECT upload_id, bucket, key, object_uid, sealed_key, user_meta, content_headers FROM uploads"
+                "SELECT upload_id, bucket, key, object_uid, sealed_key, user_meta, content_headers, tags FROM uploads"
                 " WHERE sse IS NOT NULL AND sealed_meta IS NULL AND sealed_key IS NOT NULL AND upload_id > ?"
                 " ORDER BY upload_id LIMIT ?", (after, limit)).fetchall()
             return [ClearMetadataRow(MetadataOwner("upload", r[1], r[2], r[3], r[4]), r[0],
-                                     ObjectMetadata(user_meta=_object(r[5]), content_headers=_object(r[6])))
+                                     ObjectMetadata(user_meta=_object(r[5]), content_headers=_object(r[6]),
+                                                    tags=_object(r[7])))
                     for r in rows]
         if kind == "part":
             upload_id, _, number = after.partition(":")
@@ -830,11 +873,11 @@ class SqliteMetaStore:
         # Compare-and-swap on "still in the clear": version ids are never reused, upload ids are
         # random, and a part that replaced the one read (same upload and number) was sealed when written.
         if kind == "version":
-            sql = ("UPDATE versions SET sealed_meta=?, etag='', checksums='{}', user_meta='{}', content_headers='{}'"
-                   " WHERE id=? AND sealed_meta IS NULL AND sse IS NOT NULL")
+            sql = ("UPDATE versions SET sealed_meta=?, etag='', checksums='{}', user_meta='{}', content_headers='{}',"
+                   " tags='{}', part_checksums='[]' WHERE id=? AND sealed_meta IS NULL AND sse IS NOT NULL")
             params: list[tuple[Any, ...]] = [(blob, int(ref)) for ref, blob in sealed]
         elif kind == "upload":
-            sql = ("UPDATE uploads SET sealed_meta=?, user_meta='{}', content_headers='{}'"
+            sql = ("UPDATE uploads SET sealed_meta=?, user_meta='{}', content_headers='{}', tags='{}'"
                    " WHERE upload_id=? AND sealed_meta IS NULL AND sse IS NOT NULL")
             params = [(blob, ref) for ref, blob in sealed]
         elif kind == "part":
@@ -990,21 +1033,6 @@ class _GroupCommit:
 def _no_such_upload(upload_id: str) -> SealboxError:
     return SealboxError(ErrorCode.NO_SUCH_UPLOAD, "The specified upload does not exist. The upload ID may be"
                         " invalid, or the upload may have been aborted or completed.", UploadId=upload_id)
-
-
-def _check_write_conditions(current: ObjectVersion | None, if_none_match_star: bool, if_match: str | None,
-                            key: str) -> None:
-    exists = current is not None and not current.is_delete_marker
-    if if_none_match_star and exists:
-        raise SealboxError(ErrorCode.PRECONDITION_FAILED, "At least one of the pre-conditions you specified"
-                           " did not hold", Condition="If-None-Match")
-    if if_match is not None:
-        if not exists:
-            raise SealboxError(ErrorCode.NO_SUCH_KEY, "The specified key does not exist.", Key=key)
-        assert current is not None
-        if if_match.strip('"') != current.etag and if_match != "*":
-            raise SealboxError(ErrorCode.PRECONDITION_FAILED, "At least one of the pre-conditions you specified"
-                               " did not hold", Condition="If-Match")
 
 
 def _migrate(db: sqlite3.Connection) -> None:
