@@ -24,7 +24,9 @@ KEYS = ["../escape", "../../escape", "../../../../../../../../tmp/escape", "..\\
 BUCKET_NAMES = ["..", ".", "...", "a..b", ".hidden", "-bad", "x" * 64, "UPPER", "a_b"]
 STORE_DIR_NAMES = ["tmp", "blobs", "keys"]  # valid bucket names that match the data directory's own folders
 OWN_FILE = re.compile(r"^(blobs/[0-9a-f]{2}/[0-9a-f]{32}|blobs/[0-9a-f]{2}|blobs|tmp|keys|keys/master-keys\.json"
-                      r"|meta\.sqlite3(-wal|-shm|\.writelock|\.tokens)?)$")
+                      r"|meta\.sqlite3(-wal|-shm|\.writelock|\.tokens)?"
+                      # the serve lock (and, without /dev/shm, the metrics files) and the lifecycle lock
+                      r"|run|run/serve\.lock|run/metrics(/[a-z0-9_.-]+)?|lifecycle\.lock)$")
 
 
 @pytest.fixture
