@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 from sealbox.core.checksums import Checksum, b64, new_checksum
 from sealbox.core.types import Buffer, Extent, ObjectVersion
+from sealbox.crypto import dsse
 from sealbox.crypto import stream as aead
 from sealbox.crypto.errors import CryptoError
 from sealbox.service.metadata import MetadataSealer
@@ -196,10 +197,10 @@ def _sealed_runs(f: BlobHandle, extent: Extent, data_key: bytes, object_uid: byt
                             f" for {extent.size} plaintext bytes")
     seg, count = dec.segment_size, dec.segment_count
     per_run = max(1, READ_BUFFER // seg)
-    full = seg + aead.TAG_SIZE
+    full = seg + dec.tag_bytes
     for first in range(0, count, per_run):
         last = min(first + per_run, count) - 1
-        length = (last - first) * full + (extent.size - last * seg + aead.TAG_SIZE if last == count - 1 else full)
+        length = (last - first) * full + (extent.size - last * seg + dec.tag_bytes if last == count - 1 else full)
         sealed = _read_exact(f, aead.HEADER_SIZE + first * full, length)
         try:
             yield dec.decrypt_run(first, sealed)
@@ -402,7 +403,8 @@ class Scrubber:
         segment_size = int.from_bytes(header[4:8], "big")
         if not 1 <= segment_size <= aead.MAX_SEGMENT_SIZE:
             return aead.ciphertext_size(plain_size)
-        return aead.ciphertext_size(plain_size, segment_size)
+        layers = 2 if header[3] == dsse.VERSION else 1  # a DSSE-KMS part: two layers of tags
+        return aead.ciphertext_size(plain_size, segment_size, layers)
 
     # -- files nothing references ------------------------------------------------------------------
     def _blob_files(self) -> dict[str, float]:

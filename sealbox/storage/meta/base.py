@@ -36,8 +36,10 @@ class User:
 
 
 # The stored values sealed under a master key: object versions' and multipart uploads' data keys
-# (bound to bucket/key/object uid) and credentials' secrets (bound to the access key).
-SEALED_KINDS = ("version", "upload", "credential")
+# (bound to bucket/key/object uid), credentials' secrets (bound to the access key) and the key
+# service's material versions (bound to key id and version; ref "<key id>/<version>"). SSE-KMS
+# objects' data keys are sealed by the key service, not a master key, and are none of these.
+SEALED_KINDS = ("version", "upload", "credential", "kms-key")
 
 
 @dataclass(frozen=True)
@@ -174,7 +176,8 @@ class MetaStore(Protocol):
 
     def set_bucket_versioning(self, name: str, state: Versioning) -> None: ...
 
-    def set_bucket_encryption(self, name: str, sse: str | None, bucket_key_enabled: bool) -> None: ...
+    def set_bucket_encryption(self, name: str, sse: str | None, bucket_key_enabled: bool,
+                              kms_key_id: str | None = None) -> None: ...
 
     def get_bucket_policy(self, name: str) -> str | None: ...
 

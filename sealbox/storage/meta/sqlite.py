@@ -69,7 +69,7 @@ _UPLOAD_COLS = ("upload_id, bucket, key, object_uid, initiated, owner, content_h
                 " tags, base_seq")
 _UPLOAD_WIDTH = 19  # columns in _UPLOAD_COLS
 _BUCKET_COLS = ("name, owner, created, region, versioning, default_sse, bucket_key_enabled, policy, acl, ownership,"
-                " public_access_block, object_lock, lock_default, lifecycle")
+                " public_access_block, object_lock, lock_default, lifecycle, default_kms_key")
 _CLEAR = ObjectMetadata()  # what the clear columns of a sealed row hold
 _BATCH = BATCH
 _BUCKET_CACHE = 4096  # bucket names (existing or not) remembered per process before starting over
@@ -157,7 +157,8 @@ def _bucket(row: tuple[Any, ...]) -> Bucket:
                   acl=acl_from_json(row[8]) if row[8] else None,
                   ownership=Ownership(row[9]) if row[9] else None,
                   public_access_block=PublicAccessBlock.from_json(row[10]) if row[10] else None,
-                  object_lock=bool(row[11]), lock_default=row[12], lifecycle=row[13])
+                  object_lock=bool(row[11]), lock_default=row[12], lifecycle=row[13],
+                  default_kms_key_id=row[14])
 
 
 def _access_params(b: Bucket) -> tuple[Any, ...]:
@@ -358,9 +359,10 @@ class SqliteMetaStore:
                                    " this bucket, so the versioning state cannot be changed.", BucketName=name)
             db.execute("UPDATE buckets SET versioning=? WHERE name=?", (state.value, name))
 
-    def set_bucket_encryption(self, name: str, sse: str | None, bucket_key_enabled: bool) -> None:
-        self._update_bucket(name, "UPDATE buckets SET default_sse=?, bucket_key_enabled=? WHERE name=?",
-                            (sse, int(bucket_key_enabled)))
+    def set_bucket_encryption(self, name: str, sse: str | None, bucket_key_enabled: bool,
+                              kms_key_id: str | None = None) -> None:
+        self._update_bucket(name, "UPDATE buckets SET default_sse=?, bucket_key_enabled=?, default_kms_key=?"
+                            " WHERE name=?", (sse, int(bucket_key_enabled), kms_key_id))
 
     def get_bucket_policy(self, name: str) -> str | None:
         row = self._conn().execute("SELECT policy FROM buckets WHERE name=?", (name,)).fetchone()
@@ -802,7 +804,7 @@ class SqliteMetaStore:
         try:
             for kind, (table, _ref, _cols, column) in _SEALED_TABLES.items():
                 rows = db.execute(f"SELECT {_key_id_sql(column)} AS kid, COUNT(*) FROM {table}"
-                                  f" WHERE {column} IS NOT NULL GROUP BY kid").fetchall()
+                                  f" WHERE {_UNDER_MASTER_KEY.format(column)} GROUP BY kid").fetchall()
                 counts[kind] = {kid: n for kid, n in rows}
         finally:
             db.execute("COMMIT")
@@ -813,7 +815,8 @@ class SqliteMetaStore:
         samples: list[SealedRow] = []
         for kind, (table, ref, cols, column) in _SEALED_TABLES.items():
             rows = db.execute(f"SELECT {ref}, {cols}, {column} FROM {table} WHERE rowid IN (SELECT MIN(rowid)"
-                              f" FROM {table} WHERE {column} IS NOT NULL GROUP BY {_key_id_sql(column)})").fetchall()
+                              f" FROM {table} WHERE {_UNDER_MASTER_KEY.format(column)}"
+                              f" GROUP BY {_key_id_sql(column)})").fetchall()
             samples += [SealedRow(kind, str(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
         return samples
 
@@ -822,7 +825,7 @@ class SqliteMetaStore:
         prefix = f"v1:{key_id}:"
         after_param: Any = int(after or 0) if kind == "version" else after
         rows = self._conn().execute(
-            f"SELECT {ref}, {cols}, {column} FROM {table} WHERE {column} IS NOT NULL AND {ref} > ?"
+            f"SELECT {ref}, {cols}, {column} FROM {table} WHERE {_UNDER_MASTER_KEY.format(column)} AND {ref} > ?"
             f" AND substr({column}, 1, ?) <> ? ORDER BY {ref} LIMIT ?",
             (after_param, len(prefix), prefix, limit)).fetchall()
         return [SealedRow(kind, str(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
@@ -911,7 +914,11 @@ _SEALED_TABLES: dict[str, tuple[str, str, str, str]] = {
     "version": ("versions", "id", "bucket, key, object_uid", "sealed_key"),
     "upload": ("uploads", "upload_id", "bucket, key, object_uid", "sealed_key"),
     "credential": ("credentials", "access_key", "'', access_key, x''", "sealed_secret"),
+    "kms-key": ("kms_material", "ref", "'', ref, x''", "sealed"),
 }
+# Values sealed under a master key ("v1:<key id>:…"); SSE-KMS objects' key records ("kms1:…") are
+# sealed by the key service instead (whose material is the "kms-key" kind), so rotation skips them.
+_UNDER_MASTER_KEY = "{0} LIKE 'v1:%'"
 
 
 def _key_id_sql(column: str) -> str:
