@@ -13,7 +13,7 @@ from sealbox.crypto.keyring import Keyring, keyring_from_env, load_keyring
 from sealbox.http.app import S3App
 from sealbox.http.connection import Handler
 from sealbox.http.handlers import Services
-from sealbox.kms.backend import BuiltinBackend, ExternalBackend
+from sealbox.kms.backend import EXTERNAL_TTL, BuiltinBackend, ExternalBackend
 from sealbox.kms.external import Credentials, KmsClient
 from sealbox.kms.service import KeyService
 from sealbox.service.buckets import BucketService
@@ -45,7 +45,8 @@ def build_key_service(settings: Settings, sealer: Sealer) -> tuple[KmsEncryption
     if settings.kms_endpoint:
         client = KmsClient(settings.kms_endpoint, Credentials.from_environment(),
                            os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or settings.region)
-        return KmsEncryption(ExternalBackend(client), store), None
+        ttl = float(env_default("KMS_CACHE_SECONDS", str(EXTERNAL_TTL)) or EXTERNAL_TTL)
+        return KmsEncryption(ExternalBackend(client, ttl), store), None
     keys = KeyService(store, sealer, settings.region)
     return KmsEncryption(BuiltinBackend(keys), store), keys
 

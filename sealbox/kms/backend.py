@@ -90,10 +90,10 @@ class ExternalBackend:
     there is that service's business; sealbox checks bucket policies only."""
 
     blocking = True
-    ttl: float | None = EXTERNAL_TTL
 
-    def __init__(self, client: KmsClient) -> None:
+    def __init__(self, client: KmsClient, ttl: float = EXTERNAL_TTL) -> None:
         self.client = client
+        self.ttl: float | None = ttl
 
     def token(self) -> bytes:
         return b""
