@@ -111,7 +111,7 @@ def test_multipart_under_an_external_key(external: Server, moto_kms: Any) -> Non
     s3.create_bucket(Bucket=bucket)
     up = s3.create_multipart_upload(Bucket=bucket, Key="mp", ServerSideEncryption="aws:kms", SSEKMSKeyId=key["KeyId"])
     first, second = os.urandom(5 * 1024 * 1024), os.urandom(1000)
-    parts = [{"PartNumber": n, "ETag": s3.upload_part(Bucket=bucket, Key="mp", UploadId=up["UploadId"], PartNumber=n,
+    parts: list[Any] = [{"PartNumber": n, "ETag": s3.upload_part(Bucket=bucket, Key="mp", UploadId=up["UploadId"], PartNumber=n,
                                                       Body=data)["ETag"]} for n, data in ((1, first), (2, second))]
     s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=up["UploadId"], MultipartUpload={"Parts": parts})
     assert s3.get_object(Bucket=bucket, Key="mp")["Body"].read() == first + second
