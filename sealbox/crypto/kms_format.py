@@ -152,6 +152,11 @@ class BlobHeader:
     material_version: int
 
 
+@functools.lru_cache(maxsize=1024)
+def _uuid_bytes(key_id: str) -> bytes:
+    return uuid.UUID(key_id).bytes
+
+
 def parse_blob_header(blob: bytes) -> BlobHeader:
     """Which key and material version a ciphertext blob names; IntegrityError if it is no blob of ours."""
     if len(blob) < BLOB_HEADER_SIZE + _TAG + 1:
@@ -171,7 +176,7 @@ def seal_blob(material: bytes, key_id: str, material_version: int, plaintext: by
     nonce = rng(12)
     if len(nonce) != 12:
         raise CryptoError("random source returned the wrong number of bytes")
-    header = _BLOB_HEADER.pack(BLOB_MAGIC, _BLOB_VERSION, uuid.UUID(key_id).bytes, material_version, nonce)
+    header = _BLOB_HEADER.pack(BLOB_MAGIC, _BLOB_VERSION, _uuid_bytes(key_id), material_version, nonce)
     return header + _aead(bytes(material)).encrypt(nonce, bytes(plaintext),
                                                    _CIPHERTEXT_LABEL + header + canonical_context(context))
 

@@ -85,14 +85,23 @@ class KeyService:
         self._keys: dict[str, KmsKey | None] = {}
         self._aliases: dict[str, Alias | None] = {}
         self._materials: dict[tuple[str, int], bytes] = {}
+        self._account: str | None = None
+        self._arns: dict[str, str] = {}
 
     # -- names ---------------------------------------------------------------------------------
     @property
     def account(self) -> str:
-        return self.store.account()
+        if self._account is None:
+            self._account = self.store.account()  # fixed for the data directory's lifetime
+        return self._account
 
     def arn(self, key_id: str) -> str:
-        return arn_of(self.region, self.account, key_id)
+        arn = self._arns.get(key_id)
+        if arn is None:
+            if len(self._arns) > 4096:
+                self._arns.clear()
+            arn = self._arns[key_id] = arn_of(self.region, self.account, key_id)
+        return arn
 
     def alias_arn(self, name: str) -> str:
         return alias_arn(self.region, self.account, name)
