@@ -345,11 +345,11 @@ class ObjectService:
         fresh = False
         for attempt in range(OPEN_ATTEMPTS):
             bucket, version = self.lookup_in(principal, bucket_name, key, version_id, action, fresh=fresh)
+            if version.sse in KMS_MODES:
+                version = self._kms_usable(principal, version, body)
             start, length, partial = span(version)
             if not body:
                 return ObjectRead(bucket, version, partial, start, length)
-            if version.sse in KMS_MODES and self.kms is not None and version.sealed_key:
-                self.kms.authorize_read(principal, version.sealed_key, version.bucket, version.key)
             try:
                 small = self.read_small(version, start, length) if whole_ok else None
                 if small is not None:
@@ -362,6 +362,22 @@ class ObjectService:
                                            f" {version.version_id}) is missing: {exc}") from exc
                 fresh = True
         raise AssertionError("unreachable")
+
+    def _kms_usable(self, principal: Principal, version: ObjectVersion, body: bool) -> ObjectVersion:
+        """An SSE-KMS version a GET or HEAD may answer with: the caller may decrypt under its key (for a
+        body), and the key is usable now, checked on every read (HEAD too: the object's metadata is
+        sealed under its data key), so a disabled key refuses on every worker at once. A version read
+        while its key was refused (metadata unopened) is read again once the key opens."""
+        if self.kms is None or not version.sealed_key:
+            return version
+        if body:
+            self.kms.authorize_read(principal, version.sealed_key, version.bucket, version.key)
+        self._data_key(version)  # SealboxError KMS.DisabledException etc. when the key refuses
+        if version.sealed_meta is not None:  # its key was refused when the row was read, usable now
+            again = self.meta.get_version(version.bucket, version.key, version.version_id, fresh=True)
+            if again is not None and again.sealed_meta is None:
+                return again
+        return version
 
     @staticmethod
     def names_null_version(bucket: Bucket) -> bool:

@@ -139,13 +139,20 @@ class MetadataOwner:
     part_number: int = 0  # parts only
 
 
+class MetadataUnavailable(Exception):
+    """The key that seals a row's metadata is refused now (an SSE-KMS object whose KMS key is disabled,
+    pending deletion or gone): the row reads back unopened, as from a store without keys, so listings
+    still work; reading the object itself then fails with the key service's error."""
+
+
 class MetadataCipher(Protocol):
     def seal(self, owner: MetadataOwner, fields: ObjectMetadata) -> bytes:
         """The sealed blob of ``fields`` for the row ``owner``."""
         ...
 
     def open(self, owner: MetadataOwner, blob: bytes) -> ObjectMetadata:
-        """The fields sealed in ``blob``; raises if it does not authenticate for ``owner``."""
+        """The fields sealed in ``blob``; raises if it does not authenticate for ``owner``, and
+        ``MetadataUnavailable`` if its key is refused right now."""
         ...
 
 

@@ -36,6 +36,7 @@ from sealbox.core.types import (
     ObjectVersion,
     Versioning,
 )
+from sealbox.crypto import kms_format
 from sealbox.storage.meta.base import (
     ClearMetadataRow,
     CompletedUpload,
@@ -48,6 +49,7 @@ from sealbox.storage.meta.base import (
     Upload,
     User,
     WriteResult,
+    MetadataUnavailable,
 )
 from sealbox.storage.meta.generation import BUCKETS, COMMITS, ChangeTokens
 from sealbox.storage.meta.listing import BATCH, Row, paginate
@@ -230,25 +232,33 @@ class SqliteMetaStore:
         """What a row stores: plain rows keep their fields in the clear, SSE rows only a sealed blob."""
         if owner is None:
             return fields, None
+        # An SSE-KMS row's ETag is a keyed digest, not the MD5 (crypto.kms_format.kms_etag): it stays in the
+        # clear column too, so listings need no key (the row's other values are sealed like any SSE row's).
+        clear = ObjectMetadata(etag=fields.etag) if kms_format.is_record(owner.sealed_key) else _CLEAR
         if still_sealed is not None:  # read from a store without keys and written back unopened
-            return _CLEAR, still_sealed
+            return clear, still_sealed
         if self._cipher is None:
             raise RuntimeError("the metadata of an encrypted object cannot be written without the keys"
                                " (this metadata store was opened without a metadata cipher)")
-        return _CLEAR, self._cipher.seal(owner, fields)
+        return clear, self._cipher.seal(owner, fields)
 
-    def _open(self, owner: MetadataOwner, blob: bytes) -> Stored:
-        """(the fields, None) opened, or (empty fields, the blob) for a store without keys."""
-        if self._cipher is None:
-            return _CLEAR, bytes(blob)
-        return self._cipher.open(owner, bytes(blob)), None
+    def _open(self, owner: MetadataOwner, blob: bytes, clear_etag: str = "") -> Stored:
+        """(the fields, None) opened, or (empty fields but the clear ETag, the blob) for a store without
+        keys or a key refused now (``MetadataUnavailable``)."""
+        if self._cipher is not None:
+            try:
+                return self._cipher.open(owner, bytes(blob)), None
+            except MetadataUnavailable:
+                pass
+        return ObjectMetadata(etag=clear_etag) if clear_etag else _CLEAR, bytes(blob)
 
     def _version(self, row: tuple[Any, ...]) -> ObjectVersion:
         if row[20] is None:  # a plain version (or an SSE one written before schema 4, not sealed yet)
             fields, blob = ObjectMetadata(row[5], _object(row[11]), _object(row[10]), _object(row[9]),
                                           _object(row[24]), _strings(row[25])), None
         else:
-            fields, blob = self._open(MetadataOwner("version", row[0], row[1], row[3], row[14] or ""), row[20])
+            fields, blob = self._open(MetadataOwner("version", row[0], row[1], row[3], row[14] or ""), row[20],
+                                      row[5])
         return ObjectVersion(
             bucket=row[0], key=row[1], version_id=row[2], object_uid=row[3], size=row[4], etag=fields.etag,
             last_modified=row[6], owner=row[7], is_delete_marker=bool(row[8]),
@@ -280,7 +290,8 @@ class SqliteMetaStore:
             fields, blob = ObjectMetadata(row[3], json.loads(row[4])), None
         else:
             bucket, key, uid, sealed_key = upload
-            fields, blob = self._open(MetadataOwner("part", bucket, key, uid, sealed_key or "", row[0]), row[6])
+            fields, blob = self._open(MetadataOwner("part", bucket, key, uid, sealed_key or "", row[0]), row[6],
+                                      row[3])
         return Part(row[0], Extent(row[1], row[2]), fields.etag, fields.checksums, row[5], sealed_meta=blob)
 
     # -- buckets -------------------------------------------------------------------------------
