@@ -233,6 +233,12 @@ def test_after_the_waiting_period_the_key_and_its_objects_are_gone(srv: Server, 
     assert error_of(kms.describe_key, KeyId=key["KeyId"]) == (400, "NotFoundException")
     assert sql(srv.data_dir, "SELECT COUNT(*) FROM kms_material WHERE key_id=?", key["KeyId"]) == [(0,)]
     assert sql(srv.data_dir, "SELECT COUNT(*) FROM kms_bucket_keys WHERE kms_key_arn=?", key["Arn"]) == [(0,)]
+    # sealbox scrub (beside the running server) names both objects: gone for good.
+    from tests.faults.storage import scrub
+
+    status, report = scrub(srv.data_dir)
+    gone = {p["key"] for p in report["problems"] if p["kind"] == "kms-key-gone" and p.get("bucket") == bucket}
+    assert status == 1 and gone == {"k", "bk"}
 
 
 # -- multipart ------------------------------------------------------------------------------------------------
