@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workload import CaseResult, KiB, MiB, size_label
+from workload import CaseResult, KiB, MiB, size_label, sse_label
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def make_row(result: CaseResult, all_results: list[CaseResult]) -> dict[str, Any
 
 def _cells(row: dict[str, Any]) -> list[str]:
     flag = "!" if row["errors"] else ""
-    sse = "-" if row["target"].startswith(("nginx", "disk")) else ("on" if row["sse"] else "off")
+    sse = "-" if row["target"].startswith(("nginx", "disk")) else sse_label(row["sse"])
     return [
         row["case"],
         row["size_label"],
@@ -178,7 +178,7 @@ def put_ceiling_lines(rows: list[dict[str, Any]], md5_mb_per_cpu_s: float, cores
 def problems(rows: list[dict[str, Any]]) -> list[str]:
     out: list[str] = []
     for row in rows:
-        label = f"{row['case']} {row['size_label']} c{row['conc']} sse={row['sse']}"
+        label = f"{row['case']} {row['size_label']} c{row['conc']} sse={sse_label(row['sse'])}"
         if row["errors"]:
             kinds = ", ".join(f"{kind} x{count}" for kind, count in row["error_kinds"].items())
             out.append(f"{label}: {row['errors']} errors (throughput not trustworthy): {kinds}")

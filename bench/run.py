@@ -39,6 +39,7 @@ from workload import (
     s3_get_planner,
     s3_put_planner,
     size_label,
+    sse_label,
     static_get_planner,
 )
 
@@ -57,7 +58,8 @@ NGINX_FILES = {4 * KiB: 1024, 1 * MiB: 64, 64 * MiB: 8}  # static files per size
 # after each GET case, VERIFY_AFTER more GETs (untimed) all get their bodies hashed and compared.
 VERIFY_EVERY = {4 * KiB: 16, 1 * MiB: 64, 64 * MiB: 0}
 VERIFY_AFTER = {4 * KiB: 64, 1 * MiB: 16, 64 * MiB: 2}
-SSE_MODES = {"sealbox": (False, True), "moto": (True,)}  # moto accepts the SSE header but doesn't encrypt
+# sealbox: none, SSE-S3, SSE-KMS (aws/s3, the account's managed key); moto accepts the SSE header but doesn't encrypt
+SSE_MODES = {"sealbox": ("", "AES256", "aws:kms"), "moto": ("AES256",)}
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ def chosen_sizes(text: str) -> list[int]:
 
 def progress(result: CaseResult) -> None:
     s = result.spec
-    sse = "" if s.target.startswith(("nginx", "disk")) else f" sse={'on' if s.sse else 'off'}"
+    sse = "" if s.target.startswith(("nginx", "disk")) else f" sse={sse_label(s.sse)}"
     flag = f"  ERRORS={result.errors}" if result.errors else ""
     print(
         f"  {s.name:<22} {size_label(s.size):>6} c{s.conc:<2}{sse:<8} {result.ops_per_s:9.1f} op/s "
@@ -146,7 +148,7 @@ def progress(result: CaseResult) -> None:
     )
 
 
-def spec_for(ctx: Context, target: str, op: str, size: int, conc: int, sse: bool) -> CaseSpec:
+def spec_for(ctx: Context, target: str, op: str, size: int, conc: int, sse: str) -> CaseSpec:
     p = ctx.profile
     seconds = ctx.args.seconds or p.seconds
     return CaseSpec(target, op, size, conc, sse, p.ops(size, conc), seconds, p.warmup(op, size, conc))
@@ -182,7 +184,7 @@ def disk_case(ctx: Context, size: int, conc: int) -> None:
     0.8, then ~0.6 GB/s over six consecutive rounds (a host-side write cache or burst allowance),
     so a reference measured once at the start would be compared with cases run several GB later.
     """
-    spec = spec_for(ctx, "disk", "PUT", size, conc, False)
+    spec = spec_for(ctx, "disk", "PUT", size, conc, "")
     result = run_disk_case(spec, ctx.pools[size], ctx.workdir / "disk", ctx.owned_cpu)
     ctx.results.append(result)
     progress(result)
@@ -211,7 +213,7 @@ async def s3_cases(ctx: Context, target: str, size: int) -> None:
 async def nginx_cases(ctx: Context, size: int) -> None:
     files = min(NGINX_FILES[size], POOL_COUNT[size])
     for conc in CONCS:
-        spec = spec_for(ctx, "nginx", "GET", size, conc, False)
+        spec = spec_for(ctx, "nginx", "GET", size, conc, "")
         await http_case(ctx, spec, ctx.servers["nginx"], static_get_planner(spec, files, VERIFY_EVERY[size]))
 
 
@@ -220,7 +222,7 @@ async def client_check(ctx: Context) -> None:
     other = "aiohttp" if ctx.args.client == "raw" else "raw"
     for size in chosen_sizes(ctx.args.sizes):
         for conc in CONCS:
-            spec = spec_for(ctx, f"nginx[{other}]", "GET", size, conc, False)
+            spec = spec_for(ctx, f"nginx[{other}]", "GET", size, conc, "")
             plan = static_get_planner(spec, min(NGINX_FILES[size], POOL_COUNT[size]), VERIFY_EVERY[size])
             await http_case(ctx, spec, ctx.servers["nginx"], plan, kind=other)
 
@@ -351,8 +353,23 @@ def git_revision() -> str:
 
 
 def row_label(row: dict[str, Any]) -> str:
-    sse = "" if row["target"].startswith(("nginx", "disk")) else f" sse={'on' if row['sse'] else 'off'}"
+    sse = "" if row["target"].startswith(("nginx", "disk")) else f" sse={sse_label(row['sse'])}"
     return f"{row['case']} {row['size_label']} c{row['conc']}{sse}"
+
+
+def kms_ratio_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """SSE-KMS beside SSE-S3, case by case, from this one run (the issue's target: within 10 %)."""
+    by_case = {(r["op"], r["size"], r["conc"], r["sse"]): r for r in rows if r["target"] == "sealbox"}
+    lines = []
+    for (op, size, conc, sse), kms in sorted(by_case.items()):
+        s3 = by_case.get((op, size, conc, "AES256"))
+        if sse != "aws:kms" or s3 is None or not s3["ops_per_s"] or kms["errors"] or s3["errors"]:
+            continue
+        ratio = kms["ops_per_s"] / s3["ops_per_s"]
+        verdict = "within 10 %" if ratio >= 0.9 else "MORE than 10 % slower"
+        lines.append(f"SSE-KMS/SSE-S3 {op} {kms['size_label']} c{conc}: {kms['ops_per_s']:.1f} / {s3['ops_per_s']:.1f}"
+                     f" op/s = {ratio:.3f} ({verdict})")
+    return lines
 
 
 def summary_lines(ctx: Context, rows: list[dict[str, Any]], sampler: RssSampler) -> list[str]:
@@ -384,6 +401,7 @@ def summary_lines(ctx: Context, rows: list[dict[str, Any]], sampler: RssSampler)
             f"whose numbers are disturbed: {', '.join(noisy)}"
         )
     lines += put_ceiling_lines(rows, ctx.md5_mb_per_cpu_s, os.cpu_count() or 1)
+    lines += kms_ratio_lines(rows)
     verified = sum(r["verified"] for r in rows)
     failed = sum(r["verify_failed"] for r in rows)
     lines.append(f"body checks: {verified} sampled GET bodies compared by sha256, {failed} mismatches")

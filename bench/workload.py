@@ -59,13 +59,18 @@ class BodyPool:
         return count
 
 
+def sse_label(sse: str) -> str:
+    """How reports name an encryption mode: off, s3 (SSE-S3), kms (SSE-KMS)."""
+    return {"": "off", "AES256": "s3", "aws:kms": "kms"}.get(sse, sse)
+
+
 @dataclass
 class CaseSpec:
     target: str  # sealbox | moto | nginx | disk
     op: str  # PUT | GET
     size: int
     conc: int
-    sse: bool
+    sse: str  # "" (none), "AES256" (SSE-S3) or "aws:kms" (SSE-KMS under the account's aws/s3 key)
     max_ops: int
     seconds: float
     warmup: int = 0
@@ -143,18 +148,18 @@ Planner = Callable[[int], Planned]
 class KeyStore:
     """Keys successfully written per (target, size, sse), so the GET phase reads what the PUT phase wrote."""
 
-    keys: dict[tuple[str, int, bool], list[tuple[str, int]]] = field(default_factory=dict)
-    counters: dict[tuple[str, int, bool], int] = field(default_factory=dict)
+    keys: dict[tuple[str, int, str], list[tuple[str, int]]] = field(default_factory=dict)
+    counters: dict[tuple[str, int, str], int] = field(default_factory=dict)
 
-    def next_ordinal(self, slot: tuple[str, int, bool]) -> int:
+    def next_ordinal(self, slot: tuple[str, int, str]) -> int:
         n = self.counters.get(slot, 0)
         self.counters[slot] = n + 1
         return n
 
-    def add(self, slot: tuple[str, int, bool], key: tuple[str, int]) -> None:
+    def add(self, slot: tuple[str, int, str], key: tuple[str, int]) -> None:
         self.keys.setdefault(slot, []).append(key)
 
-    def get(self, slot: tuple[str, int, bool]) -> list[tuple[str, int]]:
+    def get(self, slot: tuple[str, int, str]) -> list[tuple[str, int]]:
         return self.keys.get(slot, [])
 
 
@@ -162,8 +167,8 @@ def s3_put_planner(
     spec: CaseSpec, signer: SigV4Signer, host: str, bucket: str, pool: BodyPool, store: KeyStore
 ) -> Planner:
     slot = (spec.target, spec.size, spec.sse)
-    prefix = f"{size_label(spec.size)}-{'sse' if spec.sse else 'plain'}"
-    extra = {"x-amz-server-side-encryption": "AES256"} if spec.sse else None
+    prefix = f"{size_label(spec.size)}-{sse_label(spec.sse)}"
+    extra = {"x-amz-server-side-encryption": spec.sse} if spec.sse else None
 
     def plan(_: int) -> Planned:
         n = store.next_ordinal(slot)
@@ -263,8 +268,8 @@ class _Loop:
         if planned.method == "GET" and resp.nbytes != self.spec.size:
             self._error("GET wrong length", f"{planned.path}: {resp.nbytes} bytes, not {self.spec.size}")
             return
-        if self.spec.sse and resp.headers.get("x-amz-server-side-encryption") != "AES256":
-            self.result.note(f"{planned.method} response lacks x-amz-server-side-encryption: AES256")
+        if self.spec.sse and resp.headers.get("x-amz-server-side-encryption") != self.spec.sse:
+            self.result.note(f"{planned.method} response lacks x-amz-server-side-encryption: {self.spec.sse}")
         if planned.key is not None and self.store is not None:
             self.store.add((self.spec.target, self.spec.size, self.spec.sse), planned.key)
         if planned.expect is not None and resp.digest is not None and self.phase != "warmup":

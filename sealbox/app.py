@@ -3,6 +3,7 @@ and the handlers that share them (the S3 API and, when it listens, the web conso
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,14 +13,19 @@ from sealbox.crypto.keyring import Keyring, keyring_from_env, load_keyring
 from sealbox.http.app import S3App
 from sealbox.http.connection import Handler
 from sealbox.http.handlers import Services
+from sealbox.kms.backend import EXTERNAL_TTL, BuiltinBackend, ExternalBackend
+from sealbox.kms.external import Credentials, KmsClient
+from sealbox.kms.service import KeyService
 from sealbox.service.buckets import BucketService
 from sealbox.service.cors import CorsService
 from sealbox.service.identity import Identity
 from sealbox.service.keys import key_source
 from sealbox.service.metadata import MetadataSealer
+from sealbox.service.kms_sse import KmsEncryption
 from sealbox.service.objects import ObjectService
 from sealbox.service.sealing import Sealer
 from sealbox.storage.data.local import LocalBlobStore
+from sealbox.storage.meta.kms_sqlite import SqliteKmsStore
 from sealbox.storage.meta.sqlite import SqliteMetaStore
 
 IO_THREADS = 16  # fsync and hashing wait on the disk and release the GIL: more threads than cores pay off
@@ -33,9 +39,24 @@ def load_master_keys(settings: Settings) -> Keyring:
     return load_keyring(settings.keyring_path)
 
 
+def build_key_service(settings: Settings, sealer: Sealer) -> tuple[KmsEncryption, KeyService | None]:
+    """SSE-KMS through sealbox's own key service (which also answers the KMS API), or an external one."""
+    store = SqliteKmsStore(settings.db_path)
+    if settings.kms_endpoint:
+        client = KmsClient(settings.kms_endpoint, Credentials.from_environment(),
+                           os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or settings.region)
+        ttl = float(env_default("KMS_CACHE_SECONDS", str(EXTERNAL_TTL)) or EXTERNAL_TTL)
+        return KmsEncryption(ExternalBackend(client, ttl), store), None
+    keys = KeyService(store, sealer, settings.region)
+    return KmsEncryption(BuiltinBackend(keys), store), keys
+
+
 def build_services(settings: Settings, observe_commit: Callable[[float], None] | None = None) -> Services:
     # A key source, not a fixed keyring: `sealbox keys rotate` changes the keys while workers run.
     sealer = Sealer(key_source(settings))
+    # SSE-KMS: key records (kms1:…) are opened by the key service, through the Sealer.
+    kms, keys = build_key_service(settings, sealer)
+    sealer.attach_kms(kms)
     # SSE rows' ETags, checksums and metadata are sealed under their data keys (service/metadata.py).
     meta = SqliteMetaStore(settings.db_path, metadata=MetadataSealer(sealer), observe_commit=observe_commit)
     blobs = LocalBlobStore(settings.data_dir)
@@ -43,9 +64,9 @@ def build_services(settings: Settings, observe_commit: Callable[[float], None] |
     buckets = BucketService(meta, settings.region, settings.default_encryption,
                             Ownership(settings.default_object_ownership))
     pool = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="sealbox-io")
-    objects = ObjectService(meta, blobs, sealer, buckets, pool)
+    objects = ObjectService(meta, blobs, sealer, buckets, pool, kms)
     return Services(settings=settings, identity=identity, buckets=buckets, objects=objects,
-                    cors=CorsService(meta, buckets))
+                    cors=CorsService(meta, buckets), kms=keys)
 
 
 def build_handlers(settings: Settings, kinds: set[str]) -> dict[str, Handler]:

@@ -51,6 +51,9 @@ class Settings:
     # 0 turns a cap off.
     max_connections: int = 1024
     max_body_memory_mib: int = 256
+    # SSE-KMS through an external service speaking the AWS KMS API (credentials: AWS_* environment
+    # variables); None: sealbox's own key service, which also answers the KMS API on the S3 port.
+    kms_endpoint: str | None = None
 
     @property
     def keyring_path(self) -> Path:

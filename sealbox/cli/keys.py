@@ -25,7 +25,7 @@ from sealbox.config import Settings
 from sealbox.ops.logs import audit
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
-_KIND_TITLES = {"version": "objects", "upload": "uploads", "credential": "credentials"}
+_KIND_TITLES = {"version": "objects", "upload": "uploads", "credential": "credentials", "kms-key": "KMS key material"}
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

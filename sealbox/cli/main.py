@@ -30,6 +30,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         metrics_token=args.metrics_token or None, metrics_public=args.metrics_public,
         max_connections=args.max_connections,
         max_body_memory_mib=args.max_body_memory,
+        kms_endpoint=args.kms_endpoint or None,
     )
 
 
@@ -48,6 +49,9 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="the region sealbox answers for and signatures name (default us-east-1)")
     p.add_argument("--default-encryption", choices=["AES256"], default=env_default("DEFAULT_ENCRYPTION"),
                    help="encrypt every new object with SSE-S3 unless the bucket says otherwise")
+    p.add_argument("--kms-endpoint", default=env_default("KMS_ENDPOINT"),
+                   help="SSE-KMS through this AWS-KMS-API endpoint (credentials from AWS_ACCESS_KEY_ID,"
+                        " AWS_SECRET_ACCESS_KEY); default: sealbox's own key service")
     p.add_argument("--tls-cert", default=env_default("TLS_CERT"), help="TLS certificate chain (PEM)")
     p.add_argument("--tls-key", default=env_default("TLS_KEY"), help="TLS private key (PEM)")
     p.add_argument("--tls-port", type=int, default=None, help="serve HTTPS on this port beside plain HTTP")
@@ -133,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     # Each further command family lives in its own module with a register(subparsers) function.
     import importlib
 
-    for name in ("keys", "users", "maintenance", "lifecycle", "backup"):
+    for name in ("keys", "users", "maintenance", "lifecycle", "backup", "kms"):
         try:
             module = importlib.import_module(f"sealbox.cli.{name}")
         except ModuleNotFoundError as exc:

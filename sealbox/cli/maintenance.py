@@ -13,6 +13,7 @@ cannot be used.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -30,6 +31,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                            "ETags, checksums), parts of unfinished uploads, and find orphan files.")
     _common(scrub)
     add_key_file(scrub, help="the keyring (default <data-dir>/keys/master-keys.json; or $SEALBOX_MASTER_KEYS)")
+    scrub.add_argument("--kms-endpoint", default=None,
+                       help="the external key service the server uses (--kms-endpoint of serve), if any")
     scrub.add_argument("--rate", type=float, default=None, metavar="MB/S",
                        help="read at most this many megabytes (10^6 bytes) per second")
     scrub.add_argument("--interval", type=float, default=None, metavar="SECONDS",
@@ -67,20 +70,29 @@ def _open(settings: Settings) -> tuple[Any, Any] | None:
 
 
 def _sealer(settings: Settings) -> Any:
-    from sealbox.app import load_master_keys
+    from sealbox.app import build_key_service, load_master_keys
     from sealbox.service.sealing import Sealer
 
     try:
-        return Sealer(load_master_keys(settings))
+        sealer = Sealer(load_master_keys(settings))
     except Exception as exc:  # noqa: BLE001 - reported, and every SSE object then counts as unverifiable
         print(f"sealbox: master keys unavailable ({exc}); encrypted objects cannot be verified", file=sys.stderr)
         return None
+    try:
+        kms, keys = build_key_service(settings, sealer)
+    except Exception as exc:  # noqa: BLE001 - SSE-KMS objects then count as unverifiable
+        print(f"sealbox: key service unavailable ({exc}); SSE-KMS objects cannot be verified", file=sys.stderr)
+        return sealer
+    if keys is not None:
+        keys.destroy_due()  # keys past their deletion date are destroyed before the walk reports on them
+    sealer.attach_kms(kms)
+    return sealer
 
 
 def _scrub(args: argparse.Namespace) -> int:
     from sealbox.service.scrub import Problem, Scrubber
 
-    settings = data_settings(args)
+    settings = dataclasses.replace(data_settings(args), kms_endpoint=args.kms_endpoint)
     stores = _open(settings)
     if stores is None:
         return EXIT_UNUSABLE

@@ -36,7 +36,7 @@ from sealbox.console.sessions import (
     load_or_create_key,
 )
 from sealbox.console.store import ConsoleStore
-from sealbox.console.views import auth, buckets, cors, jobs, master_keys, object, objects, tags, users
+from sealbox.console.views import auth, buckets, cors, jobs, keys, master_keys, object, objects, tags, users
 from sealbox.console.views.common import render, status_for
 from sealbox.console.web import (
     BadRequest,
@@ -98,7 +98,7 @@ class ConsoleApp:
         renderer.env.globals["asset_version"] = self.static.version
         self.console = Console(services, codec, store, renderer, JobRunner(services, store))
         self.router = Router()
-        for module in (auth, buckets, cors, objects, object, jobs, users, master_keys, tags):
+        for module in (auth, buckets, cors, objects, object, jobs, users, master_keys, tags, keys):
             module.register(self.router, self.console)
 
     # /_sealbox/ (health checks, metrics) on the console port too: set by the composition root.

@@ -25,7 +25,7 @@ import os
 import secrets
 import time
 
-from sealbox.console.actions import Action, Outcome, apply, version_item
+from sealbox.console.actions import Action, Encryption, Outcome, apply, version_item
 from sealbox.console.policy_context import acting_on, context_from_json, context_to_json
 from sealbox.console.services import ServiceSet
 from sealbox.console.store import ConsoleStore, ItemResult, Job
@@ -59,10 +59,12 @@ class JobRunner:
         self._slots = asyncio.Semaphore(CONCURRENCY)
 
     async def start(self, principal: Principal, bucket: str, action: Action, keys: list[str],
-                    prefixes: list[str]) -> str:
+                    prefixes: list[str], encryption: Encryption | None = None) -> str:
+        """``encryption``: what an ENCRYPT/DECRYPT job writes (stored in the job's action text)."""
         job_id = secrets.token_hex(10)
+        text = encryption.job_action() if encryption is not None and action is not Action.DELETE else action.value
         await asyncio.to_thread(self._store.create_job, job_id, principal.name, principal.access_key, bucket,
-                                action.value, keys, prefixes, context_to_json(principal.context))
+                                text, keys, prefixes, context_to_json(principal.context))
         self._spawn(job_id)
         return job_id
 
@@ -104,7 +106,7 @@ class JobRunner:
             if job.state == "listing":
                 await self._expand(job, principal)
                 await asyncio.to_thread(self._store.set_state, job_id, "running")
-            await self._process(job, principal, Action(job.action))
+            await self._process(job, principal, *Encryption.of_job(job.action))
             await asyncio.to_thread(self._store.set_state, job_id, "done")
         except asyncio.CancelledError:
             raise  # the worker is stopping: the job stays active and is resumed after it goes stale
@@ -162,19 +164,22 @@ class JobRunner:
                 return
             key_marker, version_marker = page.next_marker, page.next_version_marker or ""
 
-    async def _process(self, job: Job, principal: Principal, action: Action) -> None:
+    async def _process(self, job: Job, principal: Principal, action: Action,
+                       encryption: Encryption | None = None) -> None:
         while True:
             batch = await asyncio.to_thread(self._store.pending_items, job.id, BATCH)
             if not batch:
                 return
-            outcomes = await asyncio.gather(*(self._one(principal, job.bucket, key, action) for _, key in batch))
+            outcomes = await asyncio.gather(*(self._one(principal, job.bucket, key, action, encryption)
+                                             for _, key in batch))
             results = [ItemResult(seq, o.state, o.reason) for (seq, _), o in zip(batch, outcomes, strict=True)]
             await asyncio.to_thread(self._store.record, job.id, results)
 
-    async def _one(self, principal: Principal, bucket: str, key: str, action: Action) -> Outcome:
+    async def _one(self, principal: Principal, bucket: str, key: str, action: Action,
+                   encryption: Encryption | None = None) -> Outcome:
         async with self._slots:
             try:
-                return await apply(self._services, principal, bucket, key, action)
+                return await apply(self._services, principal, bucket, key, action, encryption)
             except Exception as exc:
                 log.exception("console job: %s on %s/%s", action.value, bucket, key)
                 return Outcome("failed", f"Could not {action.value} {key} in {bucket}: an internal error"

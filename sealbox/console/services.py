@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from sealbox.kms.service import KeyService
 from sealbox.service.buckets import BucketService
 from sealbox.service.cors import CorsService
 from sealbox.service.identity import Identity
@@ -27,3 +28,8 @@ class ServiceSet(Protocol):
 
     @property
     def cors(self) -> CorsService: ...
+
+    @property
+    def kms(self) -> KeyService | None:
+        """The built-in key service (None with an external one: no Keys page then)."""
+        ...

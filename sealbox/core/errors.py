@@ -87,6 +87,10 @@ class ErrorCode(enum.Enum):
     NO_SUCH_OBJECT_LOCK_CONFIG = "NoSuchObjectLockConfiguration"
     NO_SUCH_LIFECYCLE_CONFIG = "NoSuchLifecycleConfiguration"
     EXPECTATION_FAILED = "ExpectationFailed"
+    # The key service's refusals, as Amazon S3 passes them on (SSE-KMS; sealbox.service.kms_sse)
+    KMS_DISABLED = "KMS.DisabledException"
+    KMS_NOT_FOUND = "KMS.NotFoundException"
+    KMS_INVALID_STATE = "KMS.KMSInvalidStateException"
 
 
 @dataclass(frozen=True)

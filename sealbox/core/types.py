@@ -31,7 +31,7 @@ class Bucket:
     created: float
     region: str
     versioning: Versioning = Versioning.UNVERSIONED
-    default_sse: str | None = None  # "AES256" when the bucket has default encryption configured
+    default_sse: str | None = None  # "AES256", "aws:kms" or "aws:kms:dsse" when default encryption is configured
     bucket_key_enabled: bool = False
     policy: str | None = field(default=None, repr=False)  # the bucket policy JSON, as put (issue #5)
     # Access control (issue 15, ``service.acl``): None means the default — a private ACL, no
@@ -43,6 +43,7 @@ class Bucket:
     object_lock: bool = False
     lock_default: str | None = None
     lifecycle: str | None = field(default=None, repr=False)  # the lifecycle rules, as JSON (service/lifecycle.py)
+    default_kms_key_id: str | None = None  # KMSMasterKeyID of an SSE-KMS default, as put (None: aws/s3)
 
 
 @dataclass(frozen=True)

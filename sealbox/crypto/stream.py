@@ -33,6 +33,14 @@ Flipped bits anywhere, reordered segments, truncation (the last present segment 
 final, or is short), extension, a wrong uid/extent index/data key and splicing segments between
 objects or extents (different header/salt/subkey) all fail authentication -> ``IntegrityError``.
 
+Two layers (DSSE-KMS)
+    A 64-byte data key is two independent 32-byte keys (outer || inner): the extent is then
+    written in format version 0x02, whose segments are sealed twice (the second layer is specified
+    in ``sealbox.crypto.dsse``), so each stored segment carries ``2 * TAG_SIZE`` bytes of tags and
+    ``ciphertext_size``/``plan_range`` take ``layers=2``. The version byte is part of the header,
+    hence of both layers' AAD: a reader holding a two-layer key refuses a version-1 extent and
+    the other way round.
+
 Reading: ``ExtentDecryptor`` is told the trusted ``plain_size`` (from metadata) and derives which
 segment is final from it. ``plan_range`` says which ciphertext bytes serve a plaintext range.
 The caller must check that it actually read the planned number of bytes (a short read of a
@@ -53,6 +61,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sealbox.core.types import Buffer
+from sealbox.crypto import dsse
 from sealbox.crypto.errors import CryptoError, IntegrityError
 
 __all__ = [
@@ -70,6 +79,7 @@ __all__ = [
     "ciphertext_size",
     "decrypt_extent",
     "encrypt_extent",
+    "key_layers",
     "plan_range",
     "segment_count",
 ]
@@ -116,6 +126,22 @@ def _reading_aead(data_key: bytes, salt: bytes) -> AESGCM:
     return AESGCM(_subkey(data_key, salt))
 
 
+def key_layers(data_key: bytes | None) -> int:
+    """How many layers of encryption a data key stands for: 1 (32 bytes), 2 (64 bytes, DSSE)."""
+    if data_key is None:
+        return 0
+    if len(data_key) == _DATA_KEY_SIZE:
+        return 1
+    if len(data_key) == dsse.LAYERED_KEY_SIZE:
+        return 2
+    raise CryptoError(f"data key must be {_DATA_KEY_SIZE} or {dsse.LAYERED_KEY_SIZE} bytes")
+
+
+def _check_layers(layers: int) -> None:
+    if layers not in (1, 2):
+        raise ValueError("layers must be 1 or 2")
+
+
 def _check_segment_size(segment_size: int) -> None:
     if not isinstance(segment_size, int) or not 1 <= segment_size <= MAX_SEGMENT_SIZE:
         raise ValueError(f"segment_size must be an int in 1..{MAX_SEGMENT_SIZE}")
@@ -129,9 +155,10 @@ def segment_count(plain_size: int, segment_size: int = SEGMENT_SIZE) -> int:
     return max(1, -(-plain_size // segment_size))
 
 
-def ciphertext_size(plain_size: int, segment_size: int = SEGMENT_SIZE) -> int:
+def ciphertext_size(plain_size: int, segment_size: int = SEGMENT_SIZE, layers: int = 1) -> int:
     """Size of the whole extent file (header included) for ``plain_size`` plaintext bytes."""
-    return HEADER_SIZE + plain_size + segment_count(plain_size, segment_size) * TAG_SIZE
+    _check_layers(layers)
+    return HEADER_SIZE + plain_size + segment_count(plain_size, segment_size) * TAG_SIZE * layers
 
 
 class ExtentEncryptor:
@@ -142,7 +169,7 @@ class ExtentEncryptor:
     ``finalize``. Not thread-safe (one instance per writer).
     """
 
-    __slots__ = ("_aead", "_finished", "_header", "_index", "_pending", "_scratch", "_seg", "_size")
+    __slots__ = ("_aead", "_finished", "_header", "_index", "_inner", "_pending", "_scratch", "_seg", "_size")
 
     def __init__(
         self,
@@ -160,8 +187,11 @@ class ExtentEncryptor:
         salt = rng(SALT_SIZE)
         if len(salt) != SALT_SIZE:
             raise CryptoError("random source returned the wrong number of bytes")
-        self._header = _HEADER.pack(MAGIC, VERSION, segment_size, bytes(object_uid), extent_index, salt)
-        self._aead = AESGCM(_subkey(data_key, salt))
+        layers = key_layers(data_key)
+        version = VERSION if layers == 1 else dsse.VERSION
+        self._header = _HEADER.pack(MAGIC, version, segment_size, bytes(object_uid), extent_index, salt)
+        self._aead = AESGCM(_subkey(data_key[:_DATA_KEY_SIZE], salt))
+        self._inner = dsse.inner_aead(data_key[_DATA_KEY_SIZE:], salt) if layers == 2 else None
         self._seg = segment_size
         self._index = 0
         self._pending = bytearray()
@@ -184,7 +214,10 @@ class ExtentEncryptor:
     def _seal(self, chunk: Buffer, final: bool) -> bytes:
         i = self._index
         self._index = i + 1
-        return self._aead.encrypt(_NONCE.pack(i, 0), chunk, self._header + _AAD_TAIL.pack(i, final))
+        nonce, aad = _NONCE.pack(i, 0), self._header + _AAD_TAIL.pack(i, final)
+        if self._inner is not None:
+            chunk = dsse.seal_inner(self._inner, nonce, chunk, aad)
+        return self._aead.encrypt(nonce, chunk, aad)
 
     def update(self, data: Buffer) -> bytes:
         """Ciphertext of every segment completed (and known non-final) so far."""
@@ -223,6 +256,11 @@ class ExtentEncryptor:
         out: memoryview | bytes
         if count == 1:
             out = self._seal(pending if pending else mv[:seg], False)
+        elif self._inner is not None:
+            # Two layers (DSSE): segment by segment; the fast path below is for one layer.
+            sealed = [self._seal(pending, False)] if pending else []
+            sealed += [self._seal(mv[j * seg : (j + 1) * seg], False) for j in range(full)]
+            out = b"".join(sealed)
         else:
             # Seal straight into one reusable buffer and copy it out once: fewer, steadier
             # allocations than joining per-segment bytes (measurably faster with glibc malloc).
@@ -288,17 +326,19 @@ class RangePlan:
         return self.cipher_offset + self.cipher_length
 
 
-def plan_range(plain_size: int, start: int, end_inclusive: int, segment_size: int) -> RangePlan:
+def plan_range(plain_size: int, start: int, end_inclusive: int, segment_size: int, layers: int = 1) -> RangePlan:
     """Plan to read plaintext bytes ``[start, end_inclusive]`` (requires 0<=start<=end<plain_size)."""
     _check_segment_size(segment_size)
+    _check_layers(layers)
+    tag = TAG_SIZE * layers
     if not 0 <= start <= end_inclusive < plain_size:
         raise ValueError(f"range {start}-{end_inclusive} not within a {plain_size}-byte extent")
     first = start // segment_size
     last = end_inclusive // segment_size
     last_plain = min(segment_size, plain_size - last * segment_size)
     return RangePlan(
-        cipher_offset=HEADER_SIZE + first * (segment_size + TAG_SIZE),
-        cipher_length=(last - first) * (segment_size + TAG_SIZE) + last_plain + TAG_SIZE,
+        cipher_offset=HEADER_SIZE + first * (segment_size + tag),
+        cipher_length=(last - first) * (segment_size + tag) + last_plain + tag,
         first_segment=first,
         skip=start - first * segment_size,
         length=end_inclusive - start + 1,
@@ -314,8 +354,11 @@ class ExtentDecryptor:
     __slots__ = (
         "_aead",
         "_header",
+        "_inner",
         "_last",
         "_last_sealed",
+        "_tag",
+        "layers",
         "plain_size",
         "segment_count",
         "segment_size",
@@ -336,8 +379,11 @@ class ExtentDecryptor:
         magic, version, seg, uid, index, salt = _HEADER.unpack(header)
         if magic != MAGIC:
             raise IntegrityError("not a sealbox extent (bad magic)")
-        if version != VERSION:
+        layers = key_layers(bytes(data_key))
+        if version not in (VERSION, dsse.VERSION):
             raise IntegrityError(f"unsupported extent format version {version}")
+        if (version == dsse.VERSION) != (layers == 2):
+            raise IntegrityError(f"extent format version {version} does not match a {layers}-layer data key")
         if not 1 <= seg <= MAX_SEGMENT_SIZE:
             raise IntegrityError(f"invalid segment size {seg} in extent header")
         if not hmac.compare_digest(uid, bytes(object_uid)):
@@ -347,35 +393,48 @@ class ExtentDecryptor:
         if plain_size < 0:
             raise ValueError("plain_size must be >= 0")
         self._header = header
-        self._aead = _reading_aead(bytes(data_key), salt)
+        self._aead = _reading_aead(bytes(data_key[:_DATA_KEY_SIZE]), salt)
+        self._inner = dsse.reading_inner_aead(bytes(data_key[_DATA_KEY_SIZE:]), salt) if layers == 2 else None
+        self.layers: int = layers
+        self._tag = TAG_SIZE * layers
         self.segment_size: int = seg
         self.plain_size: int = plain_size
         self.segment_count: int = segment_count(plain_size, seg)
         self._last = self.segment_count - 1
-        self._last_sealed = plain_size - self._last * seg + TAG_SIZE
+        self._last_sealed = plain_size - self._last * seg + self._tag
 
     @property
     def ciphertext_size(self) -> int:
         """Expected size of the whole extent file."""
-        return ciphertext_size(self.plain_size, self.segment_size)
+        return ciphertext_size(self.plain_size, self.segment_size, self.layers)
+
+    @property
+    def tag_bytes(self) -> int:
+        """Bytes of authentication tags per stored segment (16 per layer)."""
+        return self._tag
 
     def plan_range(self, start: int, end_inclusive: int) -> RangePlan:
-        return plan_range(self.plain_size, start, end_inclusive, self.segment_size)
+        return plan_range(self.plain_size, start, end_inclusive, self.segment_size, self.layers)
 
     def _open(self, index: int, sealed: Buffer) -> bytes:
         final = index == self._last
+        nonce, aad = _NONCE.pack(index, 0), self._header + _AAD_TAIL.pack(index, final)
         try:
-            return self._aead.decrypt(
-                _NONCE.pack(index, 0), sealed, self._header + _AAD_TAIL.pack(index, final)
-            )
+            plain = self._aead.decrypt(nonce, sealed, aad)
         except InvalidTag:
             raise IntegrityError(f"segment {index} failed authentication") from None
+        if self._inner is None:
+            return plain
+        try:
+            return dsse.open_inner(self._inner, nonce, plain, aad)
+        except InvalidTag:
+            raise IntegrityError(f"segment {index} failed authentication in the second layer") from None
 
     def decrypt_segment(self, index: int, sealed: Buffer) -> bytes:
         """Plaintext of segment ``index`` (its final flag is derived from ``plain_size``)."""
         if not 0 <= index <= self._last:
             raise IntegrityError(f"segment {index} is beyond the final segment {self._last}")
-        expected = self.segment_size + TAG_SIZE if index < self._last else self._last_sealed
+        expected = self.segment_size + self._tag if index < self._last else self._last_sealed
         if len(sealed) != expected:
             raise IntegrityError(f"segment {index} is {len(sealed)} bytes, expected {expected}")
         return self._open(index, sealed)
@@ -383,8 +442,8 @@ class ExtentDecryptor:
     def plain_length(self, sealed_length: int) -> int:
         """How many plaintext bytes ``decrypt_run`` makes of ``sealed_length`` bytes of whole segments
         (an upper bound when the run is malformed, which ``decrypt_run`` then rejects)."""
-        full = self.segment_size + TAG_SIZE
-        return sealed_length - TAG_SIZE * -(-sealed_length // full)
+        full = self.segment_size + self._tag
+        return sealed_length - self._tag * -(-sealed_length // full)
 
     def decrypt_run(
         self, first_index: int, sealed: Buffer, out: bytearray | None = None
@@ -402,7 +461,8 @@ class ExtentDecryptor:
         if first_index < 0:
             raise IntegrityError(f"negative segment index {first_index}")
         seg = self.segment_size
-        full = seg + TAG_SIZE
+        tag = self._tag
+        full = seg + tag
         last = self._last
         # Lay out the run first (cheap integer work), then decrypt.
         if first_index > last:
@@ -412,7 +472,7 @@ class ExtentDecryptor:
         if rest == 0:
             count, plain_len = count_full, count_full * seg
         elif first_index + count_full == last and rest == self._last_sealed:
-            count, plain_len = count_full + 1, count_full * seg + rest - TAG_SIZE
+            count, plain_len = count_full + 1, count_full * seg + rest - tag
         elif first_index + count_full == last and rest > self._last_sealed:
             raise IntegrityError("data extends past the final segment")
         else:
@@ -424,6 +484,15 @@ class ExtentDecryptor:
         # Without ``out``, a fresh buffer handed out as is: the caller (often the socket's write
         # buffer) may keep it as long as it likes.
         buf = bytearray(plain_len) if out is None else out
+        if self._inner is not None:
+            # Two layers (DSSE): segment by segment through _open (the fast path is for one layer).
+            pos = out_pos = 0
+            for index in range(first_index, first_index + count):
+                size = full if index < last else self._last_sealed
+                buf[out_pos : out_pos + size - tag] = self._open(index, mv[pos : pos + size])
+                pos += size
+                out_pos += size - tag
+            return buf if len(buf) == plain_len else memoryview(buf)[:plain_len]
         view = memoryview(buf)
         decrypt_into = self._aead.decrypt_into
         header = self._header

@@ -22,6 +22,7 @@ from sealbox.core.errors import ErrorCode, ErrorFacts, SealboxError
 from sealbox.core.types import Buffer
 from sealbox.http import cors
 from sealbox.http.auth import authenticate
+from sealbox.http import kms_api
 from sealbox.http.errors import error_xml, status_of
 from sealbox.http.exchange import Exchange, HeaderError, Refusal, Reply
 from sealbox.http.handlers import HANDLERS, Services
@@ -60,7 +61,11 @@ class S3App:
                           request_id=ids.hex_id(8).upper(), tls_version=exchange.tls_version)
         origin = request.headers.get("origin")  # the whole cost of CORS for a request without one
         try:
-            response = await self._handle(request)
+            if kms_api.is_kms_request(request.method, request.raw_path, request.headers):
+                # The AWS KMS API on the S3 port (JSON, its own signature scope and errors; never raises).
+                response = await kms_api.handle(self.services, request)
+            else:
+                response = await self._handle(request)
         except SealboxError as exc:
             response = self._error(request, exc)
         except IntegrityFailure as exc:

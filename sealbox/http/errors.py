@@ -96,6 +96,9 @@ ERRORS: dict[ErrorCode, tuple[int, str]] = {
     E.INVALID_CHUNK_SIZE: (403, "Only the last chunk is allowed to have a size less than 8192 bytes"),
     E.SLOW_DOWN: (503, "Please reduce your request rate."),
     E.EXPECTATION_FAILED: (417, "The expectation given in the Expect header cannot be met."),
+    E.KMS_DISABLED: (400, "The KMS key is disabled."),
+    E.KMS_NOT_FOUND: (400, "Invalid keyId"),
+    E.KMS_INVALID_STATE: (400, "The KMS key is not in a valid state for this request."),
 }
 
 _missing = set(ErrorCode) - set(ERRORS)

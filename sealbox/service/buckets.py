@@ -12,6 +12,7 @@ from sealbox.core.types import SSE_AES256, Bucket, Extent, Versioning
 from sealbox.service.access import authorize, require_principal
 from sealbox.service.acl import ObjectAclLoader
 from sealbox.service.identity import ROOT, Principal, canonical_id
+from sealbox.service.kms_sse import KMS_MODES, kms_info
 from sealbox.service.policy import parse_policy
 from sealbox.service.policy_conditions import EXISTING_TAG_ACTIONS, ExtraValues, existing_tag_values, \
     mentions_existing_tags
@@ -83,7 +84,9 @@ class BucketService:
         upload = self._meta.get_upload(upload_id)
         if upload is None or upload.bucket != ctx.bucket or upload.key != ctx.key:
             return None
-        return {"s3:x-amz-server-side-encryption": upload.sse}
+        info = kms_info(upload.sealed_key)
+        return {"s3:x-amz-server-side-encryption": upload.sse,
+                "s3:x-amz-server-side-encryption-aws-kms-key-id": info.key_arn if info else None}
 
     def existing(self, principal: Principal, name: str) -> Bucket:
         """The bucket if it exists, for operations that authorize per key afterwards (DeleteObjects)."""
@@ -197,9 +200,11 @@ class BucketService:
         return None
 
     def set_encryption(self, principal: Principal, name: str, sse: str | None,
-                       bucket_key_enabled: bool = False) -> None:
+                       bucket_key_enabled: bool = False, kms_key_id: str | None = None) -> None:
+        """Default encryption: AES256 (SSE-S3), aws:kms (SSE-KMS; ``kms_key_id`` None: aws/s3) or
+        aws:kms:dsse, with S3 Bucket Keys for SSE-KMS when ``bucket_key_enabled``."""
         self.get(principal, name, "s3:PutEncryptionConfiguration")
-        if sse is not None and sse != SSE_AES256:
+        if sse is not None and sse != SSE_AES256 and sse not in KMS_MODES:
             raise SealboxError(ErrorCode.INVALID_ARGUMENT, "The encryption method specified is not supported",
                                ArgumentName="SSEAlgorithm", ArgumentValue=sse)
-        self._meta.set_bucket_encryption(name, sse, bucket_key_enabled)
+        self._meta.set_bucket_encryption(name, sse, bucket_key_enabled, kms_key_id if sse in KMS_MODES else None)

@@ -34,6 +34,7 @@ from sealbox.service.acl import AclRequest
 from sealbox.core.types import Body, Buffer, ObjectLock, ObjectVersion
 from sealbox.service.conditions import Conditions, check_conditions
 from sealbox.service.identity import Principal
+from sealbox.service.kms_sse import KmsRequest
 from sealbox.service.objects import ObjectService, WriteParams, check_sse_value
 from sealbox.service.pipeline import EncryptionTarget, PayloadChecks, write_extent
 from sealbox.service.policy_conditions import request_tag_values
@@ -58,6 +59,7 @@ class CopyParams:
     tags: dict[str, str] | None = None  # x-amz-tagging: the copy's tags when REPLACE
     if_none_match_star: bool = False  # If-None-Match: * (on the destination)
     if_match: str | None = None  # If-Match (on the destination), without quotes
+    kms: KmsRequest | None = None  # SSE-KMS key, context, bucket key of the copy (the source's are not copied)
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,7 @@ def _refuse_noop_self_copy(source: ObjectVersion, dst_bucket: str, dst_key: str,
     changes = (
         params.metadata_directive == "REPLACE",
         params.sse is not None,
+        params.kms is not None,
         sse != source.sse,
         params.storage_class is not None and params.storage_class != source.storage_class,
     )
@@ -183,13 +186,16 @@ async def copy_object(objects: ObjectService, principal: Principal, src_bucket: 
     check_tagging_directive(params.tagging_directive)
     check_sse_value(params.sse)
     algorithm = check_checksum_algorithm(params.checksum_algorithm)
+    requested = WriteParams(sse=params.sse, kms=params.kms)
     replace_tags = params.tagging_directive == "REPLACE"
     destination = objects.buckets.get(principal, dst_bucket, "s3:PutObject", dst_key,
-                                      extra=request_tag_values(params.tags if replace_tags else None))
+                                      extra={**request_tag_values(params.tags if replace_tags else None),
+                                             **objects.kms_conditions(requested)})
     validate_key(dst_key)
     condition = objects.write_condition(destination.name, dst_key, WriteParams(
         if_none_match_star=params.if_none_match_star, if_match=params.if_match))
     sse = objects.effective_sse(destination, params.sse)
+    kms = objects.kms_choice(destination, sse, requested)
     read = open_source(objects, principal, src_bucket, src_key, src_version_id, params.conditions)
     try:
         source = read.version
@@ -201,7 +207,7 @@ async def copy_object(objects: ObjectService, principal: Principal, src_bucket: 
                                     lock=object_lock.for_write(destination, params.lock))
         validate_user_metadata(write.user_meta)
         access = permissions.for_write(objects.buckets, destination, principal, dst_key, params.acl)
-        uid, sealed, data_key = objects.encryption_for(destination.name, dst_key, sse)
+        uid, sealed, data_key = await objects.encryption(principal, destination.name, dst_key, sse, kms)
         await objects.store_acl(uid, access.acl)
         target = EncryptionTarget(data_key, uid, 0) if data_key else None
         algorithms = (algorithm,) if algorithm else tuple(sorted(source.checksums))
@@ -210,5 +216,6 @@ async def copy_object(objects: ObjectService, principal: Principal, src_bucket: 
     finally:
         await read.stream.aclose()
     version = objects.new_version(destination.name, dst_key, principal, uid, written, write, sse, sealed,
-                                  access.owner)
+                                  access.owner,
+                                  data_key=data_key)
     return CopyResult(await objects.commit(writer, version, condition), source)

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sealbox.config import Settings, env_default
+from sealbox.crypto import kms_format
 from sealbox.crypto.errors import CryptoError, KeyFileError
 from sealbox.crypto.keyring import Keyring, keyring_from_env, load_keyring, save_keyring
 from sealbox.service.sealing import FixedKeySource, Sealer
@@ -124,9 +125,16 @@ def verify_keys(meta: MetaStore, keyring: Keyring, where: str) -> None:
                                 " under it (wrong key material for this id?); refusing to start") from None
 
 
+def _material_context(ref: str) -> bytes:
+    key_id, _, version = ref.rpartition("/")
+    return kms_format.material_context(key_id, int(version))
+
+
 def open_row(sealer: Sealer, row: SealedRow) -> None:
     if row.kind == "credential":
         sealer.open_secret(row.key, row.sealed)
+    elif row.kind == "kms-key":
+        sealer.open_value(row.sealed, _material_context(row.key))
     else:
         sealer.open_data_key(row.bucket, row.key, row.object_uid, row.sealed)
 
@@ -134,6 +142,8 @@ def open_row(sealer: Sealer, row: SealedRow) -> None:
 def reseal_row(sealer: Sealer, row: SealedRow) -> str:
     if row.kind == "credential":
         return sealer.reseal_secret(row.key, row.sealed)
+    if row.kind == "kms-key":
+        return sealer.reseal_value(row.sealed, _material_context(row.key))
     return sealer.reseal_data_key(row.bucket, row.key, row.object_uid, row.sealed)
 
 

@@ -25,13 +25,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sealbox.core.errors import SealboxError
 from sealbox.core.types import ObjectMetadata
 from sealbox.crypto import envelope
 from sealbox.crypto import metadata as fmt
 from sealbox.crypto.errors import CryptoError
 from sealbox.service.pipeline import IntegrityFailure
 from sealbox.service.sealing import Sealer
-from sealbox.storage.meta.base import METADATA_KINDS, MetadataOwner, MetaStore
+from sealbox.storage.meta.base import METADATA_KINDS, MetadataOwner, MetadataUnavailable, MetaStore
 
 log = logging.getLogger("sealbox.metadata")
 
@@ -75,7 +76,10 @@ class MetadataSealer:
         cached = self._opened.get((blob, _identity(owner)))
         if cached is not None:
             return cached
-        data_key, aad = self._key_and_aad(owner)
+        try:
+            data_key, aad = self._key_and_aad(owner)
+        except SealboxError as exc:  # SSE-KMS: the key service refuses the key now (disabled, deleted)
+            raise MetadataUnavailable(f"{exc.code.value}: {exc.message}") from exc
         try:
             fields = fmt.open_metadata(data_key, blob, aad)
         except CryptoError as exc:

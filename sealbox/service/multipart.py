@@ -140,14 +140,16 @@ def _checksum_type(algorithm: str | None, requested: str | None) -> str | None:
 async def create_upload(objects: ObjectService, principal: Principal, bucket_name: str, key: str,
                         params: UploadParams) -> Upload:
     bucket = objects.buckets.get(principal, bucket_name, "s3:PutObject", key,
-                                 extra=request_tag_values(params.write.tags))
+                                 extra={**request_tag_values(params.write.tags),
+                                        **objects.kms_conditions(params.write)})
     validate_key(key)
     validate_user_metadata(params.write.user_meta)
     algorithm = check_checksum_algorithm(params.checksum_algorithm)
     checksum_type = _checksum_type(algorithm, params.checksum_type)
     sse = objects.effective_sse(bucket, params.write.sse)
+    kms = objects.kms_choice(bucket, sse, params.write)
     access = permissions.for_write(objects.buckets, bucket, principal, key, params.write.acl)
-    uid, sealed, _ = objects.encryption_for(bucket.name, key, sse)  # the data key is reopened per part
+    uid, sealed, _ = await objects.encryption(principal, bucket.name, key, sse, kms)  # reopened per part
     await objects.store_acl(uid, access.acl)  # the completed object keeps this uid, and so this ACL
     upload = Upload(upload_id=secrets.token_urlsafe(48), bucket=bucket.name, key=key, object_uid=uid,
                     initiated=time.time(), owner=access.owner, content_headers=dict(params.write.content_headers),
@@ -195,6 +197,8 @@ def _encryption_target(objects: ObjectService, upload: Upload, part_number: int)
         raise IntegrityFailure(f"upload {upload.upload_id} is marked encrypted but has no key")
     try:
         data_key = objects.sealer.open_data_key(upload.bucket, upload.key, upload.object_uid, upload.sealed_key)
+    except SealboxError:
+        raise  # the key service refused (SSE-KMS), not damaged data
     except Exception as exc:
         raise IntegrityFailure(f"data key of upload {upload.upload_id} does not open: {exc}") from exc
     return EncryptionTarget(data_key, upload.object_uid, part_number)
@@ -204,7 +208,8 @@ async def _store_part(objects: ObjectService, upload: Upload, part_number: int, 
     """Stream (and encrypt) one part into its own file, then record it; the part it replaces is deleted."""
     target = _encryption_target(objects, upload, part_number)
     written, writer = await write_extent(objects.blobs, objects.pool, payload, target, commit=False)
-    part = Part(part_number, Extent(writer.blob_id, written.extent.size, part_number), written.md5.hex(),
+    etag = objects.etag(upload.sse, target.data_key if target else None, written.md5)
+    part = Part(part_number, Extent(writer.blob_id, written.extent.size, part_number), etag,
                 {a: b64(d) for a, d in written.checksums.items()}, time.time())
     superseded = await objects.run(_record_part_blocking, objects, writer, upload.upload_id, part)
     if superseded:

@@ -41,6 +41,7 @@ from sealbox.service.buckets import BucketService
 from sealbox.service.conditions import NO_CONDITIONS, ByteRange, Conditions, check_conditions
 from sealbox.service.identity import Principal
 from sealbox.service.policy_conditions import request_tag_values
+from sealbox.service.kms_sse import KMS_CONDITION, KMS_MODES, KmsChoice, KmsEncryption, KmsRequest, etag_of
 from sealbox.service.pipeline import (
     ON_LOOP_LIMIT,
     EncryptionTarget,
@@ -77,6 +78,7 @@ class WriteParams:
     tags: dict[str, str] | None = None  # x-amz-tagging (validated); None: the request sets no tags
     acl: AclRequest | None = None  # x-amz-acl / x-amz-grant-* (the POST form's acl field)
     lock: ObjectLock | None = None  # x-amz-object-lock-* as requested; the bucket's default otherwise
+    kms: KmsRequest | None = None  # the SSE-KMS headers, when sent
 
 
 def new_version_id() -> str:
@@ -91,8 +93,8 @@ def check_version_id(version_id: str | None) -> str | None:
 
 
 def check_sse_value(value: str | None) -> str | None:
-    """The spec's rule: AES256 is the one supported value; anything else is refused before writing."""
-    if value is None or value == SSE_AES256:
+    """AES256 (SSE-S3), aws:kms (SSE-KMS) and aws:kms:dsse (DSSE-KMS); anything else is refused before writing."""
+    if value is None or value == SSE_AES256 or value in KMS_MODES:
         return value
     raise SealboxError(ErrorCode.INVALID_ARGUMENT, "The encryption method specified is not supported",
                        ArgumentName="x-amz-server-side-encryption", ArgumentValue=value)
@@ -129,12 +131,13 @@ class ObjectRead:
 
 class ObjectService:
     def __init__(self, meta: MetaStore, blobs: BlobStore, sealer: Sealer, buckets: BucketService,
-                 pool: Executor) -> None:
+                 pool: Executor, kms: KmsEncryption | None = None) -> None:
         self.meta = meta
         self.blobs = blobs
         self.sealer = sealer
         self.buckets = buckets
         self.pool = pool
+        self.kms = kms  # SSE-KMS (None: refused)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Blocking storage work (fsync, SQLite commits) runs in the worker pool."""
@@ -148,28 +151,59 @@ class ObjectService:
         rule = self.buckets.default_encryption(bucket)
         return rule[0] if rule else None
 
-    def encryption_for(self, bucket: str, key: str, sse: str | None) -> tuple[bytes, str | None, bytes | None]:
-        """A new object uid, and for SSE a fresh data key with its sealed form."""
+    def kms_choice(self, bucket: Bucket, sse: str | None, params: WriteParams) -> KmsChoice | None:
+        """The SSE-KMS key, context and bucket-key use of a write whose encryption is ``sse``."""
+        if sse not in KMS_MODES:
+            return None
+        if self.kms is None:
+            raise SealboxError(ErrorCode.NOT_IMPLEMENTED, "SSE-KMS is not configured on this server")
+        return self.kms.choose(bucket, sse, params.kms, params.sse is not None)
+
+    def kms_conditions(self, params: WriteParams) -> dict[str, str | None]:
+        """Bucket-policy condition values of a write's SSE-KMS key: the key ARN, whichever form was sent."""
+        if self.kms is None or params.kms is None or params.kms.key_id is None:
+            return {}
+        return {KMS_CONDITION: self.kms.condition_key(params.kms.key_id)}
+
+    def encryption_for(self, bucket: str, key: str, sse: str | None, kms: KmsChoice | None = None,
+                       principal: Principal | None = None) -> tuple[bytes, str | None, bytes | None]:
+        """A new object uid, and for SSE a fresh data key with its sealed form (SSE-KMS: its key record)."""
         uid = Sealer.new_object_uid()
         if not sse:
             return uid, None, None
+        if kms is not None:
+            assert self.kms is not None and principal is not None
+            from sealbox.crypto.envelope import object_context
+
+            data_key, record = self.kms.seal_new(principal, kms, bucket, key, object_context(bucket, key, uid))
+            return uid, record, data_key
         data_key, sealed = self.sealer.new_data_key(bucket, key, uid)
         return uid, sealed, data_key
 
+    async def encryption(self, principal: Principal, bucket: str, key: str, sse: str | None,
+                         kms: KmsChoice | None) -> tuple[bytes, str | None, bytes | None]:
+        """``encryption_for``, in a worker thread when the key service is a remote one."""
+        if kms is not None and self.kms is not None and self.kms.backend.blocking:
+            return await self.run(self.encryption_for, bucket, key, sse, kms, principal)
+        return self.encryption_for(bucket, key, sse, kms, principal)
+
     async def put(self, principal: Principal, bucket_name: str, key: str, payload: Payload,
                   params: WriteParams) -> ObjectVersion:
-        bucket = self.buckets.get(principal, bucket_name, "s3:PutObject", key, extra=request_tag_values(params.tags))
+        bucket = self.buckets.get(principal, bucket_name, "s3:PutObject", key,
+                                  extra={**request_tag_values(params.tags), **self.kms_conditions(params)})
         validate_key(key)
         validate_user_metadata(params.user_meta)
         condition = self.write_condition(bucket.name, key, params)
         access = permissions.for_write(self.buckets, bucket, principal, key, params.acl)
         sse = self.effective_sse(bucket, params.sse)
         params = dataclasses.replace(params, lock=object_lock.for_write(bucket, params.lock))
-        uid, sealed, data_key = self.encryption_for(bucket.name, key, sse)
+        kms = self.kms_choice(bucket, sse, params)
+        uid, sealed, data_key = await self.encryption(principal, bucket.name, key, sse, kms)
         await self.store_acl(uid, access.acl)
         target = EncryptionTarget(data_key, uid, 0) if data_key else None
         written, writer = await write_extent(self.blobs, self.pool, payload, target, commit=False, inline=True)
-        version = self.new_version(bucket.name, key, principal, uid, written, params, sse, sealed, access.owner)
+        version = self.new_version(bucket.name, key, principal, uid, written, params, sse, sealed, access.owner,
+                                   data_key=data_key)
         return await self.commit(writer, version, condition)
 
     def write_condition(self, bucket: str, key: str, params: WriteParams) -> WriteCondition | None:
@@ -187,14 +221,21 @@ class ObjectService:
         if acl is not None:
             await self.run(self.meta.set_object_acl, uid, acl)
 
+    @staticmethod
+    def etag(sse: str | None, data_key: bytes | None, md5: bytes) -> str:
+        """The plaintext MD5, except for SSE-KMS (as on AWS): a keyed digest of it (``kms_sse.etag_of``)."""
+        if sse in KMS_MODES and data_key is not None:
+            return etag_of(data_key, md5)
+        return md5.hex()
+
     def new_version(self, bucket: str, key: str, principal: Principal, uid: bytes, written: WrittenExtent,
                     params: WriteParams, sse: str | None, sealed: str | None,
-                    owner: str | None = None) -> ObjectVersion:
+                    owner: str | None = None, *, data_key: bytes | None = None) -> ObjectVersion:
         from sealbox.core.checksums import b64
 
         return ObjectVersion(
             bucket=bucket, key=key, version_id=new_version_id(), object_uid=uid, size=written.extent.size,
-            etag=written.md5.hex(), last_modified=time.time(), owner=owner or principal.name,
+            etag=self.etag(sse, data_key, written.md5), last_modified=time.time(), owner=owner or principal.name,
             content_headers=params.content_headers, user_meta=params.user_meta,
             checksums={a: b64(d) for a, d in written.checksums.items()},
             checksum_type="FULL_OBJECT" if written.checksums else None, sse=sse, sealed_key=sealed,
@@ -304,6 +345,8 @@ class ObjectService:
         fresh = False
         for attempt in range(OPEN_ATTEMPTS):
             bucket, version = self.lookup_in(principal, bucket_name, key, version_id, action, fresh=fresh)
+            if version.sse in KMS_MODES:
+                version = self._kms_usable(principal, version, body)
             start, length, partial = span(version)
             if not body:
                 return ObjectRead(bucket, version, partial, start, length)
@@ -319,6 +362,22 @@ class ObjectService:
                                            f" {version.version_id}) is missing: {exc}") from exc
                 fresh = True
         raise AssertionError("unreachable")
+
+    def _kms_usable(self, principal: Principal, version: ObjectVersion, body: bool) -> ObjectVersion:
+        """An SSE-KMS version a GET or HEAD may answer with: the caller may decrypt under its key (for a
+        body), and the key is usable now, checked on every read (HEAD too: the object's metadata is
+        sealed under its data key), so a disabled key refuses on every worker at once. A version read
+        while its key was refused (metadata unopened) is read again once the key opens."""
+        if self.kms is None or not version.sealed_key:
+            return version
+        if body:
+            self.kms.authorize_read(principal, version.sealed_key, version.bucket, version.key)
+        self._data_key(version)  # SealboxError KMS.DisabledException etc. when the key refuses
+        if version.sealed_meta is not None:  # its key was refused when the row was read, usable now
+            again = self.meta.get_version(version.bucket, version.key, version.version_id, fresh=True)
+            if again is not None and again.sealed_meta is None:
+                return again
+        return version
 
     @staticmethod
     def names_null_version(bucket: Bucket) -> bool:
@@ -364,6 +423,8 @@ class ObjectService:
             raise IntegrityFailure(f"{version.bucket}/{version.key} is marked encrypted but has no key")
         try:
             return self.sealer.open_data_key(version.bucket, version.key, version.object_uid, version.sealed_key)
+        except SealboxError:
+            raise  # the key service refused (SSE-KMS: KMS.DisabledException…), not damaged data
         except Exception as exc:
             raise IntegrityFailure(f"data key of {version.bucket}/{version.key} does not open: {exc}") from exc
 

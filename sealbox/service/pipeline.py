@@ -259,7 +259,7 @@ class ExtentReader:
 
     def _check_size(self, data_key: bytes | None) -> None:
         on_disk = self.part.blob.size
-        want = aead.ciphertext_size(self.part.extent.size) if data_key is not None else self.part.extent.size
+        want = _stored_size(self.part.extent, data_key)
         if on_disk != want:
             raise IntegrityFailure(f"blob {self.part.extent.blob_id} is {on_disk} bytes, expected {want}")
 
@@ -279,7 +279,7 @@ class ExtentReader:
         if self.decryptor is None:
             data = self._stored(start, want, resident_only)
         else:
-            plan = aead.plan_range(self.part.extent.size, start, start + want - 1, self.decryptor.segment_size)
+            plan = self.decryptor.plan_range(start, start + want - 1)
             data = self._stored(plan.cipher_offset, plan.cipher_length, resident_only)
         self.pos = start + want
         return _Raw(data, plan, want)
@@ -306,7 +306,10 @@ class ExtentReader:
 
 
 def _stored_size(extent: Extent, data_key: bytes | None) -> int:
-    return aead.ciphertext_size(extent.size) if data_key is not None else extent.size
+    """Stored bytes of an extent: plaintext, or ciphertext of one layer (or two: a DSSE data key)."""
+    if data_key is None:
+        return extent.size
+    return aead.ciphertext_size(extent.size, layers=aead.key_layers(data_key))
 
 
 def read_whole(blobs: BlobStore, extent: Extent, data_key: bytes | None, object_uid: bytes,

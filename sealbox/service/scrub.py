@@ -10,6 +10,9 @@ while the server keeps writing):
   every extent authenticates — including an empty extent's single empty final segment; the sealed
   ETag, checksums and metadata open under the data key (else a ``metadata`` problem, and the checks
   below that need them are skipped: the data itself is still authenticated);
+- SSE-KMS: a version whose KMS key was deleted is a ``kms-key-gone`` problem (crypto-shredded: its
+  data can never be read again); one whose key is disabled or pending deletion is counted as
+  ``kms_unavailable`` and only its files are checked;
 - the plaintext MD5 equals the ETag (single-part), or the part MD5s combine to the ``<md5>-N``
   multipart ETag when each extent is one part; FULL_OBJECT checksums match the plaintext;
 - the extent sizes add up to the version's size.
@@ -31,7 +34,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from sealbox.core.checksums import Checksum, b64, new_checksum
+from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.types import Buffer, Extent, ObjectVersion
+from sealbox.crypto import dsse, kms_format
 from sealbox.crypto import stream as aead
 from sealbox.crypto.errors import CryptoError
 from sealbox.service.metadata import MetadataSealer
@@ -82,6 +87,7 @@ class ScrubReport:
     bytes_verified: int = 0  # plaintext bytes read (and for SSE authenticated)
     blob_files: int = 0
     unverifiable: int = 0  # checks the metadata gives too little to run (e.g. COMPOSITE checksums)
+    kms_unavailable: int = 0  # SSE-KMS versions whose KMS key is disabled or pending deletion: not checked now
     in_flight: int = 0  # unreferenced files younger than the grace period
     skipped_concurrent: int = 0  # rows changed by the server while being checked
     problems: list[Problem] = field(default_factory=list)
@@ -101,13 +107,15 @@ class ScrubReport:
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.counts().items())) or "none"
         return (f"scrub: {self.versions} versions ({self.delete_markers} delete markers), {self.extents} extents,"
                 f" {self.parts} pending parts, {self.bytes_verified} bytes verified, {self.blob_files} blob files,"
-                f" {self.in_flight} in flight, {self.unverifiable} checks not applicable"
+                f" {self.in_flight} in flight, {self.unverifiable} checks not applicable,"
+                f" {self.kms_unavailable} under a disabled KMS key"
                 f" in {self.seconds:.1f}s; problems: {len(self.problems)} ({kinds})")
 
     def as_dict(self) -> dict[str, object]:
         return {"versions": self.versions, "delete_markers": self.delete_markers, "extents": self.extents,
                 "parts": self.parts, "bytes_verified": self.bytes_verified, "blob_files": self.blob_files,
-                "unverifiable": self.unverifiable, "in_flight": self.in_flight,
+                "unverifiable": self.unverifiable, "kms_unavailable": self.kms_unavailable,
+                "in_flight": self.in_flight,
                 "skipped_concurrent": self.skipped_concurrent, "seconds": round(self.seconds, 3),
                 "ok": self.ok, "problems": [p.as_dict() for p in self.problems]}
 
@@ -196,10 +204,10 @@ def _sealed_runs(f: BlobHandle, extent: Extent, data_key: bytes, object_uid: byt
                             f" for {extent.size} plaintext bytes")
     seg, count = dec.segment_size, dec.segment_count
     per_run = max(1, READ_BUFFER // seg)
-    full = seg + aead.TAG_SIZE
+    full = seg + dec.tag_bytes
     for first in range(0, count, per_run):
         last = min(first + per_run, count) - 1
-        length = (last - first) * full + (extent.size - last * seg + aead.TAG_SIZE if last == count - 1 else full)
+        length = (last - first) * full + (extent.size - last * seg + dec.tag_bytes if last == count - 1 else full)
         sealed = _read_exact(f, aead.HEADER_SIZE + first * full, length)
         try:
             yield dec.decrypt_run(first, sealed)
@@ -260,7 +268,16 @@ class Scrubber:
 
         if sum(e.size for e in v.extents) != v.size:
             problem("size-mismatch", f"extents hold {sum(e.size for e in v.extents)} bytes, version says {v.size}")
-        data_key = self._data_key(v, problem)
+        try:
+            data_key = self._data_key(v, problem)
+        except SealboxError as exc:  # SSE-KMS: the key service refused
+            if exc.code is ErrorCode.KMS_NOT_FOUND:
+                problem("kms-key-gone", f"its KMS key no longer exists, the data cannot be decrypted ever again:"
+                        f" {exc.message}")
+            else:
+                report.kms_unavailable += 1
+            self._check_files_exist(report, v, problem)
+            return
         if v.sse and data_key is None:
             self._check_files_exist(report, v, problem)
             return
@@ -288,7 +305,7 @@ class Scrubber:
             digests.end_extent()
         if not metadata_ok:
             return  # the data authenticated; there is no trustworthy ETag or checksum to compare
-        self._check_etag(report, v, digests, problem)
+        self._check_etag(report, v, digests, problem, data_key)
         if composite:
             report.unverifiable += len(v.checksums)
         for algorithm, expected in v.checksums.items():
@@ -351,12 +368,19 @@ class Scrubber:
                 problem("missing-data", f"{self._where(extent)} does not exist")
 
     def _check_etag(self, report: ScrubReport, v: ObjectVersion, digests: _Digests,
-                    problem: Callable[[str, str], None]) -> None:
+                    problem: Callable[[str, str], None], data_key: bytes | None = None) -> None:
+        # SSE-KMS ETags are keyed digests of the MD5s, not the MD5s (crypto.kms_format.kms_etag).
+        keyed = data_key is not None and kms_format.is_record(v.sealed_key)
+
+        def etag(md5: bytes) -> str:
+            return kms_format.kms_etag(data_key, md5) if keyed and data_key is not None else md5.hex()
+
         if v.part_count == 0:
-            if digests.md5.hexdigest() != v.etag:
+            if etag(digests.md5.digest()) != v.etag:
                 problem("etag-mismatch", f"MD5 of the stored data is {digests.md5.hexdigest()}, ETag is {v.etag}")
         elif len(v.extents) == v.part_count:
-            combined = f"{hashlib.md5(b''.join(digests.part_md5s)).hexdigest()}-{v.part_count}"
+            parts = b"".join(bytes.fromhex(etag(md5)) for md5 in digests.part_md5s)
+            combined = f"{hashlib.md5(parts).hexdigest()}-{v.part_count}"
             if combined != v.etag:
                 problem("etag-mismatch", f"part MD5s combine to {combined}, ETag is {v.etag}")
         else:
@@ -402,7 +426,8 @@ class Scrubber:
         segment_size = int.from_bytes(header[4:8], "big")
         if not 1 <= segment_size <= aead.MAX_SEGMENT_SIZE:
             return aead.ciphertext_size(plain_size)
-        return aead.ciphertext_size(plain_size, segment_size)
+        layers = 2 if header[3] == dsse.VERSION else 1  # a DSSE-KMS part: two layers of tags
+        return aead.ciphertext_size(plain_size, segment_size, layers)
 
     # -- files nothing references ------------------------------------------------------------------
     def _blob_files(self) -> dict[str, float]:

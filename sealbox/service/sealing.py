@@ -4,6 +4,10 @@ The service never stores a data key or a credential secret unsealed: each is sea
 context that names what it belongs to (bucket, key and object uid; or the access key), so a
 sealed value copied onto another row does not open.
 
+SSE-KMS objects carry a key record instead (``crypto.kms_format``, text ``kms1:…``): the Sealer hands
+those to the key service's opener (``service.kms_sse.KmsEncryption``, set with ``attach_kms``), which
+checks the KMS key's state on every open and so is never answered from this module's cache.
+
 The keyring may change while the server runs (``sealbox keys rotate``): given a ``KeySource``, the
 Sealer seals new values under the source's current active key and, meeting a sealed value under a
 key id it does not know yet, re-reads the source once before giving up.
@@ -20,7 +24,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sealbox.core import ids
 from sealbox.core.types import ObjectVersion
-from sealbox.crypto import envelope
+from sealbox.crypto import envelope, kms_format
 from sealbox.crypto.errors import MissingMasterKey
 from sealbox.crypto.keyring import Keyring
 
@@ -50,6 +54,14 @@ class FixedKeySource:
         return self._keyring
 
 
+class KmsOpener(Protocol):
+    """Opens SSE-KMS key records (``sealbox.service.kms_sse``)."""
+
+    def open_record(self, context: bytes, sealed_text: str) -> bytes:
+        """The data key of the object ``context`` (``envelope.object_context``) names; raises if it does not open."""
+        ...
+
+
 _OPENED_KEYS = 16384  # ~200 bytes each; a working set of this many objects never unseals twice
 
 
@@ -60,6 +72,10 @@ class Sealer:
         # a hot object's GETs skip the unseal. Only keys that authenticated are cached, and a
         # re-sealed key (rotation) has new text, so it is opened afresh.
         self._opened: dict[tuple[str, bytes], bytes] = {}
+        self._kms: KmsOpener | None = None
+
+    def attach_kms(self, opener: KmsOpener) -> None:
+        self._kms = opener
 
     @property
     def keyring(self) -> Keyring:
@@ -94,6 +110,11 @@ class Sealer:
 
     def open_data_key_in(self, context: bytes, sealed_text: str) -> bytes:
         """``open_data_key`` for an identity already encoded (``envelope.object_context``)."""
+        if kms_format.is_record(sealed_text):
+            # SSE-KMS: the key service opens it, checking its key's state every time (never from _opened)
+            if self._kms is None:
+                raise MissingMasterKey("SSE-KMS (no key service configured)")
+            return self._kms.open_record(context, sealed_text)
         cached = self._opened.get((sealed_text, context))
         if cached is not None:
             return cached
@@ -117,6 +138,16 @@ class Sealer:
         raw = base64.b64decode(box_text)
         return AESGCM(data_key).decrypt(raw[:12], raw[12:], context).decode()
 
+    def seal_value(self, value: bytes, context: bytes) -> str:
+        """A 32-byte key (e.g. KMS key material) sealed under the active master key, bound to ``context``."""
+        return envelope.seal(value, self.keyring.active, context).to_text()
+
+    def open_value(self, sealed_text: str, context: bytes) -> bytes:
+        return self._unseal(envelope.SealedKey.from_text(sealed_text), context)
+
+    def reseal_value(self, sealed_text: str, context: bytes) -> str:
+        return self.seal_value(self.open_value(sealed_text, context), context)
+
     # -- rotation: the same data key, sealed again under the active master key ----------------------
     def reseal_data_key(self, bucket: str, key: str, object_uid: bytes, sealed_text: str) -> str:
         context = envelope.object_context(bucket, key, object_uid)
@@ -136,7 +167,8 @@ class Sealer:
         Called just before a version's metadata commits: a long upload sealed its data key when it
         started, and a rotation that finished since must not be left with a value under the old key.
         """
-        if not version.sealed_key or version.sealed_key.startswith(f"v1:{self.keyring.active.key_id}:"):
+        if not version.sealed_key or version.sealed_key.startswith(f"v1:{self.keyring.active.key_id}:") or \
+                kms_format.is_record(version.sealed_key):  # SSE-KMS: sealed by the key service, not a master key
             return version
         resealed = self.reseal_data_key(version.bucket, version.key, version.object_uid, version.sealed_key)
         return dataclasses.replace(version, sealed_key=resealed)

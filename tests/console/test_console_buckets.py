@@ -52,7 +52,8 @@ def test_properties_set_versioning_and_default_encryption_then_delete(page: Any,
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
 
     encryption = page.locator("section", has=page.get_by_role("heading", name="Default encryption"))
-    encryption.get_by_label("Enable — Amazon S3 key (SSE-S3)").check()
+    encryption.get_by_label("Enable", exact=True).check()
+    encryption.get_by_label("Amazon S3 key (SSE-S3)").check()
     encryption.get_by_role("button", name="Save changes").click()
     page.get_by_text("Default encryption: Amazon S3 key (SSE-S3).").wait_for()
     s3.put_object(Bucket=bucket, Key="new.txt", Body=b"n")

@@ -116,15 +116,3 @@ def test_user_metadata_is_preserved_and_disable_removes_encryption(page: Any, co
     assert "ServerSideEncryption" not in head
     assert head["Metadata"] == {"project": "sealbox", "reviewed-by": "ana"}
     assert s3.get_object(Bucket=bucket, Key="notes/plan.md")["Body"].read() == b"# plan\n"
-
-
-def test_sse_kms_is_shown_as_not_yet_available(page: Any, console: Console) -> None:
-    s3 = console.s3()
-    bucket = unique_bucket("kms")
-    s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key="a.bin", Body=b"x")
-    sign_in(page, console)
-    page.goto(console.url + f"/buckets/{bucket}/object/encryption?key=a.bin")
-    kms = page.get_by_label(re.compile("SSE-KMS"))
-    assert kms.is_disabled()
-    assert "Not yet available" in page.locator("label.choice.disabled").inner_text()

@@ -2,8 +2,11 @@
 
 Every round: client threads run PUTs (plain and SSE, 0 B to 3 MiB), DELETEs, CopyObjects and multipart
 uploads against keys each thread owns (so the expected state of a key is exact), plus versioned PUTs;
-every fourth round ``sealbox keys rotate`` re-seals the data keys meanwhile; the server's process group
-(and the rotation) is killed at a random moment; then, with the server down, ``scrub`` may find
+every fourth round ``sealbox keys rotate`` re-seals the data keys meanwhile. Writes use no encryption,
+SSE-S3, SSE-KMS (with and without a bucket key) and DSSE-KMS under one KMS key, on which other rounds
+run key operations during the load: ``sealbox kms rotate`` (a new material version), and ``sealbox kms
+disable`` then ``enable`` (a write or read refused meanwhile with KMS.DisabledException must have
+changed nothing). The server's process group (and the key operation) is killed at a random moment; then, with the server down, ``scrub`` may find
 only orphans (a blob renamed into place before its metadata commit, temp files of cut uploads), ``gc``
 removes them and a second scrub is clean; the server restarts on the same data directory and
 
@@ -37,13 +40,14 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from sealbox.app import load_master_keys
+from sealbox.app import build_key_service, load_master_keys
 from sealbox.config import Settings
 from sealbox.service.gc import Collector
 from sealbox.service.scrub import Scrubber, ScrubReport
 from sealbox.service.sealing import Sealer
 from sealbox.storage.data.local import LocalBlobStore
 from sealbox.storage.meta.sqlite import SqliteMetaStore
+from tests.kms_support import kms_client
 from tests.support import SEALBOX, Server, start_server
 
 ROUNDS = int(os.environ.get("SEALBOX_CRASH_ROUNDS", "40"))
@@ -56,6 +60,7 @@ PART = 5 * 1024 * 1024  # the minimum size of a multipart part that is not the l
 ABSENT = "absent"
 SOURCES = {"source-plain": False, "source-sealed": True}
 CLIENT_CONFIG: dict[str, Any] = {"connect_timeout": 5, "read_timeout": 60}
+KMS_REFUSED = "KMS.DisabledException"  # a write under the key while it was disabled: refused, nothing written
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,8 @@ class Model:
     unexpected: list[str] = field(default_factory=list)  # failures before the kill: bugs, not crashes
     acked: int = 0
     in_doubt: int = 0
+    kms_refused: int = 0
+    kms_key: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def learn(self, data: bytes) -> str:
@@ -123,7 +130,7 @@ class Worker:
             self.apply(BUCKET, key, ABSENT, lambda: self.s3.delete_object(Bucket=BUCKET, Key=key))
         elif roll < 0.64 and self.features.copy:
             source = self.rng.choice(list(SOURCES))
-            sse = {"ServerSideEncryption": "AES256"} if self.rng.random() < 0.5 else {}
+            sse = self.sse()
             self.apply(BUCKET, key, self.model_source(source),
                        lambda: self.s3.copy_object(Bucket=BUCKET, Key=key, CopySource={"Bucket": BUCKET, "Key": source},
                                                    **sse))
@@ -140,8 +147,12 @@ class Worker:
     def body(self) -> bytes:
         return os.urandom(self.rng.choice(SIZES))
 
-    def sse(self) -> dict[str, str]:
-        return {"ServerSideEncryption": "AES256"} if self.rng.random() < 0.5 else {}
+    def sse(self) -> dict[str, Any]:
+        kms = {"SSEKMSKeyId": self.model.kms_key}
+        return self.rng.choice([{}, {}, {"ServerSideEncryption": "AES256"}, {"ServerSideEncryption": "AES256"},
+                                {"ServerSideEncryption": "aws:kms", **kms},
+                                {"ServerSideEncryption": "aws:kms", "BucketKeyEnabled": True, **kms},
+                                {"ServerSideEncryption": "aws:kms:dsse", **kms}])
 
     def put(self, key: str) -> None:
         data, sse = self.body(), self.sse()
@@ -179,6 +190,8 @@ class Worker:
         try:
             observed = read_state(self.s3, BUCKET, key)
         except Exception as exc:  # noqa: BLE001 - after the kill every request fails
+            if _code(exc) == KMS_REFUSED:
+                return  # the key is disabled just now
             if not self.killed.is_set():
                 self.model.unexpected.append(f"GET {key}: {exc!r}")
             return
@@ -192,6 +205,9 @@ class Worker:
         try:
             request()
         except Exception as exc:  # noqa: BLE001 - after the kill every request fails
+            if _code(exc) == KMS_REFUSED:  # refused whole: the key holds what it held
+                self.model.kms_refused += 1
+                return False
             if not self.killed.is_set():
                 self.model.unexpected.append(f"{bucket}/{key}: {exc!r}")
             possible.add(outcome)
@@ -201,6 +217,10 @@ class Worker:
         possible.add(outcome)
         self.model.acked += 1
         return True
+
+
+def _code(exc: BaseException) -> str | None:
+    return str(exc.response["Error"]["Code"]) if isinstance(exc, ClientError) else None
 
 
 def read_state(s3: Any, bucket: str, key: str, version_id: str | None = None) -> str:
@@ -237,6 +257,7 @@ def probe_features(s3: Any) -> Features:
 
 def setup_store(server: Server, model: Model) -> Features:
     s3: Any = server.client()
+    model.kms_key = kms_client(server).create_key(Description="crash test")["KeyMetadata"]["KeyId"]
     s3.create_bucket(Bucket=BUCKET)
     s3.create_bucket(Bucket=VERSIONED)
     s3.put_bucket_versioning(Bucket=VERSIONED, VersioningConfiguration={"Status": "Enabled"})
@@ -258,6 +279,7 @@ def maintain_offline(data_dir: Path) -> tuple[ScrubReport, ScrubReport]:
     blobs = LocalBlobStore(data_dir)
     try:
         sealer = Sealer(load_master_keys(settings))
+        sealer.attach_kms(build_key_service(settings, sealer)[0])
         first = Scrubber(meta, blobs, sealer, grace=0).run()
         Collector(meta, blobs, grace=0).run()
         second = Scrubber(meta, blobs, sealer, grace=0).run()
@@ -296,7 +318,7 @@ def test_sigkill_during_concurrent_writes_loses_nothing_acknowledged(data_dir: P
     model = Model()
     server = start_server(data_dir, workers=2)
     features = setup_store(server, model)
-    orphans_seen = reads_checked = rotations = 0
+    orphans_seen = reads_checked = rotations = kms_ops_cut = 0
     try:
         for round_no in range(ROUNDS):
             killed = threading.Event()
@@ -305,6 +327,7 @@ def test_sigkill_during_concurrent_writes_loses_nothing_acknowledged(data_dir: P
             for t in threads:
                 t.start()
             rotator = start_rotation(data_dir) if round_no % 4 == 1 else None  # online master-key rotation
+            key_op = start_kms_operation(data_dir, model.kms_key, round_no)
             time.sleep(rng.uniform(0.05, 1.5))  # the crash lands at a random point of the load
             killed.set()
             server.stop(signal.SIGKILL)
@@ -313,6 +336,14 @@ def test_sigkill_during_concurrent_writes_loses_nothing_acknowledged(data_dir: P
                     rotations += 1
                     os.killpg(rotator.pid, signal.SIGKILL)
                 rotator.wait(timeout=30)
+            if key_op is not None:
+                if key_op.poll() is None:
+                    kms_ops_cut += 1
+                    os.killpg(key_op.pid, signal.SIGKILL)
+                key_op.wait(timeout=30)
+            # A crash between disable and enable leaves the key disabled: enable it, as an operator would.
+            subprocess.run([str(SEALBOX), "kms", "enable", model.kms_key, "--data-dir", str(data_dir)],
+                           capture_output=True, timeout=60, check=True)
             for t in threads:
                 t.join(timeout=120)
             assert not any(t.is_alive() for t in threads)
@@ -337,7 +368,8 @@ def test_sigkill_during_concurrent_writes_loses_nothing_acknowledged(data_dir: P
     assert first.ok, [p.describe() for p in first.problems]
     assert model.acked > ROUNDS  # the load really ran
     print(f"crash rounds={ROUNDS} acked={model.acked} in_doubt={model.in_doubt} orphans_collected={orphans_seen}"
-          f" reads_checked={reads_checked} rotations_cut={rotations} copy={features.copy}"
+          f" reads_checked={reads_checked} rotations_cut={rotations} kms_refused={model.kms_refused}"
+          f" kms_ops_cut={kms_ops_cut} copy={features.copy}"
           f" multipart={features.multipart}")
 
 
@@ -345,6 +377,20 @@ def start_rotation(data_dir: Path) -> subprocess.Popen[bytes]:
     """``sealbox keys rotate`` in small batches, so that the crash can cut it half way."""
     return subprocess.Popen([str(SEALBOX), "keys", "rotate", "--data-dir", str(data_dir), "--batch", "1",
                              "--pause", "0.02"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def start_kms_operation(data_dir: Path, key: str, round_no: int) -> subprocess.Popen[bytes] | None:
+    """A KMS key operation during the load: a rotation (at most 9: AWS allows 10 on demand), or a
+    disable followed by an enable, each a ``sealbox kms`` process the crash may cut."""
+    kms = f"{SEALBOX} kms {{}} {key} --data-dir {data_dir}"
+    if round_no % 4 == 2 and round_no < 36:
+        script = kms.format("rotate")
+    elif round_no % 4 == 3:
+        script = f"sleep 0.1; {kms.format('disable')}; sleep 0.15; {kms.format('enable')}"
+    else:
+        return None
+    return subprocess.Popen(["sh", "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
 
 

@@ -73,8 +73,8 @@ def test_s3api_error_is_reported(server: Server, bucket: str) -> None:
     result = aws(server, "s3api", "head-object", "--bucket", bucket, "--key", "missing", check=False)
     assert result.returncode != 0 and "404" in result.stderr
     result = aws(server, "s3api", "put-object", "--bucket", bucket, "--key", "k", "--server-side-encryption",
-                 "aws:kms", check=False)
-    assert result.returncode != 0 and "InvalidArgument" in result.stderr
+                 "aws:kms", "--ssekms-key-id", "alias/no-such-key", check=False)
+    assert result.returncode != 0 and "KMS.NotFoundException" in result.stderr
 
 
 def test_s3_sync(server: Server, bucket: str, tmp_path: Path) -> None:

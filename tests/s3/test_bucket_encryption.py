@@ -12,8 +12,8 @@ AWS behaviour (API reference for the three operations; captures of AWS's answers
 - an unset configuration is 404 ServerSideEncryptionConfigurationNotFoundError (the pre-2023 answer,
   which sealbox keeps in spec mode); a server started with ``--default-encryption AES256`` answers
   with the AES256 rule, as AWS does since 2023.
-sealbox implements SSE-S3 only: ``aws:kms`` and ``aws:kms:dsse`` (valid on AWS) are refused with
-InvalidArgument rather than accepted and ignored.
+``aws:kms`` and ``aws:kms:dsse`` (SSE-KMS, DSSE-KMS) are accepted with an optional ``KMSMasterKeyID``
+(tests/s3/test_sse_kms.py covers what they do).
 Default encryption applies to PUT, POST, CopyObject and multipart uploads that don't ask for it.
 """
 
@@ -149,15 +149,11 @@ def test_kms_master_key_id_with_aes256(server: Server, bucket: str) -> None:
 
 
 @pytest.mark.parametrize("algorithm", ["aws:kms", "aws:kms:dsse"])
-def test_kms_algorithms_are_refused(server: Server, s3: Any, bucket: str, algorithm: str) -> None:
+def test_kms_algorithms_are_accepted(server: Server, s3: Any, bucket: str, algorithm: str) -> None:
     resp = _put_raw(server, bucket, _config(algorithm))
-    assert resp.status_code == 400 and xml_code(resp) == "InvalidArgument"
-    assert f"<ArgumentValue>{algorithm}</ArgumentValue>" in resp.text
-    with pytest.raises(ClientError) as exc:
-        s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": algorithm}}]})
-    assert _error(exc) == (400, "InvalidArgument")
-    assert _get_raw(server, bucket).status_code == 404
+    assert resp.status_code == 200, resp.text
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": algorithm}
 
 
 def test_missing_bucket_is_reported_before_the_body(server: Server, s3: Any) -> None:

@@ -293,8 +293,8 @@ def test_sse_field_must_be_allowed_by_the_policy(server: Server, s3: Any, bucket
 
 
 def test_unsupported_sse_value_allowed_by_policy_is_refused(server: Server, s3: Any, bucket: str) -> None:
-    post = v4(server).generate_presigned_post(bucket, "k", Fields={"x-amz-server-side-encryption": "aws:kms"},
-                                              Conditions=[{"x-amz-server-side-encryption": "aws:kms"}])
+    post = v4(server).generate_presigned_post(bucket, "k", Fields={"x-amz-server-side-encryption": "aws:kms:x"},
+                                              Conditions=[{"x-amz-server-side-encryption": "aws:kms:x"}])
     response = post_form(post, b"x")
     assert (response.status_code, xml_code(response)) == (400, "InvalidArgument")
     assert keys(s3, bucket) == []

@@ -6,6 +6,7 @@ from sealbox.console.actions import Action
 from sealbox.console.context import Console
 from sealbox.console.views import cors
 from sealbox.console.views.common import acting, back, error_message, principal_of, render
+from sealbox.console.views.keys import encryption_of, usable_kms_keys
 from sealbox.console.views.tags import bucket_tags, tag_rows
 from sealbox.console.web import Request, Response, Router, redirect, url
 from sealbox.core.errors import ErrorCode, SealboxError
@@ -59,7 +60,8 @@ def register(router: Router, c: Console) -> None:
                       versioning=VERSIONING_LABELS[bucket.versioning], rule=buckets.default_encryption(bucket),
                       server_default=buckets.server_default_sse,
                       cors=cors.summary(c, acting(req, bucket.name, query={"cors": ""}), bucket.name),
-                      tags=tags, tag_rows=tag_rows(tags, "bucket"))
+                      tags=tags, tag_rows=tag_rows(tags, "bucket"),
+                      kms_keys=usable_kms_keys(c.services, principal_of(req)))
 
     async def set_versioning(req: Request) -> Response:
         name = req.params["bucket"]
@@ -75,12 +77,12 @@ def register(router: Router, c: Console) -> None:
     async def set_encryption(req: Request) -> Response:
         name = req.params["bucket"]
         here = url(f"/buckets/{name}/properties")
-        enable = await req.field("sse") == "enable"
+        chosen = await encryption_of(req)
         try:
-            buckets.set_encryption(acting(req, name), name, SSE_AES256 if enable else None)
+            buckets.set_encryption(acting(req, name), name, chosen.sse, chosen.bucket_key, chosen.kms_key_id)
         except SealboxError as exc:
             return back(c, req, here, "error", error_message(exc))
-        text = "Default encryption: Amazon S3 key (SSE-S3)." if enable else "Default encryption removed."
+        text = f"Default encryption: {chosen.describe()}." if chosen.sse else "Default encryption removed."
         return back(c, req, here, "ok", text)
 
     async def delete(req: Request) -> Response:

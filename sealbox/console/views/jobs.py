@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sealbox.console.actions import item_label
+from sealbox.console.actions import Encryption, item_label
 from sealbox.console.context import Console
 from sealbox.console.store import Job
 from sealbox.console.views.common import principal_of, render
@@ -32,6 +32,14 @@ def outcome_of(job: Job) -> tuple[str, str]:
     return "Completed", "ok"
 
 
+def title_of(action: str) -> str:
+    """A job's title: its action, with the encryption an SSE-KMS job writes."""
+    _, encryption = Encryption.of_job(action)
+    if action.startswith("encrypt:") and encryption is not None:
+        return f"Edit server-side encryption: {encryption.describe()}"
+    return TITLES.get(action, action)
+
+
 def status_of(job: Job, failures: list[tuple[str, str]]) -> dict[str, Any]:
     label, tone = outcome_of(job)
     return {"id": job.id, "state": job.state, "action": job.action, "total": job.total, "done": job.done,
@@ -51,7 +59,7 @@ def register(router: Router, c: Console) -> None:
         job = await load(req)
         failures = [(item_label(job.action, k), r)
                     for k, r in await asyncio.to_thread(c.store.failures, job.id, MAX_FAILURES_SHOWN)]
-        return render(c, req, "job.html", nav="jobs", job=job, title=TITLES.get(job.action, job.action),
+        return render(c, req, "job.html", nav="jobs", job=job, title=title_of(job.action),
                       failures=failures, outcome=outcome_of(job))
 
     async def job_status(req: Request) -> Response:
@@ -61,7 +69,8 @@ def register(router: Router, c: Console) -> None:
 
     async def job_list(req: Request) -> Response:
         jobs = await asyncio.to_thread(c.store.jobs_of, principal_of(req).name)
-        return render(c, req, "jobs.html", nav="jobs", jobs=jobs, titles=TITLES, outcome_of=outcome_of)
+        return render(c, req, "jobs.html", nav="jobs", jobs=jobs, titles=TITLES, title_of=title_of,
+                      outcome_of=outcome_of)
 
     router.add("GET", "/jobs", job_list)
     router.add("GET", "/jobs/{job}", job_page)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import urllib.parse
 
-from sealbox.console.actions import set_encryption
+from sealbox.console.actions import object_encryption, set_encryption
+from sealbox.console.views.keys import encryption_of, usable_kms_keys
 from sealbox.console.context import Console
 from sealbox.console.views.common import acting, back, error_message, parent_prefix, principal_of, render
 from sealbox.console.views.objects import breadcrumbs, objects_url
@@ -12,6 +13,7 @@ from sealbox.console.views.tags import object_tags, tag_rows
 from sealbox.console.web import BadRequest, Request, Response, Router, url
 from sealbox.core.errors import SealboxError
 from sealbox.core.types import ObjectVersion, Versioning
+from sealbox.service.kms_sse import kms_info
 
 MAX_VERSIONS_SHOWN = 1000
 _ASCII_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-+()")
@@ -49,6 +51,7 @@ def register(router: Router, c: Console) -> None:
         tags = object_tags(services.objects, req, name, key, version_id)
         return render(c, req, "object.html", nav="buckets", bucket=bucket, obj=version, versions=versions,
                       tags=tags, tag_rows=tag_rows(tags, "object"),
+                      key_type=object_encryption(version.sse, version.sealed_key), kms=kms_info(version.sealed_key),
                       crumbs=breadcrumbs(parent_prefix(key)), prefix=parent_prefix(key),
                       name=key[len(parent_prefix(key)):], versioned=bucket.versioning is not Versioning.UNVERSIONED)
 
@@ -59,21 +62,22 @@ def register(router: Router, c: Console) -> None:
         version = services.objects.lookup(principal, name, key, None)
         return render(c, req, "edit_encryption.html", nav="buckets", bucket=bucket, obj=version, selection=None,
                       crumbs=breadcrumbs(parent_prefix(key)), prefix=parent_prefix(key),
-                      rule=services.buckets.default_encryption(bucket))
+                      rule=services.buckets.default_encryption(bucket),
+                      kms_keys=usable_kms_keys(services, principal_of(req)), current=kms_info(version.sealed_key))
 
     async def save_encryption(req: Request) -> Response:
         name, key = req.params["bucket"], await req.field("key")
-        enable = await req.field("sse") == "enable"
+        encryption = await encryption_of(req)
         here = overview_url(name, key)
         try:
-            outcome = await set_encryption(services, principal_of(req), name, key, enable)  # aims it itself
+            outcome = await set_encryption(services, principal_of(req), name, key, encryption)  # aims it itself
         except SealboxError as exc:
             return back(c, req, here, "error", f"Could not edit server-side encryption: {error_message(exc)}")
         if outcome.state == "failed":
             return back(c, req, here, "error", f"Could not edit server-side encryption: {outcome.reason}")
         if outcome.state == "skipped":
             return back(c, req, here, "ok", f"No change: the object is {outcome.reason}.")
-        state = "enabled (Amazon S3 key, SSE-S3)" if enable else "disabled"
+        state = f"enabled: {encryption.describe()}" if encryption.sse else "disabled"
         return back(c, req, here, "ok", f"Server-side encryption {state}: a new object was written.")
 
     async def download(req: Request) -> Response:

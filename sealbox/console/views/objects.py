@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sealbox.console.actions import Action
+from sealbox.console.views.keys import encryption_of, usable_kms_keys
 from sealbox.console.context import Console
 from sealbox.console.explain import explain
 from sealbox.console.policy_context import acting_on
@@ -190,7 +191,8 @@ def register(router: Router, c: Console) -> None:
         action = await req.field("action")
         template = "bulk_delete.html" if action == "delete" else "edit_encryption.html"
         return render(c, req, template, nav="buckets", bucket=bucket, prefix=prefix, selection=selection,
-                      crumbs=breadcrumbs(prefix), obj=None, rule=services.buckets.default_encryption(bucket))
+                      crumbs=breadcrumbs(prefix), obj=None, rule=services.buckets.default_encryption(bucket),
+                      kms_keys=usable_kms_keys(services, principal_of(req)), current=None)
 
     async def start_job(req: Request) -> Response:
         name = req.params["bucket"]
@@ -199,15 +201,17 @@ def register(router: Router, c: Console) -> None:
         if not selection.count:
             return back(c, req, objects_url(name, prefix), "error", "Nothing was selected.")
         op = await req.field("op")
+        encryption = None
         if op == "delete":
             action = Action.DELETE
         elif op == "encryption":
-            action = Action.ENCRYPT if await req.field("sse") == "enable" else Action.DECRYPT
+            encryption = await encryption_of(req)
+            action = Action.ENCRYPT if encryption.sse else Action.DECRYPT
         else:
             raise BadRequest("Unknown action.")
         services.buckets.get(acting(req, name), name, "s3:ListBucket")  # NoSuchBucket/AccessDenied up front
         # The job acts later, item by item, with this request's context (sealbox.console.jobs).
-        job_id = await c.jobs.start(principal_of(req), name, action, selection.keys, selection.prefixes)
+        job_id = await c.jobs.start(principal_of(req), name, action, selection.keys, selection.prefixes, encryption)
         return redirect(f"/jobs/{job_id}")
 
     router.add("GET", "/buckets/{bucket}", list_objects)

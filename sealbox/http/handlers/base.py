@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from sealbox.config import Settings
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.types import NULL_VERSION, ObjectVersion
+from sealbox.http.sse_kms import kms_headers
 from sealbox.http.xml import el, iso8601
+from sealbox.kms.service import KeyService
 from sealbox.service.buckets import BucketService
 from sealbox.service.cors import CorsService
 from sealbox.service.identity import Identity, canonical_id
@@ -24,6 +26,7 @@ class Services:
     buckets: BucketService
     objects: ObjectService
     cors: CorsService
+    kms: KeyService | None = None  # the built-in key service (None: an external one, or none)
 
 
 def owner_xml(principal: str, tag: str = "Owner") -> str:
@@ -37,6 +40,7 @@ def version_headers(version: ObjectVersion) -> dict[str, str]:
         headers["x-amz-version-id"] = version.version_id
     if version.sse:
         headers["x-amz-server-side-encryption"] = version.sse
+        headers.update(kms_headers(version.sealed_key))
     return headers
 
 

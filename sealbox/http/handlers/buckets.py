@@ -86,13 +86,13 @@ async def get_bucket_encryption(s: Services, r: Request) -> Response:
         raise SealboxError(ErrorCode.SSE_CONFIG_NOT_FOUND, "The server side encryption configuration was not"
                            " found", BucketName=r.bucket)
     algorithm, bucket_key = rule
-    body = (f"<Rule><ApplyServerSideEncryptionByDefault>{el('SSEAlgorithm', algorithm)}"
+    master = el("KMSMasterKeyID", bucket.default_kms_key_id) if bucket.default_kms_key_id else ""
+    body = (f"<Rule><ApplyServerSideEncryptionByDefault>{el('SSEAlgorithm', algorithm)}{master}"
             f"</ApplyServerSideEncryptionByDefault>{el('BucketKeyEnabled', bucket_key)}</Rule>")
     return Response.xml(doc("ServerSideEncryptionConfiguration", [body]))
 
 
-# The SSEAlgorithm values of AWS's schema: any other value is MalformedXML there. sealbox implements
-# AES256 only; the KMS ones are refused with InvalidArgument by the service.
+# The SSEAlgorithm values of AWS's schema: any other value is MalformedXML there.
 _SSE_ALGORITHMS = ("AES256", "aws:kms", "aws:kms:dsse")
 
 
@@ -111,7 +111,11 @@ async def put_bucket_encryption(s: Services, r: Request) -> Response:
         raise SealboxError(ErrorCode.INVALID_ARGUMENT, "a KMSMasterKeyID is not applicable if the default"
                            " sse algorithm is not aws:kms or aws:kms:dsse", ArgumentName="ApplyServerSideEncryptionByDefault")
     bucket_key = (child_text(rules[0], "BucketKeyEnabled") or "false").strip().lower() == "true"
-    s.buckets.set_encryption(r.principal, r.bucket, algorithm, bucket_key)
+    master = child_text(default, "KMSMasterKeyID") if default is not None else None
+    if master is not None and not master.strip():
+        raise SealboxError(ErrorCode.INVALID_ARGUMENT, "KMSMasterKeyID must not be empty",
+                           ArgumentName="KMSMasterKeyID", ArgumentValue=master)
+    s.buckets.set_encryption(r.principal, r.bucket, algorithm, bucket_key, master.strip() if master else None)
     return Response(200)
 
 

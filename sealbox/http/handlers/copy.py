@@ -12,6 +12,7 @@ from sealbox.http.handlers.objects import SSE_HEADER, refuse_unsupported_sse, wr
 from sealbox.http.headers import conditions
 from sealbox.http.request import Request, Response
 from sealbox.http.router import Op
+from sealbox.http.sse_kms import kms_headers
 from sealbox.http.xml import doc, el
 from sealbox.service.conditions import Conditions
 from sealbox.service.copy import CopyParams, check_directive, check_tagging_directive, copy_object
@@ -74,6 +75,7 @@ def _copy_params(r: Request) -> CopyParams:
         tags=given.tags,
         if_none_match_star=given.if_none_match_star,
         if_match=given.if_match,
+        kms=given.kms,
     )
 
 
@@ -94,7 +96,8 @@ async def copy_object_handler(s: Services, r: Request) -> Response:
     body = doc("CopyObjectResult", [el("ETag", v.quoted_etag), el("LastModified", object_timestamp(v)),
                                     *checksum_xml(v)])
     # version_headers carries x-amz-version-id and x-amz-server-side-encryption of the new object.
-    return Response.xml(body, headers={**version_headers(v), **copy_source_headers(result.source)})
+    return Response.xml(body, headers={**version_headers(v), **copy_source_headers(result.source),
+                                       **kms_headers(v.sealed_key, context=True)})
 
 
 HANDLERS = {

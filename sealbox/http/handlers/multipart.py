@@ -13,6 +13,7 @@ from sealbox.http.handlers.copy import copy_conditions, copy_source_headers, par
 from sealbox.http.handlers.objects import SSE_HEADER, refuse_unsupported_sse, write_conditions, write_params
 from sealbox.http.request import Request, Response
 from sealbox.http.router import Op
+from sealbox.http.sse_kms import KMS_HEADERS, kms_headers
 from sealbox.http.xml import child_text, doc, el, iso8601, parse
 from sealbox.service import multipart as mp
 from sealbox.storage.meta.base import Part, Upload
@@ -21,15 +22,18 @@ _COMPLETE_XML_LIMIT = 4 * 1024 * 1024  # 10,000 parts with checksums exceed the 
 _COPY_RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
 
 
-def _sse_headers(upload: Upload) -> dict[str, str]:
-    return {SSE_HEADER: upload.sse} if upload.sse else {}
+def _sse_headers(upload: Upload, context: bool = False) -> dict[str, str]:
+    if not upload.sse:
+        return {}
+    return {SSE_HEADER: upload.sse, **kms_headers(upload.sealed_key, context=context)}
 
 
 def _refuse_sse_header(r: Request) -> None:
-    """UploadPart and Complete inherit the upload's encryption; AWS refuses the header on them."""
-    if SSE_HEADER in r.headers:
-        raise SealboxError(ErrorCode.INVALID_ARGUMENT, "x-amz-server-side-encryption header is not supported"
-                           " for this operation.", ArgumentName=SSE_HEADER, ArgumentValue=r.headers[SSE_HEADER])
+    """UploadPart and Complete inherit the upload's encryption; AWS refuses the headers on them."""
+    for name in (SSE_HEADER, *KMS_HEADERS):
+        if name in r.headers:
+            raise SealboxError(ErrorCode.INVALID_ARGUMENT, f"{name} header is not supported for this operation.",
+                               ArgumentName=name, ArgumentValue=r.headers[name])
     refuse_unsupported_sse(r.headers)
 
 
@@ -45,7 +49,7 @@ async def create_multipart_upload(s: Services, r: Request) -> Response:
     params = mp.UploadParams(write=write_params(r.headers), checksum_algorithm=r.headers.get("x-amz-checksum-algorithm"),
                              checksum_type=r.headers.get("x-amz-checksum-type"))
     upload = await mp.create_upload(s.objects, r.principal, r.bucket, r.key, params)
-    headers = _sse_headers(upload)
+    headers = _sse_headers(upload, context=True)
     if upload.checksum_algorithm:
         headers["x-amz-checksum-algorithm"] = upload.checksum_algorithm
         headers["x-amz-checksum-type"] = upload.checksum_type or mp.COMPOSITE

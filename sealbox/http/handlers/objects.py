@@ -26,6 +26,7 @@ from sealbox.http.headers import (
 from sealbox.http.request import Request, Response
 from sealbox.http.router import Op
 from sealbox.http.tagging import TAGGING_HEADER, parse_tagging_header
+from sealbox.http.sse_kms import KMS_HEADERS, kms_headers, kms_request
 from sealbox.http.xml import child_text, doc, el, http_date, parse
 from sealbox.service.access import allowed
 from sealbox.service.identity import Principal
@@ -44,14 +45,10 @@ MAX_DELETE_KEYS = 1000
 
 
 def refuse_unsupported_sse(headers: Mapping[str, str]) -> None:
-    """SSE-C and SSE-KMS key headers would imply a protection sealbox does not give: refuse, don't ignore."""
+    """SSE-C headers would imply a protection sealbox does not give: refuse, don't ignore."""
     if "x-amz-server-side-encryption-customer-algorithm" in headers:
         raise SealboxError(ErrorCode.NOT_IMPLEMENTED, "Server-side encryption with customer-provided keys"
                            " (SSE-C) is not supported by sealbox.")
-    for name in ("x-amz-server-side-encryption-aws-kms-key-id", "x-amz-server-side-encryption-context"):
-        if name in headers:
-            raise SealboxError(ErrorCode.INVALID_ARGUMENT, "The encryption method specified is not supported",
-                               ArgumentName=name, ArgumentValue=headers[name])
 
 
 def _not_implemented(header: str, detail: str) -> SealboxError:
@@ -83,8 +80,9 @@ def write_params(headers: Mapping[str, str]) -> WriteParams:
                            StorageClassRequested=storage_class)
     if_none_match_star, if_match = write_conditions(headers)
     tagging = headers.get(TAGGING_HEADER)
+    sse = check_sse_value(headers.get(SSE_HEADER))
     return WriteParams(content_headers=content_headers(headers), user_meta=user_metadata(headers),
-                       sse=check_sse_value(headers.get(SSE_HEADER)), storage_class=storage_class,
+                       sse=sse, storage_class=storage_class, kms=kms_request(headers, sse),
                        if_none_match_star=if_none_match_star, if_match=if_match,
                        acl=acl_request(headers),
 
@@ -111,7 +109,8 @@ async def put_object(s: Services, r: Request) -> Response:
         require_integrity(r.headers)
     version = await s.objects.put(r.principal, r.bucket, r.key, r.payload(), params)
     return Response(200, {"etag": version.quoted_etag, **version_headers(version), **checksum_headers(version),
-                          **expiration_header(s, s.buckets.existing(r.principal, r.bucket), version)})
+                          **expiration_header(s, s.buckets.existing(r.principal, r.bucket), version),
+                          **kms_headers(version.sealed_key, context=True)})
 
 
 def tag_count_visible(principal: Principal, bucket: Bucket, v: ObjectVersion, version_id: str | None) -> bool:
@@ -143,10 +142,10 @@ def _refuse_sse_on_read(r: Request) -> None:
     if "x-amz-server-side-encryption-customer-algorithm" in r.headers:
         raise SealboxError(ErrorCode.INVALID_REQUEST, "The encryption parameters are not applicable to this"
                            " object.")
-    if SSE_HEADER in r.headers:
-        raise SealboxError(ErrorCode.INVALID_ARGUMENT, "The x-amz-server-side-encryption header is not"
-                           " supported for this operation.", ArgumentName=SSE_HEADER,
-                           ArgumentValue=r.headers[SSE_HEADER])
+    for name in (SSE_HEADER, *KMS_HEADERS):
+        if name in r.headers:
+            raise SealboxError(ErrorCode.INVALID_ARGUMENT, f"The {name} header is not supported for this"
+                               " operation.", ArgumentName=name, ArgumentValue=r.headers[name])
 
 
 async def _read(s: Services, r: Request, with_body: bool) -> Response:

@@ -38,6 +38,7 @@ from sealbox.http.request import Request, Response
 from sealbox.http.router import Op, host_bucket
 from sealbox.http.signing import POST
 from sealbox.http.tagging import TAGGING_HEADER, parse_tagging_xml
+from sealbox.http.sse_kms import kms_headers
 from sealbox.http.xml import HEADER, el
 from sealbox.service.identity import Principal
 from sealbox.service.pipeline import PayloadChecks
@@ -238,7 +239,7 @@ def _redirect(fields: dict[str, str]) -> str | None:
 
 def _render(s: Services, r: Request, fields: dict[str, str], key: str, version: ObjectVersion) -> Response:
     etag = version.quoted_etag
-    headers = {"etag": etag, **version_headers(version)}
+    headers = {"etag": etag, **version_headers(version), **kms_headers(version.sealed_key, context=True)}
     target = _redirect(fields)
     if target is not None:
         query = urlencode([("bucket", r.bucket), ("key", key), ("etag", etag)], quote_via=quote)

@@ -36,8 +36,10 @@ class User:
 
 
 # The stored values sealed under a master key: object versions' and multipart uploads' data keys
-# (bound to bucket/key/object uid) and credentials' secrets (bound to the access key).
-SEALED_KINDS = ("version", "upload", "credential")
+# (bound to bucket/key/object uid), credentials' secrets (bound to the access key) and the key
+# service's material versions (bound to key id and version; ref "<key id>/<version>"). SSE-KMS
+# objects' data keys are sealed by the key service, not a master key, and are none of these.
+SEALED_KINDS = ("version", "upload", "credential", "kms-key")
 
 
 @dataclass(frozen=True)
@@ -137,13 +139,20 @@ class MetadataOwner:
     part_number: int = 0  # parts only
 
 
+class MetadataUnavailable(Exception):
+    """The key that seals a row's metadata is refused now (an SSE-KMS object whose KMS key is disabled,
+    pending deletion or gone): the row reads back unopened, as from a store without keys, so listings
+    still work; reading the object itself then fails with the key service's error."""
+
+
 class MetadataCipher(Protocol):
     def seal(self, owner: MetadataOwner, fields: ObjectMetadata) -> bytes:
         """The sealed blob of ``fields`` for the row ``owner``."""
         ...
 
     def open(self, owner: MetadataOwner, blob: bytes) -> ObjectMetadata:
-        """The fields sealed in ``blob``; raises if it does not authenticate for ``owner``."""
+        """The fields sealed in ``blob``; raises if it does not authenticate for ``owner``, and
+        ``MetadataUnavailable`` if its key is refused right now."""
         ...
 
 
@@ -174,7 +183,8 @@ class MetaStore(Protocol):
 
     def set_bucket_versioning(self, name: str, state: Versioning) -> None: ...
 
-    def set_bucket_encryption(self, name: str, sse: str | None, bucket_key_enabled: bool) -> None: ...
+    def set_bucket_encryption(self, name: str, sse: str | None, bucket_key_enabled: bool,
+                              kms_key_id: str | None = None) -> None: ...
 
     def get_bucket_policy(self, name: str) -> str | None: ...
 

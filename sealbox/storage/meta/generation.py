@@ -6,9 +6,11 @@ every change writes a fresh random token *after* its commit. A kept row is used 
 is unchanged, so a change committed by any process is seen by the next lookup everywhere — and the
 writer's own client, which is answered after the new token is written, always reads its write.
 
-Two tokens: ``BUCKETS`` changes with any bucket row (create, delete, versioning, encryption,
+Three tokens: ``BUCKETS`` changes with any bucket row (create, delete, versioning, encryption,
 policy); ``COMMITS`` with any committed write at all (sealbox.storage.meta.sqlite bumps it after
-every COMMIT of its group commit).
+every COMMIT of its group commit); ``KMS`` with any change of the key service's state (a key
+disabled, enabled, scheduled for deletion, destroyed, rotated; aliases, policies, bucket keys:
+sealbox.storage.meta.kms_sqlite), so every worker drops the KMS keys and opened data keys it holds.
 
 The tokens live in a small memory-mapped file next to the database: reading one costs a slice of
 shared memory, not a query or a lock (SQLite's own ``PRAGMA data_version`` takes a read lock on the
@@ -26,7 +28,8 @@ from pathlib import Path
 TOKEN_SIZE = 8
 BUCKETS = 0
 COMMITS = 1
-_SLOTS = 2
+KMS = 2
+_SLOTS = 3
 
 
 class ChangeTokens:

@@ -108,4 +108,27 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE uploads ADD COLUMN base_seq INTEGER",
         "ALTER TABLE buckets ADD COLUMN tags TEXT",
     ],
+    # 10: the key service (SSE-KMS, sealbox.kms): KMS keys, their sealed material versions, aliases, bucket
+    # keys, and this data directory's 12-digit account id for ARNs (random, chosen once here)
+    [
+        """CREATE TABLE kms_account(id INTEGER PRIMARY KEY CHECK (id = 1), account TEXT NOT NULL)""",
+        """INSERT INTO kms_account(id, account)
+            VALUES (1, printf('%012d', (random() & 9223372036854775807) % 1000000000000))""",
+        """CREATE TABLE kms_keys(
+            key_id TEXT PRIMARY KEY, owner TEXT NOT NULL, description TEXT NOT NULL, state TEXT NOT NULL,
+            created REAL NOT NULL, key_manager TEXT NOT NULL, deletion_date REAL, pending_window_days INTEGER,
+            policy TEXT, rotation_enabled INTEGER NOT NULL, rotation_period_days INTEGER NOT NULL,
+            next_rotation REAL, material_version INTEGER NOT NULL, tags TEXT NOT NULL, key_usage TEXT NOT NULL)""",
+        """CREATE TABLE kms_material(
+            ref TEXT PRIMARY KEY, key_id TEXT NOT NULL, version INTEGER NOT NULL, sealed TEXT NOT NULL,
+            created REAL NOT NULL, on_demand INTEGER NOT NULL, UNIQUE(key_id, version))""",
+        """CREATE TABLE kms_aliases(
+            name TEXT PRIMARY KEY, key_id TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL)""",
+        "CREATE INDEX kms_aliases_key ON kms_aliases(key_id)",
+        """CREATE TABLE kms_bucket_keys(
+            id TEXT PRIMARY KEY, bucket TEXT NOT NULL, kms_key_arn TEXT NOT NULL, blob BLOB NOT NULL,
+            created REAL NOT NULL)""",
+        "CREATE INDEX kms_bucket_keys_lookup ON kms_bucket_keys(bucket, kms_key_arn, created)",
+        "ALTER TABLE buckets ADD COLUMN default_kms_key TEXT",  # KMSMasterKeyID of the default encryption
+    ],
 ]

@@ -36,6 +36,7 @@ from sealbox.core.types import (
     ObjectVersion,
     Versioning,
 )
+from sealbox.crypto import kms_format
 from sealbox.storage.meta.base import (
     ClearMetadataRow,
     CompletedUpload,
@@ -48,6 +49,7 @@ from sealbox.storage.meta.base import (
     Upload,
     User,
     WriteResult,
+    MetadataUnavailable,
 )
 from sealbox.storage.meta.generation import BUCKETS, COMMITS, ChangeTokens
 from sealbox.storage.meta.listing import BATCH, Row, paginate
@@ -69,7 +71,7 @@ _UPLOAD_COLS = ("upload_id, bucket, key, object_uid, initiated, owner, content_h
                 " tags, base_seq")
 _UPLOAD_WIDTH = 19  # columns in _UPLOAD_COLS
 _BUCKET_COLS = ("name, owner, created, region, versioning, default_sse, bucket_key_enabled, policy, acl, ownership,"
-                " public_access_block, object_lock, lock_default, lifecycle")
+                " public_access_block, object_lock, lock_default, lifecycle, default_kms_key")
 _CLEAR = ObjectMetadata()  # what the clear columns of a sealed row hold
 _BATCH = BATCH
 _BUCKET_CACHE = 4096  # bucket names (existing or not) remembered per process before starting over
@@ -157,7 +159,8 @@ def _bucket(row: tuple[Any, ...]) -> Bucket:
                   acl=acl_from_json(row[8]) if row[8] else None,
                   ownership=Ownership(row[9]) if row[9] else None,
                   public_access_block=PublicAccessBlock.from_json(row[10]) if row[10] else None,
-                  object_lock=bool(row[11]), lock_default=row[12], lifecycle=row[13])
+                  object_lock=bool(row[11]), lock_default=row[12], lifecycle=row[13],
+                  default_kms_key_id=row[14])
 
 
 def _access_params(b: Bucket) -> tuple[Any, ...]:
@@ -229,25 +232,33 @@ class SqliteMetaStore:
         """What a row stores: plain rows keep their fields in the clear, SSE rows only a sealed blob."""
         if owner is None:
             return fields, None
+        # An SSE-KMS row's ETag is a keyed digest, not the MD5 (crypto.kms_format.kms_etag): it stays in the
+        # clear column too, so listings need no key (the row's other values are sealed like any SSE row's).
+        clear = ObjectMetadata(etag=fields.etag) if kms_format.is_record(owner.sealed_key) else _CLEAR
         if still_sealed is not None:  # read from a store without keys and written back unopened
-            return _CLEAR, still_sealed
+            return clear, still_sealed
         if self._cipher is None:
             raise RuntimeError("the metadata of an encrypted object cannot be written without the keys"
                                " (this metadata store was opened without a metadata cipher)")
-        return _CLEAR, self._cipher.seal(owner, fields)
+        return clear, self._cipher.seal(owner, fields)
 
-    def _open(self, owner: MetadataOwner, blob: bytes) -> Stored:
-        """(the fields, None) opened, or (empty fields, the blob) for a store without keys."""
-        if self._cipher is None:
-            return _CLEAR, bytes(blob)
-        return self._cipher.open(owner, bytes(blob)), None
+    def _open(self, owner: MetadataOwner, blob: bytes, clear_etag: str = "") -> Stored:
+        """(the fields, None) opened, or (empty fields but the clear ETag, the blob) for a store without
+        keys or a key refused now (``MetadataUnavailable``)."""
+        if self._cipher is not None:
+            try:
+                return self._cipher.open(owner, bytes(blob)), None
+            except MetadataUnavailable:
+                pass
+        return ObjectMetadata(etag=clear_etag) if clear_etag else _CLEAR, bytes(blob)
 
     def _version(self, row: tuple[Any, ...]) -> ObjectVersion:
         if row[20] is None:  # a plain version (or an SSE one written before schema 4, not sealed yet)
             fields, blob = ObjectMetadata(row[5], _object(row[11]), _object(row[10]), _object(row[9]),
                                           _object(row[24]), _strings(row[25])), None
         else:
-            fields, blob = self._open(MetadataOwner("version", row[0], row[1], row[3], row[14] or ""), row[20])
+            fields, blob = self._open(MetadataOwner("version", row[0], row[1], row[3], row[14] or ""), row[20],
+                                      row[5])
         return ObjectVersion(
             bucket=row[0], key=row[1], version_id=row[2], object_uid=row[3], size=row[4], etag=fields.etag,
             last_modified=row[6], owner=row[7], is_delete_marker=bool(row[8]),
@@ -279,7 +290,8 @@ class SqliteMetaStore:
             fields, blob = ObjectMetadata(row[3], json.loads(row[4])), None
         else:
             bucket, key, uid, sealed_key = upload
-            fields, blob = self._open(MetadataOwner("part", bucket, key, uid, sealed_key or "", row[0]), row[6])
+            fields, blob = self._open(MetadataOwner("part", bucket, key, uid, sealed_key or "", row[0]), row[6],
+                                      row[3])
         return Part(row[0], Extent(row[1], row[2]), fields.etag, fields.checksums, row[5], sealed_meta=blob)
 
     # -- buckets -------------------------------------------------------------------------------
@@ -358,9 +370,10 @@ class SqliteMetaStore:
                                    " this bucket, so the versioning state cannot be changed.", BucketName=name)
             db.execute("UPDATE buckets SET versioning=? WHERE name=?", (state.value, name))
 
-    def set_bucket_encryption(self, name: str, sse: str | None, bucket_key_enabled: bool) -> None:
-        self._update_bucket(name, "UPDATE buckets SET default_sse=?, bucket_key_enabled=? WHERE name=?",
-                            (sse, int(bucket_key_enabled)))
+    def set_bucket_encryption(self, name: str, sse: str | None, bucket_key_enabled: bool,
+                              kms_key_id: str | None = None) -> None:
+        self._update_bucket(name, "UPDATE buckets SET default_sse=?, bucket_key_enabled=?, default_kms_key=?"
+                            " WHERE name=?", (sse, int(bucket_key_enabled), kms_key_id))
 
     def get_bucket_policy(self, name: str) -> str | None:
         row = self._conn().execute("SELECT policy FROM buckets WHERE name=?", (name,)).fetchone()
@@ -802,7 +815,7 @@ class SqliteMetaStore:
         try:
             for kind, (table, _ref, _cols, column) in _SEALED_TABLES.items():
                 rows = db.execute(f"SELECT {_key_id_sql(column)} AS kid, COUNT(*) FROM {table}"
-                                  f" WHERE {column} IS NOT NULL GROUP BY kid").fetchall()
+                                  f" WHERE {_UNDER_MASTER_KEY.format(column)} GROUP BY kid").fetchall()
                 counts[kind] = {kid: n for kid, n in rows}
         finally:
             db.execute("COMMIT")
@@ -813,7 +826,8 @@ class SqliteMetaStore:
         samples: list[SealedRow] = []
         for kind, (table, ref, cols, column) in _SEALED_TABLES.items():
             rows = db.execute(f"SELECT {ref}, {cols}, {column} FROM {table} WHERE rowid IN (SELECT MIN(rowid)"
-                              f" FROM {table} WHERE {column} IS NOT NULL GROUP BY {_key_id_sql(column)})").fetchall()
+                              f" FROM {table} WHERE {_UNDER_MASTER_KEY.format(column)}"
+                              f" GROUP BY {_key_id_sql(column)})").fetchall()
             samples += [SealedRow(kind, str(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
         return samples
 
@@ -822,7 +836,7 @@ class SqliteMetaStore:
         prefix = f"v1:{key_id}:"
         after_param: Any = int(after or 0) if kind == "version" else after
         rows = self._conn().execute(
-            f"SELECT {ref}, {cols}, {column} FROM {table} WHERE {column} IS NOT NULL AND {ref} > ?"
+            f"SELECT {ref}, {cols}, {column} FROM {table} WHERE {_UNDER_MASTER_KEY.format(column)} AND {ref} > ?"
             f" AND substr({column}, 1, ?) <> ? ORDER BY {ref} LIMIT ?",
             (after_param, len(prefix), prefix, limit)).fetchall()
         return [SealedRow(kind, str(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
@@ -911,7 +925,11 @@ _SEALED_TABLES: dict[str, tuple[str, str, str, str]] = {
     "version": ("versions", "id", "bucket, key, object_uid", "sealed_key"),
     "upload": ("uploads", "upload_id", "bucket, key, object_uid", "sealed_key"),
     "credential": ("credentials", "access_key", "'', access_key, x''", "sealed_secret"),
+    "kms-key": ("kms_material", "ref", "'', ref, x''", "sealed"),
 }
+# Values sealed under a master key ("v1:<key id>:…"); SSE-KMS objects' key records ("kms1:…") are
+# sealed by the key service instead (whose material is the "kms-key" kind), so rotation skips them.
+_UNDER_MASTER_KEY = "{0} LIKE 'v1:%'"
 
 
 def _key_id_sql(column: str) -> str:

@@ -1,0 +1,107 @@
+"""SSE-KMS against SSE-S3, A/B in one run: server CPU per request, rounds interleaved.
+
+`make bench`'s throughput figures need a quiet machine; on a shared one other processes change them by
+more than the effect. This measures what the encryption mode itself costs the server: the CPU time of
+sealbox's process tree per request, for 4 KiB and 64 MiB PUTs and GETs, alternating SSE-S3 and SSE-KMS
+(the account's aws/s3 key, no bucket key) round after round so drift hits both alike, and reports
+the KMS/S3 ratio of the medians (and of throughput, for what it is worth here).
+
+    .venv/bin/python bench/kms_ab.py [--rounds 5] [--small 400] [--large 3] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.support import start_server  # noqa: E402
+
+MODES = ("AES256", "aws:kms")
+
+
+def tree_cpu(pid: int) -> float:
+    root = psutil.Process(pid)
+    total = 0.0
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def measure(pid: int, jobs: list[Any], threads: int) -> tuple[float, float]:
+    """(server CPU seconds per job, wall seconds per job) of running ``jobs`` on ``threads`` threads."""
+    before, started = tree_cpu(pid), time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda job: job(), jobs))
+    return (tree_cpu(pid) - before) / len(jobs), (time.perf_counter() - started) / len(jobs)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--small", type=int, default=400, help="4 KiB requests per mode, op and round")
+    p.add_argument("--large", type=int, default=3, help="64 MiB requests per mode, op and round")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--threads", type=int, default=8, help="client threads for 4 KiB requests")
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory(prefix="kms-ab-") as tmp:
+        server = start_server(Path(tmp) / "data", workers=args.workers)
+        try:
+            s3 = server.client(max_pool_connections=args.threads)
+            s3.create_bucket(Bucket="kms-ab")
+            small, large = os.urandom(4096), os.urandom(64 * 1024 * 1024)
+            results: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
+            for mode in MODES:  # warm up: the aws/s3 key is made on first use, caches fill
+                for i in range(20):
+                    s3.put_object(Bucket="kms-ab", Key=f"warm-{mode}-{i}", Body=small, ServerSideEncryption=mode)
+            for rnd in range(args.rounds):
+                for mode in (MODES if rnd % 2 == 0 else MODES[::-1]):
+                    def put(key: str, body: bytes, mode: str = mode) -> Any:
+                        return lambda: s3.put_object(Bucket="kms-ab", Key=key, Body=body, ServerSideEncryption=mode)
+
+                    def get(key: str) -> Any:
+                        return lambda: s3.get_object(Bucket="kms-ab", Key=key)["Body"].read()
+
+                    keys = [f"{mode}/{rnd}/s{i}" for i in range(args.small)]
+                    results.setdefault((mode, "PUT", "4KiB"), []).append(
+                        measure(server.proc.pid, [put(k, small) for k in keys], args.threads))
+                    results.setdefault((mode, "GET", "4KiB"), []).append(
+                        measure(server.proc.pid, [get(k) for k in keys], args.threads))
+                    big = [f"{mode}/{rnd}/l{i}" for i in range(args.large)]
+                    results.setdefault((mode, "PUT", "64MiB"), []).append(
+                        measure(server.proc.pid, [put(k, large) for k in big], 1))
+                    results.setdefault((mode, "GET", "64MiB"), []).append(
+                        measure(server.proc.pid, [get(k) for k in big], 1))
+                print(f"round {rnd + 1}/{args.rounds} done", flush=True)
+        finally:
+            server.stop()
+    print(f"\nserver CPU per request (median of {args.rounds} interleaved rounds; {args.workers} workers) and"
+          " wall time per request")
+    for op in ("PUT", "GET"):
+        for size in ("4KiB", "64MiB"):
+            s3_cpu = statistics.median(c for c, _ in results[("AES256", op, size)])
+            kms_cpu = statistics.median(c for c, _ in results[("aws:kms", op, size)])
+            s3_wall = statistics.median(w for _, w in results[("AES256", op, size)])
+            kms_wall = statistics.median(w for _, w in results[("aws:kms", op, size)])
+            unit, scale = ("us", 1e6) if size == "4KiB" else ("ms", 1e3)
+            print(f"  {op} {size:>5}: CPU SSE-S3 {s3_cpu * scale:8.1f} {unit}, SSE-KMS {kms_cpu * scale:8.1f} {unit}"
+                  f" = {kms_cpu / s3_cpu:.3f}x;  wall {s3_wall * scale:8.1f} / {kms_wall * scale:8.1f} {unit}"
+                  f" = {kms_wall / s3_wall:.3f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
