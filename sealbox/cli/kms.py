@@ -37,23 +37,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     actions = kms.add_subparsers(dest="kms_command", required=True)
 
     create = _command(actions, "create-key", "create a KMS key", _create)
-    create.add_argument("--description", default="")
+    create.add_argument("--description", default="", help="a description of the key (DescribeKey shows it)")
     create.add_argument("--alias", help="also create this alias (alias/NAME) for it")
     create.add_argument("--policy-file", help="a key policy (JSON); default: the default key policy")
     _command(actions, "list", "the keys, with state, aliases and rotation", _list)
     for name, func, text in (("describe", _describe, "one key's metadata"), ("enable", _enable, "enable a key"),
                              ("disable", _disable, "disable a key: its objects are unreadable until enabled"),
                              ("cancel-deletion", _cancel, "cancel a scheduled deletion (the key stays disabled)")):
-        _command(actions, name, text, func).add_argument("key")
+        _command(actions, name, text, func).add_argument("key", help="the KMS key: its id, key ARN, alias name (alias/...) or alias ARN")
     schedule = _command(actions, "schedule-deletion", "destroy the key after a waiting period", _schedule)
-    schedule.add_argument("key")
+    schedule.add_argument("key", help="the KMS key: its id, key ARN, alias name (alias/...) or alias ARN")
     schedule.add_argument("--days", type=int, default=None, help="waiting period, 7 to 30 days (default 30)")
     alias = _command(actions, "alias", "create, update, delete or list aliases", _alias)
-    alias.add_argument("action", choices=["create", "update", "delete", "list"])
-    alias.add_argument("name", nargs="?")
-    alias.add_argument("key", nargs="?")
+    alias.add_argument("action", choices=["create", "update", "delete", "list"], help="what to do with the alias")
+    alias.add_argument("name", nargs="?", help="the alias name, alias/<name> (not for list)")
+    alias.add_argument("key", nargs="?", help="the key the alias names (create, update)")
     rotate = _command(actions, "rotate", "rotate a key's material now, or switch automatic rotation", _rotate)
-    rotate.add_argument("key")
+    rotate.add_argument("key", help="the KMS key: its id, key ARN, alias name (alias/...) or alias ARN")
     rotate.add_argument("--automatic", choices=["on", "off"], help="switch automatic rotation instead")
     rotate.add_argument("--period", type=int, default=None, help="days between automatic rotations (90-2560)")
 
