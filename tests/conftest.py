@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,3 +43,20 @@ def _keep_core_dumps_of_the_test_process(monkeypatch: pytest.MonkeyPatch) -> Non
     import sealbox.cli.main as cli
 
     monkeypatch.setattr(cli, "forbid_core_dumps", lambda: None)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """The session's one headless Chromium (Debian's), shared by the console and the CORS tests:
+    Playwright's sync API keeps an event loop running in this thread, so a second sync_playwright()
+    in the same session fails ("using Playwright Sync API inside the asyncio loop")."""
+    from tests.console.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing: run scripts/install-console-test-deps.sh (or make install-test)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -50,16 +50,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     assert "Traceback" not in c.server.log(), c.server.log()
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail("Chromium is missing: run scripts/install-console-test-deps.sh (or make install-test)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+# The session's one headless Chromium is tests/conftest.py's ``browser`` fixture.
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.console.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.support import Server
 
 PAGE = b"""<!doctype html>
@@ -78,16 +77,6 @@ def page_origin() -> Iterator[str]:
         thread.join(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail("Chromium is missing: run scripts/install-console-test-deps.sh (or make install-test)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
