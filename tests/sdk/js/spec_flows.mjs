@@ -101,7 +101,7 @@ results.multipart = {
   state: await state(targetBucket, "multipart.bin"),
 };
 
-// 6. An encryption sealbox does not offer is refused, not ignored.
+// 6. SSE-KMS (the account's managed key aws/s3, created on first use) on a copy.
 try {
   await client.send(new CopyObjectCommand({
     Bucket: targetBucket, Key: "kms.txt", CopySource: `${sourceBucket}/encrypted-copy.txt`,
