@@ -73,3 +73,14 @@ def parse(body: bytes, limit: int = MAX_XML_BODY) -> Element:
 def child_text(node: Element, name: str) -> str | None:
     found = node.find(name)
     return found.text or "" if found is not None else None
+
+
+def int_text(text: str | None) -> int | None:
+    """An element's whole-number text (None when the element is absent); anything else is
+    MalformedXML, as S3 answers a configuration document with a non-number where one belongs."""
+    if text is None:
+        return None
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise SealboxError(ErrorCode.MALFORMED_XML) from None

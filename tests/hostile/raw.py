@@ -133,3 +133,35 @@ def streaming_put(server: Server, path: str, data: bytes, encode: Any = None, ch
     signer = StreamingSigner.for_headers(server, signed)
     body = encode(signer) if encode is not None else signer.body(data, chunk_size)
     return exchange(server, request_bytes("PUT", path, signed, body), method="PUT")
+
+
+class _SharedFile:
+    """Lets several http.client responses read one after another from one buffered socket file
+    (each response would buffer ahead on a file of its own, and closes its file when its body is
+    read; this one stays open)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.file = sock.makefile("rb")
+
+    def makefile(self, *_args: Any, **_kwargs: Any) -> Any:
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.file, name)
+
+    def close(self) -> None:
+        pass
+
+
+def pipelined_replies(sock: socket.socket, methods: list[str], *, expect_close: bool = False) -> list[Reply]:
+    """Read one response per request method, in order, from one connection; ``expect_close``: then
+    the server must have closed it."""
+    shared = _SharedFile(sock)
+    replies = []
+    for method in methods:
+        response = http.client.HTTPResponse(shared, method=method)  # type: ignore[arg-type]
+        response.begin()
+        replies.append(Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()))
+    if expect_close:
+        assert shared.read(1) == b""  # then the server closed the connection
+    return replies

@@ -3,7 +3,6 @@ HTTP/1.0, upgrade requests, response headers that cannot be written, and a grace
 
 from __future__ import annotations
 
-import http.client
 import os
 import signal
 import socket
@@ -13,35 +12,9 @@ from typing import Any
 import pytest
 
 from tests.hostile.conftest import assert_serving
-from tests.hostile.raw import Reply, request_bytes, send_signed, sign
+from tests.hostile.raw import pipelined_replies as _replies
+from tests.hostile.raw import request_bytes, send_signed, sign
 from tests.support import Server, start_server
-
-
-class _SharedFile:
-    """Lets several http.client responses read one after another from one buffered socket file
-    (each response closes its file when its body is read; this one stays open)."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.file = sock.makefile("rb")
-
-    def makefile(self, *_args: Any, **_kwargs: Any) -> Any:
-        return self
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.file, name)
-
-    def close(self) -> None:
-        pass
-
-
-def _replies(sock: socket.socket, methods: list[str]) -> list[Reply]:
-    shared = _SharedFile(sock)
-    replies = []
-    for method in methods:
-        response = http.client.HTTPResponse(shared, method=method)  # type: ignore[arg-type]
-        response.begin()
-        replies.append(Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()))
-    return replies
 
 
 def _get(server: Server, path: str, headers: dict[str, str] | None = None) -> bytes:

@@ -8,7 +8,6 @@ A private server with one worker, ``SEALBOX_MAX_CONNECTIONS=4`` and ``SEALBOX_MA
 
 from __future__ import annotations
 
-import http.client
 import socket
 import threading
 import time
@@ -19,7 +18,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from tests.hostile.raw import Reply, read_reply, request_bytes, sign
+from tests.hostile.raw import Reply, pipelined_replies, read_reply, request_bytes, sign
 from tests.support import REGION, Server, start_server
 
 CAP = 4
@@ -67,34 +66,6 @@ def _eventually(attempt: Callable[[], Reply], seconds: float = 3.0) -> Reply:
         if reply.status != 503 or time.monotonic() > deadline:
             return reply
         time.sleep(0.05)
-
-
-class _SharedFile:
-    """One buffered reader for several pipelined responses (each http.client response would buffer
-    ahead on a file of its own, and closes its file when its body is read)."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.file = sock.makefile("rb")
-
-    def makefile(self, *_args: Any, **_kwargs: Any) -> Any:
-        return self
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.file, name)
-
-    def close(self) -> None:
-        pass
-
-
-def _replies(sock: socket.socket, methods: list[str]) -> list[Reply]:
-    shared = _SharedFile(sock)
-    replies = []
-    for method in methods:
-        response = http.client.HTTPResponse(shared, method=method)  # type: ignore[arg-type]
-        response.begin()
-        replies.append(Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()))
-    assert shared.read(1) == b""  # then the server closed the connection
-    return replies
 
 
 def _assert_slow_down(sock: socket.socket, method: str = "GET") -> None:
@@ -174,6 +145,6 @@ def test_pipelined_bodies_count_against_the_memory_cap(capped: Server) -> None:
         small = 1024 * 1024 + 512 * 1024  # 2 MiB stalled + 1.5 MiB fits 4 MiB; a second 1.5 MiB does not
         with _connect(capped) as piped:
             piped.sendall(_put(capped, "/capped/p1", b"a" * small) + _put(capped, "/capped/p2", b"b" * small))
-            first, second = _replies(piped, ["PUT", "PUT"])
+            first, second = pipelined_replies(piped, ["PUT", "PUT"], expect_close=True)
             assert first.status == 200, first
             assert (second.status, second.code, second.headers.get("connection")) == (503, "SlowDown", "close")

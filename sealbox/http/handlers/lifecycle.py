@@ -11,21 +11,12 @@ from sealbox.http.handlers.base import Services
 from sealbox.http.handlers.object_lock import require_integrity
 from sealbox.http.request import Request, Response
 from sealbox.http.router import Op
-from sealbox.http.xml import child_text, doc, el, http_date, iso8601, parse
+from sealbox.http.xml import child_text, doc, el, http_date, int_text, iso8601, parse
 from sealbox.service import lifecycle as lc
 
 _MAX_BODY = 2 * 1024 * 1024
 ONE_CLASS = ("sealbox has one storage class (STANDARD): Transition and NoncurrentVersionTransition rules are not"
              " supported, and are refused rather than stored and ignored.")
-
-
-def _int(text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        return int(text.strip())
-    except ValueError:
-        raise SealboxError(ErrorCode.MALFORMED_XML) from None
 
 
 def _tag(node: Element) -> tuple[str, str]:
@@ -47,16 +38,16 @@ def _filter(node: Element) -> lc.Filter:
     if child.tag == "Tag":
         return lc.Filter("tag", tags=(_tag(child),))
     if child.tag == "ObjectSizeGreaterThan":
-        return lc.Filter("gt", size_gt=_int(child.text or ""))
+        return lc.Filter("gt", size_gt=int_text(child.text or ""))
     if child.tag == "ObjectSizeLessThan":
-        return lc.Filter("lt", size_lt=_int(child.text or ""))
+        return lc.Filter("lt", size_lt=int_text(child.text or ""))
     if child.tag == "And":
         known = {"Prefix", "Tag", "ObjectSizeGreaterThan", "ObjectSizeLessThan"}
         if any(c.tag not in known for c in child):
             raise SealboxError(ErrorCode.MALFORMED_XML)
         return lc.Filter("and", prefix=child_text(child, "Prefix"), tags=tuple(_tag(t) for t in child.findall("Tag")),
-                         size_gt=_int(child_text(child, "ObjectSizeGreaterThan")),
-                         size_lt=_int(child_text(child, "ObjectSizeLessThan")))
+                         size_gt=int_text(child_text(child, "ObjectSizeGreaterThan")),
+                         size_lt=int_text(child_text(child, "ObjectSizeLessThan")))
     raise SealboxError(ErrorCode.MALFORMED_XML)
 
 
@@ -78,12 +69,12 @@ def _rule(node: Element) -> lc.Rule:
     return lc.Rule(
         id=child_text(node, "ID") or "", status=child_text(node, "Status") or "",
         prefix=child_text(node, "Prefix"), filter=_filter(flt) if flt is not None else None,
-        expiration_days=_int(child_text(exp, "Days")) if exp is not None else None,
+        expiration_days=int_text(child_text(exp, "Days")) if exp is not None else None,
         expiration_date=child_text(exp, "Date") if exp is not None else None,
         expired_object_delete_marker=(marker.strip() == "true") if marker is not None else None,
-        noncurrent_days=_int(child_text(nc, "NoncurrentDays")) if nc is not None else None,
-        newer_noncurrent=_int(child_text(nc, "NewerNoncurrentVersions")) if nc is not None else None,
-        abort_days=_int(child_text(abort, "DaysAfterInitiation")) if abort is not None else None,
+        noncurrent_days=int_text(child_text(nc, "NoncurrentDays")) if nc is not None else None,
+        newer_noncurrent=int_text(child_text(nc, "NewerNoncurrentVersions")) if nc is not None else None,
+        abort_days=int_text(child_text(abort, "DaysAfterInitiation")) if abort is not None else None,
         has_expiration=exp is not None, has_noncurrent=nc is not None,
     )
 

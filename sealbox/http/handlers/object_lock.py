@@ -13,7 +13,7 @@ from sealbox.core.types import LOCK_MODES, NO_LOCK, Bucket, ObjectLock, ObjectVe
 from sealbox.http.handlers.base import Services
 from sealbox.http.request import Request, Response
 from sealbox.http.router import Op
-from sealbox.http.xml import child_text, doc, el, iso8601, parse
+from sealbox.http.xml import child_text, doc, el, int_text, iso8601, parse
 from sealbox.service import object_lock as ol
 from sealbox.service.access import allowed
 from sealbox.service.identity import Principal
@@ -113,15 +113,6 @@ async def get_object_lock_configuration(s: Services, r: Request) -> Response:
     return Response.xml(doc("ObjectLockConfiguration", parts))
 
 
-def _int(text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        return int(text.strip())
-    except ValueError:
-        raise SealboxError(ErrorCode.MALFORMED_XML) from None
-
-
 async def put_object_lock_configuration(s: Services, r: Request) -> Response:
     root = parse(await _body(r))
     if root.tag != "ObjectLockConfiguration" or child_text(root, "ObjectLockEnabled") not in ("Enabled", None):
@@ -138,7 +129,7 @@ async def put_object_lock_configuration(s: Services, r: Request) -> Response:
         if mode not in LOCK_MODES:
             raise SealboxError(ErrorCode.MALFORMED_XML)
         assert mode is not None
-        rule = ol.DefaultRetention(mode, _int(child_text(retention, "Days")), _int(child_text(retention, "Years")))
+        rule = ol.DefaultRetention(mode, int_text(child_text(retention, "Days")), int_text(child_text(retention, "Years")))
     await ol.put_configuration(s.objects, r.principal, r.bucket, rule)
     return Response(200)
 
