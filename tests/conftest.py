@@ -60,3 +60,24 @@ def browser() -> Iterator[Any]:
         b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop the PostgreSQL server of tests/pg_support.py (by its PID) if a test started it."""
+    from tests import pg_support
+
+    pg_support.stop_shared()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Any:
+    """The session's real PostgreSQL server (tests/pg_support.py), started on first use."""
+    from tests import pg_support
+
+    return pg_support.shared_server()
+
+
+@pytest.fixture(scope="module")
+def pg_url(pg_server: Any, request: pytest.FixtureRequest) -> str:
+    """A database of its own for this test module, on the session's PostgreSQL server."""
+    return str(pg_server.database("m_" + request.module.__name__.replace(".", "_")[-50:]))
