@@ -131,15 +131,40 @@ class PgServer:
     def url(self, db: str) -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{db}"
 
-    def database(self, name: str) -> str:
-        """A new empty database ``name`` (dropped first if it exists); its URL."""
+    def database(self, name: str, *, migrated: bool = True) -> str:
+        """A new database ``name`` (dropped first if it exists), its URL. ``migrated``: a copy of a
+        template that holds sealbox's schema already (a file copy, ~0.1 s, instead of a migration)."""
         import psycopg
 
+        template = f' TEMPLATE "{self._template()}"' if migrated else ""
         with self._lock, psycopg.connect(self.url("postgres"), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"{template}')
             self._made.add(name)
         return self.url(name)
+
+    def _template(self) -> str:
+        """A database migrated to sealbox's current PostgreSQL schema, made once (no connection stays
+        open to it: CREATE DATABASE … TEMPLATE needs it idle)."""
+        import psycopg
+
+        from sealbox.storage.meta.pgconn import PgDatabase
+        from sealbox.storage.meta.postgres import migrate_postgres
+
+        name = "sealbox_template"
+        with self._lock:
+            if name in self._made:
+                return name
+            with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                conn.execute(f'CREATE DATABASE "{name}"')
+            db = PgDatabase(self.url(name))
+            try:
+                migrate_postgres(db)
+            finally:
+                db.close()
+            self._made.add(name)
+        return name
 
     def database_for(self, directory: Path) -> str:
         """The database of a test's temporary directory: made on first use, the same one after
