@@ -226,3 +226,15 @@ def _migrate(db: sqlite3.Connection) -> None:
             for statement in script:
                 db.execute(statement)
             db.execute("INSERT OR REPLACE INTO schema_meta(k, v) VALUES ('version', ?)", (number,))
+
+
+def sqlite_schema_version(path: Path) -> int:
+    """The schema number of an existing database file (0 before any migration)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
+    try:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name='schema_meta'").fetchone():
+            return 0
+        row = conn.execute("SELECT v FROM schema_meta WHERE k='version'").fetchone()
+        return int(row[0]) if row else 0
+    finally:
+        conn.close()
