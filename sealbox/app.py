@@ -25,8 +25,7 @@ from sealbox.service.kms_sse import KmsEncryption
 from sealbox.service.objects import ObjectService
 from sealbox.service.sealing import Sealer
 from sealbox.storage.data.local import LocalBlobStore
-from sealbox.storage.meta.kms_sqlite import SqliteKmsStore
-from sealbox.storage.meta.sqlite import SqliteMetaStore
+from sealbox.storage.meta.stores import open_kms_store, open_meta_store
 
 IO_THREADS = 16  # fsync and hashing wait on the disk and release the GIL: more threads than cores pay off
 
@@ -41,7 +40,7 @@ def load_master_keys(settings: Settings) -> Keyring:
 
 def build_key_service(settings: Settings, sealer: Sealer) -> tuple[KmsEncryption, KeyService | None]:
     """SSE-KMS through sealbox's own key service (which also answers the KMS API), or an external one."""
-    store = SqliteKmsStore(settings.db_path)
+    store = open_kms_store(settings.meta_url, settings.db_path)
     if settings.kms_endpoint:
         client = KmsClient(settings.kms_endpoint, Credentials.from_environment(),
                            os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or settings.region)
@@ -58,7 +57,7 @@ def build_services(settings: Settings, observe_commit: Callable[[float], None] |
     kms, keys = build_key_service(settings, sealer)
     sealer.attach_kms(kms)
     # SSE rows' ETags, checksums and metadata are sealed under their data keys (service/metadata.py).
-    meta = SqliteMetaStore(settings.db_path, metadata=MetadataSealer(sealer), observe_commit=observe_commit)
+    meta = open_meta_store(settings.meta_url, settings.db_path, MetadataSealer(sealer), observe_commit)
     blobs = LocalBlobStore(settings.data_dir)
     identity = Identity(meta, sealer)
     buckets = BucketService(meta, settings.region, settings.default_encryption,
@@ -84,7 +83,7 @@ def build_handlers(settings: Settings, kinds: set[str]) -> dict[str, Handler]:
     if "console" in kinds:
         from sealbox.console.app import ConsoleApp  # jinja2 and templates only where the console listens
 
-        console = ConsoleApp(services, settings.data_dir)
+        console = ConsoleApp(services, settings.data_dir, settings.meta_url)
         console.ops = ops.requests.endpoints.answer_exchange
         handlers["console"] = console
     return handlers

@@ -10,14 +10,16 @@ from sealbox.service.identity import ROOT, Identity
 from sealbox.service.keys import KeyCheckError, describe_source, needed_key_ids, verify_keys
 from sealbox.service.metadata import MetadataSealer, seal_existing
 from sealbox.service.sealing import Sealer
-from sealbox.storage.meta.sqlite import SqliteMetaStore
+from sealbox.storage.meta.base import MetaStore
+from sealbox.storage.meta.stores import describe, open_meta_store, remember_meta_url
 
 
 def initialize(settings: Settings) -> str:
     """Prepare ``settings.data_dir`` and return the start-up message (credentials shown once)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(settings.data_dir, 0o700)
-    meta = SqliteMetaStore(settings.db_path)
+    meta = open_meta_store(settings.meta_url, settings.db_path)  # migrates the schema (SQLite or PostgreSQL)
+    remember_meta_url(settings.data_dir, settings.meta_url)
     try:
         keyring, created_keys = _master_keys(settings, meta)
         # Never serve undecryptable data as if it were fine: every key id the stored values name
@@ -25,6 +27,8 @@ def initialize(settings: Settings) -> str:
         verify_keys(meta, keyring, describe_source(settings))
         identity = Identity(meta, Sealer(keyring))
         lines = [f"sealbox: data in {settings.data_dir.resolve()}"]
+        if settings.meta_url:
+            lines.append(f"sealbox: metadata in {describe(settings.meta_url, settings.db_path)}")
         lines += _seal_clear_metadata(settings, keyring)
         if created_keys:
             lines.append(f"sealbox: created master key {keyring.active.key_id} in {settings.keyring_path}"
@@ -38,7 +42,7 @@ def initialize(settings: Settings) -> str:
         if settings.console_port:
             from sealbox.console.app import prepare_console
 
-            prepare_console(settings.data_dir)
+            prepare_console(settings.data_dir, settings.meta_url)
             lines.append(f"sealbox: web console {scheme}://{settings.host}:{settings.console_port}/")
         if secret is not None:
             lines += ["sealbox: root credentials (shown once, store them now):",
@@ -58,7 +62,7 @@ def _seal_clear_metadata(settings: Settings, keyring: Keyring) -> list[str]:
     """Seal what a data directory written before sealed metadata holds in the clear (the ETags,
     checksums and metadata of SSE objects): resumable, and free once nothing is left."""
     cipher = MetadataSealer(Sealer(keyring))
-    keyed = SqliteMetaStore(settings.db_path, metadata=cipher)
+    keyed = open_meta_store(settings.meta_url, settings.db_path, cipher)
     try:
         report = seal_existing(keyed, cipher)
     finally:
@@ -76,7 +80,7 @@ def _seal_clear_metadata(settings: Settings, keyring: Keyring) -> list[str]:
     return lines
 
 
-def _master_keys(settings: Settings, meta: SqliteMetaStore) -> tuple[Keyring, bool]:
+def _master_keys(settings: Settings, meta: MetaStore) -> tuple[Keyring, bool]:
     """The keyring (and whether it was just created): from SEALBOX_MASTER_KEYS, else the key file.
 
     A key file is created only for a store that holds nothing sealed yet: a missing file in front of
@@ -95,7 +99,7 @@ def _master_keys(settings: Settings, meta: SqliteMetaStore) -> tuple[Keyring, bo
     return load_or_create_keyring(path)
 
 
-def _root_credentials(meta: SqliteMetaStore, identity: Identity) -> tuple[str, str | None]:
+def _root_credentials(meta: MetaStore, identity: Identity) -> tuple[str, str | None]:
     """Root keys from SEALBOX_ACCESS_KEY/SEALBOX_SECRET_KEY, or made once on first start."""
     wanted_key, wanted_secret = env_default("ACCESS_KEY"), env_default("SECRET_KEY")
     if wanted_key and wanted_secret:

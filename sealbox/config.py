@@ -54,6 +54,9 @@ class Settings:
     # SSE-KMS through an external service speaking the AWS KMS API (credentials: AWS_* environment
     # variables); None: sealbox's own key service, which also answers the KMS API on the S3 port.
     kms_endpoint: str | None = None
+    # The metadata store (issue 19): postgresql://USER[:PASSWORD]@HOST[:PORT]/DB for PostgreSQL, shared by
+    # several gateways; None: SQLite in the data directory (db_path). Never logged with its password.
+    meta_url: str | None = None
 
     @property
     def keyring_path(self) -> Path:

@@ -160,9 +160,9 @@ def _start_lifecycle(settings: Settings) -> None:
     from sealbox.service.metadata import MetadataSealer
     from sealbox.service.sealing import Sealer
     from sealbox.storage.data.local import LocalBlobStore
-    from sealbox.storage.meta.sqlite import SqliteMetaStore
+    from sealbox.storage.meta.stores import open_meta_store
 
-    meta = SqliteMetaStore(settings.db_path, metadata=MetadataSealer(Sealer(key_source(settings))))
+    meta = open_meta_store(settings.meta_url, settings.db_path, MetadataSealer(Sealer(key_source(settings))))
     start_in_worker(meta, LocalBlobStore(settings.data_dir), settings.data_dir, settings.lifecycle_day_seconds)
 
 

@@ -6,13 +6,32 @@ from typing import Any
 
 import pytest
 
-from tests.support import Server, start_server, unique_bucket
+from tests.support import Server, meta_backend, start_server, unique_bucket
+
+
+# Black-box modules that run twice in the default suite: on SQLite and on a server whose metadata is
+# in PostgreSQL (--meta-url, issue 19). With SEALBOX_TEST_META=postgres every server is on PostgreSQL.
+PG_MODULES = frozenset({
+    "tests.s3.test_objects", "tests.s3.test_multipart_upload", "tests.s3.test_complete_multipart_upload",
+    "tests.s3.test_bucket_versioning", "tests.s3.test_list_object_versions", "tests.s3.test_list_objects",
+    "tests.s3.test_conditional_writes", "tests.s3.test_conditional_deletes", "tests.s3.test_sse_kms",
+    "tests.s3.test_kms_api", "tests.s3.test_delete_markers", "tests.s3.test_inline_objects",
+    "tests.s3.test_concurrent_writes", "tests.s3.test_object_tagging", "tests.s3.test_server_side_encryption",
+})
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "server" in metafunc.fixturenames and metafunc.module.__name__ in PG_MODULES \
+            and meta_backend() == "sqlite":
+        metafunc.parametrize("server", ["sqlite", "postgres"], indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One real sealbox process (2 workers, plain HTTP + an HTTPS listener) shared by the black-box tests."""
-    srv = start_server(tmp_path_factory.mktemp("sealbox") / "data", workers=2, tls=True)
+def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Server]:
+    """One real sealbox process (2 workers, plain HTTP + an HTTPS listener) shared by the black-box tests;
+    one more on PostgreSQL for the modules in PG_MODULES."""
+    meta = getattr(request, "param", meta_backend())
+    srv = start_server(tmp_path_factory.mktemp("sealbox") / "data", workers=2, tls=True, meta=meta)
     yield srv
     srv.stop()
     assert "Traceback" not in srv.log(), srv.log()
@@ -60,3 +79,24 @@ def browser() -> Iterator[Any]:
         b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop the PostgreSQL server of tests/pg_support.py (by its PID) if a test started it."""
+    from tests import pg_support
+
+    pg_support.stop_shared()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Any:
+    """The session's real PostgreSQL server (tests/pg_support.py), started on first use."""
+    from tests import pg_support
+
+    return pg_support.shared_server()
+
+
+@pytest.fixture(scope="module")
+def pg_url(pg_server: Any, request: pytest.FixtureRequest) -> str:
+    """A database of its own for this test module, on the session's PostgreSQL server."""
+    return str(pg_server.database("m_" + request.module.__name__.replace(".", "_")[-50:]))

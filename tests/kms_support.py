@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from tests.meta_support import bump_tokens as bump_tokens  # re-exported: the KMS tests import it from here
+from tests.meta_support import meta_sql
 from tests.support import REGION, SEALBOX, Server
 
 
@@ -55,20 +56,4 @@ def kms_cli(data_dir: Path, *args: str, check: bool = True) -> subprocess.Comple
 
 
 def sql(data_dir: Path, statement: str, *params: Any) -> list[tuple[Any, ...]]:
-    db = sqlite3.connect(data_dir / "meta.sqlite3", timeout=30)
-    try:
-        rows = db.execute(statement, params).fetchall()
-        db.commit()
-    finally:
-        db.close()
-    return rows
-
-
-def bump_tokens(data_dir: Path) -> None:
-    """What every write does after its commit: a test that edits the tables by hand must too."""
-    from sealbox.storage.meta.generation import BUCKETS, COMMITS, KMS, ChangeTokens
-
-    tokens = ChangeTokens(Path(f"{data_dir / 'meta.sqlite3'}.tokens"))
-    for slot in (BUCKETS, COMMITS, KMS):
-        tokens.bump(slot)
-    tokens.close()
+    return meta_sql(data_dir, statement, params)

@@ -119,12 +119,25 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], log_path: Path, deadlin
     raise RuntimeError(f"sealbox did not listen on {port}:\n{log_path.read_text(errors='replace')}")
 
 
+def meta_backend() -> str:
+    """The metadata store the servers of this run use unless a test says: $SEALBOX_TEST_META
+    ("postgres": every server on the session's PostgreSQL, tests/pg_support.py), else "sqlite"."""
+    return os.environ.get("SEALBOX_TEST_META", "sqlite")
+
+
 def start_server(data_dir: Path, *args: str, workers: int = 1, tls: bool = False,
-                 env: dict[str, str] | None = None, port: int | None = None) -> Server:
-    """Start ``sealbox serve`` on ports the OS picks (no races between parallel test runs)."""
+                 env: dict[str, str] | None = None, port: int | None = None, meta: str | None = None) -> Server:
+    """Start ``sealbox serve`` on ports the OS picks (no races between parallel test runs).
+    ``meta``: "postgres" puts its metadata in a new database on the session's PostgreSQL server
+    (``--meta-url``), "sqlite" in the data directory; default ``meta_backend()``."""
     data_dir.mkdir(parents=True, exist_ok=True)
     argv = [str(SEALBOX), "serve", "--data-dir", str(data_dir), "--port", str(port or 0), "--workers", str(workers),
             "--log-level", "warning", *args]
+    # A data directory served before keeps its store (serve reads the URL it recorded there).
+    if (meta or meta_backend()) == "postgres" and "--meta-url" not in args and not (data_dir / "metadata-store").exists():
+        from tests import pg_support
+
+        argv += ["--meta-url", pg_support.shared_server().database(f"srv_{uuid.uuid4().hex[:12]}")]
     cert = None
     if tls:
         cert, key = make_cert(data_dir.parent / "tls")

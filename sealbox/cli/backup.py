@@ -31,10 +31,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r.set_defaults(func=_restore)
 
 
+PG_BACKUP = ("sealbox backup copies SQLite metadata; with --meta-url the metadata is in PostgreSQL and is"
+             " backed up with PostgreSQL's own tools (pg_dump, or base backups with WAL archiving), the blob"
+             " files and keys with the file system's: take the database dump first, then the blobs"
+             " (a blob no dump names is an orphan that `sealbox gc` removes)")
+
+
 def _backup(args: argparse.Namespace) -> int:
     from sealbox.ops.backup import BackupError, backup, console_progress
 
     settings = data_settings(args)
+    if settings.meta_url:
+        print(f"sealbox: {PG_BACKUP}", file=sys.stderr)
+        return EXIT_UNUSABLE
     try:
         report = backup(settings.data_dir, Path(args.to),
                         key_file=settings.keyring_path if args.include_keys else None, copy=args.copy,
@@ -56,6 +65,9 @@ def _restore(args: argparse.Namespace) -> int:
     from sealbox.ops.backup import BackupError, console_progress, restore
 
     settings = data_settings(args)
+    if settings.meta_url:
+        print(f"sealbox: {PG_BACKUP.replace('backup copies', 'restore writes')}", file=sys.stderr)
+        return EXIT_UNUSABLE
     try:
         report = restore(Path(args.source), settings.data_dir, copy=args.copy, progress=console_progress())
     except (BackupError, OSError) as exc:

@@ -20,7 +20,7 @@ import json
 import sys
 from typing import Any
 
-from sealbox.cli.common import add_data_dir, add_key_file, data_settings
+from sealbox.cli.common import add_data_dir, add_key_file, data_settings, has_store, open_meta
 from sealbox.config import Settings
 from sealbox.ops.logs import audit
 
@@ -61,12 +61,10 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _open_meta(settings: Settings) -> Any:
     """The metadata store of an existing data directory (never creates one); None after a message."""
-    from sealbox.storage.meta.sqlite import SqliteMetaStore
-
-    if not settings.db_path.is_file():
+    if not has_store(settings):
         print(f"sealbox: {settings.data_dir} is not a sealbox data directory", file=sys.stderr)
         return None
-    return SqliteMetaStore(settings.db_path)
+    return open_meta(settings)
 
 
 def _fail(message: object, code: int) -> int:

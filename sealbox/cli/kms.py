@@ -24,7 +24,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from sealbox.cli.common import add_data_dir, add_key_file, data_settings
+from sealbox.cli.common import add_data_dir, add_key_file, data_settings, has_store, open_meta
 from sealbox.config import env_default
 from sealbox.kms.model import KmsCode, KmsError, KmsKey
 
@@ -76,14 +76,14 @@ class _Context:
         from sealbox.service.identity import ROOT, Principal
         from sealbox.service.keys import key_source
         from sealbox.service.sealing import Sealer
-        from sealbox.storage.meta.kms_sqlite import SqliteKmsStore
-        from sealbox.storage.meta.sqlite import SqliteMetaStore
+        from sealbox.storage.meta.stores import open_kms_store
 
         settings = data_settings(args)
-        if not settings.db_path.exists():
+        if not has_store(settings):
             raise FileNotFoundError(f"no sealbox data in {settings.data_dir} (start the server once first)")
-        SqliteMetaStore(settings.db_path).close()  # brings the schema up to date
-        self.service = KeyService(SqliteKmsStore(settings.db_path), Sealer(key_source(settings)), args.region)
+        open_meta(settings).close()  # brings the schema up to date
+        self.service = KeyService(open_kms_store(settings.meta_url, settings.db_path), Sealer(key_source(settings)),
+                                  args.region)
         self.root = Principal(ROOT, "")
         self.json = bool(args.json)
 

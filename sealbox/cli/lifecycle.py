@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from sealbox.cli.common import add_data_dir, data_settings
+from sealbox.cli.common import add_data_dir, data_settings, has_store, open_meta
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,10 +35,8 @@ def _stores(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from sealbox.service.metadata import MetadataSealer
     from sealbox.service.sealing import Sealer
     from sealbox.storage.data.local import LocalBlobStore
-    from sealbox.storage.meta.sqlite import SqliteMetaStore
-
     settings = data_settings(args)
-    if not settings.db_path.exists():
+    if not has_store(settings):
         print(f"sealbox: no data directory at {settings.data_dir}", file=sys.stderr)
         return None
     # With the keys, SSE objects' sealed tags are opened (Tag filters, issue 16); without them the pass
@@ -49,7 +47,7 @@ def _stores(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         print(f"sealbox: the master keys did not load ({exc}): Tag filters match no encrypted object",
               file=sys.stderr)
         cipher = None
-    return settings, SqliteMetaStore(settings.db_path, metadata=cipher), LocalBlobStore(settings.data_dir)
+    return settings, open_meta(settings, cipher), LocalBlobStore(settings.data_dir)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sealbox.cli.common import data_dir_of
+from sealbox.cli.common import add_meta_url, data_dir_of, meta_url_of
 from sealbox import config_file
 from sealbox.config import Settings, env_default, env_flag
 from sealbox.core.libc import forbid_core_dumps
@@ -31,6 +31,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         max_connections=args.max_connections,
         max_body_memory_mib=args.max_body_memory,
         kms_endpoint=args.kms_endpoint or None,
+        meta_url=meta_url_of(args, data_dir_of(args)),
     )
 
 
@@ -41,6 +42,7 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--port", type=int, default=int(env_default("PORT", "9000") or 9000),
                    help="S3 port (default 9000 or $SEALBOX_PORT; 0 picks a free one)")
     p.add_argument("--data-dir", help="data directory (default ./data or $SEALBOX_DATA_DIR)")
+    add_meta_url(p)
     p.add_argument("--workers", type=int, default=int(env_default("WORKERS", "0") or 0),
                    help="worker processes (default: number of cores)")
     p.add_argument("--domain", default=env_default("DOMAIN"),
@@ -137,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     # Each further command family lives in its own module with a register(subparsers) function.
     import importlib
 
-    for name in ("keys", "users", "maintenance", "lifecycle", "backup", "kms"):
+    for name in ("keys", "users", "maintenance", "lifecycle", "backup", "kms", "migrate"):
         try:
             module = importlib.import_module(f"sealbox.cli.{name}")
         except ModuleNotFoundError as exc:

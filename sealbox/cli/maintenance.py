@@ -19,7 +19,7 @@ import sys
 import time
 from typing import Any
 
-from sealbox.cli.common import add_data_dir, add_key_file, data_settings
+from sealbox.cli.common import add_data_dir, add_key_file, data_settings, has_store, open_meta
 from sealbox.config import Settings
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE = 0, 1, 2
@@ -61,12 +61,10 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _open(settings: Settings) -> tuple[Any, Any] | None:
     """The metadata and blob stores of an existing data directory (never creates one)."""
     from sealbox.storage.data.local import LocalBlobStore
-    from sealbox.storage.meta.sqlite import SqliteMetaStore
-
-    if not settings.db_path.is_file() or not (settings.data_dir / "blobs").is_dir():
+    if not has_store(settings) or not (settings.data_dir / "blobs").is_dir():
         print(f"sealbox: {settings.data_dir} is not a sealbox data directory", file=sys.stderr)
         return None
-    return SqliteMetaStore(settings.db_path), LocalBlobStore(settings.data_dir)
+    return open_meta(settings), LocalBlobStore(settings.data_dir)
 
 
 def _sealer(settings: Settings) -> Any:

@@ -19,7 +19,7 @@ import sys
 import time
 from typing import Any
 
-from sealbox.cli.common import add_data_dir, add_key_file, data_settings
+from sealbox.cli.common import add_data_dir, add_key_file, data_settings, has_store, open_meta
 from sealbox.config import Settings
 from sealbox.ops.logs import audit
 
@@ -70,15 +70,13 @@ def _identity(settings: Settings) -> tuple[Any, Any]:
     from sealbox.service.identity import Identity
     from sealbox.service.keys import key_source
     from sealbox.service.sealing import Sealer
-    from sealbox.storage.meta.sqlite import SqliteMetaStore
-
-    if not settings.db_path.is_file():
+    if not has_store(settings):
         raise _Unusable(f"{settings.data_dir} is not a sealbox data directory (start the server once first)")
     try:
         sealer = Sealer(key_source(settings))
     except Exception as exc:  # noqa: BLE001 - any key problem is reported as one line
         raise _Unusable(f"master keys unavailable: {exc}") from None
-    meta = SqliteMetaStore(settings.db_path)
+    meta = open_meta(settings)
     return Identity(meta, sealer), meta
 
 

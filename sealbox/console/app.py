@@ -57,11 +57,13 @@ SAFE_METHODS = ("GET", "HEAD")
 STORE_FILE = "console.sqlite3"
 
 
-def prepare_console(data_dir: Path) -> None:
+def prepare_console(data_dir: Path, meta_url: str | None = None) -> None:
     """Create the console's database (WAL mode, schema) once, in the parent before the workers
     start: two workers switching a new SQLite file to WAL at the same moment can get "database is
-    locked" at once, without a busy wait, and a worker that fails at start-up is lost for a second."""
-    ConsoleStore(data_dir / STORE_FILE).close()
+    locked" at once, without a busy wait, and a worker that fails at start-up is lost for a second.
+    With ``meta_url`` its tables are in the PostgreSQL metadata database (made by its migrations)."""
+    if not meta_url:
+        ConsoleStore(data_dir / STORE_FILE).close()
 
 
 class StaticFiles:
@@ -90,8 +92,8 @@ class ConsoleApp:
     """The console's handler. ``services`` are the worker's own (``sealbox.app.build_handlers``
     gives the S3 API and the console the same set)."""
 
-    def __init__(self, services: ServiceSet, data_dir: Path) -> None:
-        store = ConsoleStore(data_dir / STORE_FILE)
+    def __init__(self, services: ServiceSet, data_dir: Path, meta_url: str | None = None) -> None:
+        store = ConsoleStore(data_dir / STORE_FILE, meta_url)
         codec = SessionCodec(load_or_create_key(data_dir), services.identity)
         self.static = StaticFiles(STATIC)
         renderer = Renderer()

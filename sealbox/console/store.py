@@ -1,5 +1,5 @@
 """The console's own small SQLite database (``<data_dir>/console.sqlite3``): bulk jobs, sign-outs,
-failed sign-ins.
+failed sign-ins; with ``--meta-url postgresql://…`` the same tables in the PostgreSQL metadata database.
 
 It is not the object metadata (the console never touches that store): it holds what the console
 itself must share between worker processes — the state of background jobs, so any worker can
@@ -16,11 +16,14 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+from sealbox.storage.meta.pgconn import PgDatabase, advisory_key
+from sealbox.storage.meta.sqlrows import Db
 
 SCHEMA_VERSION = 2
 _SCHEMA = """
@@ -119,10 +122,25 @@ def _job(row: tuple[Any, ...]) -> Job:
                heartbeat=row[13], worker_pid=row[14], context=row[15])
 
 
+class _Tx(Protocol):
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Any: ...
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]], /) -> Any: ...
+
+
 class ConsoleStore:
-    def __init__(self, path: Path) -> None:
+    """``path``: the SQLite file (``<data_dir>/console.sqlite3``). With ``meta_url`` (``--meta-url
+    postgresql://…``) the same tables live in the PostgreSQL metadata database instead (made by its
+    migrations, ``storage/meta/pg_migrations.py``), so that every gateway sees every job, sign-out and
+    failed sign-in; ``path`` is then unused."""
+
+    def __init__(self, path: Path, meta_url: str | None = None) -> None:
         self._path = path
         self._local = threading.local()
+        self._pg: PgDatabase | None = None
+        if meta_url:
+            self._pg = PgDatabase.shared(meta_url)
+            return
         with self._tx() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
@@ -137,13 +155,19 @@ class ConsoleStore:
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
-        """Close this thread's connection (the others close with their threads)."""
+        """Close this thread's connection (the others close with their threads); on PostgreSQL, give
+        the pool back."""
+        if self._pg is not None:
+            self._pg.close()
+            return
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
 
-    def _conn(self) -> sqlite3.Connection:
+    def _conn(self) -> Db:
+        if self._pg is not None:
+            return self._pg.reader
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self._path, timeout=30, isolation_level=None)
@@ -153,8 +177,13 @@ class ConsoleStore:
         return conn
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self) -> Iterator[_Tx]:
+        if self._pg is not None:
+            with self._pg.transaction() as tx:
+                yield tx
+            return
         conn = self._conn()
+        assert isinstance(conn, sqlite3.Connection)
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
@@ -162,6 +191,13 @@ class ConsoleStore:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def _serialize(self, db: _Tx, name: str) -> None:
+        """One such transaction at a time across every process: SQLite's BEGIN IMMEDIATE already is;
+        on PostgreSQL an advisory transaction lock (READ COMMITTED would let two admissions read the
+        same counts and both write theirs)."""
+        if self._pg is not None:
+            db.execute("SELECT pg_advisory_xact_lock(?)", (advisory_key("sealbox-console", name),))
 
     # -- jobs ------------------------------------------------------------------------------------
     def create_job(self, job_id: str, principal: str, access_key: str, bucket: str, action: str,
@@ -185,7 +221,7 @@ class ConsoleStore:
         """Append items (during listing); returns the next sequence number."""
         rows = [(job_id, start_seq + i, k) for i, k in enumerate(keys)]
         with self._tx() as db:
-            db.executemany("INSERT OR IGNORE INTO job_items (job_id, seq, key) VALUES (?,?,?)", rows)
+            db.executemany("INSERT INTO job_items (job_id, seq, key) VALUES (?,?,?) ON CONFLICT DO NOTHING", rows)
             db.execute("UPDATE jobs SET total = ?, heartbeat = ? WHERE id = ?",
                        (start_seq + len(rows), time.time(), job_id))
         return start_seq + len(rows)
@@ -231,7 +267,7 @@ class ConsoleStore:
             cur = db.execute("UPDATE jobs SET heartbeat = ?, worker_pid = ? WHERE id = ? AND state IN"
                              " ('listing', 'running') AND worker_pid = ? AND heartbeat = ?",
                              (time.time(), os.getpid(), job_id, seen_pid, seen_heartbeat))
-            return cur.rowcount == 1
+            return bool(cur.rowcount == 1)
 
     def failures(self, job_id: str, limit: int = 200) -> list[tuple[str, str]]:
         return [(str(k), str(r or "")) for k, r in self._conn().execute(
@@ -241,14 +277,15 @@ class ConsoleStore:
     # -- signed-out sessions ----------------------------------------------------------------------
     def sign_out(self, sid: str, expires: float) -> None:
         with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO signed_out (sid, expires) VALUES (?, ?)", (sid, expires))
+            db.execute("INSERT INTO signed_out (sid, expires) VALUES (?, ?)"
+                       " ON CONFLICT (sid) DO UPDATE SET expires = excluded.expires", (sid, expires))
             db.execute("DELETE FROM signed_out WHERE expires < ?", (time.time(),))
 
     def is_signed_out(self, sid: str) -> bool:
         return self._conn().execute("SELECT 1 FROM signed_out WHERE sid = ?", (sid,)).fetchone() is not None
 
     # -- sign-in attempts (sealbox.console.throttle) --------------------------------------------
-    def _signin_rows(self, db: sqlite3.Connection, subjects: list[str], now: float,
+    def _signin_rows(self, db: _Tx, subjects: list[str], now: float,
                      rules: SigninRules) -> dict[str, tuple[int, float, float, int]]:
         """subject -> (failures, last, blocked_until, pending), forgotten and stale parts zeroed."""
         rows = {}
@@ -266,6 +303,7 @@ class ConsoleStore:
         workers: parallel attempts queue here, so no more are checked at once than the rules allow.
         """
         with self._tx() as db:
+            self._serialize(db, "signin")
             rows = self._signin_rows(db, subjects, now, rules)
             wait = max((blocked - now for _, _, blocked, _ in rows.values()), default=0.0)
             if wait > 0:
@@ -274,14 +312,17 @@ class ConsoleStore:
                 return Admission(False, failing=any(failures > 0 for failures, _, _, _ in rows.values()))
             for subject in subjects:
                 failures, last, blocked, pending = rows.get(subject, (0, now, 0.0, 0))
-                db.execute("INSERT OR REPLACE INTO signin_failures (subject, failures, last, blocked_until, pending,"
-                           " pending_since) VALUES (?, ?, ?, ?, ?, ?)",
+                db.execute("INSERT INTO signin_failures (subject, failures, last, blocked_until, pending,"
+                           " pending_since) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (subject) DO UPDATE SET"
+                           " failures = excluded.failures, last = excluded.last, blocked_until = excluded.blocked_until,"
+                           " pending = excluded.pending, pending_since = excluded.pending_since",
                            (subject, failures, last, blocked, pending + 1, now))
             return Admission(True)
 
     def finish_signin(self, subjects: list[str], now: float, succeeded: bool, rules: SigninRules) -> None:
         """An admitted attempt's outcome: a failure counts and may block; a success clears the count."""
         with self._tx() as db:
+            self._serialize(db, "signin")
             rows = self._signin_rows(db, subjects, now, rules)
             for subject in subjects:
                 failures, last, blocked, pending = rows.get(subject, (0, now, 0.0, 1))

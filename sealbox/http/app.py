@@ -33,6 +33,7 @@ from sealbox.http.signing import SigningRequest
 from sealbox.ops.observe import RequestObserver
 from sealbox.service.identity import Principal
 from sealbox.service.pipeline import IntegrityFailure
+from sealbox.storage.meta.base import StoreUnavailable
 from sealbox.service.policy import RequestContext
 
 log = logging.getLogger("sealbox.http")
@@ -72,6 +73,12 @@ class S3App:
             integrity_log.error("integrity failure serving %s %s (request %s): %s", request.method,
                                 request.resource, request.request_id, exc)
             response = self._error(request, integrity_error())
+        except StoreUnavailable as exc:
+            # PostgreSQL restarting or unreachable (issue 19): nothing was written half (the transaction
+            # rolled back), and the pool reconnects by itself; clients retry a 503 with backoff.
+            log.warning("metadata store unavailable for %s (request %s): %s", describe(request),
+                        request.request_id, exc)
+            response = self._error(request, store_unavailable())
         except Exception as exc:
             full = storage_full(exc)
             if full is None:
@@ -248,6 +255,13 @@ def _promote_query_headers(request: Incoming) -> None:
 
 
 _SQLITE_FULL = 13  # sqlite3.SQLITE_FULL: "database or disk is full"
+
+
+def store_unavailable() -> SealboxError:
+    """503 ServiceUnavailable, AWS's answer when it cannot serve a request right now ("Reduce your
+    request rate" is its message for both 503 codes); SDKs retry it with backoff."""
+    return SealboxError(ErrorCode.SERVICE_UNAVAILABLE, "The metadata store is unavailable right now;"
+                        " nothing was changed. Please retry.")
 
 
 def storage_full(exc: BaseException) -> SealboxError | None:

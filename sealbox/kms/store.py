@@ -1,4 +1,5 @@
-"""What the key service persists, and the one interface it does so through (SQLite: storage/meta/kms_sqlite.py).
+"""What the key service persists, and the one interface it does so through (SQLite: storage/meta/kms_sqlite.py;
+PostgreSQL: storage/meta/kms_postgres.py, whose token is a counter in the database).
 
 Every change (key state, material, aliases, policies, bucket keys) ends by bumping the KMS change
 token shared by every process of the data directory (``storage.meta.generation.KMS``), after its
@@ -19,8 +20,10 @@ class KmsStore(Protocol):
         ...
 
     def token(self) -> bytes:
-        """The KMS change token now (cheap: shared memory)."""
+        """The KMS change token now (cheap: shared memory; on PostgreSQL one indexed row read)."""
         ...
+
+    def close(self) -> None: ...
 
     # -- keys ---------------------------------------------------------------------------------
     def create_key(self, key: KmsKey, material: Material, alias: str | None = None) -> bool:

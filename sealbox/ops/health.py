@@ -37,7 +37,9 @@ def _is_loopback(address: str) -> bool:
         return False  # a Unix socket or an unknown peer: not provably local
 
 
-def check_meta(db_path: Path) -> str | None:
+def check_meta(db_path: Path, meta_url: str | None = None) -> str | None:
+    if meta_url:
+        return _check_postgres(meta_url)
     try:
         conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=2.0)
         try:
@@ -46,6 +48,21 @@ def check_meta(db_path: Path) -> str | None:
             conn.close()
     except sqlite3.Error as exc:
         return f"metadata store: {exc}"
+    return None
+
+
+def _check_postgres(url: str) -> str | None:
+    """One statement on the worker's pool (a new connection when the pooled ones died with a restart)."""
+    from sealbox.storage.meta.base import StoreUnavailable
+    from sealbox.storage.meta.pgconn import PgDatabase
+
+    db = PgDatabase.shared(url)
+    try:
+        db.reader.execute("SELECT 1")
+    except StoreUnavailable as exc:
+        return f"metadata store: {exc}"
+    finally:
+        db.close()
     return None
 
 
@@ -72,7 +89,7 @@ class OpsEndpoints:
         self.keyring_ok = keyring_ok
 
     def ready_checks(self) -> dict[str, str]:
-        problems = {"metadata": check_meta(self.settings.db_path),
+        problems = {"metadata": check_meta(self.settings.db_path, self.settings.meta_url),
                     "data_dir": check_writable(self.settings.data_dir),
                     "keyring": self.keyring_ok()}
         return {name: problem or "ok" for name, problem in problems.items()}

@@ -1,4 +1,5 @@
-"""The MetaStore contract: every backend must pass this suite unchanged (SQLite now, PostgreSQL later).
+"""The MetaStore contract: every backend must pass this suite unchanged (SQLite, and PostgreSQL on the
+session's real server, tests/pg_support.py: a database per test directory).
 
 A backend joins by adding a factory to ``BACKENDS``.
 """
@@ -30,11 +31,14 @@ from sealbox.service.metadata import MetadataSealer
 from sealbox.service.pipeline import IntegrityFailure
 from sealbox.service.sealing import Sealer
 from sealbox.storage.meta.base import MetadataCipher, MetaStore, Part, Upload
+from sealbox.storage.meta.postgres import PostgresMetaStore
 from sealbox.storage.meta.sqlite import SqliteMetaStore
+from tests import pg_support
 
 # A backend's factory: the store in this directory, with the cipher of SSE rows' metadata (or none).
 BACKENDS: dict[str, Callable[[Path, MetadataCipher | None], MetaStore]] = {
     "sqlite": lambda tmp, cipher: SqliteMetaStore(tmp / "meta.sqlite3", metadata=cipher),
+    "postgres": lambda tmp, cipher: PostgresMetaStore(pg_support.shared_server().database_for(tmp), metadata=cipher),
 }
 
 

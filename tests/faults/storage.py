@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 
 from sealbox.core.types import Extent, ObjectVersion
 from sealbox.storage.data.local import LocalBlobStore
-from sealbox.storage.meta.sqlite import SqliteMetaStore
+from tests.meta_support import meta_sql, open_store
 from tests.support import SEALBOX
 
 HOUR = 3600
@@ -41,7 +40,7 @@ def kinds(report: dict[str, Any]) -> list[str]:
 
 
 def version_of(data_dir: Path, bucket: str, key: str, version_id: str | None = None) -> ObjectVersion:
-    meta = SqliteMetaStore(data_dir / "meta.sqlite3")
+    meta = open_store(data_dir)
     try:
         found = meta.get_version(bucket, key, version_id)
     finally:
@@ -75,11 +74,7 @@ class StoredExtent:
     def read(self) -> bytes:
         if not self.extent.inline:
             return self.path.read_bytes()
-        db = sqlite3.connect(self.data_dir / "meta.sqlite3")
-        try:
-            (data,) = db.execute("SELECT data FROM inline_blobs WHERE blob_id=?", (self.extent.blob_id,)).fetchone()
-        finally:
-            db.close()
+        ((data,),) = meta_sql(self.data_dir, "SELECT data FROM inline_blobs WHERE blob_id=?", (self.extent.blob_id,))
         return bytes(data)
 
     def write(self, data: bytes) -> None:
@@ -128,12 +123,8 @@ def reseal_metadata(data_dir: Path, bucket: str, key: str, **changes: Any) -> No
     from sealbox.crypto import metadata as fmt
     from sealbox.crypto.keyring import load_keyring
 
-    db = sqlite3.connect(data_dir / "meta.sqlite3")
-    try:
-        rid, uid, sealed, blob = db.execute("SELECT id, object_uid, sealed_key, sealed_meta FROM versions"
-                                            " WHERE bucket=? AND key=? AND is_latest=1", (bucket, key)).fetchone()
-    finally:
-        db.close()
+    ((rid, uid, sealed, blob),) = meta_sql(data_dir, "SELECT id, object_uid, sealed_key, sealed_meta FROM versions"
+                                           " WHERE bucket=? AND key=? AND is_latest=1", (bucket, key))
     context = envelope.object_context(bucket, key, uid)
     data_key = envelope.unseal(envelope.SealedKey.from_text(sealed), load_keyring(data_dir / "keys" /
                                "master-keys.json"), context)
@@ -143,9 +134,4 @@ def reseal_metadata(data_dir: Path, bucket: str, key: str, **changes: Any) -> No
 
 
 def sql(data_dir: Path, statement: str, params: tuple[Any, ...] = ()) -> None:
-    db = sqlite3.connect(data_dir / "meta.sqlite3")
-    try:
-        db.execute(statement, params)
-        db.commit()
-    finally:
-        db.close()
+    meta_sql(data_dir, statement, params)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import pytest
 from sealbox.crypto import stream as aead
 from sealbox.storage.data.local import INLINE_MAX
 from tests.faults.storage import stored
+from tests.meta_support import meta_sql
 from tests.support import Server, running_server, unique_bucket
 
 
@@ -34,11 +34,7 @@ def _files(data_dir: Path) -> set[Path]:
 
 
 def _inline_rows(data_dir: Path) -> int:
-    db = sqlite3.connect(data_dir / "meta.sqlite3")
-    try:
-        return int(db.execute("SELECT count(*) FROM inline_blobs").fetchone()[0])
-    finally:
-        db.close()
+    return int(meta_sql(data_dir, "SELECT count(*) FROM inline_blobs")[0][0])
 
 
 def _largest_inline(sse: bool) -> int:

@@ -496,10 +496,16 @@ def test_no_plaintext_and_no_key_material_at_rest(srv: Server, s3: Any, bucket: 
     from sealbox.crypto import kms_format
     from sealbox.kms.service import KeyService
     from sealbox.service.sealing import Sealer
-    from sealbox.storage.meta.kms_sqlite import SqliteKmsStore
+    from sealbox.storage.meta.stores import open_kms_store
     from sealbox.crypto.keyring import load_keyring
+    from tests.meta_support import meta_url
 
-    store = SqliteKmsStore(srv.data_dir / "meta.sqlite3")
+    url = meta_url(srv.data_dir)
+    if url is not None:  # PostgreSQL's own files are "at rest" too (the session's server, tests/pg_support.py)
+        from tests import pg_support
+
+        on_disk += _all_bytes(pg_support.shared_server().data)
+    store = open_kms_store(url, srv.data_dir / "meta.sqlite3")
     service = KeyService(store, Sealer(load_keyring(srv.data_dir / "keys" / "master-keys.json")), "us-east-1")
     row = store.get_material(key["KeyId"], 1)
     assert row is not None and row.sealed.startswith("v1:")

@@ -1,8 +1,9 @@
 """The metadata store interface.
 
 Every backend implements ``MetaStore`` and passes the same contract suite in
-``tests/contract/test_metastore.py``. Today there is one, SQLite (embedded, ``storage/meta/sqlite.py``);
-a PostgreSQL backend for several gateways is planned (issue #19) and does not exist yet. Methods are synchronous and each is one transaction; the
+``tests/contract/test_metastore.py``: SQLite (embedded, the default: ``storage/meta/sqlite.py``) and
+PostgreSQL (``--meta-url``, for several gateways: ``storage/meta/postgres.py``, issue 19); both share
+their SQL (``sqlrows.py``, ``sql_*.py``). Methods are synchronous and each is one transaction; the
 service layer decides which thread calls them. Domain errors (NoSuchBucket, PreconditionFailed, …)
 are raised here only where the check must be atomic with the write.
 """
@@ -143,6 +144,18 @@ class MetadataUnavailable(Exception):
     """The key that seals a row's metadata is refused now (an SSE-KMS object whose KMS key is disabled,
     pending deletion or gone): the row reads back unopened, as from a store without keys, so listings
     still work; reading the object itself then fails with the key service's error."""
+
+
+class StoreUnavailable(Exception):
+    """The metadata database cannot be reached right now (PostgreSQL restarting, unreachable, out of
+    connections, or a transaction aborted by a deadlock): the operation was not done (its transaction
+    rolled back, or for a COMMIT whose answer was lost, possibly done whole — never half). The S3
+    layer answers 503 ServiceUnavailable, which clients retry with backoff. ``stale``: the failure
+    was a pooled connection that had died while idle, before anything ran on it."""
+
+    def __init__(self, message: str, *, stale: bool = False) -> None:
+        super().__init__(message)
+        self.stale = stale
 
 
 class MetadataCipher(Protocol):

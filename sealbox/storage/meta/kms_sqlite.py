@@ -1,4 +1,5 @@
-"""The key service's tables in the metadata database (schema: storage/meta/migrations.py, migration 4).
+"""The key service's tables in the metadata database (schema: storage/meta/migrations.py, migration 10;
+on PostgreSQL pg_migrations.py, and kms_postgres.py for the connections).
 
 The KMS store has its own connections to ``meta.sqlite3`` (one per thread, WAL, ``synchronous=FULL``)
 and writes with ``BEGIN IMMEDIATE`` through SQLite's own locking, as the command-line tools do: key
@@ -17,12 +18,13 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from sealbox.kms.model import Alias, BucketKey, KeyState, KmsKey, Material
 from sealbox.storage.meta.generation import KMS, ChangeTokens
+from sealbox.storage.meta.sqlrows import Db
 
 _KEY_COLS = ("key_id, owner, description, state, created, key_manager, deletion_date, pending_window_days, policy,"
              " rotation_enabled, rotation_period_days, next_rotation, material_version, tags, key_usage")
@@ -41,46 +43,30 @@ def _key_params(k: KmsKey) -> tuple[Any, ...]:
             k.material_version, json.dumps(k.tags, sort_keys=True), k.key_usage)
 
 
-class SqliteKmsStore:
-    def __init__(self, db_path: Path) -> None:
-        """``db_path`` is an already migrated metadata database (SqliteMetaStore migrates it)."""
-        self._path = db_path
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._all: list[sqlite3.Connection] = []
-        self._tokens = ChangeTokens(Path(f"{db_path}.tokens"))
-        self._account: str | None = None
+class _AliasTaken(Exception):
+    """Rolls back a key whose alias another writer took first."""
 
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self._path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA secure_delete=ON")  # destroyed key material is zeroed in the file
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
-        return conn
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        db = self._conn()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-        self._tokens.bump(KMS)
+class SqlKmsStore:
+    """The key service's queries, shared by SQLite (``SqliteKmsStore``) and PostgreSQL
+    (``kms_postgres.PostgresKmsStore``); a backend supplies ``_conn``, ``_write`` and ``token``."""
+
+    _account: str | None = None
+
+    def _conn(self) -> Db:
+        raise NotImplementedError
+
+    def _write(self) -> AbstractContextManager[Db]:
+        raise NotImplementedError
+
+    def token(self) -> bytes:
+        raise NotImplementedError
 
     def close(self) -> None:
-        with self._lock:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
-        self._local = threading.local()
+        raise NotImplementedError
+
+    def _after_destroy(self) -> None:
+        """Whatever makes destroyed material leave the backend's files (SQLite: truncate the WAL)."""
 
     def account(self) -> str:
         if self._account is None:
@@ -88,23 +74,24 @@ class SqliteKmsStore:
             self._account = str(row[0])
         return self._account
 
-    def token(self) -> bytes:
-        return self._tokens.current(KMS)
-
     # -- keys ---------------------------------------------------------------------------------
     def create_key(self, key: KmsKey, material: Material, alias: str | None = None) -> bool:
-        with self._write() as db:
-            if alias is not None and db.execute("SELECT 1 FROM kms_aliases WHERE name=?", (alias,)).fetchone():
-                return False
-            db.execute(f"INSERT INTO kms_keys({_KEY_COLS}) VALUES ({','.join('?' * 15)})", _key_params(key))
-            self._insert_material(db, material)
-            if alias is not None:
-                db.execute("INSERT INTO kms_aliases(name, key_id, created, updated) VALUES (?,?,?,?)",
-                           (alias, key.key_id, key.created, key.created))
+        try:
+            with self._write() as db:
+                db.execute(f"INSERT INTO kms_keys({_KEY_COLS}) VALUES ({','.join('?' * 15)})", _key_params(key))
+                self._insert_material(db, material)
+                # ON CONFLICT DO NOTHING: of two writers racing for one alias (PostgreSQL runs them at
+                # once), one gets it and the other's key is rolled back.
+                if alias is not None and db.execute("INSERT INTO kms_aliases(name, key_id, created, updated)"
+                                                    " VALUES (?,?,?,?) ON CONFLICT DO NOTHING",
+                                                    (alias, key.key_id, key.created, key.created)).rowcount == 0:
+                    raise _AliasTaken
+        except _AliasTaken:
+            return False
         return True
 
     @staticmethod
-    def _insert_material(db: sqlite3.Connection, m: Material) -> None:
+    def _insert_material(db: Db, m: Material) -> None:
         db.execute("INSERT INTO kms_material(ref, key_id, version, sealed, created, on_demand) VALUES (?,?,?,?,?,?)",
                    (m.ref, m.key_id, m.version, m.sealed, m.created, int(m.on_demand)))
 
@@ -145,10 +132,7 @@ class SqliteKmsStore:
             db.execute("DELETE FROM kms_material WHERE key_id=?", (key_id,))
             db.execute("DELETE FROM kms_aliases WHERE key_id=?", (key_id,))
             db.execute("DELETE FROM kms_bucket_keys WHERE kms_key_arn=?", (arn,))
-        try:
-            self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sqlite3.OperationalError:
-            pass  # busy: a later checkpoint truncates it
+        self._after_destroy()
         return gone
 
     # -- aliases -------------------------------------------------------------------------------
@@ -163,16 +147,12 @@ class SqliteKmsStore:
 
     def put_alias(self, alias: Alias, create: bool) -> bool:
         with self._write() as db:
-            exists = db.execute("SELECT 1 FROM kms_aliases WHERE name=?", (alias.name,)).fetchone() is not None
-            if exists == create:
-                return False
-            if create:
-                db.execute("INSERT INTO kms_aliases(name, key_id, created, updated) VALUES (?,?,?,?)",
-                           (alias.name, alias.key_id, alias.created, alias.updated))
-            else:
-                db.execute("UPDATE kms_aliases SET key_id=?, updated=? WHERE name=?",
-                           (alias.key_id, alias.updated, alias.name))
-        return True
+            if create:  # False if taken, also by a writer racing this one
+                return db.execute("INSERT INTO kms_aliases(name, key_id, created, updated) VALUES (?,?,?,?)"
+                                  " ON CONFLICT DO NOTHING",
+                                  (alias.name, alias.key_id, alias.created, alias.updated)).rowcount > 0
+            return db.execute("UPDATE kms_aliases SET key_id=?, updated=? WHERE name=?",
+                              (alias.key_id, alias.updated, alias.name)).rowcount > 0
 
     def delete_alias(self, name: str) -> bool:
         with self._write() as db:
@@ -194,3 +174,53 @@ class SqliteKmsStore:
                                    " WHERE bucket=? AND kms_key_arn=? ORDER BY created DESC LIMIT 1",
                                    (bucket, kms_key_arn)).fetchone()
         return BucketKey(row[0], row[1], row[2], bytes(row[3]), row[4]) if row else None
+
+
+class SqliteKmsStore(SqlKmsStore):
+    def __init__(self, db_path: Path) -> None:
+        """``db_path`` is an already migrated metadata database (SqliteMetaStore migrates it)."""
+        self._path = db_path
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[sqlite3.Connection] = []
+        self._tokens = ChangeTokens(Path(f"{db_path}.tokens"))
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self._path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA secure_delete=ON")  # destroyed key material is zeroed in the file
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        db = self._conn()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        self._tokens.bump(KMS)
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    def token(self) -> bytes:
+        return self._tokens.current(KMS)
+
+    def _after_destroy(self) -> None:
+        try:
+            self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.OperationalError:
+            pass  # busy: a later checkpoint truncates it
