@@ -39,4 +39,6 @@ def session_as(console: Console, access_key: str, secret: str) -> tuple[requests
 def fits_phone(page: Any) -> None:
     """Nothing wider than a 390 px phone: no sideways scrolling."""
     width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"{page.url} is {width} px wide"
+    wide = page.evaluate("""Array.from(document.querySelectorAll('body *')).filter(e =>
+        e.getBoundingClientRect().right > innerWidth).slice(-3).map(e => e.tagName + '.' + e.className)""")
+    assert width <= PHONE["width"], f"{page.url} is {width} px wide: {wide}"
