@@ -62,11 +62,13 @@ def test_bucket_policy_is_edited_validated_and_deleted(page: Any, console: Conso
     page.get_by_role("link", name="Edit bucket policy").click()
     editor = page.get_by_label("Bucket policy")
     cases = [
+        ("   ", "Enter a policy, or delete the one the bucket has."),
         ('{"Version": "2012-10-17", "Statement": [', "This policy contains invalid Json (MalformedPolicy)."),
         ('{"Version": "2012-10-17"}', "Missing required field Statement (MalformedPolicy)."),
-        (public_read("some-other-bucket"), "Policy has invalid resource (MalformedPolicy)."),
+        (public_read(bucket).replace('"PublicRead"', '"' + "x" * 21_000 + '"'),
+         "Policy exceeds the maximum allowed document size (MalformedPolicy)."),
         (public_read(bucket).replace("s3:GetObject", "s3:GetObjectz"), "Policy has invalid action (MalformedPolicy)."),
-        ("   ", "Enter a policy, or delete the one the bucket has."),
+        (public_read("some-other-bucket"), "Policy has invalid resource (MalformedPolicy)."),
     ]
     for text, message in cases:
         editor.fill(text)
@@ -89,7 +91,6 @@ def test_bucket_policy_is_edited_validated_and_deleted(page: Any, console: Conso
     assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is True
     assert anonymous_get(console, bucket, "hello.txt") == 200
     assert access_in_list(page, console, bucket) == "Public"
-    shot(page, "buckets-access")
 
     page.goto(f"{console.url}/buckets/{bucket}/permissions/policy")
     page.once("dialog", lambda d: d.accept())
@@ -243,7 +244,8 @@ def test_an_objects_acl_is_shown_and_edited_on_its_overview(page: Any, console: 
     grants = s3.get_object_acl(Bucket=bucket, Key="notes/readme.txt")["Grants"]
     assert {"Grantee": {"Type": "Group", "URI": ALL_USERS}, "Permission": "READ"} in grants
     assert anonymous_get(console, bucket, "notes/readme.txt") == 200
-    shot(page, "object-acl")
+    section(page, "Access control list (ACL)").scroll_into_view_if_needed()
+    shot(page, "object-acl", full_page=False)
     assert '"event": "object.acl.put"' in console.server.log()
 
     # Under BucketOwnerEnforced (a new bucket's default) the object's ACL is shown, not editable.
@@ -309,3 +311,28 @@ def test_a_user_without_permission_is_refused(page: Any, console: Console) -> No
     assert all(g["Grantee"].get("URI") != ALL_USERS for g in s3.get_bucket_acl(Bucket=bucket)["Grants"])
     assert all(g["Grantee"].get("URI") != ALL_USERS
                for g in s3.get_object_acl(Bucket=bucket, Key="secret.txt")["Grants"])
+
+
+def test_the_buckets_list_shows_each_buckets_access(page: Any, console: Console) -> None:
+    """The four values of the AWS console's Access column (these readable names: the README's screenshot)."""
+    s3 = console.s3()
+    everything = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+                  "RestrictPublicBuckets": True}
+    s3.create_bucket(Bucket="acme-website")
+    s3.put_bucket_policy(Bucket="acme-website", Policy=public_read("acme-website"))
+    s3.create_bucket(Bucket="acme-shared", ObjectOwnership="ObjectWriter")
+    s3.create_bucket(Bucket="acme-backups")
+    s3.put_public_access_block(Bucket="acme-backups", PublicAccessBlockConfiguration=everything)
+    s3.create_bucket(Bucket="acme-intranet")
+    s3.put_bucket_policy(Bucket="acme-intranet", Policy=public_read("acme-intranet"))
+    s3.put_public_access_block(Bucket="acme-intranet", PublicAccessBlockConfiguration={
+        "RestrictPublicBuckets": True})
+    sign_in(page, console)
+    expected = {"acme-website": "Public", "acme-shared": "Objects can be public",
+                "acme-backups": "Bucket and objects not public",
+                "acme-intranet": "Only authorized users of this account"}
+    for bucket, access in expected.items():
+        assert access_in_list(page, console, bucket) == access, bucket
+    assert s3.get_bucket_policy_status(Bucket="acme-website")["PolicyStatus"]["IsPublic"] is True
+    assert anonymous_get(console, "acme-intranet", "nothing") == 403  # restricted: not even NoSuchKey
+    shot(page, "buckets-access", full_page=False)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from sealbox.console.context import Console
 from sealbox.console.views.common import acting, back, principal_of, render
-from sealbox.console.views.permissions import Part, read_part, why_denied, audit_change
+from sealbox.console.views.access_parts import Part, audit_change, failure, read_part, why_denied
 from sealbox.console.web import BadRequest, Request, Response, Router, url
 from sealbox.core.acl import ALL_USERS, AUTHENTICATED_USERS, LOG_DELIVERY, Acl, Permission
 from sealbox.core.errors import ErrorCode, SealboxError
@@ -92,7 +92,7 @@ def rows_of(c: Console, acl: Acl, columns: tuple[tuple[str, tuple[tuple[str, Per
 def bucket_acl_part(c: Console, req: Request, name: str, with_blank: bool = False) -> AclView:
     buckets = c.services.buckets
     part = read_part(lambda: perms.get_bucket_acl(buckets, acting(req, name, query={"acl": ""}), name),
-                 "s3:GetBucketAcl")
+                     "s3:GetBucketAcl")
     bucket = buckets.existing(acting(req, name), name)
     rows = [] if part.denied else rows_of(c, part.value, BUCKET_COLUMNS, for_bucket=True, with_blank=with_blank)
     enabled = acls_enabled(bucket)
@@ -103,8 +103,8 @@ def object_acl_part(c: Console, req: Request, bucket: Bucket, key: str, version_
                     with_blank: bool = False) -> AclView:
     query = {"acl": "", **({"versionId": version_id} if version_id else {})}
     action = "s3:GetObjectVersionAcl" if version_id else "s3:GetObjectAcl"
-    part = read_part(lambda: perms.get_object_acl(c.services.buckets, acting(req, bucket.name, key, query), bucket.name,
-                                              key, version_id), action)
+    part = read_part(lambda: perms.get_object_acl(c.services.buckets, acting(req, bucket.name, key, query),
+                                                  bucket.name, key, version_id), action)
     rows = [] if part.denied else rows_of(c, part.value, OBJECT_COLUMNS, for_bucket=False, with_blank=with_blank)
     enabled = acls_enabled(bucket)
     return AclView(part, rows, OBJECT_COLUMNS, enabled and not part.denied, None if enabled else ENFORCED)
@@ -146,11 +146,12 @@ async def submitted(req: Request, every: frozenset[Permission]) -> AclRequest:
     return AclRequest(grants=tuple(grants))
 
 
-def _failure(c: Console, req: Request, exc: SealboxError, name: str, action: str) -> str:
+def _failure(c: Console, req: Request, exc: SealboxError, name: str, action: str, key: str | None = None) -> str:
     if exc.code is ErrorCode.ACCESS_DENIED:
-        return why_denied(c, acting(req, name), name, action, "block_public_acls")
+        return why_denied(c, acting(req, name, key), name, action, "block_public_acls", key)
     value = exc.extra.get("ArgumentValue")
-    return f"{exc.message or exc.code.value}{f' ({value})' if value else ''} ({exc.code.value})."
+    text = failure(exc, action)
+    return text.replace(" (", f" ({value}) (", 1) if value and exc.code is ErrorCode.INVALID_ARGUMENT else text
 
 
 def register(router: Router, c: Console) -> None:
@@ -205,7 +206,7 @@ def register(router: Router, c: Console) -> None:
             if exc.code is ErrorCode.NO_SUCH_BUCKET:
                 raise
             return back(c, req, url(f"/buckets/{name}/object/acl", key=key, versionId=version_id), "error",
-                        f"Not saved: {_failure(c, req, exc, name, action)}")
+                        f"Not saved: {_failure(c, req, exc, name, action, key)}")
         audit_change(req, "object.acl.put", f"PutObjectAcl {name}/{key}", name, key=key, version_id=version_id,
                      grants=len(request.grants))
         return back(c, req, overview, "ok", f"Saved the ACL of {key}.")

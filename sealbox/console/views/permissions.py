@@ -11,33 +11,18 @@ not read says so instead of its value. Every change is an audit record (``sealbo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from sealbox.console.context import Console
-from sealbox.console.views.common import acting, back, principal_of, render
+from sealbox.console.views.access_parts import FLAGS, audit_change, failure, read_part, why_denied
+from sealbox.console.views.acl import bucket_acl_part
+from sealbox.console.views.common import acting, back, render
 from sealbox.console.web import Request, Response, Router, url
 from sealbox.core.acl import Ownership, PublicAccessBlock
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.types import Bucket
-from sealbox.ops.logs import audit
 from sealbox.service import permissions as perms
 from sealbox.service.access import access_denied, allowed
 from sealbox.service.identity import Principal
-from sealbox.service.public_access import block_of
 
-# The four flags in AWS's console wording (Permissions → Block public access (bucket settings)).
-FLAGS = (
-    ("block_public_acls", "BlockPublicAcls",
-     "Block public access to buckets and objects granted through new access control lists (ACLs)"),
-    ("ignore_public_acls", "IgnorePublicAcls",
-     "Block public access to buckets and objects granted through any access control lists (ACLs)"),
-    ("block_public_policy", "BlockPublicPolicy",
-     "Block public access to buckets and objects granted through new public bucket or access point policies"),
-    ("restrict_public_buckets", "RestrictPublicBuckets",
-     "Block public and cross-account access to buckets and objects through any public bucket or access"
-     " point policies"),
-)
 OWNERSHIP_LABELS = {
     Ownership.BUCKET_OWNER_ENFORCED: "Bucket owner enforced (ACLs disabled)",
     Ownership.BUCKET_OWNER_PREFERRED: "Bucket owner preferred (ACLs enabled)",
@@ -53,61 +38,21 @@ _POLICY = {"policy": ""}
 NO_PERMISSION = "You don't have permission to view this ({action})."
 
 
-def audit_change(req: Request, event: str, message: str, bucket: str, **fields: Any) -> None:
-    """The audit record of a console change: who (principal, access key), from where, what."""
-    principal = principal_of(req)
-    audit(event, f"{message} (console)", principal=principal.name, access_key=principal.access_key,
-          client=req.exchange.client_ip, bucket=bucket, via="console", **fields)
-
-
-@dataclass(frozen=True)
-class Part:
-    """One section of the tab: its value, or why it is not shown."""
-
-    value: Any = None
-    denied: str | None = None  # the S3 action the principal may not perform
-
-
-def read_part(fn: Any, action: str, missing: ErrorCode | None = None, default: Any = None) -> Part:
-    try:
-        return Part(fn())
-    except SealboxError as exc:
-        if missing is not None and exc.code is missing:
-            return Part(default)
-        if exc.code is ErrorCode.ACCESS_DENIED:
-            return Part(denied=action)
-        raise
-
-
-def why_denied(c: Console, principal: Principal, name: str, action: str, flag: str) -> str:
-    """An AccessDenied on a write: Block Public Access (when the principal may write it otherwise) or
-    the principal's permissions — asked of the service layer, not guessed."""
-    bucket = c.services.buckets.existing(principal, name)
-    if allowed(principal, action, bucket) and getattr(block_of(bucket), flag):
-        label = next(text for attr, _, text in FLAGS if attr == flag)
-        api = next(api for attr, api, _ in FLAGS if attr == flag)
-        return (f"it would grant public access, and Block Public Access refuses that ({api}: \"{label}\" is on)"
-                " (AccessDenied).")
-    return f"you have no permission for this ({action}) (AccessDenied)."
-
-
 def register(router: Router, c: Console) -> None:
     buckets = c.services.buckets
 
     def tab(req: Request, name: str) -> Response:
-        from sealbox.console.views.acl import bucket_acl_part
-
         def principal(query: dict[str, str]) -> Principal:
             return acting(req, name, query=query)
 
         policy = read_part(lambda: buckets.get_policy(principal(_POLICY), name), "s3:GetBucketPolicy",
-                       ErrorCode.NO_SUCH_BUCKET_POLICY, "")
+                           ErrorCode.NO_SUCH_BUCKET_POLICY, "")
         block = read_part(lambda: perms.get_public_access_block(buckets, principal({"publicAccessBlock": ""}), name),
-                      "s3:GetBucketPublicAccessBlock", ErrorCode.NO_SUCH_PUBLIC_ACCESS_BLOCK_CONFIGURATION,
-                      PublicAccessBlock())
+                          "s3:GetBucketPublicAccessBlock", ErrorCode.NO_SUCH_PUBLIC_ACCESS_BLOCK_CONFIGURATION,
+                          PublicAccessBlock())
         ownership = read_part(lambda: perms.get_ownership(buckets, principal({"ownershipControls": ""}), name),
-                          "s3:GetBucketOwnershipControls", ErrorCode.OWNERSHIP_CONTROLS_NOT_FOUND_ERROR,
-                          Ownership.OBJECT_WRITER)
+                              "s3:GetBucketOwnershipControls", ErrorCode.OWNERSHIP_CONTROLS_NOT_FOUND_ERROR,
+                              Ownership.OBJECT_WRITER)
         acl = bucket_acl_part(c, req, name)
         if all(p.denied for p in (policy, block, ownership, acl.part)):
             raise access_denied()
@@ -125,7 +70,7 @@ def register(router: Router, c: Console) -> None:
     async def policy_editor(req: Request) -> Response:
         name = req.params["bucket"]
         text = read_part(lambda: buckets.get_policy(acting(req, name, query=_POLICY), name), "s3:GetBucketPolicy",
-                     ErrorCode.NO_SUCH_BUCKET_POLICY, "")
+                         ErrorCode.NO_SUCH_BUCKET_POLICY, "")
         if text.denied:
             raise access_denied()
         return editor(req, name, text.value)
@@ -149,7 +94,7 @@ def register(router: Router, c: Console) -> None:
             if exc.code is ErrorCode.ACCESS_DENIED:
                 why = why_denied(c, principal, name, "s3:PutBucketPolicy", "block_public_policy")
                 return editor(req, name, text, f"Not saved: {why}", 403)
-            return editor(req, name, text, f"Not saved: {exc.message or exc.code.value} ({exc.code.value}).", 400)
+            return editor(req, name, text, f"Not saved: {failure(exc, 's3:PutBucketPolicy')}", 400)
         audit_change(req, "bucket.policy.put", f"PutBucketPolicy {name}", name)
         return back(c, req, url(f"/buckets/{name}/permissions"), "ok", "Saved the bucket policy.")
 
@@ -159,8 +104,8 @@ def register(router: Router, c: Console) -> None:
         try:
             buckets.delete_policy(acting(req, name, query=_POLICY), name)
         except SealboxError as exc:
-            return back(c, req, here, "error", f"Could not delete the bucket policy: {exc.message or exc.code.value}"
-                        f" ({exc.code.value}).")
+            return back(c, req, here, "error", "Could not delete the bucket policy:"
+                        f" {failure(exc, 's3:DeleteBucketPolicy')}")
         audit_change(req, "bucket.policy.delete", f"DeleteBucketPolicy {name}", name)
         return back(c, req, here, "ok", "Deleted the bucket policy.")
 
@@ -173,7 +118,7 @@ def register(router: Router, c: Console) -> None:
             perms.put_public_access_block(buckets, acting(req, name, query={"publicAccessBlock": ""}), name, chosen)
         except SealboxError as exc:
             return back(c, req, here, "error", "Could not save Block Public Access:"
-                        f" {exc.message or exc.code.value} ({exc.code.value}).")
+                        f" {failure(exc, 's3:PutBucketPublicAccessBlock')}")
         audit_change(req, "bucket.public_access_block.put", f"PutPublicAccessBlock {name}", name,
                      flags=",".join(api for attr, api, _ in FLAGS if getattr(chosen, attr)) or "none")
         on = sum(getattr(chosen, attr) for attr, _, _ in FLAGS)
@@ -194,8 +139,8 @@ def register(router: Router, c: Console) -> None:
         except SealboxError as exc:
             hint = " Remove the bucket ACL's grants to others first." \
                 if exc.code is ErrorCode.INVALID_BUCKET_ACL_WITH_OBJECT_OWNERSHIP else ""
-            return back(c, req, here, "error", f"Could not change Object Ownership: {exc.message or exc.code.value}"
-                        f" ({exc.code.value}).{hint}")
+            return back(c, req, here, "error", "Could not change Object Ownership:"
+                        f" {failure(exc, 's3:PutBucketOwnershipControls')}{hint}")
         audit_change(req, "bucket.ownership.put", f"PutBucketOwnershipControls {name}", name, ownership=chosen.value)
         return back(c, req, here, "ok", f"Object Ownership: {OWNERSHIP_LABELS[chosen]}.")
 

@@ -17,7 +17,7 @@ from sealbox.console.context import Console
 from sealbox.console.explain import explain
 from sealbox.console.presign import MAX_EXPIRES, MIN_EXPIRES, presigned_get
 from sealbox.console.views.common import acting, back, principal_of, render
-from sealbox.console.views.permissions import audit_change
+from sealbox.console.views.access_parts import audit_change
 from sealbox.console.web import Request, Response, Router, url
 from sealbox.core.errors import SealboxError
 
