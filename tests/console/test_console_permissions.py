@@ -336,3 +336,24 @@ def test_the_buckets_list_shows_each_buckets_access(page: Any, console: Console)
     assert s3.get_bucket_policy_status(Bucket="acme-website")["PolicyStatus"]["IsPublic"] is True
     assert anonymous_get(console, "acme-intranet", "nothing") == 403  # restricted: not even NoSuchKey
     shot(page, "buckets-access", full_page=False)
+
+
+def test_a_user_granted_some_reads_sees_those_parts_only(page: Any, console: Console) -> None:
+    s3 = console.s3()
+    bucket = unique_bucket("permspart")
+    s3.create_bucket(Bucket=bucket, ObjectOwnership="ObjectWriter")
+    kim = add_user(console, "kim-perms")
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": "kim-perms"},
+        "Action": ["s3:GetBucketAcl", "s3:GetBucketPublicAccessBlock", "s3:GetBucketPolicy"],
+        "Resource": f"arn:aws:s3:::{bucket}"}]}))
+    sign_in(page, console, kim["access_key"], kim["secret_key"])
+    reply = page.goto(f"{console.url}/buckets/{bucket}/permissions")
+    assert reply is not None and reply.status == 200
+    denied = page.locator("[data-denied]").all_inner_texts()
+    # The policy is the owner's alone (AWS: MethodNotAllowed for others); ownership was not granted.
+    assert denied == ["You don't have permission to view this (s3:GetBucketPolicy).",
+                      "You don't have permission to view this (s3:GetBucketOwnershipControls)."]
+    assert page.locator("[data-block-all]").inner_text() == "Off"
+    assert _acl_row(page, EVERYONE).locator("[data-perm=READ]").inner_text() == "–"
+    assert page.get_by_role("link", name="Edit bucket policy").count() == 0

@@ -51,8 +51,8 @@ def read_part(fn: Any, action: str, missing: ErrorCode | None = None, default: A
     except SealboxError as exc:
         if missing is not None and exc.code is missing:
             return Part(default)
-        if exc.code is ErrorCode.ACCESS_DENIED:
-            return Part(denied=action)
+        if exc.code in (ErrorCode.ACCESS_DENIED, ErrorCode.METHOD_NOT_ALLOWED):
+            return Part(denied=action)  # MethodNotAllowed: a policy action only the owner may perform
         raise
 
 
