@@ -80,6 +80,22 @@ def test_a_presigned_link_downloads_the_object_then_expires(page: Any, console: 
     assert time.time() - signed < 60
 
 
+def test_a_link_to_an_older_version_downloads_that_version(page: Any, console: Console) -> None:
+    s3 = console.s3()
+    bucket = unique_bucket("sharever")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    old = s3.put_object(Bucket=bucket, Key="v.txt", Body=b"first", ServerSideEncryption="AES256")["VersionId"]
+    s3.put_object(Bucket=bucket, Key="v.txt", Body=b"second")
+    sign_in(page, console)
+    page.goto(f"{console.url}/buckets/{bucket}/object?key=v.txt&versionId={old}")
+    link = make_link(page, "1 hour")
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(link).query)["versionId"] == [old]
+    assert fetch(link) == (200, b"first")
+    page.goto(f"{console.url}/buckets/{bucket}/object?key=v.txt")
+    assert fetch(make_link(page, "1 hour")) == (200, b"second")
+
+
 def test_the_expiry_must_be_from_one_second_to_seven_days(page: Any, console: Console) -> None:
     s3 = console.s3()
     bucket = unique_bucket("sharebad")
