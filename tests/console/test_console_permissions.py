@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.console.conftest import PHONE, Console, shot, sign_in
-from tests.console.perms_support import add_user, fits_phone, session_as
+from tests.console.conftest import PHONE, Console, http_session, shot, sign_in
+from tests.console.perms_support import add_user, fits_phone
 from tests.support import unique_bucket
 
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
@@ -288,7 +288,7 @@ def test_a_user_without_permission_is_refused(page: Any, console: Console) -> No
         reply = page.goto(f"{console.url}/buckets/{bucket}{path}")
         assert reply is not None and reply.status == 403, path
         assert "Access Denied" in page.locator("main").inner_text()
-    s, csrf = session_as(console, pat["access_key"], pat["secret_key"])
+    s, csrf = http_session(console, pat["access_key"], pat["secret_key"])
     r = s.post(f"{console.url}/buckets/{bucket}/permissions/policy", data={"csrf": csrf, "policy": public_read(bucket)},
                timeout=30)
     assert r.status_code == 403 and "you have no permission for this (s3:PutBucketPolicy) (AccessDenied)" in r.text

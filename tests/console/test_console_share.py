@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.console.conftest import PHONE, Console, shot, sign_in, start_console_server
-from tests.console.perms_support import add_user, fits_phone, session_as
+from tests.console.conftest import PHONE, Console, http_session, shot, sign_in, start_console_server
+from tests.console.perms_support import add_user, fits_phone
 from tests.support import unique_bucket
 
 BODY = b"quarterly numbers, encrypted at rest\n" * 100
@@ -160,7 +160,7 @@ def test_a_user_may_not_share_what_they_may_not_read(page: Any, console: Console
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="secret.txt", Body=b"root's")
     sam = add_user(console, "sam-share")
-    s, csrf = session_as(console, sam["access_key"], sam["secret_key"])
+    s, csrf = http_session(console, sam["access_key"], sam["secret_key"])
     r = s.post(f"{console.url}/buckets/{bucket}/object/share",
                data={"csrf": csrf, "key": "secret.txt", "preset": "3600"}, timeout=30)
     assert "You are not allowed to share secret.txt" in r.text and "(AccessDenied)" in r.text
