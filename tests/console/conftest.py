@@ -85,8 +85,8 @@ def sign_in(page: Any, console: Console, access_key: str | None = None, secret: 
 
 def http_session(console: Console, access_key: str | None = None,
                  secret: str | None = None) -> tuple[requests.Session, str]:
-    """A signed-in ``requests`` session (for checks a browser would not make) and its CSRF token
-    (root's, unless another user's keys are given)."""
+    """A signed-in ``requests`` session (for checks a browser would not make) and its CSRF token;
+    root's unless another access key is given."""
     s = requests.Session()
     form = s.get(console.url + "/signin", timeout=30)
     token = re.search(r'name="csrf" value="([^"]+)"', form.text)

@@ -52,11 +52,12 @@ def register(router: Router, c: Console) -> None:
         versions = versions_of(req, name, key) if bucket.versioning is not Versioning.UNVERSIONED else []
         tags = object_tags(services.objects, req, name, key, version_id)
         return render(c, req, "object.html", nav="buckets", bucket=bucket, obj=version, versions=versions,
-                      acl=object_acl_part(c, req, bucket, key, version_id), share_choices=CHOICES,
                       tags=tags, tag_rows=tag_rows(tags, "object"),
                       key_type=object_encryption(version.sse, version.sealed_key), kms=kms_info(version.sealed_key),
                       crumbs=breadcrumbs(parent_prefix(key)), prefix=parent_prefix(key),
-                      name=key[len(parent_prefix(key)):], versioned=bucket.versioning is not Versioning.UNVERSIONED)
+                      name=key[len(parent_prefix(key)):], versioned=bucket.versioning is not Versioning.UNVERSIONED,
+                      # the object's ACL and the Share form (sealbox.console.views.acl, share)
+                      acl=object_acl_part(c, req, bucket, key, version_id), share_choices=CHOICES)
 
     async def edit_encryption_page(req: Request) -> Response:
         name, key = req.params["bucket"], req.query("key")
