@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from tests.console.conftest import PHONE, Console, http_session, shot, sign_in, start_console_server
 from tests.console.perms_support import add_user, fits_phone
@@ -193,3 +194,36 @@ def test_links_name_the_configured_public_endpoint(page: Any, behind_a_proxy: Co
                                      headers={"Host": "s3.example.test"})
     with urllib.request.urlopen(request, timeout=30) as reply:
         assert reply.read() == b"k"
+
+
+def test_a_console_over_https_links_to_the_https_s3_port(tmp_path: Path) -> None:
+    """With TLS the link is https, on the S3 HTTPS listener, for the host name the browser used."""
+    import html
+    import re
+    import ssl
+
+    c = start_console_server(tmp_path / "data", tls=True)
+    try:
+        s3 = c.server.client(tls=True)
+        s3.create_bucket(Bucket="tls-share")
+        s3.put_object(Bucket="tls-share", Key="t.txt", Body=b"over tls", ServerSideEncryption="AES256")
+        cert = str(c.server.cert)
+        base = c.url.replace("127.0.0.1", "localhost")  # the certificate's name
+        s = requests.Session()
+        form = s.get(base + "/signin", timeout=30, verify=cert)
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert token is not None
+        s.post(base + "/signin", timeout=30, verify=cert, data={
+            "csrf": token.group(1), "access_key": c.server.access_key, "secret_key": c.server.secret_key})
+        found = re.search(r'name="csrf" value="([^"]+)"', s.get(base + "/buckets", timeout=30, verify=cert).text)
+        assert found is not None
+        r = s.post(base + "/buckets/tls-share/object/share", timeout=30, verify=cert,
+                   data={"csrf": found.group(1), "key": "t.txt", "preset": "3600"})
+        link = re.search(r"data-presigned-url[^>]*>([^<]+)<", r.text)
+        assert link is not None, r.text
+        url = html.unescape(link.group(1))
+        assert url.startswith(f"https://localhost:{c.server.tls_port}/tls-share/t.txt?")
+        with urllib.request.urlopen(url, timeout=30, context=ssl.create_default_context(cafile=cert)) as reply:
+            assert reply.read() == b"over tls"
+    finally:
+        c.server.stop()
