@@ -82,7 +82,6 @@ def build_handlers(settings: Settings, kinds: set[str]) -> dict[str, Handler]:
         handlers["s3"] = S3App(services, ops.requests)
     if "console" in kinds:
         from sealbox.console.app import ConsoleApp  # jinja2 and templates only where the console listens
-
         from sealbox.console.presign import S3Endpoint
 
         s3 = S3Endpoint(settings.public_endpoint, "https" if settings.tls_cert else "http",
