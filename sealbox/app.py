@@ -82,8 +82,11 @@ def build_handlers(settings: Settings, kinds: set[str]) -> dict[str, Handler]:
         handlers["s3"] = S3App(services, ops.requests)
     if "console" in kinds:
         from sealbox.console.app import ConsoleApp  # jinja2 and templates only where the console listens
+        from sealbox.console.presign import S3Endpoint
 
-        console = ConsoleApp(services, settings.data_dir, settings.meta_url)
+        s3 = S3Endpoint(settings.public_endpoint, "https" if settings.tls_cert else "http",
+                        settings.tls_port or settings.port)
+        console = ConsoleApp(services, settings.data_dir, settings.meta_url, s3)
         console.ops = ops.requests.endpoints.answer_exchange
         handlers["console"] = console
     return handlers

@@ -57,6 +57,9 @@ class Settings:
     # The metadata store (issue 19): postgresql://USER[:PASSWORD]@HOST[:PORT]/DB for PostgreSQL, shared by
     # several gateways; None: SQLite in the data directory (db_path). Never logged with its password.
     meta_url: str | None = None
+    # The S3 endpoint as clients reach it (e.g. https://s3.example.com behind a proxy), for the links
+    # the console presigns; None: the console's own host name with this server's S3 port and scheme.
+    public_endpoint: str | None = None
 
     @property
     def keyring_path(self) -> Path:

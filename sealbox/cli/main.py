@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -32,6 +33,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         max_body_memory_mib=args.max_body_memory,
         kms_endpoint=args.kms_endpoint or None,
         meta_url=meta_url_of(args, data_dir_of(args)),
+        public_endpoint=args.public_endpoint or None,
     )
 
 
@@ -54,6 +56,9 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--kms-endpoint", default=env_default("KMS_ENDPOINT"),
                    help="SSE-KMS through this AWS-KMS-API endpoint (credentials from AWS_ACCESS_KEY_ID,"
                         " AWS_SECRET_ACCESS_KEY); default: sealbox's own key service")
+    p.add_argument("--public-endpoint", default=env_default("PUBLIC_ENDPOINT"), metavar="URL",
+                   help="the S3 endpoint as clients reach it (scheme://host[:port]), for the console's presigned"
+                        " links (default: the console's host name with the S3 port)")
     p.add_argument("--tls-cert", default=env_default("TLS_CERT"), help="TLS certificate chain (PEM)")
     p.add_argument("--tls-key", default=env_default("TLS_KEY"), help="TLS private key (PEM)")
     p.add_argument("--tls-port", type=int, default=None, help="serve HTTPS on this port beside plain HTTP")
@@ -104,6 +109,14 @@ def _serve(args: argparse.Namespace) -> int:
     if bool(settings.tls_cert) != bool(settings.tls_key):
         print("sealbox: --tls-cert and --tls-key go together", file=sys.stderr)
         return 2
+    if settings.public_endpoint:
+        from sealbox.console.presign import check_endpoint
+
+        try:
+            settings = dataclasses.replace(settings, public_endpoint=check_endpoint(settings.public_endpoint))
+        except ValueError as exc:
+            print(f"sealbox: {exc}", file=sys.stderr)
+            return 2
     try:
         lock.hold(settings.data_dir)  # before anything touches the directory; the workers inherit it
         metrics.prepare(settings.data_dir)  # before anything imports prometheus_client

@@ -26,6 +26,7 @@ from pathlib import Path
 from sealbox.console.context import Console
 from sealbox.console.jobs import JobRunner
 from sealbox.console.policy_context import request_context
+from sealbox.console.presign import S3Endpoint
 from sealbox.console.render import Renderer
 from sealbox.console.services import ServiceSet
 from sealbox.console.sessions import (
@@ -37,6 +38,7 @@ from sealbox.console.sessions import (
 )
 from sealbox.console.store import ConsoleStore
 from sealbox.console.views import auth, buckets, cors, jobs, keys, master_keys, object, objects, tags, users
+from sealbox.console.views import acl, permissions, share
 from sealbox.console.views.common import render, status_for
 from sealbox.console.web import (
     BadRequest,
@@ -92,15 +94,18 @@ class ConsoleApp:
     """The console's handler. ``services`` are the worker's own (``sealbox.app.build_handlers``
     gives the S3 API and the console the same set)."""
 
-    def __init__(self, services: ServiceSet, data_dir: Path, meta_url: str | None = None) -> None:
+    def __init__(self, services: ServiceSet, data_dir: Path, meta_url: str | None = None,
+                 s3: S3Endpoint | None = None) -> None:
         store = ConsoleStore(data_dir / STORE_FILE, meta_url)
         codec = SessionCodec(load_or_create_key(data_dir), services.identity)
         self.static = StaticFiles(STATIC)
         renderer = Renderer()
         renderer.env.globals["asset_version"] = self.static.version
-        self.console = Console(services, codec, store, renderer, JobRunner(services, store))
+        self.console = Console(services, codec, store, renderer, JobRunner(services, store),
+                               s3 or S3Endpoint(None, "http", 9000))
         self.router = Router()
-        for module in (auth, buckets, cors, objects, object, jobs, users, master_keys, tags, keys):
+        for module in (auth, buckets, cors, objects, object, jobs, users, master_keys, tags, keys,
+                       permissions, acl, share):
             module.register(self.router, self.console)
 
     # /_sealbox/ (health checks, metrics) on the console port too: set by the composition root.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sealbox.console.jobs import JobRunner
+from sealbox.console.presign import S3Endpoint
 from sealbox.console.render import Renderer
 from sealbox.console.services import ServiceSet
 from sealbox.console.sessions import SessionCodec
@@ -18,3 +19,4 @@ class Console:
     store: ConsoleStore
     renderer: Renderer
     jobs: JobRunner
+    s3: S3Endpoint  # where the links the console presigns point

@@ -27,6 +27,8 @@ AUDITED = {
     "PutObjectAcl": "object.acl.put", "PutBucketLifecycleConfiguration": "bucket.lifecycle.put",
     "PutObjectLockConfiguration": "bucket.object_lock.put", "PutObjectRetention": "object.retention.put",
     "PutObjectLegalHold": "object.legal_hold.put",
+    "PutPublicAccessBlock": "bucket.public_access_block.put",
+    "DeletePublicAccessBlock": "bucket.public_access_block.delete",
 }
 _AUTH_FAILURES = frozenset({"SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied",
                             "AuthorizationHeaderMalformed", "ExpiredToken", "RequestTimeTooSkewed"})

@@ -7,6 +7,7 @@ The rules themselves live in ``service.acl`` (grants), ``service.ownership`` (Ob
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from sealbox.core.acl import Acl, Ownership, PublicAccessBlock
@@ -182,3 +183,26 @@ def bucket_is_public(bucket: Bucket) -> bool:
     acl_public = bucket.ownership is not Ownership.BUCKET_OWNER_ENFORCED and bucket.acl is not None \
         and bucket.acl.is_public and not (block and block.ignore_public_acls)
     return policy_public or bool(acl_public)
+
+
+class AccessLevel(enum.Enum):
+    """The AWS console's Access column ("Viewing access level of buckets")."""
+
+    PUBLIC = "public"  # anyone may list, read or write through the policy or the ACL
+    OBJECTS_CAN_BE_PUBLIC = "objects-can-be-public"  # not public, but an ACL or a policy could make it so
+    NOT_PUBLIC = "not-public"  # Block Public Access closes every way to public access
+    AUTHORIZED_ONLY = "authorized-only"  # a public policy, restricted by RestrictPublicBuckets
+
+
+def access_level(bucket: Bucket) -> AccessLevel:
+    """Whether ``bucket`` is public, could become so, or cannot. A way stays open while: ACLs are
+    enabled and IgnorePublicAcls is off (a public object ACL would count), or neither
+    RestrictPublicBuckets nor BlockPublicPolicy is on (a public policy could be set and would count)."""
+    if bucket_is_public(bucket):
+        return AccessLevel.PUBLIC
+    block = bucket.public_access_block or PublicAccessBlock()
+    if block.restrict_public_buckets and bucket_policy_is_public(bucket):
+        return AccessLevel.AUTHORIZED_ONLY
+    acl_way = bucket.ownership is not Ownership.BUCKET_OWNER_ENFORCED and not block.ignore_public_acls
+    policy_way = not (block.restrict_public_buckets or block.block_public_policy)
+    return AccessLevel.OBJECTS_CAN_BE_PUBLIC if acl_way or policy_way else AccessLevel.NOT_PUBLIC

@@ -130,3 +130,11 @@ def test_log_format_json_makes_server_messages_json(capsys: pytest.CaptureFixtur
     record = json.loads(lines[0])
     assert record["message"] == "worker 42 exited" and record["level"] == "warning"
     assert record["logger"] == "sealbox.server" and record["worker"] == 42
+
+
+@pytest.mark.parametrize("endpoint", ["ftp://s3.example.com", "https://s3.example.com/prefix", "s3.example.com",
+                                      "https://s3.example.com/?x=1"])
+def test_a_public_endpoint_must_be_an_http_origin(endpoint: str, tmp_path: Path) -> None:
+    done = _run("serve", "--public-endpoint", endpoint, "--data-dir", str(tmp_path / "data"))
+    assert done.returncode == 2 and "--public-endpoint must be http(s)://host[:port]" in done.stderr
+    assert not (tmp_path / "data").exists()  # refused before anything was touched

@@ -83,14 +83,17 @@ def sign_in(page: Any, console: Console, access_key: str | None = None, secret: 
     page.wait_for_url(re.compile(r"/buckets"))
 
 
-def http_session(console: Console) -> tuple[requests.Session, str]:
-    """A signed-in ``requests`` session (for checks a browser would not make) and its CSRF token."""
+def http_session(console: Console, access_key: str | None = None,
+                 secret: str | None = None) -> tuple[requests.Session, str]:
+    """A signed-in ``requests`` session (for checks a browser would not make) and its CSRF token;
+    root's unless another access key is given."""
     s = requests.Session()
     form = s.get(console.url + "/signin", timeout=30)
     token = re.search(r'name="csrf" value="([^"]+)"', form.text)
     assert token is not None
-    r = s.post(console.url + "/signin", data={"csrf": token.group(1), "access_key": console.server.access_key,
-                                              "secret_key": console.server.secret_key, "next": "/buckets"},
+    r = s.post(console.url + "/signin", data={"csrf": token.group(1),
+                                              "access_key": access_key or console.server.access_key,
+                                              "secret_key": secret or console.server.secret_key, "next": "/buckets"},
                allow_redirects=False, timeout=30)
     assert r.status_code == 303, r.text
     page = s.get(console.url + "/buckets", timeout=30)

@@ -26,9 +26,27 @@ def state_changing(bucket: str) -> list[tuple[str, str, dict[str, Any]]]:
         ("POST", f"/buckets/{bucket}/object/delete", {"key": "victim.txt"}),
         ("POST", f"/buckets/{bucket}/actions", {"sel": "k:victim.txt", "action": "encryption"}),
         ("POST", f"/buckets/{bucket}/jobs", {"sel": "k:victim.txt", "op": "delete"}),
+        ("POST", f"/buckets/{bucket}/permissions/policy", {"policy": '{"Version": "2012-10-17", "Statement": []}'}),
+        ("POST", f"/buckets/{bucket}/permissions/policy/delete", {}),
+        ("POST", f"/buckets/{bucket}/permissions/public-access", {"block_public_acls": "on"}),
+        ("POST", f"/buckets/{bucket}/permissions/ownership", {"ownership": "ObjectWriter"}),
+        ("POST", f"/buckets/{bucket}/permissions/acl", {"grantee": "uri:http://acs.amazonaws.com/groups/global/AllUsers",
+                                                         "perm": "0:READ"}),
+        ("POST", f"/buckets/{bucket}/object/acl", {"key": "victim.txt"}),
+        ("POST", f"/buckets/{bucket}/object/share", {"key": "victim.txt", "preset": "3600"}),
         ("POST", f"/buckets/{bucket}/delete", {}),
         ("POST", "/signout", {}),
     ]
+
+
+def _or_empty(read: Any) -> Any:
+    """The API's answer, or {} when it answers an error (e.g. no configuration)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return read()
+    except ClientError:
+        return {}
 
 
 @pytest.mark.parametrize("token", [None, "", "wrong-token-0123456789abcdef012345"])
@@ -50,6 +68,9 @@ def test_state_changing_requests_without_the_right_csrf_token_are_refused(consol
     assert s3.get_object(Bucket=bucket, Key="victim.txt")["Body"].read() == b"still here"
     assert "ServerSideEncryption" not in s3.head_object(Bucket=bucket, Key="victim.txt")
     assert s3.get_bucket_versioning(Bucket=bucket).get("Status") is None
+    assert "PublicAccessBlockConfiguration" not in _or_empty(lambda: s3.get_public_access_block(Bucket=bucket))
+    assert s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"] == [
+        {"ObjectOwnership": "BucketOwnerEnforced"}]
     assert s.get(console.url + "/buckets", allow_redirects=False, timeout=30).status_code == 200  # still signed in
 
 

@@ -99,10 +99,11 @@ def test_policy_change_and_delete_are_audited(tmp_path: Path) -> None:
                   "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/*",
                   "Condition": {"Null": {"s3:x-amz-server-side-encryption": "true"}}}]}
         s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
-        _wait_for(lambda: '"bucket.policy.put"' in server.log())
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={"BlockPublicAcls": True})
+        _wait_for(lambda: '"bucket.public_access_block.put"' in server.log())
     events = [json.loads(x) for x in server.log().splitlines() if x.startswith("{")]
     names = {e.get("event") for e in events}
-    assert {"bucket.create", "object.delete", "bucket.policy.put"} <= names
+    assert {"bucket.create", "object.delete", "bucket.policy.put", "bucket.public_access_block.put"} <= names
     delete = next(e for e in events if e.get("event") == "object.delete")
     assert delete["principal"] == "root" and delete["key"] == "k" and delete["bucket"] == bucket
 

@@ -7,11 +7,13 @@ from sealbox.console.context import Console
 from sealbox.console.views import cors
 from sealbox.console.views.common import acting, back, error_message, principal_of, render
 from sealbox.console.views.keys import encryption_of, usable_kms_keys
+from sealbox.console.views.permissions import ACCESS_LABELS
 from sealbox.console.views.tags import bucket_tags, tag_rows
 from sealbox.console.web import Request, Response, Router, redirect, url
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.types import SSE_AES256, Versioning
 from sealbox.service.identity import Principal
+from sealbox.service.permissions import access_level
 
 VERSIONING_LABELS = {Versioning.UNVERSIONED: "Disabled", Versioning.ENABLED: "Enabled",
                      Versioning.SUSPENDED: "Suspended"}
@@ -22,7 +24,7 @@ def register(router: Router, c: Console) -> None:
 
     async def list_buckets(req: Request) -> Response:
         principal = principal_of(req)
-        rows = [(b, buckets.default_encryption(b)) for b in buckets.list(principal)[0]]
+        rows = [(b, buckets.default_encryption(b), ACCESS_LABELS[access_level(b)]) for b in buckets.list(principal)[0]]
         return render(c, req, "buckets.html", nav="buckets", rows=rows, versioning=VERSIONING_LABELS,
                       server_default=buckets.server_default_sse)
 

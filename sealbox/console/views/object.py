@@ -8,7 +8,9 @@ from sealbox.console.actions import object_encryption, set_encryption
 from sealbox.console.views.keys import encryption_of, usable_kms_keys
 from sealbox.console.context import Console
 from sealbox.console.views.common import acting, back, error_message, parent_prefix, principal_of, render
+from sealbox.console.views.acl import object_acl_part
 from sealbox.console.views.objects import breadcrumbs, objects_url
+from sealbox.console.views.share import CHOICES
 from sealbox.console.views.tags import object_tags, tag_rows
 from sealbox.console.web import BadRequest, Request, Response, Router, url
 from sealbox.core.errors import SealboxError
@@ -53,7 +55,9 @@ def register(router: Router, c: Console) -> None:
                       tags=tags, tag_rows=tag_rows(tags, "object"),
                       key_type=object_encryption(version.sse, version.sealed_key), kms=kms_info(version.sealed_key),
                       crumbs=breadcrumbs(parent_prefix(key)), prefix=parent_prefix(key),
-                      name=key[len(parent_prefix(key)):], versioned=bucket.versioning is not Versioning.UNVERSIONED)
+                      name=key[len(parent_prefix(key)):], versioned=bucket.versioning is not Versioning.UNVERSIONED,
+                      # the object's ACL and the Share form (sealbox.console.views.acl, share)
+                      acl=object_acl_part(c, req, bucket, key, version_id), share_choices=CHOICES)
 
     async def edit_encryption_page(req: Request) -> Response:
         name, key = req.params["bucket"], req.query("key")

@@ -187,6 +187,10 @@ def register(router: Router, c: Console) -> None:
         selection = parse_selection((await req.form()).get("sel", []))
         if not selection.count:
             return back(c, req, objects_url(name, prefix), "error", "Select at least one object or folder first.")
+        if await req.field("action") == "share":  # Share with a presigned URL: one object, on its overview
+            if len(selection.keys) != 1 or selection.prefixes:
+                return back(c, req, objects_url(name, prefix), "error", "Select one object to share.")
+            return redirect(url(f"/buckets/{name}/object", key=selection.keys[0]) + "#share")
         bucket = services.buckets.get(acting(req, name), name, "s3:ListBucket")
         action = await req.field("action")
         template = "bulk_delete.html" if action == "delete" else "edit_encryption.html"
