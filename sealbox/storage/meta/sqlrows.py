@@ -208,9 +208,11 @@ SEALED_TABLES: dict[str, tuple[str, str, str, str]] = {
     "upload": ("uploads", "upload_id", "bucket, key, object_uid", "sealed_key"),
     "credential": ("credentials", "access_key", "'', access_key, NULL", "sealed_secret"),
     "kms-key": ("kms_material", "ref", "'', ref, NULL", "sealed"),
+    "sse-c-share": ("sse_c_shares", "ref", "'', ref, NULL", "sealed"),
 }
 # Values sealed under a master key ("v1:<key id>:…"); SSE-KMS objects' key records ("kms1:…") are
-# sealed by the key service instead (whose material is the "kms-key" kind), so rotation skips them.
+# sealed by the key service instead (whose material is the "kms-key" kind), and SSE-C records ("ssec1:…")
+# hold no sealed value (their server share is the "sse-c-share" kind), so rotation skips them.
 UNDER_MASTER_KEY = "{0} LIKE 'v1:%'"
 
 
