@@ -42,8 +42,8 @@ def _invalid(message: str, name: str, value: str | None = "null") -> SealboxErro
 def customer_key(headers: Mapping[str, str], *, secure: bool, allow_http: bool,
                  copy_source: bool = False) -> CustomerKey | None:
     """The request's SSE-C key (``copy_source``: the copy source's), None when none of the headers is sent."""
-    prefix = COPY if copy_source else ""
-    algorithm, key_text, md5 = (headers.get(prefix + n) for n in (ALGORITHM, KEY, KEY_MD5))
+    names = [COPY + n.removeprefix("x-amz-") if copy_source else n for n in (ALGORITHM, KEY, KEY_MD5)]
+    algorithm, key_text, md5 = (headers.get(n) for n in names)
     if algorithm is None and key_text is None and md5 is None:
         return None
     if not secure and not allow_http:
@@ -52,28 +52,28 @@ def customer_key(headers: Mapping[str, str], *, secure: bool, allow_http: bool,
         raise _invalid("Server Side Encryption with Customer provided key is incompatible with the encryption"
                        " method specified", SSE_HEADER, headers[SSE_HEADER])
     if algorithm is None:
-        raise _invalid(_PREFIX + "provide a valid encryption algorithm.", prefix + ALGORITHM)
+        raise _invalid(_PREFIX + "provide a valid encryption algorithm.", names[0])
     if algorithm != "AES256":
         raise SealboxError(ErrorCode.INVALID_ENCRYPTION_ALGORITHM, "The encryption request you specified is not"
-                           " valid. The valid value is AES256.", ArgumentName=prefix + ALGORITHM,
+                           " valid. The valid value is AES256.", ArgumentName=names[0],
                            ArgumentValue=algorithm)
     if key_text is None:
-        raise _invalid(_PREFIX + "provide an appropriate secret key.", prefix + KEY)
+        raise _invalid(_PREFIX + "provide an appropriate secret key.", names[1])
     try:
         key = base64.b64decode(key_text.strip().encode("ascii"), validate=True)
     except (binascii.Error, ValueError, UnicodeError):
         key = b""
     if len(key) != CUSTOMER_KEY_SIZE:
-        raise _invalid("The secret key was invalid for the specified algorithm.", prefix + KEY, None)
+        raise _invalid("The secret key was invalid for the specified algorithm.", names[1], None)
     if md5 is None:
-        raise _invalid(_PREFIX + "provide the client calculated MD5 of the secret key.", prefix + KEY_MD5)
+        raise _invalid(_PREFIX + "provide the client calculated MD5 of the secret key.", names[2])
     try:
         sent = base64.b64decode(md5.strip().encode("ascii"), validate=True)
     except (binascii.Error, ValueError, UnicodeError):
         sent = b""
     if not hmac.compare_digest(sent, hashlib.md5(key).digest()):
         raise _invalid("The calculated MD5 hash of the key did not match the hash that was provided.",
-                       prefix + KEY_MD5, None)
+                       names[2], None)
     return CustomerKey(key, md5.strip())
 
 

@@ -27,10 +27,10 @@ def sse_c(key: bytes = KEY_A) -> dict[str, Any]:
     return {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}
 
 
-def sse_c_headers(key: bytes = KEY_A, prefix: str = "") -> dict[str, str]:
-    return {f"{prefix}x-amz-server-side-encryption-customer-algorithm": "AES256",
-            f"{prefix}x-amz-server-side-encryption-customer-key": base64.b64encode(key).decode(),
-            f"{prefix}x-amz-server-side-encryption-customer-key-MD5":
+def sse_c_headers(key: bytes = KEY_A) -> dict[str, str]:
+    return {"x-amz-server-side-encryption-customer-algorithm": "AES256",
+            "x-amz-server-side-encryption-customer-key": base64.b64encode(key).decode(),
+            "x-amz-server-side-encryption-customer-key-MD5":
                 base64.b64encode(hashlib.md5(key).digest()).decode()}
 
 
