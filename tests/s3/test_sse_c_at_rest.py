@@ -147,3 +147,29 @@ def test_scrub_reports_what_it_can_verify(tmp_path: Path) -> None:
         with pytest.raises(ClientError) as exc:
             s3.get_object(Bucket="bkt", Key="small")
         assert error(exc)[:2] == (400, "InvalidRequest")
+
+
+def test_master_key_rotation_reseals_the_share_and_objects_stay_readable(tmp_path: Path) -> None:
+    from tests.faults.storage import sealbox
+
+    data_dir = tmp_path / "data"
+    with running_server(data_dir, "--allow-sse-c-over-http") as server:
+        s3 = server.client()
+        s3.create_bucket(Bucket="rot")
+        s3.put_object(Bucket="rot", Key="k", Body=b"before rotation", **sse_c(CUSTOMER_KEY))
+        with sqlite3.connect(data_dir / "meta.sqlite3") as db:
+            (before,) = db.execute("SELECT sealed FROM sse_c_shares").fetchone()
+        old_key = before.split(":")[1]
+        done = sealbox("keys", "rotate", "--data-dir", str(data_dir))
+        assert done.returncode == 0, done.stderr
+        with sqlite3.connect(data_dir / "meta.sqlite3") as db:
+            (after,) = db.execute("SELECT sealed FROM sse_c_shares").fetchone()
+        assert after.split(":")[1] != old_key  # re-sealed under the new active master key
+        assert s3.get_object(Bucket="rot", Key="k", **sse_c(CUSTOMER_KEY))["Body"].read() == b"before rotation"
+        s3.put_object(Bucket="rot", Key="new", Body=b"after rotation", **sse_c(CUSTOMER_KEY))
+    done = sealbox("keys", "remove", old_key, "--data-dir", str(data_dir))
+    assert done.returncode == 0, done.stdout + done.stderr
+    with running_server(data_dir, "--allow-sse-c-over-http") as server:
+        s3 = server.client()
+        assert s3.get_object(Bucket="rot", Key="k", **sse_c(CUSTOMER_KEY))["Body"].read() == b"before rotation"
+        assert s3.get_object(Bucket="rot", Key="new", **sse_c(CUSTOMER_KEY))["Body"].read() == b"after rotation"
