@@ -13,20 +13,22 @@ recognise the right key later and nothing more.
    Master-key rotation re-seals it like any data key (kind ``sse-c-share``). A stolen data directory
    without the master keys, or the master keys without the customer's key, opens nothing.
 
-2. Derivation (``derive``), one HMAC per request::
+2. Derivation (``derive``), one keyed hash per request (RFC 7693 keyed BLAKE2b, a PRF and MAC)::
 
-       m = HMAC-SHA512(key = customer key,
-                       msg = b"sealbox-sse-c-v1" || share || salt || object_context)
+       m = BLAKE2b-512(key = customer key, salt = salt (16 bytes), person = b"sealbox-sse-c-v1",
+                       msg = share || object_context)
        data key = m[0:32]     (never stored: the object's extents are sealed under it, sealbox.crypto.stream)
        check    = m[32:64]    (stored: recognises the key; compared in constant time)
 
    ``object_context`` is ``envelope.object_context(bucket, key, object_uid)``: the record of one object
    does not verify or open another's. The check reveals nothing of the data key (the two halves of
-   one HMAC-SHA512 output are independent), and without the share it cannot even be tested offline.
+   one PRF output are independent), and without the share it cannot even be tested offline.
+   Why BLAKE2b and not HMAC-SHA512: the same role, but 0.5 µs a call instead of 2.2-2.8 µs
+   (OpenSSL's HMAC set-up per call), on every GET of an SSE-C object (issue 14's cost target).
 
 3. Metadata key (``metadata_key``): the ETag, checksums, user metadata and content headers of an
    SSE-C version are sealed (``sealbox.crypto.metadata``) under
-   ``HMAC-SHA256(share, b"sealbox-sse-c-meta-v1" || salt || object_context)``, which needs no customer
+   ``BLAKE2b-256(key = share, salt = salt, person = b"sealbox-ssec-mk1", msg = object_context)``, which needs no customer
    key, so listings and GetObjectAttributes' ETag still work. The ETag is keyed under the customer-
    derived data key (``kms_format.kms_etag``), not the plaintext's MD5.
 
@@ -61,8 +63,8 @@ SHARE_SIZE = 32
 SALT_SIZE = 16
 CHECK_SIZE = 32
 _VERSION = 1
-_LABEL = b"sealbox-sse-c-v1"
-_META_LABEL = b"sealbox-sse-c-meta-v1"
+_PERSON = b"sealbox-sse-c-v1"  # BLAKE2b's personalisation: 16 bytes at most
+_META_PERSON = b"sealbox-ssec-mk1"
 _SHARE_LABEL = b"sealbox-sse-c-share-v1"
 
 
@@ -80,12 +82,12 @@ def new_salt() -> bytes:
 
 def derive(customer_key: bytes, share: bytes, salt: bytes, context: bytes) -> tuple[bytes, bytes]:
     """(data key, check) of one object under one customer key (2.)."""
-    m = hmac.digest(customer_key, b"".join((_LABEL, share, salt, context)), hashlib.sha512)
+    m = hashlib.blake2b(share + context, key=customer_key, salt=salt, person=_PERSON).digest()
     return m[:32], m[32:]
 
 
 def metadata_key(share: bytes, salt: bytes, context: bytes) -> bytes:
-    return hmac.digest(share, b"".join((_META_LABEL, salt, context)), hashlib.sha256)
+    return hashlib.blake2b(context, digest_size=32, key=share, salt=salt, person=_META_PERSON).digest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,6 @@ Responses echo the algorithm and the key MD5, never the key.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import hmac
@@ -33,6 +32,18 @@ SSE_HEADER = "x-amz-server-side-encryption"
 _PREFIX = "Requests specifying Server Side Encryption with Customer provided keys must "
 
 
+_NAMES = (ALGORITHM, KEY, KEY_MD5)
+_COPY_NAMES = tuple(COPY + n.removeprefix("x-amz-") for n in _NAMES)
+
+
+def _b64(text: str) -> bytes:
+    """Strict base64 (b"" when it is not): ``a2b_base64`` directly, ~3x cheaper than ``b64decode``."""
+    try:
+        return binascii.a2b_base64(text.strip(), strict_mode=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
 def _invalid(message: str, name: str, value: str | None = "null") -> SealboxError:
     if value is None:  # the value would be (a digest of) the key: never echoed
         return SealboxError(ErrorCode.INVALID_ARGUMENT, message, ArgumentName=name)
@@ -42,8 +53,8 @@ def _invalid(message: str, name: str, value: str | None = "null") -> SealboxErro
 def customer_key(headers: Mapping[str, str], *, secure: bool, allow_http: bool,
                  copy_source: bool = False) -> CustomerKey | None:
     """The request's SSE-C key (``copy_source``: the copy source's), None when none of the headers is sent."""
-    names = [COPY + n.removeprefix("x-amz-") if copy_source else n for n in (ALGORITHM, KEY, KEY_MD5)]
-    algorithm, key_text, md5 = (headers.get(n) for n in names)
+    names = _COPY_NAMES if copy_source else _NAMES
+    algorithm, key_text, md5 = headers.get(names[0]), headers.get(names[1]), headers.get(names[2])
     if algorithm is None and key_text is None and md5 is None:
         return None
     if not secure and not allow_http:
@@ -59,19 +70,12 @@ def customer_key(headers: Mapping[str, str], *, secure: bool, allow_http: bool,
                            ArgumentValue=algorithm)
     if key_text is None:
         raise _invalid(_PREFIX + "provide an appropriate secret key.", names[1])
-    try:
-        key = base64.b64decode(key_text.strip().encode("ascii"), validate=True)
-    except (binascii.Error, ValueError, UnicodeError):
-        key = b""
+    key = _b64(key_text)
     if len(key) != CUSTOMER_KEY_SIZE:
         raise _invalid("The secret key was invalid for the specified algorithm.", names[1], None)
     if md5 is None:
         raise _invalid(_PREFIX + "provide the client calculated MD5 of the secret key.", names[2])
-    try:
-        sent = base64.b64decode(md5.strip().encode("ascii"), validate=True)
-    except (binascii.Error, ValueError, UnicodeError):
-        sent = b""
-    if not hmac.compare_digest(sent, hashlib.md5(key).digest()):
+    if not hmac.compare_digest(_b64(md5), hashlib.md5(key).digest()):
         raise _invalid("The calculated MD5 hash of the key did not match the hash that was provided.",
                        names[2], None)
     return CustomerKey(key, md5.strip())

@@ -35,6 +35,7 @@ from sealbox.core.types import (
     Versioning,
 )
 from sealbox.core.acl import Acl
+from sealbox.crypto.envelope import object_context
 from sealbox.service import object_lock, permissions
 from sealbox.service.access import access_denied, allowed
 from sealbox.service.acl import AclRequest
@@ -184,14 +185,10 @@ class ObjectService:
             return uid, None, None
         if sse == SSE_C:
             assert self.ssec is not None and customer is not None
-            from sealbox.crypto.envelope import object_context
-
             data_key, record = self.ssec.seal_new(customer, object_context(bucket, key, uid))
             return uid, record, data_key
         if kms is not None:
             assert self.kms is not None and principal is not None
-            from sealbox.crypto.envelope import object_context
-
             data_key, record = self.kms.seal_new(principal, kms, bucket, key, object_context(bucket, key, uid))
             return uid, record, data_key
         data_key, sealed = self.sealer.new_data_key(bucket, key, uid)
@@ -389,8 +386,6 @@ class ObjectService:
         other versions, which refuse SSE-C parameters (400, as on AWS)."""
         if version.sse == SSE_C:
             assert self.ssec is not None, "SSE-C objects exist, so the server has SSE-C"
-            from sealbox.crypto.envelope import object_context
-
             return self.ssec.open(customer, version.sealed_key or "",
                                   object_context(version.bucket, version.key, version.object_uid))
         if customer is not None:

@@ -1,9 +1,9 @@
 """SSE-C (customer-provided keys) for objects: new key records, recognising the key, opening data keys.
 
 Formats and derivation: ``sealbox.crypto.ssec``. The customer key arrives with each request (parsed at
-the edge into a ``CustomerKey``), is used for one HMAC-SHA512, and is dropped with the request: nothing
+the edge into a ``CustomerKey``), is used for one keyed hash (BLAKE2b, crypto.ssec), and is dropped with the request: nothing
 is cached by it. What is cached per process is the opened server share (one 32-byte value per data
-directory, not derived from any customer key), so a GET of an SSE-C object costs one HMAC and one
+directory, not derived from any customer key), so a GET of an SSE-C object costs one keyed hash and one
 constant-time compare on top of an SSE-S3 GET, and no unseal.
 
 Without the customer's key the server cannot decrypt an SSE-C object: its data key is derived from
@@ -86,7 +86,7 @@ class CustomerKeys:
 
     def data_key(self, customer: CustomerKey, sealed_text: str, context: bytes) -> bytes | None:
         """The data key of the object ``context`` names, or None when ``customer`` is not its key.
-        One HMAC and a constant-time compare whatever the object's size (no size-dependent timing)."""
+        One keyed hash and a constant-time compare whatever the object's size (no size-dependent timing)."""
         record = ssec.parse(sealed_text)
         data_key, check = ssec.derive(customer.key, self._share(record.share_ref), record.salt, context)
         return data_key if record.matches(check) else None
