@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import os
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.faults.storage import kinds, scrub
+from tests.meta_support import meta_sql
 from tests.s3.test_sse_c import error, sse_c
 from tests.support import Server, running_server, unique_bucket
 
@@ -69,8 +69,7 @@ def test_no_plaintext_and_no_key_in_the_data_directory_or_the_logs(srv: Server, 
         s3.get_object(Bucket=name, Key="small", **sse_c(os.urandom(32)))
     assert s3.get_object(Bucket=name, Key="small", **sse_c(CUSTOMER_KEY))["Body"].read() == small
     # Commit the WAL into the database file too, so both are scanned as they would be on disk.
-    with sqlite3.connect(srv.data_dir / "meta.sqlite3") as db:
-        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    meta_sql(srv.data_dir, "PRAGMA wal_checkpoint(PASSIVE)")
     secrets_ = [MARKER, *key_forms(CUSTOMER_KEY)]
     scanned = 0
     access_log = Path(str(srv.extra["access_log"]))
@@ -88,9 +87,9 @@ def test_without_the_key_the_stored_data_does_not_open(srv: Server, s3: Any) -> 
     name = unique_bucket("rest")
     s3.create_bucket(Bucket=name)
     s3.put_object(Bucket=name, Key="k", Body=b"x", **sse_c(CUSTOMER_KEY))
-    with sqlite3.connect(srv.data_dir / "meta.sqlite3") as db:
-        sse, sealed = db.execute("SELECT sse, sealed_key FROM versions WHERE bucket=? AND key='k'", (name,)).fetchone()
-        share = db.execute("SELECT sealed FROM sse_c_shares").fetchall()
+    ((sse, sealed),) = meta_sql(srv.data_dir, "SELECT sse, sealed_key FROM versions WHERE bucket=? AND key='k'",
+                                (name,))
+    share = meta_sql(srv.data_dir, "SELECT sealed FROM sse_c_shares")
     assert sse == "SSE-C" and sealed.startswith("ssec1:") and len(share) == 1
     assert share[0][0].startswith("v1:")  # the server share is sealed under the master keyring
     raw = base64.b64decode(sealed[len("ssec1:"):])
@@ -103,8 +102,7 @@ def test_tampered_ciphertext_or_record_is_refused(srv: Server, s3: Any) -> None:
     body = os.urandom(3 * MiB)
     s3.put_object(Bucket=name, Key="big", Body=body, **sse_c(CUSTOMER_KEY))
     s3.put_object(Bucket=name, Key="rec", Body=b"r", **sse_c(CUSTOMER_KEY))
-    with sqlite3.connect(srv.data_dir / "meta.sqlite3") as db:
-        extents = db.execute("SELECT extents FROM versions WHERE bucket=? AND key='big'", (name,)).fetchone()[0]
+    ((extents,),) = meta_sql(srv.data_dir, "SELECT extents FROM versions WHERE bucket=? AND key='big'", (name,))
     import json
 
     blob_id = json.loads(extents)[0][0] if isinstance(json.loads(extents)[0], list) else json.loads(extents)[0]["b"]
@@ -116,12 +114,11 @@ def test_tampered_ciphertext_or_record_is_refused(srv: Server, s3: Any) -> None:
     with pytest.raises(Exception):  # noqa: B017 - the stream is cut before the tampered segment is sent
         assert got["Body"].read() == body
     # A check value flipped in the record: the right key no longer matches (403), nothing is returned.
-    with sqlite3.connect(srv.data_dir / "meta.sqlite3") as db:
-        sealed = db.execute("SELECT sealed_key FROM versions WHERE bucket=? AND key='rec'", (name,)).fetchone()[0]
-        raw = bytearray(base64.b64decode(sealed[6:]))
-        raw[-1] ^= 1
-        db.execute("UPDATE versions SET sealed_key=? WHERE bucket=? AND key='rec'",
-                   ("ssec1:" + base64.b64encode(bytes(raw)).decode(), name))
+    ((sealed,),) = meta_sql(srv.data_dir, "SELECT sealed_key FROM versions WHERE bucket=? AND key='rec'", (name,))
+    raw = bytearray(base64.b64decode(sealed[6:]))
+    raw[-1] ^= 1
+    meta_sql(srv.data_dir, "UPDATE versions SET sealed_key=? WHERE bucket=? AND key='rec'",
+             ("ssec1:" + base64.b64encode(bytes(raw)).decode(), name))
     with pytest.raises(ClientError) as exc:
         s3.get_object(Bucket=name, Key="rec", **sse_c(CUSTOMER_KEY))
     assert error(exc)[:2] == (403, "AccessDenied")
@@ -157,13 +154,11 @@ def test_master_key_rotation_reseals_the_share_and_objects_stay_readable(tmp_pat
         s3 = server.client()
         s3.create_bucket(Bucket="rot")
         s3.put_object(Bucket="rot", Key="k", Body=b"before rotation", **sse_c(CUSTOMER_KEY))
-        with sqlite3.connect(data_dir / "meta.sqlite3") as db:
-            (before,) = db.execute("SELECT sealed FROM sse_c_shares").fetchone()
+        ((before,),) = meta_sql(data_dir, "SELECT sealed FROM sse_c_shares")
         old_key = before.split(":")[1]
         done = sealbox("keys", "rotate", "--data-dir", str(data_dir))
         assert done.returncode == 0, done.stderr
-        with sqlite3.connect(data_dir / "meta.sqlite3") as db:
-            (after,) = db.execute("SELECT sealed FROM sse_c_shares").fetchone()
+        ((after,),) = meta_sql(data_dir, "SELECT sealed FROM sse_c_shares")
         assert after.split(":")[1] != old_key  # re-sealed under the new active master key
         assert s3.get_object(Bucket="rot", Key="k", **sse_c(CUSTOMER_KEY))["Body"].read() == b"before rotation"
         s3.put_object(Bucket="rot", Key="new", Body=b"after rotation", **sse_c(CUSTOMER_KEY))
