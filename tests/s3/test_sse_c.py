@@ -8,6 +8,7 @@ import base64
 import hashlib
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -228,3 +229,14 @@ def test_post_object_form_fields(srv: Server, s3: Any, bucket: str) -> None:
     assert s3.get_object(Bucket=bucket, Key="form", **sse_c())["Body"].read() == b"from a form"
     with pytest.raises(ClientError):
         s3.get_object(Bucket=bucket, Key="form")
+
+
+def test_the_flag_also_comes_from_the_environment_and_the_config_file(tmp_path: Path) -> None:
+    conf = tmp_path / "sealbox.toml"
+    conf.write_text("[serve]\nallow-sse-c-over-http = true\n")
+    for args, env in (((), {"SEALBOX_ALLOW_SSE_C_OVER_HTTP": "1"}), (("--config", str(conf)), {})):
+        with running_server(tmp_path / f"data-{len(args)}", *args, env=env) as server:
+            s3 = server.client()
+            s3.create_bucket(Bucket="flag")
+            s3.put_object(Bucket="flag", Key="k", Body=b"over http", **sse_c())
+            assert s3.get_object(Bucket="flag", Key="k", **sse_c())["Body"].read() == b"over http"
