@@ -52,6 +52,12 @@ def test_overview_says_sse_c_and_offers_no_download_or_edit(page: Any, console: 
     r = s.get(console.url + f"/buckets/{bucket}/download", params={"key": "secret.txt"}, timeout=30)
     assert b"customer keyed" not in r.content
     assert "customer-provided key (SSE-C)" in r.text
+    # No presigned share link either: it could carry no key.
+    s, csrf = http_session(console)
+    r = s.post(f"{console.url}/buckets/{bucket}/object/share",
+               data={"csrf": csrf, "key": "secret.txt", "preset": "3600"}, timeout=30)
+    assert "No link made" in r.text and "customer-provided key (SSE-C)" in r.text
+    assert "X-Amz-Signature" not in r.text
     # And the object is untouched.
     assert s3.get_object(Bucket=bucket, Key="secret.txt", **sse_c())["Body"].read() == b"customer keyed"
 
