@@ -140,7 +140,7 @@ def start_sealbox(
     port = free_port()
     env = {**os.environ, "SEALBOX_ACCESS_KEY": access_key, "SEALBOX_SECRET_KEY": secret_key}
     cmd = [binary, "serve", "--host", HOST, "--port", str(port), "--data-dir", str(data_dir)]
-    cmd += ["--workers", str(workers)]
+    cmd += ["--workers", str(workers), "--allow-sse-c-over-http"]  # the SSE-C cases run over loopback HTTP
     return _spawn("sealbox", cmd, port, workdir, env)
 
 

@@ -61,7 +61,23 @@ class BodyPool:
 
 def sse_label(sse: str) -> str:
     """How reports name an encryption mode: off, s3 (SSE-S3), kms (SSE-KMS)."""
-    return {"": "off", "AES256": "s3", "aws:kms": "kms"}.get(sse, sse)
+    return {"": "off", "AES256": "s3", "aws:kms": "kms", "SSE-C": "c"}.get(sse, sse)
+
+
+_CUSTOMER_KEY = bytes(range(32))  # SSE-C cases: one customer key for every object
+
+
+def sse_headers(sse: str, write: bool) -> dict[str, str] | None:
+    """The request headers of a case's encryption mode: SSE-C's three on every request, the others' on writes."""
+    if sse == "SSE-C":
+        import base64
+        import hashlib
+
+        return {"x-amz-server-side-encryption-customer-algorithm": "AES256",
+                "x-amz-server-side-encryption-customer-key": base64.b64encode(_CUSTOMER_KEY).decode(),
+                "x-amz-server-side-encryption-customer-key-MD5":
+                    base64.b64encode(hashlib.md5(_CUSTOMER_KEY).digest()).decode()}
+    return {"x-amz-server-side-encryption": sse} if sse and write else None
 
 
 @dataclass
@@ -70,7 +86,7 @@ class CaseSpec:
     op: str  # PUT | GET
     size: int
     conc: int
-    sse: str  # "" (none), "AES256" (SSE-S3) or "aws:kms" (SSE-KMS under the account's aws/s3 key)
+    sse: str  # "" (none), "AES256" (SSE-S3), "aws:kms" (SSE-KMS under the account's aws/s3 key) or "SSE-C"
     max_ops: int
     seconds: float
     warmup: int = 0
@@ -168,7 +184,7 @@ def s3_put_planner(
 ) -> Planner:
     slot = (spec.target, spec.size, spec.sse)
     prefix = f"{size_label(spec.size)}-{sse_label(spec.sse)}"
-    extra = {"x-amz-server-side-encryption": spec.sse} if spec.sse else None
+    extra = sse_headers(spec.sse, True)
 
     def plan(_: int) -> Planned:
         n = store.next_ordinal(slot)
@@ -195,7 +211,8 @@ def s3_get_planner(
     # client ~15 us per request, CPU that would otherwise be taken from the server on a 2-core machine,
     # and nginx's requests carry no signature at all; the server still verifies every signature.
     signed = [(s3_path(bucket, key), n) for key, n in keys]
-    signed_headers = [signer.sign("GET", path, host) for path, _ in signed]
+    extra = sse_headers(spec.sse, False)
+    signed_headers = [signer.sign("GET", path, host, extra) for path, _ in signed]
 
     def plan(i: int) -> Planned:
         j = i % len(signed)
@@ -268,7 +285,10 @@ class _Loop:
         if planned.method == "GET" and resp.nbytes != self.spec.size:
             self._error("GET wrong length", f"{planned.path}: {resp.nbytes} bytes, not {self.spec.size}")
             return
-        if self.spec.sse and resp.headers.get("x-amz-server-side-encryption") != self.spec.sse:
+        if self.spec.sse == "SSE-C":
+            if resp.headers.get("x-amz-server-side-encryption-customer-algorithm") != "AES256":
+                self.result.note(f"{planned.method} response lacks x-amz-server-side-encryption-customer-algorithm")
+        elif self.spec.sse and resp.headers.get("x-amz-server-side-encryption") != self.spec.sse:
             self.result.note(f"{planned.method} response lacks x-amz-server-side-encryption: {self.spec.sse}")
         if planned.key is not None and self.store is not None:
             self.store.add((self.spec.target, self.spec.size, self.spec.sse), planned.key)

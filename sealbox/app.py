@@ -16,6 +16,7 @@ from sealbox.http.handlers import Services
 from sealbox.kms.backend import EXTERNAL_TTL, BuiltinBackend, ExternalBackend
 from sealbox.kms.external import Credentials, KmsClient
 from sealbox.kms.service import KeyService
+from sealbox.service import sse_c
 from sealbox.service.buckets import BucketService
 from sealbox.service.cors import CorsService
 from sealbox.service.identity import Identity
@@ -58,12 +59,13 @@ def build_services(settings: Settings, observe_commit: Callable[[float], None] |
     sealer.attach_kms(kms)
     # SSE rows' ETags, checksums and metadata are sealed under their data keys (service/metadata.py).
     meta = open_meta_store(settings.meta_url, settings.db_path, MetadataSealer(sealer), observe_commit)
+    ssec = sse_c.attach(meta, sealer)  # SSE-C records (ssec1:…): their server share lives in the store
     blobs = LocalBlobStore(settings.data_dir)
     identity = Identity(meta, sealer)
     buckets = BucketService(meta, settings.region, settings.default_encryption,
                             Ownership(settings.default_object_ownership))
     pool = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="sealbox-io")
-    objects = ObjectService(meta, blobs, sealer, buckets, pool, kms)
+    objects = ObjectService(meta, blobs, sealer, buckets, pool, kms, ssec)
     return Services(settings=settings, identity=identity, buckets=buckets, objects=objects,
                     cors=CorsService(meta, buckets), kms=keys)
 

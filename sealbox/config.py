@@ -60,6 +60,9 @@ class Settings:
     # The S3 endpoint as clients reach it (e.g. https://s3.example.com behind a proxy), for the links
     # the console presigns; None: the console's own host name with this server's S3 port and scheme.
     public_endpoint: str | None = None
+    # SSE-C over plain HTTP: refused as AWS refuses it (the key would cross the network in the clear),
+    # unless allowed for local development and tests (--allow-sse-c-over-http).
+    allow_sse_c_over_http: bool = False
 
     @property
     def keyring_path(self) -> Path:

@@ -158,11 +158,14 @@ def _start_lifecycle(settings: Settings) -> None:
     from sealbox.service.keys import key_source
     from sealbox.service.lifecycle_worker import start_in_worker
     from sealbox.service.metadata import MetadataSealer
+    from sealbox.service import sse_c
     from sealbox.service.sealing import Sealer
     from sealbox.storage.data.local import LocalBlobStore
     from sealbox.storage.meta.stores import open_meta_store
 
-    meta = open_meta_store(settings.meta_url, settings.db_path, MetadataSealer(Sealer(key_source(settings))))
+    sealer = Sealer(key_source(settings))
+    meta = open_meta_store(settings.meta_url, settings.db_path, MetadataSealer(sealer))
+    sse_c.attach(meta, sealer)  # SSE-C rows' metadata opens with the server share
     start_in_worker(meta, LocalBlobStore(settings.data_dir), settings.data_dir, settings.lifecycle_day_seconds)
 
 

@@ -25,7 +25,8 @@ from sealbox.config import Settings
 from sealbox.ops.logs import audit
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
-_KIND_TITLES = {"version": "objects", "upload": "uploads", "credential": "credentials", "kms-key": "KMS key material"}
+_KIND_TITLES = {"version": "objects", "upload": "uploads", "credential": "credentials", "kms-key": "KMS key material",
+                "sse-c-share": "SSE-C server share"}
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -32,9 +32,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _stores(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from sealbox.app import load_master_keys
+    from sealbox.service import sse_c
     from sealbox.service.metadata import MetadataSealer
     from sealbox.service.sealing import Sealer
     from sealbox.storage.data.local import LocalBlobStore
+
     settings = data_settings(args)
     if not has_store(settings):
         print(f"sealbox: no data directory at {settings.data_dir}", file=sys.stderr)
@@ -47,7 +49,10 @@ def _stores(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         print(f"sealbox: the master keys did not load ({exc}): Tag filters match no encrypted object",
               file=sys.stderr)
         cipher = None
-    return settings, open_meta(settings, cipher), LocalBlobStore(settings.data_dir)
+    meta = open_meta(settings, cipher)
+    if cipher is not None:
+        sse_c.attach(meta, cipher.sealer)  # SSE-C rows' metadata opens under the server share
+    return settings, meta, LocalBlobStore(settings.data_dir)
 
 
 def _run(args: argparse.Namespace) -> int:

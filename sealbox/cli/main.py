@@ -34,6 +34,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         kms_endpoint=args.kms_endpoint or None,
         meta_url=meta_url_of(args, data_dir_of(args)),
         public_endpoint=args.public_endpoint or None,
+        allow_sse_c_over_http=args.allow_sse_c_over_http,
     )
 
 
@@ -59,6 +60,10 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--public-endpoint", default=env_default("PUBLIC_ENDPOINT"), metavar="URL",
                    help="the S3 endpoint as clients reach it (scheme://host[:port]), for the console's presigned"
                         " links (default: the console's host name with the S3 port)")
+    p.add_argument("--allow-sse-c-over-http", action="store_true", default=env_flag("ALLOW_SSE_C_OVER_HTTP"),
+                   help="accept SSE-C (customer-provided keys) over plain HTTP, for local development only;"
+                        " by default such requests get 400 InvalidRequest, as on AWS"
+                        " ($SEALBOX_ALLOW_SSE_C_OVER_HTTP=1)")
     p.add_argument("--tls-cert", default=env_default("TLS_CERT"), help="TLS certificate chain (PEM)")
     p.add_argument("--tls-key", default=env_default("TLS_KEY"), help="TLS private key (PEM)")
     p.add_argument("--tls-port", type=int, default=None, help="serve HTTPS on this port beside plain HTTP")

@@ -21,6 +21,7 @@ from typing import Any
 
 from sealbox.cli.common import add_data_dir, add_key_file, data_settings, has_store, open_meta
 from sealbox.config import Settings
+from sealbox.service import sse_c
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE = 0, 1, 2
 
@@ -96,6 +97,8 @@ def _scrub(args: argparse.Namespace) -> int:
         return EXIT_UNUSABLE
     meta, blobs = stores
     sealer = _sealer(settings)
+    if sealer is not None:
+        sse_c.attach(meta, sealer)  # SSE-C rows' metadata opens under the server share
 
     def show(problem: Problem) -> None:
         if not args.json:

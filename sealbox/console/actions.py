@@ -21,7 +21,7 @@ from sealbox.console.explain import explain
 from sealbox.console.policy_context import acting_on
 from sealbox.console.services import ServiceSet as Services
 from sealbox.core.errors import SealboxError
-from sealbox.core.types import SSE_AES256
+from sealbox.core.types import SSE_AES256, SSE_C
 from sealbox.service.copy import CopyParams, copy_object
 from sealbox.service.identity import Principal
 from sealbox.service.kms_sse import KMS_MODES, SSE_DSSE, SSE_KMS, KmsRequest, kms_info
@@ -125,6 +125,8 @@ def object_encryption(sse: str | None, sealed_key: str | None) -> str:
         return "None"
     if sse == SSE_AES256:
         return "Amazon S3 key (SSE-S3)"
+    if sse == SSE_C:
+        return "Customer-provided key (SSE-C)"
     info = kms_info(sealed_key)
     kind = "Dual-layer AWS KMS key (DSSE-KMS)" if sse == SSE_DSSE else "AWS Key Management Service key (SSE-KMS)"
     return kind + (" with an S3 Bucket Key" if info is not None and info.bucket_key else "")
@@ -150,14 +152,20 @@ def describe(services: Services, principal: Principal, exc: SealboxError, bucket
                    encrypting=action is Action.ENCRYPT)
 
 
+SSE_C_REASON = ("encrypted with a customer-provided key (SSE-C): the console cannot open, download or"
+                " re-encrypt it without that key")
+
+
 async def set_encryption(services: Services, principal: Principal, bucket: str, key: str,
                          encryption: Encryption) -> Outcome:
     """Rewrite the current version of ``key`` with ``encryption`` (SSE-S3, SSE-KMS, DSSE-KMS) or without it."""
     headers = {"x-amz-copy-source": f"{bucket}/{urllib.parse.quote(key)}", "x-amz-metadata-directive": "COPY",
                **encryption.headers()}
     principal = acting_on(principal, bucket, key, headers=headers)
+    current = services.objects.lookup(principal, bucket, key, None)
+    if current.sse == SSE_C:
+        return Outcome("skipped", SSE_C_REASON)
     if encryption.sse is None:
-        current = services.objects.lookup(principal, bucket, key, None)
         if not current.sse:
             return Outcome("skipped", "already not encrypted")
         rule = services.buckets.default_encryption(services.buckets.get(principal, bucket, "s3:PutObject"))

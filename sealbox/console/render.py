@@ -9,6 +9,7 @@ from typing import Any
 import jinja2
 
 from sealbox.console.web import url
+from sealbox.core.types import SSE_C
 
 TEMPLATES = Path(__file__).parent / "templates"
 _UNITS = ("B", "KB", "MB", "GB", "TB")
@@ -29,6 +30,8 @@ def when(timestamp: float) -> str:
 
 
 def encryption_label(sse: str | None) -> str:
+    if sse == SSE_C:
+        return "SSE-C"
     return "SSE-S3" if sse else "None"
 
 

@@ -269,10 +269,11 @@ class ConsoleStore:
                              (time.time(), os.getpid(), job_id, seen_pid, seen_heartbeat))
             return bool(cur.rowcount == 1)
 
-    def failures(self, job_id: str, limit: int = 200) -> list[tuple[str, str]]:
+    def failures(self, job_id: str, limit: int = 200, state: str = "failed") -> list[tuple[str, str]]:
+        """(key, reason) of the job's items in ``state`` ("failed", or "skipped": those left unchanged)."""
         return [(str(k), str(r or "")) for k, r in self._conn().execute(
-            "SELECT key, reason FROM job_items WHERE job_id = ? AND state = 'failed' ORDER BY seq LIMIT ?",
-            (job_id, limit))]
+            "SELECT key, reason FROM job_items WHERE job_id = ? AND state = ? ORDER BY seq LIMIT ?",
+            (job_id, state, limit))]
 
     # -- signed-out sessions ----------------------------------------------------------------------
     def sign_out(self, sid: str, expires: float) -> None:

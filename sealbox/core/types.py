@@ -16,6 +16,7 @@ Body = AsyncGenerator[Buffer, None]
 
 NULL_VERSION = "null"
 SSE_AES256 = "AES256"
+SSE_C = "SSE-C"  # the sse column of SSE-C versions and uploads (sealbox.service.sse_c); never sent as is
 
 
 class Versioning(enum.Enum):

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from sealbox.core.types import Bucket, ObjectVersion
 from sealbox.service.conditions import Conditions, check_conditions
 from sealbox.service.identity import Principal
+from sealbox.service.sse_c import CustomerKey
 from sealbox.service.objects import ObjectService
 
 ATTRIBUTES = ("ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize")
@@ -55,11 +56,13 @@ class ObjectAttributes:
 
 
 def get_attributes(objects: ObjectService, principal: Principal, bucket_name: str, key: str, version_id: str | None,
-                   conditions: Conditions, max_parts: int = MAX_PARTS, marker: int = 0) -> ObjectAttributes:
+                   conditions: Conditions, max_parts: int = MAX_PARTS, marker: int = 0,
+                   customer: CustomerKey | None = None) -> ObjectAttributes:
     read, attributes = ("s3:GetObjectVersion", "s3:GetObjectVersionAttributes") if version_id else \
         ("s3:GetObject", "s3:GetObjectAttributes")
     bucket, version = objects.lookup_in(principal, bucket_name, key, version_id, attributes)
     objects.buckets.get(principal, bucket_name, read, key, existing_tags=lambda _: version.tags)
+    objects.customer_data_key(version, customer)  # SSE-C: the object's key, as for HEAD (AWS requires it)
     check_conditions(conditions, version)
     return ObjectAttributes(bucket, version, _checksum(version), _parts(version, max_parts, marker))
 

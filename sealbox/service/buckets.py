@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from sealbox.core.acl import Acl, Ownership
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.names import validate_bucket_name
-from sealbox.core.types import SSE_AES256, Bucket, Extent, Versioning
+from sealbox.core.types import SSE_AES256, SSE_C, Bucket, Extent, Versioning
 from sealbox.service.access import authorize, require_principal
 from sealbox.service.acl import ObjectAclLoader
 from sealbox.service.identity import ROOT, Principal, canonical_id
@@ -85,7 +85,8 @@ class BucketService:
         if upload is None or upload.bucket != ctx.bucket or upload.key != ctx.key:
             return None
         info = kms_info(upload.sealed_key)
-        return {"s3:x-amz-server-side-encryption": upload.sse,
+        # SSE-C: no x-amz-server-side-encryption on its writes, so none on its parts either
+        return {"s3:x-amz-server-side-encryption": upload.sse if upload.sse != SSE_C else None,
                 "s3:x-amz-server-side-encryption-aws-kms-key-id": info.key_arn if info else None}
 
     def existing(self, principal: Principal, name: str) -> Bucket:

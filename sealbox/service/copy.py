@@ -38,6 +38,7 @@ from sealbox.service.kms_sse import KmsRequest
 from sealbox.service.objects import ObjectService, WriteParams, check_sse_value
 from sealbox.service.pipeline import EncryptionTarget, PayloadChecks, write_extent
 from sealbox.service.policy_conditions import request_tag_values
+from sealbox.service.sse_c import CustomerKey
 
 MAX_COPY_SOURCE = 5 * 1024**3  # CopyObject and UploadPartCopy copy at most 5 GiB per request
 DIRECTIVES = ("COPY", "REPLACE")
@@ -60,6 +61,8 @@ class CopyParams:
     if_none_match_star: bool = False  # If-None-Match: * (on the destination)
     if_match: str | None = None  # If-Match (on the destination), without quotes
     kms: KmsRequest | None = None  # SSE-KMS key, context, bucket key of the copy (the source's are not copied)
+    customer: CustomerKey | None = None  # SSE-C key of the copy (x-amz-server-side-encryption-customer-*)
+    source_customer: CustomerKey | None = None  # SSE-C key of the source (x-amz-copy-source-server-side-…)
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ class SourcePayload:
 
 def open_source(objects: ObjectService, principal: Principal, bucket: str, key: str,
                 version_id: str | None, conditions: Conditions | None,
-                byte_range: tuple[int, int] | None = None) -> SourceRead:
+                byte_range: tuple[int, int] | None = None, customer: CustomerKey | None = None) -> SourceRead:
     """Look the source up, readable by ``principal`` and satisfying the copy-source conditions (else
     412), and open its plaintext; ``byte_range`` is (first, last), inclusive. A source overwritten
     between lookup and open is looked up again (``ObjectService.open_read``)."""
@@ -103,7 +106,7 @@ def open_source(objects: ObjectService, principal: Principal, bucket: str, key: 
         return (*_source_span(source, byte_range), byte_range is not None)
 
     try:
-        read = objects.open_read(principal, bucket, key, version_id, action, span, whole_ok=False)
+        read = objects.open_read(principal, bucket, key, version_id, action, span, whole_ok=False, customer=customer)
     except SealboxError as exc:
         if exc.code is ErrorCode.METHOD_NOT_ALLOWED:  # a version id naming a delete marker
             raise SealboxError(ErrorCode.INVALID_REQUEST, "The source of a copy request may not specifically"
@@ -170,6 +173,7 @@ def _refuse_noop_self_copy(source: ObjectVersion, dst_bucket: str, dst_key: str,
         params.metadata_directive == "REPLACE",
         params.sse is not None,
         params.kms is not None,
+        params.customer is not None,
         sse != source.sse,
         params.storage_class is not None and params.storage_class != source.storage_class,
     )
@@ -194,9 +198,10 @@ async def copy_object(objects: ObjectService, principal: Principal, src_bucket: 
     validate_key(dst_key)
     condition = objects.write_condition(destination.name, dst_key, WriteParams(
         if_none_match_star=params.if_none_match_star, if_match=params.if_match))
-    sse = objects.effective_sse(destination, params.sse)
+    sse = objects.effective_sse(destination, params.sse, params.customer)
     kms = objects.kms_choice(destination, sse, requested)
-    read = open_source(objects, principal, src_bucket, src_key, src_version_id, params.conditions)
+    read = open_source(objects, principal, src_bucket, src_key, src_version_id, params.conditions,
+                       customer=params.source_customer)
     try:
         source = read.version
         if not replace_tags and source.tags:
@@ -207,7 +212,8 @@ async def copy_object(objects: ObjectService, principal: Principal, src_bucket: 
                                     lock=object_lock.for_write(destination, params.lock))
         validate_user_metadata(write.user_meta)
         access = permissions.for_write(objects.buckets, destination, principal, dst_key, params.acl)
-        uid, sealed, data_key = await objects.encryption(principal, destination.name, dst_key, sse, kms)
+        uid, sealed, data_key = await objects.encryption(principal, destination.name, dst_key, sse, kms,
+                                                         params.customer)
         await objects.store_acl(uid, access.acl)
         target = EncryptionTarget(data_key, uid, 0) if data_key else None
         algorithms = (algorithm,) if algorithm else tuple(sorted(source.checksums))

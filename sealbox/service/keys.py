@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sealbox.config import Settings, env_default
-from sealbox.crypto import kms_format
+from sealbox.crypto import kms_format, ssec
 from sealbox.crypto.errors import CryptoError, KeyFileError
 from sealbox.crypto.keyring import Keyring, keyring_from_env, load_keyring, save_keyring
 from sealbox.service.sealing import FixedKeySource, Sealer
@@ -135,6 +135,8 @@ def open_row(sealer: Sealer, row: SealedRow) -> None:
         sealer.open_secret(row.key, row.sealed)
     elif row.kind == "kms-key":
         sealer.open_value(row.sealed, _material_context(row.key))
+    elif row.kind == "sse-c-share":
+        sealer.open_value(row.sealed, ssec.share_context(row.key))
     else:
         sealer.open_data_key(row.bucket, row.key, row.object_uid, row.sealed)
 
@@ -144,6 +146,8 @@ def reseal_row(sealer: Sealer, row: SealedRow) -> str:
         return sealer.reseal_secret(row.key, row.sealed)
     if row.kind == "kms-key":
         return sealer.reseal_value(row.sealed, _material_context(row.key))
+    if row.kind == "sse-c-share":
+        return sealer.reseal_value(row.sealed, ssec.share_context(row.key))
     return sealer.reseal_data_key(row.bucket, row.key, row.object_uid, row.sealed)
 
 

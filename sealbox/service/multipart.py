@@ -31,7 +31,8 @@ from sealbox.core.checksums import b64, combine_composite
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.names import validate_key, validate_user_metadata
 from sealbox.core.preconditions import WriteCondition
-from sealbox.core.types import Bucket, Buffer, Extent, ObjectVersion
+from sealbox.core.types import SSE_C, Bucket, Buffer, Extent, ObjectVersion
+from sealbox.crypto.envelope import object_context
 from sealbox.service import object_lock, permissions
 from sealbox.service.conditions import Conditions
 from sealbox.service.copy import SourcePayload, check_checksum_algorithm, open_source
@@ -39,6 +40,7 @@ from sealbox.service.identity import Principal
 from sealbox.service.objects import ObjectService, WriteParams, new_version_id
 from sealbox.service.pipeline import EncryptionTarget, IntegrityFailure, Payload, PayloadChecks, write_extent
 from sealbox.service.policy_conditions import request_tag_values
+from sealbox.service.sse_c import CustomerKey
 from sealbox.storage.data.base import BlobWriter
 from sealbox.storage.meta.base import Part, Upload
 
@@ -80,6 +82,7 @@ class CompleteParams:
     expected_size: int | None = None  # x-amz-mp-object-size
     if_none_match_star: bool = False  # If-None-Match: *
     if_match: str | None = None  # If-Match, without quotes
+    customer: CustomerKey | None = None  # SSE-C headers, when sent (optional on Complete; checked if sent)
 
 
 @dataclass(frozen=True)
@@ -146,10 +149,11 @@ async def create_upload(objects: ObjectService, principal: Principal, bucket_nam
     validate_user_metadata(params.write.user_meta)
     algorithm = check_checksum_algorithm(params.checksum_algorithm)
     checksum_type = _checksum_type(algorithm, params.checksum_type)
-    sse = objects.effective_sse(bucket, params.write.sse)
+    sse = objects.effective_sse(bucket, params.write.sse, params.write.customer)
     kms = objects.kms_choice(bucket, sse, params.write)
     access = permissions.for_write(objects.buckets, bucket, principal, key, params.write.acl)
-    uid, sealed, _ = await objects.encryption(principal, bucket.name, key, sse, kms)  # reopened per part
+    # reopened per part (SSE-C: from each part's key, which must be the upload's)
+    uid, sealed, _ = await objects.encryption(principal, bucket.name, key, sse, kms, params.write.customer)
     await objects.store_acl(uid, access.acl)  # the completed object keeps this uid, and so this ACL
     upload = Upload(upload_id=secrets.token_urlsafe(48), bucket=bucket.name, key=key, object_uid=uid,
                     initiated=time.time(), owner=access.owner, content_headers=dict(params.write.content_headers),
@@ -190,7 +194,32 @@ class _PartPayload:
         return self._inner.chunks()
 
 
-def _encryption_target(objects: ObjectService, upload: Upload, part_number: int) -> EncryptionTarget | None:
+def upload_data_key(objects: ObjectService, upload: Upload, customer: CustomerKey | None) -> bytes | None:
+    """An SSE-C upload's data key from a part's (or Complete's) key; None for other uploads. As AWS: a part
+    without the key is 400 InvalidRequest, with another key 400 InvalidArgument; SSE-C parameters on an
+    upload that is not SSE-C are 400 InvalidRequest."""
+    if upload.sse != SSE_C:
+        if customer is not None:
+            raise SealboxError(ErrorCode.INVALID_REQUEST, "The encryption parameters are not applicable to this"
+                               " object.")
+        return None
+    if customer is None:
+        raise SealboxError(ErrorCode.INVALID_REQUEST, "The multipart upload initiate requested encryption."
+                           " Subsequent part requests must include the appropriate encryption parameters.")
+    assert objects.ssec is not None
+    data_key = objects.ssec.data_key(customer, upload.sealed_key or "",
+                                     object_context(upload.bucket, upload.key, upload.object_uid))
+    if data_key is None:
+        raise SealboxError(ErrorCode.INVALID_ARGUMENT, "The provided encryption parameters did not match the ones"
+                           " used originally.", ArgumentName="x-amz-server-side-encryption-customer-key")
+    return data_key
+
+
+def _encryption_target(objects: ObjectService, upload: Upload, part_number: int,
+                       customer: CustomerKey | None = None) -> EncryptionTarget | None:
+    ssec_key = upload_data_key(objects, upload, customer)
+    if ssec_key is not None:
+        return EncryptionTarget(ssec_key, upload.object_uid, part_number)
     if not upload.sse:
         return None
     if not upload.sealed_key:
@@ -204,9 +233,10 @@ def _encryption_target(objects: ObjectService, upload: Upload, part_number: int)
     return EncryptionTarget(data_key, upload.object_uid, part_number)
 
 
-async def _store_part(objects: ObjectService, upload: Upload, part_number: int, payload: Payload) -> Part:
+async def _store_part(objects: ObjectService, upload: Upload, part_number: int, payload: Payload,
+                      customer: CustomerKey | None = None) -> Part:
     """Stream (and encrypt) one part into its own file, then record it; the part it replaces is deleted."""
-    target = _encryption_target(objects, upload, part_number)
+    target = _encryption_target(objects, upload, part_number, customer)
     written, writer = await write_extent(objects.blobs, objects.pool, payload, target, commit=False)
     etag = objects.etag(upload.sse, target.data_key if target else None, written.md5)
     part = Part(part_number, Extent(writer.blob_id, written.extent.size, part_number), etag,
@@ -223,29 +253,35 @@ def _record_part_blocking(objects: ObjectService, writer: BlobWriter, upload_id:
 
 
 async def upload_part(objects: ObjectService, principal: Principal, bucket_name: str, key: str,
-                      upload_id: str, part_number: int, payload: Payload) -> tuple[Part, Upload]:
+                      upload_id: str, part_number: int, payload: Payload,
+                      customer: CustomerKey | None = None) -> tuple[Part, Upload]:
     bucket = objects.buckets.get(principal, bucket_name, "s3:PutObject")
     check_part_number(part_number)
     upload = get_upload(objects, bucket, key, upload_id)
-    part = await _store_part(objects, upload, part_number, _PartPayload(payload, upload.checksum_algorithm))
+    part = await _store_part(objects, upload, part_number, _PartPayload(payload, upload.checksum_algorithm),
+                             customer)
     return part, upload
 
 
 async def upload_part_copy(objects: ObjectService, principal: Principal, bucket_name: str, key: str,
                            upload_id: str, part_number: int, src_bucket: str, src_key: str,
                            src_version_id: str | None, byte_range: tuple[int, int] | None,
-                           conditions: Conditions | None) -> PartCopyResult:
-    """A part whose bytes come from (a range of) an existing object, decrypted and re-encrypted as needed."""
+                           conditions: Conditions | None, customer: CustomerKey | None = None,
+                           source_customer: CustomerKey | None = None) -> PartCopyResult:
+    """A part whose bytes come from (a range of) an existing object, decrypted and re-encrypted as needed
+    (``customer``: the upload's SSE-C key; ``source_customer``: the source's)."""
     bucket = objects.buckets.get(principal, bucket_name, "s3:PutObject")
     check_part_number(part_number)
     upload = get_upload(objects, bucket, key, upload_id)
-    read = open_source(objects, principal, src_bucket, src_key, src_version_id, conditions, byte_range)
+    upload_data_key(objects, upload, customer)  # the part's key is checked before the source is read
+    read = open_source(objects, principal, src_bucket, src_key, src_version_id, conditions, byte_range,
+                       source_customer)
     try:
         if read.length > MAX_PART_COPY:
             raise SealboxError(ErrorCode.INVALID_REQUEST, "The specified copy range is larger than the maximum"
                                f" allowable size for a part: {MAX_PART_COPY}")
         algorithms = (upload.checksum_algorithm,) if upload.checksum_algorithm else ()
-        part = await _store_part(objects, upload, part_number, SourcePayload(read.stream, algorithms))
+        part = await _store_part(objects, upload, part_number, SourcePayload(read.stream, algorithms), customer)
     finally:
         await read.stream.aclose()
     return PartCopyResult(part, read.version, upload)
@@ -352,6 +388,8 @@ async def complete_upload(objects: ObjectService, principal: Principal, bucket_n
         # A client that retries a Complete whose answer it lost gets the same answer (AWS does).
         return _completed_before(objects, bucket, key, upload_id, params)
     upload = get_upload(objects, bucket, key, upload_id)
+    if params.customer is not None:
+        upload_data_key(objects, upload, params.customer)
     parts = _choose_parts(upload, objects.meta.list_parts(upload_id), params.parts)
     checksums = _combined_checksum(upload, parts)
     size = sum(p.extent.size for p in parts)

@@ -24,6 +24,7 @@ from sealbox.core.types import (
     NO_LOCK,
     NULL_VERSION,
     SSE_AES256,
+    SSE_C,
     Body,
     Bucket,
     Buffer,
@@ -34,6 +35,7 @@ from sealbox.core.types import (
     Versioning,
 )
 from sealbox.core.acl import Acl
+from sealbox.crypto.envelope import object_context
 from sealbox.service import object_lock, permissions
 from sealbox.service.access import access_denied, allowed
 from sealbox.service.acl import AclRequest
@@ -55,6 +57,7 @@ from sealbox.service.pipeline import (
     write_extent,
 )
 from sealbox.service.sealing import Sealer
+from sealbox.service.sse_c import CustomerKey, CustomerKeys
 from sealbox.storage.data.base import BlobNotFound, BlobStore, BlobWriter
 from sealbox.storage.meta.base import DeleteResult, MetaStore, WriteResult
 
@@ -79,6 +82,7 @@ class WriteParams:
     acl: AclRequest | None = None  # x-amz-acl / x-amz-grant-* (the POST form's acl field)
     lock: ObjectLock | None = None  # x-amz-object-lock-* as requested; the bucket's default otherwise
     kms: KmsRequest | None = None  # the SSE-KMS headers, when sent
+    customer: CustomerKey | None = None  # SSE-C: the request's customer key (checked at the edge)
 
 
 def new_version_id() -> str:
@@ -113,6 +117,7 @@ class ReadSpec:
     part_number: int = 0  # 0: the whole object (or ``byte_range``)
     byte_range: ByteRange | None = None
     body: bool = True  # False for HEAD: nothing is opened
+    customer: CustomerKey | None = None  # SSE-C: the key the object was stored with
 
 
 @dataclass(frozen=True)
@@ -131,21 +136,27 @@ class ObjectRead:
 
 class ObjectService:
     def __init__(self, meta: MetaStore, blobs: BlobStore, sealer: Sealer, buckets: BucketService,
-                 pool: Executor, kms: KmsEncryption | None = None) -> None:
+                 pool: Executor, kms: KmsEncryption | None = None, ssec: CustomerKeys | None = None) -> None:
         self.meta = meta
         self.blobs = blobs
         self.sealer = sealer
         self.buckets = buckets
         self.pool = pool
         self.kms = kms  # SSE-KMS (None: refused)
+        self.ssec = ssec  # SSE-C (None: refused)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Blocking storage work (fsync, SQLite commits) runs in the worker pool."""
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
 
     # -- write ---------------------------------------------------------------------------------
-    def effective_sse(self, bucket: Bucket, requested: str | None) -> str | None:
-        """Encrypt when asked, or when the bucket (or the server) has default encryption."""
+    def effective_sse(self, bucket: Bucket, requested: str | None, customer: CustomerKey | None = None) -> str | None:
+        """Encrypt when asked (SSE-C: a customer key was sent, whatever the bucket's default, as on AWS), or
+        when the bucket (or the server) has default encryption."""
+        if customer is not None:
+            if self.ssec is None:
+                raise SealboxError(ErrorCode.NOT_IMPLEMENTED, "SSE-C is not configured on this server")
+            return SSE_C
         if check_sse_value(requested):
             return requested
         rule = self.buckets.default_encryption(bucket)
@@ -166,26 +177,30 @@ class ObjectService:
         return {KMS_CONDITION: self.kms.condition_key(params.kms.key_id)}
 
     def encryption_for(self, bucket: str, key: str, sse: str | None, kms: KmsChoice | None = None,
-                       principal: Principal | None = None) -> tuple[bytes, str | None, bytes | None]:
-        """A new object uid, and for SSE a fresh data key with its sealed form (SSE-KMS: its key record)."""
+                       principal: Principal | None = None,
+                       customer: CustomerKey | None = None) -> tuple[bytes, str | None, bytes | None]:
+        """A new object uid, and for SSE a fresh data key with its sealed form (SSE-KMS, SSE-C: its key record)."""
         uid = Sealer.new_object_uid()
         if not sse:
             return uid, None, None
+        if sse == SSE_C:
+            assert self.ssec is not None and customer is not None
+            data_key, record = self.ssec.seal_new(customer, object_context(bucket, key, uid))
+            return uid, record, data_key
         if kms is not None:
             assert self.kms is not None and principal is not None
-            from sealbox.crypto.envelope import object_context
-
             data_key, record = self.kms.seal_new(principal, kms, bucket, key, object_context(bucket, key, uid))
             return uid, record, data_key
         data_key, sealed = self.sealer.new_data_key(bucket, key, uid)
         return uid, sealed, data_key
 
     async def encryption(self, principal: Principal, bucket: str, key: str, sse: str | None,
-                         kms: KmsChoice | None) -> tuple[bytes, str | None, bytes | None]:
+                         kms: KmsChoice | None, customer: CustomerKey | None = None
+                         ) -> tuple[bytes, str | None, bytes | None]:
         """``encryption_for``, in a worker thread when the key service is a remote one."""
         if kms is not None and self.kms is not None and self.kms.backend.blocking:
             return await self.run(self.encryption_for, bucket, key, sse, kms, principal)
-        return self.encryption_for(bucket, key, sse, kms, principal)
+        return self.encryption_for(bucket, key, sse, kms, principal, customer)
 
     async def put(self, principal: Principal, bucket_name: str, key: str, payload: Payload,
                   params: WriteParams) -> ObjectVersion:
@@ -195,10 +210,10 @@ class ObjectService:
         validate_user_metadata(params.user_meta)
         condition = self.write_condition(bucket.name, key, params)
         access = permissions.for_write(self.buckets, bucket, principal, key, params.acl)
-        sse = self.effective_sse(bucket, params.sse)
+        sse = self.effective_sse(bucket, params.sse, params.customer)
         params = dataclasses.replace(params, lock=object_lock.for_write(bucket, params.lock))
         kms = self.kms_choice(bucket, sse, params)
-        uid, sealed, data_key = await self.encryption(principal, bucket.name, key, sse, kms)
+        uid, sealed, data_key = await self.encryption(principal, bucket.name, key, sse, kms, params.customer)
         await self.store_acl(uid, access.acl)
         target = EncryptionTarget(data_key, uid, 0) if data_key else None
         written, writer = await write_extent(self.blobs, self.pool, payload, target, commit=False, inline=True)
@@ -223,8 +238,8 @@ class ObjectService:
 
     @staticmethod
     def etag(sse: str | None, data_key: bytes | None, md5: bytes) -> str:
-        """The plaintext MD5, except for SSE-KMS (as on AWS): a keyed digest of it (``kms_sse.etag_of``)."""
-        if sse in KMS_MODES and data_key is not None:
+        """The plaintext MD5, except for SSE-KMS and SSE-C (as on AWS): a keyed digest of it (``kms_sse.etag_of``)."""
+        if (sse in KMS_MODES or sse == SSE_C) and data_key is not None:
             return etag_of(data_key, md5)
         return md5.hex()
 
@@ -327,11 +342,12 @@ class ObjectService:
                 return (*spec.byte_range.span(version.size), True)
             return 0, version.size, False
 
-        return self.open_read(principal, bucket_name, key, spec.version_id, action, span, body=spec.body)
+        return self.open_read(principal, bucket_name, key, spec.version_id, action, span, body=spec.body,
+                              customer=spec.customer)
 
     def open_read(self, principal: Principal, bucket_name: str, key: str, version_id: str | None, action: str,
                   span: Callable[[ObjectVersion], tuple[int, int, bool]], *, body: bool = True,
-                  whole_ok: bool = True) -> ObjectRead:
+                  whole_ok: bool = True, customer: CustomerKey | None = None) -> ObjectRead:
         """Look a version up and open the plaintext span ``span`` picks (and checks) for it.
 
         The version's stored bytes may be removed between the lookup and the open, by an overwrite
@@ -340,28 +356,42 @@ class ObjectService:
         this worker's memo of lookups may still name the removed bytes until the writer's commit
         notice arrives, and a retry against it would fail the same way (issue #13: ~3 % of GETs
         of a small key under overwrites answered 500 that way). ``whole_ok``: a small span may be
-        read whole into ``body``; otherwise it is always a ``stream``.
+        read whole into ``body``; otherwise it is always a ``stream``. ``customer``: the SSE-C key sent,
+        checked (HEAD too) before the conditions and the span, so neither answers for a wrong key.
         """
         fresh = False
         for attempt in range(OPEN_ATTEMPTS):
             bucket, version = self.lookup_in(principal, bucket_name, key, version_id, action, fresh=fresh)
             if version.sse in KMS_MODES:
                 version = self._kms_usable(principal, version, body)
+            data_key = self.customer_data_key(version, customer)
             start, length, partial = span(version)
             if not body:
                 return ObjectRead(bucket, version, partial, start, length)
             try:
-                small = self.read_small(version, start, length) if whole_ok else None
+                small = self.read_small(version, start, length, data_key) if whole_ok else None
                 if small is not None:
                     return ObjectRead(bucket, version, partial, start, length, body=small)
-                return ObjectRead(bucket, version, partial, start, length, stream=self.open_reader(version, start,
-                                                                                                 length))
+                return ObjectRead(bucket, version, partial, start, length,
+                                  stream=self.open_reader(version, start, length, data_key))
             except BlobNotFound as exc:
                 if attempt == OPEN_ATTEMPTS - 1:
                     raise IntegrityFailure(f"stored data of {version.bucket}/{version.key} (version"
                                            f" {version.version_id}) is missing: {exc}") from exc
                 fresh = True
         raise AssertionError("unreachable")
+
+    def customer_data_key(self, version: ObjectVersion, customer: CustomerKey | None) -> bytes | None:
+        """An SSE-C version's data key from the request's key (400 without one, 403 for another key); None for
+        other versions, which refuse SSE-C parameters (400, as on AWS)."""
+        if version.sse == SSE_C:
+            assert self.ssec is not None, "SSE-C objects exist, so the server has SSE-C"
+            return self.ssec.open(customer, version.sealed_key or "",
+                                  object_context(version.bucket, version.key, version.object_uid))
+        if customer is not None:
+            raise SealboxError(ErrorCode.INVALID_REQUEST, "The encryption parameters are not applicable to this"
+                               " object.")
+        return None
 
     def _kms_usable(self, principal: Principal, version: ObjectVersion, body: bool) -> ObjectVersion:
         """An SSE-KMS version a GET or HEAD may answer with: the caller may decrypt under its key (for a
@@ -402,23 +432,28 @@ class ObjectService:
             raise
         return slices
 
-    def read_small(self, version: ObjectVersion, start: int, length: int) -> Buffer | None:
+    def read_small(self, version: ObjectVersion, start: int, length: int,
+                   data_key: bytes | None = None) -> Buffer | None:
         """Plaintext of [start, start+length) of a one-extent object small enough to read whole (one
         system call or query, no stream), else None. Raises BlobNotFound if the data vanished
-        (retry lookup) and IntegrityFailure, before any byte is sent, if it does not authenticate."""
+        (retry lookup) and IntegrityFailure, before any byte is sent, if it does not authenticate.
+        ``data_key``: an SSE-C version's (``customer_data_key``)."""
         if len(version.extents) != 1 or version.size > ON_LOOP_LIMIT:
             return None
         extent = version.extents[0]
+        key = data_key if data_key is not None else self._data_key(version)
         if not extent.inline:
-            return read_whole(self.blobs, extent, self._data_key(version), version.object_uid, start, length)
+            return read_whole(self.blobs, extent, key, version.object_uid, start, length)
         stored = self.meta.read_inline(extent.blob_id)
         if stored is None:  # the version was replaced or deleted since the lookup
             raise BlobNotFound(f"inline extent {extent.blob_id}")
-        return open_stored(stored, extent, self._data_key(version), version.object_uid, start, length)
+        return open_stored(stored, extent, key, version.object_uid, start, length)
 
     def _data_key(self, version: ObjectVersion) -> bytes | None:
         if not version.sse:
             return None
+        if version.sse == SSE_C:  # never the metadata key the Sealer gives for its record
+            return self.customer_data_key(version, None)
         if not version.sealed_key:
             raise IntegrityFailure(f"{version.bucket}/{version.key} is marked encrypted but has no key")
         try:
@@ -428,14 +463,15 @@ class ObjectService:
         except Exception as exc:
             raise IntegrityFailure(f"data key of {version.bucket}/{version.key} does not open: {exc}") from exc
 
-    def open_reader(self, version: ObjectVersion, start: int, length: int) -> Body:
+    def open_reader(self, version: ObjectVersion, start: int, length: int, data_key: bytes | None = None) -> Body:
         """Plaintext of [start, start+length); raises BlobNotFound if a blob vanished (retry lookup)."""
         if any(e.inline for e in version.extents):
             # Only simple PUTs are inlined, and read_small always takes them: one buffer.
-            small = self.read_small(version, start, length)
+            small = self.read_small(version, start, length, data_key)
             assert small is not None, "an inline extent is always small enough to read whole"
             return _single(small)
-        data_key = self._data_key(version)
+        if data_key is None:
+            data_key = self._data_key(version)
         slices = self.slices(version, start, length)
         return read_slices(self.pool, slices, data_key, version.object_uid, length)
 

@@ -13,6 +13,12 @@ while the server keeps writing):
 - SSE-KMS: a version whose KMS key was deleted is a ``kms-key-gone`` problem (crypto-shredded: its
   data can never be read again); one whose key is disabled or pending deletion is counted as
   ``kms_unavailable`` and only its files are checked;
+- SSE-C: the server holds no key that opens the data (it is derived from the customer's key, which is
+  never stored), so only what needs no customer key is verified: the key record and the server share
+  open, the sealed ETag, checksums and metadata authenticate (under the share), every extent's file
+  exists with the ciphertext size its plaintext size implies. The segments' authentication tags,
+  the ETag and the checksums against the data cannot be checked: such versions are counted as
+  ``sse_c_unverified`` (GET with the key authenticates every byte it returns);
 - the plaintext MD5 equals the ETag (single-part), or the part MD5s combine to the ``<md5>-N``
   multipart ETag when each extent is one part; FULL_OBJECT checksums match the plaintext;
 - the extent sizes add up to the version's size.
@@ -35,7 +41,7 @@ from dataclasses import dataclass, field
 
 from sealbox.core.checksums import Checksum, b64, new_checksum
 from sealbox.core.errors import ErrorCode, SealboxError
-from sealbox.core.types import Buffer, Extent, ObjectVersion
+from sealbox.core.types import SSE_C, Buffer, Extent, ObjectVersion
 from sealbox.crypto import dsse, kms_format
 from sealbox.crypto import stream as aead
 from sealbox.crypto.errors import CryptoError
@@ -88,6 +94,7 @@ class ScrubReport:
     blob_files: int = 0
     unverifiable: int = 0  # checks the metadata gives too little to run (e.g. COMPOSITE checksums)
     kms_unavailable: int = 0  # SSE-KMS versions whose KMS key is disabled or pending deletion: not checked now
+    sse_c_unverified: int = 0  # SSE-C versions: structure and metadata checked, data tags need the customer key
     in_flight: int = 0  # unreferenced files younger than the grace period
     skipped_concurrent: int = 0  # rows changed by the server while being checked
     problems: list[Problem] = field(default_factory=list)
@@ -108,13 +115,15 @@ class ScrubReport:
         return (f"scrub: {self.versions} versions ({self.delete_markers} delete markers), {self.extents} extents,"
                 f" {self.parts} pending parts, {self.bytes_verified} bytes verified, {self.blob_files} blob files,"
                 f" {self.in_flight} in flight, {self.unverifiable} checks not applicable,"
-                f" {self.kms_unavailable} under a disabled KMS key"
+                f" {self.kms_unavailable} under a disabled KMS key, {self.sse_c_unverified} SSE-C (data not"
+                f" verifiable without the customer key)"
                 f" in {self.seconds:.1f}s; problems: {len(self.problems)} ({kinds})")
 
     def as_dict(self) -> dict[str, object]:
         return {"versions": self.versions, "delete_markers": self.delete_markers, "extents": self.extents,
                 "parts": self.parts, "bytes_verified": self.bytes_verified, "blob_files": self.blob_files,
                 "unverifiable": self.unverifiable, "kms_unavailable": self.kms_unavailable,
+                "sse_c_unverified": self.sse_c_unverified,
                 "in_flight": self.in_flight,
                 "skipped_concurrent": self.skipped_concurrent, "seconds": round(self.seconds, 3),
                 "ok": self.ok, "problems": [p.as_dict() for p in self.problems]}
@@ -268,6 +277,9 @@ class Scrubber:
 
         if sum(e.size for e in v.extents) != v.size:
             problem("size-mismatch", f"extents hold {sum(e.size for e in v.extents)} bytes, version says {v.size}")
+        if v.sse == SSE_C:
+            self._check_sse_c(report, v, problem)
+            return
         try:
             data_key = self._data_key(v, problem)
         except SealboxError as exc:  # SSE-KMS: the key service refused
@@ -360,6 +372,31 @@ class Scrubber:
         if extent.inline:
             return self.meta.read_inline(extent.blob_id) is not None
         return self.blobs.stat(extent.blob_id) is not None
+
+    def _check_sse_c(self, report: ScrubReport, v: ObjectVersion, problem: Callable[[str, str], None]) -> None:
+        """What can be verified of an SSE-C version without its customer key (module docstring)."""
+        report.sse_c_unverified += 1
+        if self.sealer is None:
+            problem("data-key", "master keys unavailable: the SSE-C server share cannot be opened")
+        else:
+            self._open_metadata(v, problem)
+        for extent in v.extents:
+            report.extents += 1
+            if extent.inline:
+                if self.meta.read_inline(extent.blob_id) is None and not self._changed(v):
+                    problem("missing-data", f"{self._where(extent)} does not exist")
+                continue
+            info = self.blobs.stat(extent.blob_id)
+            try:
+                want = self._part_size(extent.blob_id, extent.size, True) if info is not None else None
+            except BlobNotFound:
+                info = want = None
+            size = info.size if info is not None else None
+            if size is None:
+                if not self._changed(v):
+                    problem("missing-data", f"{self._where(extent)} does not exist")
+            elif want is not None and size != want:
+                problem("size-mismatch", f"extent {extent.blob_id}: file is {size} bytes, expected {want}")
 
     def _check_files_exist(self, report: ScrubReport, v: ObjectVersion, problem: Callable[[str, str], None]) -> None:
         for extent in v.extents:

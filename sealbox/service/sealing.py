@@ -4,6 +4,9 @@ The service never stores a data key or a credential secret unsealed: each is sea
 context that names what it belongs to (bucket, key and object uid; or the access key), so a
 sealed value copied onto another row does not open.
 
+SSE-C objects carry an ``ssec1:…`` record (``crypto.ssec``): the Sealer hands those to
+``service.sse_c.CustomerKeys`` (``attach_ssec``) for their metadata key only.
+
 SSE-KMS objects carry a key record instead (``crypto.kms_format``, text ``kms1:…``): the Sealer hands
 those to the key service's opener (``service.kms_sse.KmsEncryption``, set with ``attach_kms``), which
 checks the KMS key's state on every open and so is never answered from this module's cache.
@@ -24,7 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sealbox.core import ids
 from sealbox.core.types import ObjectVersion
-from sealbox.crypto import envelope, kms_format
+from sealbox.crypto import envelope, kms_format, ssec
 from sealbox.crypto.errors import MissingMasterKey
 from sealbox.crypto.keyring import Keyring
 
@@ -62,6 +65,14 @@ class KmsOpener(Protocol):
         ...
 
 
+class SsecOpener(Protocol):
+    """Opens SSE-C key records' metadata keys (``sealbox.service.sse_c``)."""
+
+    def metadata_key(self, context: bytes, sealed_text: str) -> bytes:
+        """The key an SSE-C row's metadata is sealed under (``crypto.ssec``: no customer key needed)."""
+        ...
+
+
 _OPENED_KEYS = 16384  # ~200 bytes each; a working set of this many objects never unseals twice
 
 
@@ -73,9 +84,13 @@ class Sealer:
         # re-sealed key (rotation) has new text, so it is opened afresh.
         self._opened: dict[tuple[str, bytes], bytes] = {}
         self._kms: KmsOpener | None = None
+        self._ssec: SsecOpener | None = None
 
     def attach_kms(self, opener: KmsOpener) -> None:
         self._kms = opener
+
+    def attach_ssec(self, opener: SsecOpener) -> None:
+        self._ssec = opener
 
     @property
     def keyring(self) -> Keyring:
@@ -109,7 +124,13 @@ class Sealer:
         return self.open_data_key_in(envelope.object_context(bucket, key, object_uid), sealed_text)
 
     def open_data_key_in(self, context: bytes, sealed_text: str) -> bytes:
-        """``open_data_key`` for an identity already encoded (``envelope.object_context``)."""
+        """``open_data_key`` for an identity already encoded (``envelope.object_context``). For an SSE-C
+        record (``ssec1:…``) that is the key its metadata is sealed under: the object's data key needs
+        the customer's key (``service.sse_c``)."""
+        if sealed_text.startswith(ssec.RECORD_PREFIX):
+            if self._ssec is None:
+                raise MissingMasterKey("SSE-C (no server share store configured)")
+            return self._ssec.metadata_key(context, sealed_text)
         if kms_format.is_record(sealed_text):
             # SSE-KMS: the key service opens it, checking its key's state every time (never from _opened)
             if self._kms is None:
@@ -168,7 +189,8 @@ class Sealer:
         started, and a rotation that finished since must not be left with a value under the old key.
         """
         if not version.sealed_key or version.sealed_key.startswith(f"v1:{self.keyring.active.key_id}:") or \
-                kms_format.is_record(version.sealed_key):  # SSE-KMS: sealed by the key service, not a master key
+                kms_format.is_record(version.sealed_key) or ssec.is_record(version.sealed_key):
+            # SSE-KMS: sealed by the key service; SSE-C: derived from the customer's key (its share rotates)
             return version
         resealed = self.reseal_data_key(version.bucket, version.key, version.object_uid, version.sealed_key)
         return dataclasses.replace(version, sealed_key=resealed)

@@ -2,8 +2,9 @@
 
 Every round: client threads run PUTs (plain and SSE, 0 B to 3 MiB), DELETEs, CopyObjects and multipart
 uploads against keys each thread owns (so the expected state of a key is exact), plus versioned PUTs;
-every fourth round ``sealbox keys rotate`` re-seals the data keys meanwhile. Writes use no encryption,
-SSE-S3, SSE-KMS (with and without a bucket key) and DSSE-KMS under one KMS key, on which other rounds
+every fourth round ``sealbox keys rotate`` re-seals the data keys (and the SSE-C server share) meanwhile.
+Writes use no encryption, SSE-S3, SSE-C (one customer key; reads send it when the object asks for it),
+SSE-KMS (with and without a bucket key) and DSSE-KMS under one KMS key, on which other rounds
 run key operations during the load: ``sealbox kms rotate`` (a new material version), and ``sealbox kms
 disable`` then ``enable`` (a write or read refused meanwhile with KMS.DisabledException must have
 changed nothing). The server's process group (and the key operation) is killed at a random moment; then, with the server down, ``scrub`` may find
@@ -44,6 +45,7 @@ from sealbox.app import build_key_service, load_master_keys
 from sealbox.config import Settings
 from sealbox.service.gc import Collector
 from sealbox.service.scrub import Scrubber, ScrubReport
+from sealbox.service import sse_c
 from sealbox.service.sealing import Sealer
 from sealbox.storage.data.local import LocalBlobStore
 from sealbox.storage.meta.sqlite import SqliteMetaStore
@@ -61,6 +63,9 @@ ABSENT = "absent"
 SOURCES = {"source-plain": False, "source-sealed": True}
 CLIENT_CONFIG: dict[str, Any] = {"connect_timeout": 5, "read_timeout": 60}
 KMS_REFUSED = "KMS.DisabledException"  # a write under the key while it was disabled: refused, nothing written
+CUSTOMER_KEY = bytes(range(100, 132))
+SSE_C: dict[str, Any] = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": CUSTOMER_KEY}
+SERVER_ARGS = ("--allow-sse-c-over-http",)  # SSE-C over loopback HTTP
 
 
 @dataclass(frozen=True)
@@ -152,7 +157,7 @@ class Worker:
         return self.rng.choice([{}, {}, {"ServerSideEncryption": "AES256"}, {"ServerSideEncryption": "AES256"},
                                 {"ServerSideEncryption": "aws:kms", **kms},
                                 {"ServerSideEncryption": "aws:kms", "BucketKeyEnabled": True, **kms},
-                                {"ServerSideEncryption": "aws:kms:dsse", **kms}])
+                                {"ServerSideEncryption": "aws:kms:dsse", **kms}, SSE_C])
 
     def put(self, key: str) -> None:
         data, sse = self.body(), self.sse()
@@ -166,7 +171,9 @@ class Worker:
             upload_id = self.s3.create_multipart_upload(Bucket=BUCKET, Key=key, **sse)["UploadId"]
             parts = []
             for number, data in ((1, first), (2, last)):
-                etag = self.s3.upload_part(Bucket=BUCKET, Key=key, UploadId=upload_id, PartNumber=number, Body=data)["ETag"]
+                part_sse = SSE_C if "SSECustomerKey" in sse else {}  # every SSE-C part with the upload's key
+                etag = self.s3.upload_part(Bucket=BUCKET, Key=key, UploadId=upload_id, PartNumber=number, Body=data,
+                                           **part_sse)["ETag"]
                 parts.append({"PartNumber": number, "ETag": etag})
             self.s3.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload_id,
                                               MultipartUpload={"Parts": parts})
@@ -225,13 +232,15 @@ def _code(exc: BaseException) -> str | None:
 
 def read_state(s3: Any, bucket: str, key: str, version_id: str | None = None) -> str:
     """The digest of what the key holds now, or ABSENT."""
+    extra: dict[str, Any] = {"VersionId": version_id} if version_id else {}
     try:
-        extra = {"VersionId": version_id} if version_id else {}
         got = s3.get_object(Bucket=bucket, Key=key, **extra)
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "NoSuchKey":
             return ABSENT
-        raise
+        if exc.response["Error"]["Code"] != "InvalidRequest":
+            raise
+        got = s3.get_object(Bucket=bucket, Key=key, **extra, **SSE_C)  # an SSE-C object: its key is needed
     data = got["Body"].read()
     assert len(data) == got["ContentLength"], (bucket, key)
     return sha(data)
@@ -280,6 +289,7 @@ def maintain_offline(data_dir: Path) -> tuple[ScrubReport, ScrubReport]:
     try:
         sealer = Sealer(load_master_keys(settings))
         sealer.attach_kms(build_key_service(settings, sealer)[0])
+        sse_c.attach(meta, sealer)
         first = Scrubber(meta, blobs, sealer, grace=0).run()
         Collector(meta, blobs, grace=0).run()
         second = Scrubber(meta, blobs, sealer, grace=0).run()
@@ -316,7 +326,7 @@ def verify(server: Server, model: Model, rng: random.Random) -> int:
 def test_sigkill_during_concurrent_writes_loses_nothing_acknowledged(data_dir: Path) -> None:
     rng = random.Random(int(os.environ.get("SEALBOX_CRASH_SEED", secrets.randbits(32))))
     model = Model()
-    server = start_server(data_dir, workers=2)
+    server = start_server(data_dir, *SERVER_ARGS, workers=2)
     features = setup_store(server, model)
     orphans_seen = reads_checked = rotations = kms_ops_cut = 0
     try:
@@ -355,7 +365,7 @@ def test_sigkill_during_concurrent_writes_loses_nothing_acknowledged(data_dir: P
             assert second.ok, (round_no, [p.describe() for p in second.problems])
             orphans_seen += len(first.problems)
 
-            server = start_server(data_dir, workers=2)
+            server = start_server(data_dir, *SERVER_ARGS, workers=2)
             reads_checked += verify(server, model, rng)
         # An interrupted rotation resumes and finishes while the server serves; everything still reads.
         done = subprocess.run([str(SEALBOX), "keys", "rotate", "--data-dir", str(data_dir)], capture_output=True,
@@ -434,7 +444,7 @@ def test_sigkill_during_lifecycle_passes_keeps_locked_versions(data_dir: Path) -
     from concurrent.futures import ThreadPoolExecutor
 
     rng = random.Random(int(os.environ.get("SEALBOX_CRASH_SEED", secrets.randbits(32))))
-    server = start_server(data_dir, workers=2)
+    server = start_server(data_dir, *SERVER_ARGS, workers=2)
     s3: Any = server.client()
     s3.create_bucket(Bucket=LIFE_BUCKET, ObjectLockEnabledForBucket=True)
     until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=2)
@@ -497,7 +507,7 @@ def test_sigkill_during_lifecycle_passes_keeps_locked_versions(data_dir: Path) -
             assert {p.kind for p in first.problems} <= {"orphan-blob", "stale-temp"}, \
                 [p.describe() for p in first.problems]
             assert second.ok, [p.describe() for p in second.problems]
-            server = start_server(data_dir, workers=2)
+            server = start_server(data_dir, *SERVER_ARGS, workers=2)
             check_locked(server)
         assert cuts >= 1, "no lifecycle pass was cut: the test proved nothing"
         # passes until nothing is left to expire: the cut one resumes, later ones finish the markers

@@ -38,10 +38,12 @@ def test_unknown_algorithm_through_boto3_is_refused(s3, bucket: str) -> None:
     assert exc.value.response["Error"]["Code"] == "InvalidArgument"
 
 
-def test_sse_c_is_refused_not_ignored(s3, bucket: str) -> None:
+def test_sse_c_over_plain_http_is_refused_not_ignored(s3, bucket: str) -> None:
+    """SSE-C exists (tests/s3/test_sse_c*.py); over plain HTTP it is refused as AWS refuses it."""
     with pytest.raises(ClientError) as exc:
         s3.put_object(Bucket=bucket, Key="k", Body=b"x", SSECustomerAlgorithm="AES256", SSECustomerKey="k" * 32)
-    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert exc.value.response["Error"]["Code"] == "InvalidRequest"
     with pytest.raises(ClientError):
         s3.head_object(Bucket=bucket, Key="k")
 

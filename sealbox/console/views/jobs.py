@@ -59,8 +59,12 @@ def register(router: Router, c: Console) -> None:
         job = await load(req)
         failures = [(item_label(job.action, k), r)
                     for k, r in await asyncio.to_thread(c.store.failures, job.id, MAX_FAILURES_SHOWN)]
+        # Unchanged items and why (e.g. SSE-C objects: the console has no key to re-encrypt them with)
+        skipped = [] if job.active else [
+            (item_label(job.action, k), r)
+            for k, r in await asyncio.to_thread(c.store.failures, job.id, MAX_FAILURES_SHOWN, "skipped")]
         return render(c, req, "job.html", nav="jobs", job=job, title=title_of(job.action),
-                      failures=failures, outcome=outcome_of(job))
+                      failures=failures, skipped=skipped, outcome=outcome_of(job))
 
     async def job_status(req: Request) -> Response:
         job = await load(req)

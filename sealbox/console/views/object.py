@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import urllib.parse
 
-from sealbox.console.actions import object_encryption, set_encryption
+from sealbox.console.actions import SSE_C_REASON, object_encryption, set_encryption
 from sealbox.console.views.keys import encryption_of, usable_kms_keys
 from sealbox.console.context import Console
 from sealbox.console.views.common import acting, back, error_message, parent_prefix, principal_of, render
@@ -13,8 +13,8 @@ from sealbox.console.views.objects import breadcrumbs, objects_url
 from sealbox.console.views.share import CHOICES
 from sealbox.console.views.tags import object_tags, tag_rows
 from sealbox.console.web import BadRequest, Request, Response, Router, url
-from sealbox.core.errors import SealboxError
-from sealbox.core.types import ObjectVersion, Versioning
+from sealbox.core.errors import ErrorCode, SealboxError
+from sealbox.core.types import SSE_C, ObjectVersion, Versioning
 from sealbox.service.kms_sse import kms_info
 
 MAX_VERSIONS_SHOWN = 1000
@@ -91,6 +91,9 @@ def register(router: Router, c: Console) -> None:
         action = "s3:GetObjectVersion" if version_id else "s3:GetObject"
         for attempt in range(3):
             version = services.objects.lookup(principal, name, key, version_id, action)
+            if version.sse == SSE_C:  # the key is the client's: the console has none to send
+                raise SealboxError(ErrorCode.INVALID_REQUEST, "This object is " + SSE_C_REASON + "; download it"
+                                   " with an S3 client that sends the key.")
             try:
                 stream = services.objects.open_reader(version, 0, version.size)
             except FileNotFoundError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sealbox.console.actions import SSE_C_REASON
 from sealbox.console.context import Console
 from sealbox.console.explain import explain
 from sealbox.console.presign import MAX_EXPIRES, MIN_EXPIRES, presigned_get
@@ -20,6 +21,7 @@ from sealbox.console.views.common import acting, back, principal_of, render
 from sealbox.console.views.access_parts import audit_change
 from sealbox.console.web import Request, Response, Router, url
 from sealbox.core.errors import SealboxError
+from sealbox.core.types import SSE_C
 
 UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 CHOICES = (("1 hour", 3600), ("12 hours", 12 * 3600), ("1 day", 86400), ("7 days", MAX_EXPIRES))
@@ -55,6 +57,8 @@ def register(router: Router, c: Console) -> None:
         except SealboxError as exc:
             return back(c, req, overview, "error", explain(services, principal, exc, f"share {key}", name, key,
                                                            action=action))
+        if version.sse == SSE_C:  # a link carries no customer key: it could only ever answer 400
+            return back(c, req, overview, "error", f"No link made: this object is {SSE_C_REASON}.")
         found = services.identity.lookup(principal_of(req).access_key)
         if found is None:  # the key was deleted after sign-in (the session then ends too)
             return back(c, req, "/signin", "error", "Your access key no longer exists: sign in again.")

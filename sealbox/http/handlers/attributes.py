@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.types import NULL_VERSION
-from sealbox.http.handlers.base import Services, int_param
+from sealbox.http.handlers.base import Services, customer, int_param
 from sealbox.http.headers import conditions
 from sealbox.http.request import Request, Response
 from sealbox.http.router import Op
@@ -43,7 +43,7 @@ async def get_object_attributes(s: Services, r: Request) -> Response:
     max_parts = min(int_param(r.headers, "x-amz-max-parts", MAX_PARTS), MAX_PARTS)  # as ListParts: at most 1000
     marker = int_param(r.headers, "x-amz-part-number-marker", 0)
     got = get_attributes(s.objects, r.principal, r.bucket, r.key, r.route.version_id, conditions(r.headers),
-                         max_parts, marker)
+                         max_parts, marker, customer(s, r))
     v = got.version
     items: list[str] = []
     if "ETag" in names:

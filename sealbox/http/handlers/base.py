@@ -9,7 +9,9 @@ from dataclasses import dataclass
 
 from sealbox.config import Settings
 from sealbox.core.errors import ErrorCode, SealboxError
-from sealbox.core.types import NULL_VERSION, ObjectVersion
+from sealbox.core.types import NULL_VERSION, SSE_C, ObjectVersion
+from sealbox.http.request import Request
+from sealbox.http.sse_c import ALGORITHM, customer_key
 from sealbox.http.sse_kms import kms_headers
 from sealbox.http.xml import el, iso8601
 from sealbox.kms.service import KeyService
@@ -17,6 +19,7 @@ from sealbox.service.buckets import BucketService
 from sealbox.service.cors import CorsService
 from sealbox.service.identity import Identity, canonical_id
 from sealbox.service.objects import ObjectService
+from sealbox.service.sse_c import CustomerKey
 
 
 @dataclass(frozen=True)
@@ -38,10 +41,18 @@ def version_headers(version: ObjectVersion) -> dict[str, str]:
     headers: dict[str, str] = {}
     if version.version_id != NULL_VERSION:
         headers["x-amz-version-id"] = version.version_id
-    if version.sse:
+    if version.sse == SSE_C:  # and the key MD5 the request sent (sse_c.ssec_headers): it is not stored
+        headers[ALGORITHM] = "AES256"
+    elif version.sse:
         headers["x-amz-server-side-encryption"] = version.sse
         headers.update(kms_headers(version.sealed_key))
     return headers
+
+
+def customer(s: Services, r: Request, copy_source: bool = False) -> CustomerKey | None:
+    """The request's SSE-C key (``copy_source``: its copy source's), checked as AWS checks it."""
+    return customer_key(r.headers, secure=r.secure, allow_http=s.settings.allow_sse_c_over_http,
+                        copy_source=copy_source)
 
 
 def int_param(query: dict[str, str], name: str, default: int, lo: int = 0, hi: int = 2**31 - 1) -> int:

@@ -7,11 +7,12 @@ from urllib.parse import parse_qsl, unquote
 
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.types import NULL_VERSION, ObjectVersion
-from sealbox.http.handlers.base import Services, object_timestamp, version_headers
-from sealbox.http.handlers.objects import SSE_HEADER, refuse_unsupported_sse, write_params
+from sealbox.http.handlers.base import Services, customer, object_timestamp, version_headers
+from sealbox.http.handlers.objects import SSE_HEADER, write_params
 from sealbox.http.headers import conditions
 from sealbox.http.request import Request, Response
 from sealbox.http.router import Op
+from sealbox.http.sse_c import ssec_headers
 from sealbox.http.sse_kms import kms_headers
 from sealbox.http.xml import doc, el
 from sealbox.service.conditions import Conditions
@@ -41,10 +42,6 @@ def parse_copy_source(r: Request) -> CopySource:
     if version_id == "":
         raise SealboxError(ErrorCode.INVALID_ARGUMENT, "Version id cannot be the empty string",
                            ArgumentName=COPY_SOURCE, ArgumentValue=raw)
-    for header in r.headers:
-        if header.startswith("x-amz-copy-source-server-side-encryption-customer-"):
-            raise SealboxError(ErrorCode.NOT_IMPLEMENTED, "Server-side encryption with customer-provided keys"
-                               " (SSE-C) is not supported by sealbox.")
     return CopySource(name, key, version_id)
 
 
@@ -58,10 +55,10 @@ def copy_source_headers(source: ObjectVersion) -> dict[str, str]:
     return {"x-amz-copy-source-version-id": source.version_id}
 
 
-def _copy_params(r: Request) -> CopyParams:
+def _copy_params(s: Services, r: Request) -> CopyParams:
     directive = check_directive(r.headers.get("x-amz-metadata-directive", "COPY").strip())
     # Validates storage class, SSE, tagging and the destination's conditions even when metadata is copied.
-    given = write_params(r.headers)
+    given = write_params(r.headers, customer(s, r))
     return CopyParams(
         metadata_directive=directive,
         write=given if directive == "REPLACE" else None,
@@ -76,6 +73,8 @@ def _copy_params(r: Request) -> CopyParams:
         if_none_match_star=given.if_none_match_star,
         if_match=given.if_match,
         kms=given.kms,
+        customer=given.customer,
+        source_customer=customer(s, r, copy_source=True),
     )
 
 
@@ -87,9 +86,8 @@ def checksum_xml(v: ObjectVersion) -> list[str]:
 
 
 async def copy_object_handler(s: Services, r: Request) -> Response:
-    refuse_unsupported_sse(r.headers)
     source = parse_copy_source(r)
-    params = _copy_params(r)
+    params = _copy_params(s, r)
     result = await copy_object(s.objects, r.principal, source.bucket, source.key, source.version_id,
                                r.bucket, r.key, params)
     v = result.version
@@ -97,7 +95,7 @@ async def copy_object_handler(s: Services, r: Request) -> Response:
                                     *checksum_xml(v)])
     # version_headers carries x-amz-version-id and x-amz-server-side-encryption of the new object.
     return Response.xml(body, headers={**version_headers(v), **copy_source_headers(result.source),
-                                       **kms_headers(v.sealed_key, context=True)})
+                                       **kms_headers(v.sealed_key, context=True), **ssec_headers(params.customer)})
 
 
 HANDLERS = {

@@ -8,14 +8,16 @@ from urllib.parse import quote
 from sealbox.core.checksums import ALGORITHMS, HEADER_PREFIX
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.http.body import RequestPayload
-from sealbox.http.handlers.base import Services, int_param, owner_xml, version_headers
+from sealbox.http.handlers.base import Services, customer, int_param, owner_xml, version_headers
 from sealbox.http.handlers.copy import copy_conditions, copy_source_headers, parse_copy_source
-from sealbox.http.handlers.objects import SSE_HEADER, refuse_unsupported_sse, write_conditions, write_params
+from sealbox.http.handlers.objects import SSE_HEADER, write_conditions, write_params
 from sealbox.http.request import Request, Response
 from sealbox.http.router import Op
+from sealbox.http.sse_c import ALGORITHM, ssec_headers
 from sealbox.http.sse_kms import KMS_HEADERS, kms_headers
 from sealbox.http.xml import child_text, doc, el, iso8601, parse
 from sealbox.service import multipart as mp
+from sealbox.core.types import SSE_C
 from sealbox.storage.meta.base import Part, Upload
 
 _COMPLETE_XML_LIMIT = 4 * 1024 * 1024  # 10,000 parts with checksums exceed the 1 MiB default
@@ -25,6 +27,8 @@ _COPY_RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
 def _sse_headers(upload: Upload, context: bool = False) -> dict[str, str]:
     if not upload.sse:
         return {}
+    if upload.sse == SSE_C:  # the key MD5 comes from the request (ssec_headers)
+        return {ALGORITHM: "AES256"}
     return {SSE_HEADER: upload.sse, **kms_headers(upload.sealed_key, context=context)}
 
 
@@ -34,7 +38,6 @@ def _refuse_sse_header(r: Request) -> None:
         if name in r.headers:
             raise SealboxError(ErrorCode.INVALID_ARGUMENT, f"{name} header is not supported for this operation.",
                                ArgumentName=name, ArgumentValue=r.headers[name])
-    refuse_unsupported_sse(r.headers)
 
 
 def _checksum_xml(checksums: dict[str, str]) -> list[str]:
@@ -46,10 +49,11 @@ def _checksum_headers(checksums: dict[str, str]) -> dict[str, str]:
 
 
 async def create_multipart_upload(s: Services, r: Request) -> Response:
-    params = mp.UploadParams(write=write_params(r.headers), checksum_algorithm=r.headers.get("x-amz-checksum-algorithm"),
+    key = customer(s, r)
+    params = mp.UploadParams(write=write_params(r.headers, key), checksum_algorithm=r.headers.get("x-amz-checksum-algorithm"),
                              checksum_type=r.headers.get("x-amz-checksum-type"))
     upload = await mp.create_upload(s.objects, r.principal, r.bucket, r.key, params)
-    headers = _sse_headers(upload, context=True)
+    headers = {**_sse_headers(upload, context=True), **ssec_headers(key)}
     if upload.checksum_algorithm:
         headers["x-amz-checksum-algorithm"] = upload.checksum_algorithm
         headers["x-amz-checksum-type"] = upload.checksum_type or mp.COMPOSITE
@@ -61,9 +65,11 @@ async def create_multipart_upload(s: Services, r: Request) -> Response:
 async def upload_part(s: Services, r: Request) -> Response:
     _refuse_sse_header(r)
     number = r.route.part_number
+    key = customer(s, r)
     part, upload = await mp.upload_part(s.objects, r.principal, r.bucket, r.key, r.route.upload_id or "",
-                                        number, r.payload())
-    return Response(200, {"etag": f'"{part.etag}"', **_sse_headers(upload), **_checksum_headers(part.checksums)})
+                                        number, r.payload(), key)
+    return Response(200, {"etag": f'"{part.etag}"', **_sse_headers(upload), **ssec_headers(key),
+                          **_checksum_headers(part.checksums)})
 
 
 def _copy_range(r: Request) -> tuple[int, int] | None:
@@ -82,13 +88,15 @@ async def upload_part_copy(s: Services, r: Request) -> Response:
     _refuse_sse_header(r)
     number = r.route.part_number
     source = parse_copy_source(r)
+    key = customer(s, r)
     result = await mp.upload_part_copy(s.objects, r.principal, r.bucket, r.key, r.route.upload_id or "",
                                        number, source.bucket, source.key, source.version_id, _copy_range(r),
-                                       copy_conditions(r))
+                                       copy_conditions(r), key, customer(s, r, copy_source=True))
     part = result.part
     body = doc("CopyPartResult", [el("ETag", f'"{part.etag}"'), el("LastModified", iso8601(part.last_modified)),
                                   *_checksum_xml(part.checksums)])
-    return Response.xml(body, headers={**_sse_headers(result.upload), **copy_source_headers(result.source)})
+    return Response.xml(body, headers={**_sse_headers(result.upload), **ssec_headers(key),
+                                       **copy_source_headers(result.source)})
 
 
 def _completed_parts(root_xml: bytes) -> list[mp.CompletedPart]:
@@ -117,8 +125,9 @@ async def complete_multipart_upload(s: Services, r: Request) -> Response:
         raise SealboxError(ErrorCode.INVALID_ARGUMENT, "Invalid x-amz-mp-object-size header",
                            ArgumentName="x-amz-mp-object-size", ArgumentValue=size)
     if_none_match_star, if_match = write_conditions(r.headers)
+    key = customer(s, r)
     params = mp.CompleteParams(_completed_parts(xml), expected, int(size) if size is not None else None,
-                               if_none_match_star, if_match)
+                               if_none_match_star, if_match, key)
     version = await mp.complete_upload(s.objects, r.principal, r.bucket, r.key,
                                        r.route.upload_id or "", params)
     location = f"{'https' if r.secure else 'http'}://{r.headers.get('host', '')}/{quote(r.bucket)}/{quote(r.key)}"
@@ -126,7 +135,8 @@ async def complete_multipart_upload(s: Services, r: Request) -> Response:
              *_checksum_xml(version.checksums)]
     if version.checksum_type:
         items.append(el("ChecksumType", version.checksum_type))
-    return Response.xml(doc("CompleteMultipartUploadResult", items), headers=version_headers(version))
+    return Response.xml(doc("CompleteMultipartUploadResult", items),
+                        headers={**version_headers(version), **ssec_headers(key)})
 
 
 async def abort_multipart_upload(s: Services, r: Request) -> Response:

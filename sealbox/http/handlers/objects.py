@@ -10,7 +10,7 @@ from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.preconditions import DeleteCondition
 from sealbox.core.types import NULL_VERSION, Bucket, ObjectVersion
 from sealbox.http.acl_xml import acl_request
-from sealbox.http.handlers.base import Services, version_headers
+from sealbox.http.handlers.base import Services, customer, version_headers
 from sealbox.http.handlers.lifecycle import expiration_header
 from sealbox.http.handlers.object_lock import bypass_asked, lock_headers, lock_request, require_integrity
 from sealbox.http.headers import (
@@ -26,12 +26,14 @@ from sealbox.http.headers import (
 from sealbox.http.request import Request, Response
 from sealbox.http.router import Op
 from sealbox.http.tagging import TAGGING_HEADER, parse_tagging_header
+from sealbox.http.sse_c import ssec_headers
 from sealbox.http.sse_kms import KMS_HEADERS, kms_headers, kms_request
 from sealbox.http.xml import child_text, doc, el, http_date, parse
 from sealbox.service.access import allowed
 from sealbox.service.identity import Principal
 from sealbox.service.objects import ReadSpec, WriteParams, check_sse_value
 from sealbox.service.policy_conditions import existing_tag_values
+from sealbox.service.sse_c import CustomerKey
 
 SSE_HEADER = "x-amz-server-side-encryption"
 _RESPONSE_OVERRIDES = {
@@ -42,13 +44,6 @@ _RESPONSE_OVERRIDES = {
 _STORAGE_CLASSES = {"STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING",
                     "GLACIER", "DEEP_ARCHIVE", "GLACIER_IR", "OUTPOSTS", "SNOW", "EXPRESS_ONEZONE"}
 MAX_DELETE_KEYS = 1000
-
-
-def refuse_unsupported_sse(headers: Mapping[str, str]) -> None:
-    """SSE-C headers would imply a protection sealbox does not give: refuse, don't ignore."""
-    if "x-amz-server-side-encryption-customer-algorithm" in headers:
-        raise SealboxError(ErrorCode.NOT_IMPLEMENTED, "Server-side encryption with customer-provided keys"
-                           " (SSE-C) is not supported by sealbox.")
 
 
 def _not_implemented(header: str, detail: str) -> SealboxError:
@@ -71,9 +66,9 @@ def write_conditions(headers: Mapping[str, str]) -> tuple[bool, str | None]:
     return none_match is not None, match.strip().strip('"') if match is not None else None
 
 
-def write_params(headers: Mapping[str, str]) -> WriteParams:
-    """What a write stores besides the bytes, from the request's headers (or a POST form's fields)."""
-    refuse_unsupported_sse(headers)
+def write_params(headers: Mapping[str, str], customer: CustomerKey | None = None) -> WriteParams:
+    """What a write stores besides the bytes, from the request's headers (or a POST form's fields);
+    ``customer``: the SSE-C key they carry (``handlers.base.customer``)."""
     storage_class = headers.get("x-amz-storage-class", "STANDARD")
     if storage_class not in _STORAGE_CLASSES:
         raise SealboxError(ErrorCode.INVALID_STORAGE_CLASS, "The storage class you specified is not valid",
@@ -82,7 +77,7 @@ def write_params(headers: Mapping[str, str]) -> WriteParams:
     tagging = headers.get(TAGGING_HEADER)
     sse = check_sse_value(headers.get(SSE_HEADER))
     return WriteParams(content_headers=content_headers(headers), user_meta=user_metadata(headers),
-                       sse=sse, storage_class=storage_class, kms=kms_request(headers, sse),
+                       sse=sse, storage_class=storage_class, kms=kms_request(headers, sse), customer=customer,
                        if_none_match_star=if_none_match_star, if_match=if_match,
                        acl=acl_request(headers),
 
@@ -104,13 +99,14 @@ def _default_retention_applies(s: Services, r: Request) -> bool:
 
 
 async def put_object(s: Services, r: Request) -> Response:
-    params = write_params(r.headers)
+    key = customer(s, r)
+    params = write_params(r.headers, key)
     if params.lock is not None or _default_retention_applies(s, r):
         require_integrity(r.headers)
     version = await s.objects.put(r.principal, r.bucket, r.key, r.payload(), params)
     return Response(200, {"etag": version.quoted_etag, **version_headers(version), **checksum_headers(version),
                           **expiration_header(s, s.buckets.existing(r.principal, r.bucket), version),
-                          **kms_headers(version.sealed_key, context=True)})
+                          **kms_headers(version.sealed_key, context=True), **ssec_headers(key)})
 
 
 def tag_count_visible(principal: Principal, bucket: Bucket, v: ObjectVersion, version_id: str | None) -> bool:
@@ -139,9 +135,6 @@ def object_headers(v: ObjectVersion, r: Request, bucket: Bucket | None = None) -
 
 def _refuse_sse_on_read(r: Request) -> None:
     """Amazon S3 answers 400 when a GET or HEAD carries the SSE request header."""
-    if "x-amz-server-side-encryption-customer-algorithm" in r.headers:
-        raise SealboxError(ErrorCode.INVALID_REQUEST, "The encryption parameters are not applicable to this"
-                           " object.")
     for name in (SSE_HEADER, *KMS_HEADERS):
         if name in r.headers:
             raise SealboxError(ErrorCode.INVALID_ARGUMENT, f"The {name} header is not supported for this"
@@ -150,16 +143,19 @@ def _refuse_sse_on_read(r: Request) -> None:
 
 async def _read(s: Services, r: Request, with_body: bool) -> Response:
     _refuse_sse_on_read(r)
+    key = customer(s, r)
     route = r.route
     if route.part_number and "range" in r.headers:
         raise SealboxError(ErrorCode.INVALID_REQUEST, "Cannot specify both Range header and partNumber query"
                            " parameter")
     spec = ReadSpec(version_id=route.version_id, conditions=conditions(r.headers), part_number=route.part_number,
-                    byte_range=None if route.part_number else parse_range(r.headers.get("range")), body=with_body)
+                    byte_range=None if route.part_number else parse_range(r.headers.get("range")), body=with_body,
+                    customer=key)
     read = s.objects.read(r.principal, r.bucket, r.key, spec)
     v = read.version
     headers = object_headers(v, r, read.bucket)
     headers.update(expiration_header(s, read.bucket, v))
+    headers.update(ssec_headers(key))
     if v.version_id == NULL_VERSION and (route.version_id is not None or s.objects.names_null_version(read.bucket)):
         headers["x-amz-version-id"] = NULL_VERSION
     if tag_count_visible(r.principal, read.bucket, v, route.version_id):

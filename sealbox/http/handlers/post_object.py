@@ -24,6 +24,7 @@ from sealbox.http.formdata import FormDataReader, FormPart, boundary_of
 from sealbox.http.handlers.base import Services, version_headers
 from sealbox.http.acl_xml import acl_request
 from sealbox.http.handlers.objects import write_params
+from sealbox.http.sse_c import customer_key, ssec_headers
 from sealbox.http.headers import content_md5
 from sealbox.http.post_policy import (
     FormSignature,
@@ -207,8 +208,9 @@ async def post_object(s: Services, r: Request) -> Response:
     policy = _policy(form.fields, key, r.bucket)
     # The fields are what PutObject's headers are: Content-Type, x-amz-meta-*, SSE, storage class…
     # (tags are the ``tagging`` field: a Tagging XML document).
-    params = dataclasses.replace(write_params({k: v for k, v in form.fields.items() if k != TAGGING_HEADER}),
-                                 acl=acl_request(form.fields, "acl"))
+    fields = {k: v for k, v in form.fields.items() if k != TAGGING_HEADER}
+    sse_c = customer_key(fields, secure=r.secure, allow_http=s.settings.allow_sse_c_over_http)  # form fields
+    params = dataclasses.replace(write_params(fields, sse_c), acl=acl_request(form.fields, "acl"))
     if "tagging" in form.fields:
         params = dataclasses.replace(params, tags=parse_tagging_xml(form.fields["tagging"].encode("utf-8"), "object"))
     payload = FilePayload(reader, policy, content_md5(form.fields), whole)
@@ -218,7 +220,9 @@ async def post_object(s: Services, r: Request) -> Response:
         if payload.oversize and exc.code is ErrorCode.ENTITY_TOO_LARGE:
             exc.extra["ProposedSize"] = str(await payload.measure_rest())
         raise
-    return _render(s, r, form.fields, key, version)
+    response = _render(s, r, form.fields, key, version)
+    response.headers.update(ssec_headers(sse_c))
+    return response
 
 
 def _location(s: Services, r: Request, key: str) -> str:

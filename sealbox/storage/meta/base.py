@@ -40,7 +40,7 @@ class User:
 # (bound to bucket/key/object uid), credentials' secrets (bound to the access key) and the key
 # service's material versions (bound to key id and version; ref "<key id>/<version>"). SSE-KMS
 # objects' data keys are sealed by the key service, not a master key, and are none of these.
-SEALED_KINDS = ("version", "upload", "credential", "kms-key")
+SEALED_KINDS = ("version", "upload", "credential", "kms-key", "sse-c-share")
 
 
 @dataclass(frozen=True)
@@ -382,6 +382,18 @@ class MetaStore(Protocol):
 
     def sealed_key_counts(self) -> dict[str, dict[str, int]]:
         """kind (SEALED_KINDS) -> master key id -> how many stored values are sealed under it."""
+        ...
+
+    def sse_c_share(self) -> tuple[str, str] | None:
+        """(ref, sealed text) of this data directory's SSE-C server share, if one was made."""
+        ...
+
+    def sse_c_share_by_ref(self, ref: str) -> str | None:
+        """The sealed text of the SSE-C share ``ref`` (an object's key record names it)."""
+        ...
+
+    def add_sse_c_share(self, ref: str, sealed: str) -> tuple[str, str]:
+        """Store the first share (none stored yet), and return the one that is stored."""
         ...
 
     def sealed_samples(self) -> list[SealedRow]:

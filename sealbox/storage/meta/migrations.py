@@ -131,4 +131,9 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX kms_bucket_keys_lookup ON kms_bucket_keys(bucket, kms_key_arn, created)",
         "ALTER TABLE buckets ADD COLUMN default_kms_key TEXT",  # KMSMasterKeyID of the default encryption
     ],
+    # 11: SSE-C (customer-provided keys): the server share every SSE-C object's keys derive from, sealed
+    # under the master keyring like a data key (sealbox.crypto.ssec); one row per data directory
+    [
+        """CREATE TABLE sse_c_shares(ref TEXT PRIMARY KEY, sealed TEXT NOT NULL, created REAL NOT NULL)""",
+    ],
 ]

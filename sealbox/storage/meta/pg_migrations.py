@@ -116,4 +116,9 @@ PG_MIGRATIONS: list[list[str]] = [
             pending_since DOUBLE PRECISION NOT NULL)""",
         "CREATE INDEX signin_failures_by_last ON signin_failures(last)",
     ],
+    # 2: SSE-C (customer-provided keys; SQLite's 11): the server share every SSE-C object's keys derive
+    # from, sealed under the master keyring like a data key (sealbox.crypto.ssec); one row per deployment
+    [
+        f"""CREATE TABLE sse_c_shares(ref {_C} PRIMARY KEY, sealed TEXT NOT NULL, created DOUBLE PRECISION NOT NULL)""",
+    ],
 ]

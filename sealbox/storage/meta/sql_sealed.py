@@ -3,6 +3,7 @@ sealing of SSE rows written in the clear before sealed metadata existed (issue 1
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sealbox.core.types import ObjectMetadata
@@ -50,6 +51,26 @@ class SealedMixin(SqlStore):
                 updated += db.execute(f"UPDATE {table} SET {column}=? WHERE {ref}=? AND {column}=?",
                                       (new, key, old)).rowcount
         return updated
+
+    # -- SSE-C: the server share (sealbox.crypto.ssec) ------------------------------------------------
+    def sse_c_share(self) -> tuple[str, str] | None:
+        row = self._conn().execute("SELECT ref, sealed FROM sse_c_shares ORDER BY created, ref LIMIT 1").fetchone()
+        return (str(row[0]), str(row[1])) if row else None
+
+    def sse_c_share_by_ref(self, ref: str) -> str | None:
+        row = self._conn().execute("SELECT sealed FROM sse_c_shares WHERE ref=?", (ref,)).fetchone()
+        return str(row[0]) if row else None
+
+    def add_sse_c_share(self, ref: str, sealed: str) -> tuple[str, str]:
+        """Store a share unless one exists already (two workers, or gateways, racing on the first SSE-C
+        write): the one stored first wins, and every one uses it."""
+        with self._write() as db:
+            if db.execute("SELECT ref FROM sse_c_shares LIMIT 1").fetchone() is None:
+                db.execute("INSERT INTO sse_c_shares(ref, sealed, created) VALUES (?,?,?) ON CONFLICT DO NOTHING",
+                           (ref, sealed, time.time()))
+        found = self.sse_c_share()
+        assert found is not None
+        return found
 
     # -- sealed metadata: the migration of rows written in the clear (issue 13) -------------------------
     def clear_metadata(self, kind: str, after: str, limit: int) -> list[ClearMetadataRow]:

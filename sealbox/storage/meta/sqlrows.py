@@ -37,7 +37,7 @@ from sealbox.core.types import (
     ObjectVersion,
     Versioning,
 )
-from sealbox.crypto import kms_format
+from sealbox.crypto import kms_format, ssec
 from sealbox.storage.meta.base import MetadataCipher, MetadataOwner, MetadataUnavailable, Part, Upload
 
 
@@ -208,9 +208,11 @@ SEALED_TABLES: dict[str, tuple[str, str, str, str]] = {
     "upload": ("uploads", "upload_id", "bucket, key, object_uid", "sealed_key"),
     "credential": ("credentials", "access_key", "'', access_key, NULL", "sealed_secret"),
     "kms-key": ("kms_material", "ref", "'', ref, NULL", "sealed"),
+    "sse-c-share": ("sse_c_shares", "ref", "'', ref, NULL", "sealed"),
 }
 # Values sealed under a master key ("v1:<key id>:…"); SSE-KMS objects' key records ("kms1:…") are
-# sealed by the key service instead (whose material is the "kms-key" kind), so rotation skips them.
+# sealed by the key service instead (whose material is the "kms-key" kind), and SSE-C records ("ssec1:…")
+# hold no sealed value (their server share is the "sse-c-share" kind), so rotation skips them.
 UNDER_MASTER_KEY = "{0} LIKE 'v1:%'"
 
 
@@ -264,9 +266,10 @@ class SqlStore:
         """What a row stores: plain rows keep their fields in the clear, SSE rows only a sealed blob."""
         if owner is None:
             return fields, None
-        # An SSE-KMS row's ETag is a keyed digest, not the MD5 (crypto.kms_format.kms_etag): it stays in the
-        # clear column too, so listings need no key (the row's other values are sealed like any SSE row's).
-        clear = ObjectMetadata(etag=fields.etag) if kms_format.is_record(owner.sealed_key) else CLEAR
+        # An SSE-KMS or SSE-C row's ETag is a keyed digest, not the MD5 (crypto.kms_format.kms_etag): it stays
+        # in the clear column too, so listings need no key (the row's other values are sealed like any SSE row's).
+        keyed = kms_format.is_record(owner.sealed_key) or ssec.is_record(owner.sealed_key)
+        clear = ObjectMetadata(etag=fields.etag) if keyed else CLEAR
         if still_sealed is not None:  # read from a store without keys and written back unopened
             return clear, still_sealed
         if self._cipher is None:
