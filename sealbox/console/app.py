@@ -39,6 +39,7 @@ from sealbox.console.sessions import (
 from sealbox.console.store import ConsoleStore
 from sealbox.console.views import auth, buckets, cors, jobs, keys, master_keys, object, objects, tags, users
 from sealbox.console.views import acl, permissions, share
+from sealbox.console.views import lifecycle, object_lock, versions
 from sealbox.console.views.common import render, status_for
 from sealbox.console.web import (
     BadRequest,
@@ -105,7 +106,7 @@ class ConsoleApp:
                                s3 or S3Endpoint(None, "http", 9000))
         self.router = Router()
         for module in (auth, buckets, cors, objects, object, jobs, users, master_keys, tags, keys,
-                       permissions, acl, share):
+                       permissions, acl, share, versions, lifecycle, object_lock):
             module.register(self.router, self.console)
 
     # /_sealbox/ (health checks, metrics) on the console port too: set by the composition root.

@@ -1,4 +1,5 @@
-"""Bulk jobs: change the encryption of (or delete) every object under a selection, in the background.
+"""Bulk jobs: change the encryption of (or delete) every object under a selection, in the background;
+empty a bucket; delete the unencrypted older versions an encryption change left behind.
 
 A job is accepted by one worker, persisted in the console store, and run there as an asyncio task,
 so the page that started it can go away; the page that polls it may hit any worker, which reads
@@ -136,6 +137,9 @@ class JobRunner:
         if job.action == Action.EMPTY.value:
             await self._expand_versions(job, principal)
             return
+        if job.action == Action.PURGE.value:
+            await self._expand_unencrypted(job, principal)
+            return
         keys = [k for k in job.keys if not any(k.startswith(p) for p in job.prefixes)]
         seq = await asyncio.to_thread(self._store.add_items, job.id, 0, keys)
         for prefix in job.prefixes:
@@ -163,6 +167,25 @@ class JobRunner:
             if not page.is_truncated or not page.next_marker:
                 return
             key_marker, version_marker = page.next_marker, page.next_version_marker or ""
+
+    async def _expand_unencrypted(self, job: Job, principal: Principal) -> None:
+        """Delete unencrypted older versions: every noncurrent, unencrypted version (not a delete marker)
+        of the selected keys and under the selected folders, as ListObjectVersions pages them."""
+        seq = 0
+        objects = self._services.objects
+        scopes = [(k, True) for k in job.keys if not any(k.startswith(p) for p in job.prefixes)]
+        for prefix, exact in [*scopes, *((p, False) for p in job.prefixes)]:
+            key_marker, version_marker = "", ""
+            lister = acting_on(principal, job.bucket, query={"versions": "", "prefix": prefix})
+            while True:
+                page = await objects.run(objects.list_versions, lister, job.bucket, prefix, "", key_marker,
+                                         version_marker, LIST_PAGE)
+                found = [version_item(v.key, v.version_id) for v in page.entries
+                         if not v.is_latest and not v.is_delete_marker and not v.sse and (not exact or v.key == prefix)]
+                seq = await asyncio.to_thread(self._store.add_items, job.id, seq, found)
+                if not page.is_truncated or not page.next_marker:
+                    break
+                key_marker, version_marker = page.next_marker, page.next_version_marker or ""
 
     async def _process(self, job: Job, principal: Principal, action: Action,
                        encryption: Encryption | None = None) -> None:

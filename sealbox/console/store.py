@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     principal TEXT NOT NULL,
     access_key TEXT NOT NULL,
     bucket TEXT NOT NULL,
-    action TEXT NOT NULL,           -- "encrypt", "decrypt", "delete" or "empty"
+    action TEXT NOT NULL,           -- "encrypt", "decrypt", "delete", "empty" or "purge"
     selection TEXT NOT NULL,        -- JSON: {"keys": [...], "prefixes": [...]}
     state TEXT NOT NULL,            -- listing, running, done, failed
     total INTEGER NOT NULL DEFAULT 0,
@@ -49,7 +49,7 @@ CREATE INDEX IF NOT EXISTS jobs_by_principal ON jobs (principal, created);
 CREATE TABLE IF NOT EXISTS job_items (
     job_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
-    key TEXT NOT NULL,              -- the object key (for "empty": JSON [key, version id])
+    key TEXT NOT NULL,              -- the object key (for "empty", "purge": JSON [key, version id])
     state TEXT NOT NULL DEFAULT 'pending',  -- pending, ok, skipped, failed
     reason TEXT,
     PRIMARY KEY (job_id, seq)

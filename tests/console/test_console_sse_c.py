@@ -86,3 +86,19 @@ def test_bulk_encryption_lists_sse_c_objects_as_unchanged_with_the_reason(page: 
     shot(page, "job-sse-c-skipped")
     assert s3.head_object(Bucket=bucket, Key="docs/a.txt")["ServerSideEncryption"] == "AES256"
     assert s3.get_object(Bucket=bucket, Key="docs/b.txt", **sse_c())["Body"].read() == b"sse-c b"
+
+
+def test_restoring_an_sse_c_version_is_refused_with_the_reason(page: Any, console: Console) -> None:
+    """Restore is a copy of the version: the console holds no customer key to read it with."""
+    s3 = console.s3()
+    bucket = unique_bucket("cssecv")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    keyed = s3.put_object(Bucket=bucket, Key="k", Body=b"customer keyed", **sse_c())["VersionId"]
+    s3.put_object(Bucket=bucket, Key="k", Body=b"plain, newer")
+    sign_in(page, console)
+    page.goto(console.url + f"/buckets/{bucket}/versions")
+    assert page.locator(f"tr[data-version='{keyed}'] [data-encryption]").inner_text() == "SSE-C"
+    page.get_by_role("button", name=f"Restore version {keyed} of k").click()
+    page.get_by_text(re.compile("customer-provided key \\(SSE-C\\)")).wait_for()
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"plain, newer"  # unchanged

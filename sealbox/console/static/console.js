@@ -267,20 +267,26 @@
       $("[data-job-hint]", jobNode).hidden = !active;
       var err = $("[data-job-error]", jobNode);
       err.hidden = !s.error; err.textContent = s.error || "";
-      if (!active && s.failures && s.failures.length) {
-        var rows = $("[data-job-failure-rows]", jobNode);
+      // Failed and unchanged items (with why: SSE-C, or the Object Lock that keeps a version): listed once it ends.
+      var list = function (items, box, rowsSel, label) {
+        if (active || !items || !items.length || !$(box, jobNode)) return;
+        var rows = $(rowsSel, jobNode);
         rows.textContent = "";
-        s.failures.forEach(function (f) {
+        items.forEach(function (f) {
           var tr = el("tr");
           var keyCell = el("td", "mono break", f.key), reasonCell = el("td", "", f.reason);
-          keyCell.setAttribute("data-label", "Key");
+          keyCell.setAttribute("data-label", label);
           reasonCell.setAttribute("data-label", "Reason");
           tr.appendChild(keyCell);
           tr.appendChild(reasonCell);
           rows.appendChild(tr);
         });
-        $("[data-job-failures]", jobNode).hidden = false;
-      }
+        $(box, jobNode).hidden = false;
+      };
+      list(s.failures, "[data-job-failures]", "[data-job-failure-rows]", "Key");
+      list(s.unchanged, "[data-job-skipped-items]", "[data-job-skipped-rows]", "Key");
+      var offer = $("[data-offer-purge]", jobNode);
+      if (offer) offer.hidden = active || !s.succeeded;
       return active;
     };
     var poll = function () {

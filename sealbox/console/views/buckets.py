@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sealbox.console.actions import Action
 from sealbox.console.context import Console
-from sealbox.console.views import cors
+from sealbox.console.views import cors, lifecycle, object_lock
 from sealbox.console.views.common import acting, back, error_message, principal_of, render
 from sealbox.console.views.keys import encryption_of, usable_kms_keys
 from sealbox.console.views.permissions import ACCESS_LABELS
@@ -12,6 +12,7 @@ from sealbox.console.views.tags import bucket_tags, tag_rows
 from sealbox.console.web import Request, Response, Router, redirect, url
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.types import SSE_AES256, Versioning
+from sealbox.ops.logs import audit
 from sealbox.service.identity import Principal
 from sealbox.service.permissions import access_level
 
@@ -37,8 +38,13 @@ def register(router: Router, c: Console) -> None:
                 # who asked for a new one, whose versioning and encryption choices would then change
                 # an existing bucket.
                 raise SealboxError(ErrorCode.BUCKET_ALREADY_EXISTS, "A bucket with this name already exists.")
-            buckets.create(principal, name, None)
-            if await req.field("versioning") == "on":
+            # Object Lock at creation turns versioning on, for good (as x-amz-bucket-object-lock-enabled).
+            lock = await req.field("object_lock") == "on"
+            buckets.create(principal, name, None, object_lock=lock)
+            if lock:
+                audit("bucket.object_lock.put", f"bucket {name} created with Object Lock", principal=principal.name,
+                      bucket=name, via="console")
+            if await req.field("versioning") == "on" and not lock:
                 buckets.set_versioning(principal, name, Versioning.ENABLED)
             if await req.field("encryption") == "on":
                 buckets.set_encryption(principal, name, SSE_AES256)
@@ -63,6 +69,8 @@ def register(router: Router, c: Console) -> None:
                       server_default=buckets.server_default_sse,
                       cors=cors.summary(c, acting(req, bucket.name, query={"cors": ""}), bucket.name),
                       tags=tags, tag_rows=tag_rows(tags, "bucket"),
+                      lifecycle_rules=lifecycle.summary(c, acting(req, bucket.name, query={"lifecycle": ""}), bucket.name),
+                      lock=object_lock.configuration(c, acting(req, bucket.name, query={"object-lock": ""}), bucket.name),
                       kms_keys=usable_kms_keys(c.services, principal_of(req)))
 
     async def set_versioning(req: Request) -> Response:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sealbox.console.actions import Encryption, item_label
+from sealbox.console.actions import Action, Encryption, item_label
 from sealbox.console.context import Console
 from sealbox.console.store import Job
 from sealbox.console.views.common import principal_of, render
 from sealbox.console.web import Forbidden, Request, Response, Router, as_json
+from sealbox.core.errors import SealboxError
+from sealbox.core.types import Versioning
 
 TITLES = {"encrypt": "Edit server-side encryption: Enable (SSE-S3)",
           "decrypt": "Edit server-side encryption: Disable",
           "delete": "Delete objects",
-          "empty": "Empty bucket"}
+          "empty": "Empty bucket",
+          "purge": "Delete unencrypted older versions"}
 MAX_FAILURES_SHOWN = 200
 ACTIVE_LABELS = {"listing": "Listing objects", "running": "In progress"}
 
@@ -59,17 +62,35 @@ def register(router: Router, c: Console) -> None:
         job = await load(req)
         failures = [(item_label(job.action, k), r)
                     for k, r in await asyncio.to_thread(c.store.failures, job.id, MAX_FAILURES_SHOWN)]
-        # Unchanged items and why (e.g. SSE-C objects: the console has no key to re-encrypt them with)
-        skipped = [] if job.active else [
-            (item_label(job.action, k), r)
-            for k, r in await asyncio.to_thread(c.store.failures, job.id, MAX_FAILURES_SHOWN, "skipped")]
         return render(c, req, "job.html", nav="jobs", job=job, title=title_of(job.action),
-                      failures=failures, skipped=skipped, outcome=outcome_of(job))
+                      failures=failures, skipped=await skipped_of(job), outcome=outcome_of(job),
+                      offer_purge=offers_purge(req, job))
+
+    async def skipped_of(job: Job) -> list[tuple[str, str]]:
+        """Unchanged items and why, once the job ended (SSE-C objects: the console has no key to
+        re-encrypt them with; a purge's versions that Object Lock keeps, with the lock and its date)."""
+        if job.active:
+            return []
+        return [(item_label(job.action, k), r)
+                for k, r in await asyncio.to_thread(c.store.failures, job.id, MAX_FAILURES_SHOWN, "skipped")]
+
+    def offers_purge(req: Request, job: Job) -> bool:
+        """After encrypting in a versioned bucket the older, unencrypted versions still exist (the spec:
+        "the existing object becomes an older version"): the job page offers to delete them once it ends."""
+        if not job.action.startswith(Action.ENCRYPT.value):
+            return False
+        try:
+            bucket = c.services.buckets.existing(principal_of(req), job.bucket)
+        except SealboxError:
+            return False
+        return bucket.versioning is not Versioning.UNVERSIONED
 
     async def job_status(req: Request) -> Response:
         job = await load(req)
         failures = [] if job.active else await asyncio.to_thread(c.store.failures, job.id, MAX_FAILURES_SHOWN)
-        return as_json(status_of(job, failures))
+        status = status_of(job, failures)
+        status["unchanged"] = [{"key": k, "reason": r} for k, r in await skipped_of(job)]
+        return as_json(status)
 
     async def job_list(req: Request) -> Response:
         jobs = await asyncio.to_thread(c.store.jobs_of, principal_of(req).name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import urllib.parse
 
 from sealbox.console.actions import SSE_C_REASON, object_encryption, set_encryption
@@ -12,9 +13,11 @@ from sealbox.console.views.acl import object_acl_part
 from sealbox.console.views.objects import breadcrumbs, objects_url
 from sealbox.console.views.share import CHOICES
 from sealbox.console.views.tags import object_tags, tag_rows
+from sealbox.console.views.versions import lock_text, visible_lock
 from sealbox.console.web import BadRequest, Request, Response, Router, url
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.types import SSE_C, ObjectVersion, Versioning
+from sealbox.service.access import allowed
 from sealbox.service.kms_sse import kms_info
 
 MAX_VERSIONS_SHOWN = 1000
@@ -51,7 +54,15 @@ def register(router: Router, c: Console) -> None:
                                           "s3:GetObjectVersion" if version_id else "s3:GetObject")
         versions = versions_of(req, name, key) if bucket.versioning is not Versioning.UNVERSIONED else []
         tags = object_tags(services.objects, req, name, key, version_id)
+        # After an encryption change the unencrypted older versions still exist: say so, offer to delete them.
+        cleartext = [v for v in versions if not v.is_latest and not v.is_delete_marker and not v.sse] \
+            if version.is_latest and version.sse else []
         return render(c, req, "object.html", nav="buckets", bucket=bucket, obj=version, versions=versions,
+                      cleartext=cleartext, lock=visible_lock(principal, bucket, version),
+                      lock_text=lock_text(visible_lock(principal, bucket, version), time.time()),
+                      lock_readable=(allowed(principal, "s3:GetObjectRetention", bucket, key),
+                                     allowed(principal, "s3:GetObjectLegalHold", bucket, key)),
+                      here=overview_url(name, key, version_id),
                       tags=tags, tag_rows=tag_rows(tags, "object"),
                       key_type=object_encryption(version.sse, version.sealed_key), kms=kms_info(version.sealed_key),
                       crumbs=breadcrumbs(parent_prefix(key)), prefix=parent_prefix(key),
@@ -82,7 +93,9 @@ def register(router: Router, c: Console) -> None:
         if outcome.state == "skipped":
             return back(c, req, here, "ok", f"No change: the object is {outcome.reason}.")
         state = f"enabled: {encryption.describe()}" if encryption.sse else "disabled"
-        return back(c, req, here, "ok", f"Server-side encryption {state}: a new object was written.")
+        versioned = services.buckets.existing(principal_of(req), name).versioning is not Versioning.UNVERSIONED
+        older = " The older version still exists, unchanged: see below." if versioned else ""
+        return back(c, req, here, "ok", f"Server-side encryption {state}: a new object was written.{older}")
 
     async def download(req: Request) -> Response:
         name, key = req.params["bucket"], req.query("key")

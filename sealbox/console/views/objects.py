@@ -193,7 +193,7 @@ def register(router: Router, c: Console) -> None:
             return redirect(url(f"/buckets/{name}/object", key=selection.keys[0]) + "#share")
         bucket = services.buckets.get(acting(req, name), name, "s3:ListBucket")
         action = await req.field("action")
-        template = "bulk_delete.html" if action == "delete" else "edit_encryption.html"
+        template = {"delete": "bulk_delete.html", "purge": "purge.html"}.get(action, "edit_encryption.html")
         return render(c, req, template, nav="buckets", bucket=bucket, prefix=prefix, selection=selection,
                       crumbs=breadcrumbs(prefix), obj=None, rule=services.buckets.default_encryption(bucket),
                       kms_keys=usable_kms_keys(services, principal_of(req)), current=None)
@@ -208,6 +208,8 @@ def register(router: Router, c: Console) -> None:
         encryption = None
         if op == "delete":
             action = Action.DELETE
+        elif op == "purge":
+            action = Action.PURGE
         elif op == "encryption":
             encryption = await encryption_of(req)
             action = Action.ENCRYPT if encryption.sse else Action.DECRYPT
