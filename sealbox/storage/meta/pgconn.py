@@ -44,6 +44,13 @@ log = logging.getLogger("sealbox.meta")
 POOL_MIN = 1
 POOL_MAX = 24  # app.IO_THREADS (16) + asyncio.to_thread's helpers and the console's jobs
 POOL_WAIT = 5.0  # seconds a request waits for a connection before it is answered 503
+# While the server is known to be unreachable (the pool's last reconnection attempts failed), a request
+# waits this long instead, so clients get their 503 at once rather than after POOL_WAIT each.
+FAIL_FAST_WAIT = 0.5
+# The pool retries a failed connection attempt with backoff (1 s, 2 s, …) and gives up after this many
+# seconds; the next request then starts a new attempt at once. Short, so that a server back after a
+# restart is used within about this long, not after a backoff grown during a long outage.
+RECONNECT_GIVE_UP = 2.0
 CONNECT_TIMEOUT = 5  # seconds libpq waits for a server that does not answer (an unreachable host)
 _PREPARE_AFTER = 2  # executions after which psycopg prepares a statement server-side (default 5)
 
@@ -161,6 +168,7 @@ class PgDatabase:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._users = 1
+        self._unreachable = False  # the pool gave up reconnecting and no request has connected since
         self.reader = Reader(self)
 
     @classmethod
@@ -186,7 +194,8 @@ class PgDatabase:
                         self.url, min_size=POOL_MIN, max_size=POOL_MAX, timeout=POOL_WAIT, open=True,
                         kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT,
                                 "prepare_threshold": _PREPARE_AFTER},
-                        name="sealbox-meta")
+                        name="sealbox-meta", reconnect_timeout=RECONNECT_GIVE_UP,
+                        reconnect_failed=self._gave_up)
                     self._pid = pid
         return self._pool
 
@@ -194,14 +203,16 @@ class PgDatabase:
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
         """A pooled connection (autocommit) for the block; errors reaching the server → StoreUnavailable."""
         pool = self.pool
+        wait = FAIL_FAST_WAIT if self._unreachable else POOL_WAIT
         try:
-            conn_cm = pool.connection()
+            conn_cm = pool.connection(timeout=wait)
             conn = conn_cm.__enter__()
         except PoolTimeout as exc:
             raise StoreUnavailable(f"no connection to the metadata database {redact(self.url)} within"
-                                   f" {POOL_WAIT:.0f} s") from exc
+                                   f" {wait:g} s") from exc
         except psycopg.OperationalError as exc:
             raise StoreUnavailable(f"the metadata database {redact(self.url)} cannot be reached") from exc
+        self._unreachable = False
         try:
             yield conn
         except psycopg.OperationalError as exc:
@@ -215,6 +226,9 @@ class PgDatabase:
             conn_cm.__exit__(type(exc), exc, exc.__traceback__)
             raise
         conn_cm.__exit__(None, None, None)
+
+    def _gave_up(self, pool: object) -> None:
+        self._unreachable = True
 
     def _check_idle(self) -> None:
         """Have the pool test its idle connections in the background (after a server restart they are
