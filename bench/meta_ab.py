@@ -46,7 +46,7 @@ def main() -> int:
             body = os.urandom(4096)
             extra = {"ServerSideEncryption": "AES256"} if args.sse else {}
             clients = {name: srv.client(max_pool_connections=args.threads) for name, srv in servers.items()}
-            for name, s3 in clients.items():
+            for s3 in clients.values():
                 s3.create_bucket(Bucket="meta-ab")
                 for i in range(30):  # warm up: connections, prepared statements, caches
                     s3.put_object(Bucket="meta-ab", Key=f"warm-{i}", Body=body, **extra)
