@@ -63,7 +63,8 @@ def test_if_none_match_has_one_winner_across_stores(pair: tuple[MetaStore, MetaS
         won: list[str] = []
         refused: list[ErrorCode] = []
 
-        def put(store: MetaStore, n: int, key: str = f"k{round_}") -> None:
+        def put(store: MetaStore, n: int, key: str = f"k{round_}", won: list[str] = won,
+                refused: list[ErrorCode] = refused) -> None:
             v = _version(key)
             try:
                 store.put_version(v, WriteCondition(if_none_match=True))
