@@ -28,6 +28,7 @@ import functools
 import hashlib
 import logging
 import os
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -57,6 +58,41 @@ _PREPARE_AFTER = 2  # executions after which psycopg prepares a statement server
 
 def is_postgres_url(url: str | None) -> bool:
     return bool(url) and str(url).split(":", 1)[0] in ("postgresql", "postgres")
+
+
+class UnsupportedMetaUrl(ValueError):
+    pass
+
+
+def check_url(url: str) -> str:
+    if not is_postgres_url(url):
+        raise UnsupportedMetaUrl(f"--meta-url {redact(url)}: only postgresql://USER[:PASSWORD]@HOST[:PORT]/DB"
+                                 " is supported (without it, SQLite in the data directory)")
+    return url
+
+
+_SECRET_IN_TEXT = re.compile(r"(://[^:/@\s]*:)[^@\s]*(@)|(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
+
+
+def scrub_secrets(text: str) -> str:
+    """``text`` with every URL password and ``password=…`` replaced by *** (libpq echoes a conninfo it
+    cannot parse in its error message)."""
+    return _SECRET_IN_TEXT.sub(lambda m: f"{m.group(1)}***{m.group(2)}" if m.group(1) else f"{m.group(3)}***", text)
+
+
+class _NoSecrets(logging.Filter):
+    """On psycopg's loggers (the pool logs every failed connection attempt with libpq's message)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = scrub_secrets(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+for _name in ("psycopg", "psycopg.pool"):
+    logging.getLogger(_name).addFilter(_NoSecrets())
 
 
 def redact(url: str) -> str:
@@ -162,7 +198,7 @@ class PgDatabase:
     _instances_lock = threading.Lock()
 
     def __init__(self, url: str) -> None:
-        self.url = url
+        self.url = check_url(url)
         self._pid = -1
         self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
         self._lock = threading.Lock()
@@ -220,7 +256,8 @@ class PgDatabase:
             conn_cm.__exit__(type(exc), exc, exc.__traceback__)
             if stale:
                 self._check_idle()
-            raise StoreUnavailable(f"the metadata database {redact(self.url)} failed: {_first_line(exc)}",
+            raise StoreUnavailable(f"the metadata database {redact(self.url)} failed:"
+                                   f" {scrub_secrets(_first_line(exc))}",
                                    stale=stale) from exc
         except BaseException as exc:
             conn_cm.__exit__(type(exc), exc, exc.__traceback__)
