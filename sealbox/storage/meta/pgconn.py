@@ -54,6 +54,11 @@ FAIL_FAST_WAIT = 0.5
 RECONNECT_GIVE_UP = 2.0
 CONNECT_TIMEOUT = 5  # seconds libpq waits for a server that does not answer (an unreachable host)
 _PREPARE_AFTER = 2  # executions after which psycopg prepares a statement server-side (default 5)
+# No request waits on the database for ever: a statement (a lock wait included) running longer than
+# this is cancelled (a 503; no sealbox statement takes a tenth of it), and a transaction left idle that
+# long (its gateway frozen mid-request) is ended by the server, releasing the key locks it held.
+# Migrations and VACUUM lift the statement limit for themselves.
+_SESSION_OPTIONS = "-c statement_timeout=30s -c idle_in_transaction_session_timeout=60s"
 
 
 def is_postgres_url(url: str | None) -> bool:
@@ -229,7 +234,7 @@ class PgDatabase:
                     self._pool = ConnectionPool(
                         self.url, min_size=POOL_MIN, max_size=POOL_MAX, timeout=POOL_WAIT, open=True,
                         kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT,
-                                "prepare_threshold": _PREPARE_AFTER},
+                                "prepare_threshold": _PREPARE_AFTER, "options": _SESSION_OPTIONS},
                         name="sealbox-meta", reconnect_timeout=RECONNECT_GIVE_UP,
                         reconnect_failed=self._gave_up)
                     self._pid = pid

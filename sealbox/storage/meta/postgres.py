@@ -86,8 +86,12 @@ class PostgresMetaStore(BucketsMixin, UploadsMixin, PrincipalsMixin, SealedMixin
         zero it, so old values may stay in free space and in the WAL until overwritten: the database
         files are the operator's to protect (as its backups are). True once VACUUM ran."""
         with self.database.connection() as conn:  # autocommit: VACUUM cannot run in a transaction
-            for table in ("versions", "uploads", "parts"):
-                conn.execute(f"VACUUM {table}")
+            conn.execute("SET statement_timeout = 0")  # for this session only, until the RESET
+            try:
+                for table in ("versions", "uploads", "parts"):
+                    conn.execute(f"VACUUM {table}")
+            finally:
+                conn.execute("RESET statement_timeout")
         return True
 
 
@@ -108,6 +112,7 @@ def migrate_postgres(db: PgDatabase) -> list[int]:
         return []  # the usual start: one cheap read, no lock
     applied: list[int] = []
     with db.transaction() as tx:
+        tx.execute("SET LOCAL statement_timeout = 0")  # an index on a large table may take long
         tx.execute("SELECT pg_advisory_xact_lock(?, ?)", _MIGRATION_LOCK)
         tx.execute("CREATE TABLE IF NOT EXISTS schema_meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL)")
         row = tx.execute("SELECT v FROM schema_meta WHERE k='version'").fetchone()
