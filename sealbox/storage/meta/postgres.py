@@ -34,6 +34,9 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 
+from sealbox.core.errors import ErrorCode, SealboxError
+from sealbox.core.types import Versioning
+
 from sealbox.storage.meta.base import MetadataCipher
 from sealbox.storage.meta.pg_migrations import PG_MIGRATIONS
 from sealbox.storage.meta.pgconn import PgDatabase, Tx, advisory_key
@@ -76,6 +79,16 @@ class PostgresMetaStore(BucketsMixin, UploadsMixin, PrincipalsMixin, SealedMixin
 
     def _lock_key(self, db: Db, bucket: str, key: str) -> None:
         db.execute("SELECT pg_advisory_xact_lock(?)", (advisory_key(bucket, key),))
+
+    def _lock_key_versioning(self, db: Db, bucket: str, key: str) -> Versioning:
+        """One round trip: the key's advisory lock is taken as the bucket row is read (the target list is
+        computed before LockRows takes the row FOR SHARE: the same order as two statements; a re-check
+        after waiting for the row calls the lock again, which a holder re-enters)."""
+        row = db.execute("SELECT pg_advisory_xact_lock(?), versioning FROM buckets WHERE name=? FOR SHARE",
+                         (advisory_key(bucket, key), bucket)).fetchone()
+        if row is None:
+            raise SealboxError(ErrorCode.NO_SUCH_BUCKET, "The specified bucket does not exist", BucketName=bucket)
+        return Versioning(row[1])
 
     def close(self) -> None:
         self.database.close()
