@@ -12,6 +12,7 @@ settings are left at PostgreSQL's defaults: the tests see the commit costs a dep
 
 from __future__ import annotations
 
+import ctypes
 import glob
 import hashlib
 import os
@@ -83,7 +84,8 @@ class PgServer:
         log = open(self.log_path, "ab")
         try:
             self.proc = subprocess.Popen(argv, user=self._uid, group=self._gid, extra_groups=[], stdout=log,
-                                         stderr=subprocess.STDOUT, cwd=self.root, start_new_session=True)
+                                         stderr=subprocess.STDOUT, cwd=self.root, start_new_session=True,
+                                         preexec_fn=_die_with_parent)
         finally:
             log.close()
         deadline = time.monotonic() + _START_TIMEOUT
@@ -173,6 +175,15 @@ class PgServer:
         if name in self._made:
             return self.url(name)
         return self.database(name)
+
+
+_LIBC = ctypes.CDLL("libc.so.6", use_errno=True)  # loaded here: the child between fork and exec imports nothing
+
+
+def _die_with_parent() -> None:
+    """In the child, after it became the unprivileged user: a fast shutdown (SIGINT) if the test process
+    dies without stopping it (killed, or a crash), so no server outlives its tests."""
+    _LIBC.prctl(1, int(signal.SIGINT), 0, 0, 0)  # PR_SET_PDEATHSIG = 1
 
 
 def _user_exists(name: str) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support import ROOT, Server, free_port, start_server
+from tests.support import ROOT, Server, free_port, meta_backend, start_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -41,10 +41,23 @@ def start_console_server(data_dir: Path, *args: str, **kwargs: Any) -> Console:
     return Console(server, f"{scheme}://127.0.0.1:{port}")
 
 
+# Console modules that also run against a server whose metadata and console state (jobs, sign-outs,
+# sign-in failures) are in PostgreSQL (--meta-url, issue 19).
+PG_CONSOLE_MODULES = frozenset({"tests.console.test_console_bulk_encryption", "tests.console.test_console_bucket_delete",
+                                "tests.console.test_console_sessions"})
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "console" in metafunc.fixturenames and metafunc.module.__name__ in PG_CONSOLE_MODULES \
+            and meta_backend() == "sqlite":
+        metafunc.parametrize("console", ["sqlite", "postgres"], indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+def console(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Console]:
     """One sealbox with the console on, two workers (so sessions and jobs must cross processes)."""
-    c = start_console_server(tmp_path_factory.mktemp("console") / "data", workers=2)
+    meta = getattr(request, "param", meta_backend())
+    c = start_console_server(tmp_path_factory.mktemp("console") / "data", workers=2, meta=meta)
     yield c
     c.server.stop()
     assert "Traceback" not in c.server.log(), c.server.log()

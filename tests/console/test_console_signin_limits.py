@@ -148,12 +148,18 @@ def test_the_counts_live_in_the_console_store(limited: tuple[Console, dict[str, 
     """Shared by every worker, and holding no access key in the clear."""
     import sqlite3
 
+    from tests.meta_support import meta_sql, meta_url
+
     c, _ = limited
-    db = sqlite3.connect(Path(c.server.data_dir) / "console.sqlite3")
-    try:
-        subjects = [row[0] for row in db.execute("SELECT subject FROM signin_failures")]
-    finally:
-        db.close()
+    data_dir = Path(c.server.data_dir)
+    if meta_url(data_dir) is not None:  # --meta-url: the console's tables are in PostgreSQL
+        subjects = [row[0] for row in meta_sql(data_dir, "SELECT subject FROM signin_failures")]
+    else:
+        db = sqlite3.connect(data_dir / "console.sqlite3")
+        try:
+            subjects = [row[0] for row in db.execute("SELECT subject FROM signin_failures")]
+        finally:
+            db.close()
     assert subjects and all(re.fullmatch(r"ip:127\.0\.0\.\d+|key:[0-9a-f]{32}", s) for s in subjects), subjects
 
 

@@ -31,6 +31,7 @@ from tests.faults.storage import (
     stored,
     version_of,
 )
+from tests.meta_support import meta_sql
 from tests.support import Server, running_server, start_server, sse_args
 
 BUCKET = "scrubbed"
@@ -167,14 +168,8 @@ def test_scrub_finds_missing_data_of_encrypted_object_in_versioned_bucket(store:
 
 
 def _versions(data_dir: Path, bucket: str) -> list[tuple[str, bool]]:
-    import sqlite3
-
-    db = sqlite3.connect(data_dir / "meta.sqlite3")
-    try:
-        return [(r[0], bool(r[1])) for r in db.execute(
-            "SELECT version_id, is_delete_marker FROM versions WHERE bucket=? ORDER BY id", (bucket,))]
-    finally:
-        db.close()
+    return [(r[0], bool(r[1])) for r in meta_sql(
+        data_dir, "SELECT version_id, is_delete_marker FROM versions WHERE bucket=? ORDER BY id", (bucket,))]
 
 
 def test_scrub_finds_wrong_checksum_in_metadata(store: Store) -> None:
@@ -344,11 +339,5 @@ def test_scrub_checks_parts_of_unfinished_uploads_and_multipart_etags(data_dir: 
 
 
 def _part_files(data_dir: Path) -> dict[str, Path]:
-    import sqlite3
-
-    db = sqlite3.connect(data_dir / "meta.sqlite3")
-    try:
-        rows = db.execute("SELECT upload_id, blob_id FROM parts").fetchall()
-    finally:
-        db.close()
+    rows = meta_sql(data_dir, "SELECT upload_id, blob_id FROM parts")
     return {upload_id: blob_path(data_dir, blob_id) for upload_id, blob_id in rows}

@@ -20,7 +20,7 @@ from tests.support import Server, running_server, unique_bucket
 
 @pytest.fixture
 def private(tmp_path: Path) -> Iterator[Server]:
-    with running_server(tmp_path / "data") as srv:
+    with running_server(tmp_path / "data", meta="sqlite") as srv:  # it reads meta.sqlite3 itself
         yield srv
 
 

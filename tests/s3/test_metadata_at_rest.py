@@ -39,9 +39,10 @@ PART = 5 * 1024 * 1024
 ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256")
 
 
+# SQLite on every run: these tests read the bytes of meta.sqlite3 itself (PostgreSQL keeps no such file here).
 @pytest.fixture
 def private(tmp_path: Path) -> Iterator[Server]:
-    with running_server(tmp_path / "data", workers=2) as srv:
+    with running_server(tmp_path / "data", workers=2, meta="sqlite") as srv:
         yield srv
 
 
@@ -339,7 +340,7 @@ def _undo(statement: str) -> str | None:
 def test_migration_seals_an_old_data_directory(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     needles = Needles()
-    with running_server(data_dir, workers=1) as srv:
+    with running_server(data_dir, workers=1, meta="sqlite") as srv:
         s3: Any = srv.client()
         bucket = unique_bucket()
         s3.create_bucket(Bucket=bucket)
@@ -357,7 +358,7 @@ def test_migration_seals_an_old_data_directory(tmp_path: Path) -> None:
         assert f"{leak} in meta.sqlite3" in old, (leak, old)
     shutil.copytree(data_dir, tmp_path / "old-copy")
 
-    with running_server(data_dir, workers=2) as srv:
+    with running_server(data_dir, workers=2, meta="sqlite") as srv:
         assert "sealed the ETags, checksums and metadata of encrypted objects" in srv.log()
         s3 = srv.client()
         assert {o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]} == before
@@ -378,7 +379,7 @@ def test_migration_seals_an_old_data_directory(tmp_path: Path) -> None:
         assert _found(data_dir, needles) == []
     assert _found(data_dir, needles) == []  # ...and after it stopped
     # A second start has nothing left to seal.
-    with running_server(data_dir, workers=1) as srv:
+    with running_server(data_dir, workers=1, meta="sqlite") as srv:
         assert "sealed the ETags" not in srv.log()
     status, report = scrub(data_dir)
     assert status == 0, report
@@ -393,7 +394,7 @@ def test_interrupted_migration_resumes(tmp_path: Path) -> None:
 
     data_dir = tmp_path / "data"
     needles = Needles()
-    with running_server(data_dir, workers=1) as srv:
+    with running_server(data_dir, workers=1, meta="sqlite") as srv:
         s3: Any = srv.client()
         bucket = unique_bucket()
         s3.create_bucket(Bucket=bucket)

@@ -28,6 +28,7 @@ import functools
 import hashlib
 import logging
 import os
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -44,12 +45,59 @@ log = logging.getLogger("sealbox.meta")
 POOL_MIN = 1
 POOL_MAX = 24  # app.IO_THREADS (16) + asyncio.to_thread's helpers and the console's jobs
 POOL_WAIT = 5.0  # seconds a request waits for a connection before it is answered 503
+# While the server is known to be unreachable (the pool's last reconnection attempts failed), a request
+# waits this long instead, so clients get their 503 at once rather than after POOL_WAIT each.
+FAIL_FAST_WAIT = 0.5
+# The pool retries a failed connection attempt with backoff (1 s, 2 s, …) and gives up after this many
+# seconds; the next request then starts a new attempt at once. Short, so that a server back after a
+# restart is used within about this long, not after a backoff grown during a long outage.
+RECONNECT_GIVE_UP = 2.0
 CONNECT_TIMEOUT = 5  # seconds libpq waits for a server that does not answer (an unreachable host)
 _PREPARE_AFTER = 2  # executions after which psycopg prepares a statement server-side (default 5)
+# No request waits on the database for ever: a statement (a lock wait included) running longer than
+# this is cancelled (a 503; no sealbox statement takes a tenth of it), and a transaction left idle that
+# long (its gateway frozen mid-request) is ended by the server, releasing the key locks it held.
+# Migrations and VACUUM lift the statement limit for themselves.
+_SESSION_OPTIONS = "-c statement_timeout=30s -c idle_in_transaction_session_timeout=60s"
 
 
 def is_postgres_url(url: str | None) -> bool:
     return bool(url) and str(url).split(":", 1)[0] in ("postgresql", "postgres")
+
+
+class UnsupportedMetaUrl(ValueError):
+    pass
+
+
+def check_url(url: str) -> str:
+    if not is_postgres_url(url):
+        raise UnsupportedMetaUrl(f"--meta-url {redact(url)}: only postgresql://USER[:PASSWORD]@HOST[:PORT]/DB"
+                                 " is supported (without it, SQLite in the data directory)")
+    return url
+
+
+_SECRET_IN_TEXT = re.compile(r"(://[^:/@\s]*:)[^@\s]*(@)|(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
+
+
+def scrub_secrets(text: str) -> str:
+    """``text`` with every URL password and ``password=…`` replaced by *** (libpq echoes a conninfo it
+    cannot parse in its error message)."""
+    return _SECRET_IN_TEXT.sub(lambda m: f"{m.group(1)}***{m.group(2)}" if m.group(1) else f"{m.group(3)}***", text)
+
+
+class _NoSecrets(logging.Filter):
+    """On psycopg's loggers (the pool logs every failed connection attempt with libpq's message)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = scrub_secrets(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+for _name in ("psycopg", "psycopg.pool"):
+    logging.getLogger(_name).addFilter(_NoSecrets())
 
 
 def redact(url: str) -> str:
@@ -155,12 +203,13 @@ class PgDatabase:
     _instances_lock = threading.Lock()
 
     def __init__(self, url: str) -> None:
-        self.url = url
+        self.url = check_url(url)
         self._pid = -1
         self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
         self._lock = threading.Lock()
         self._local = threading.local()
         self._users = 1
+        self._unreachable = False  # the pool gave up reconnecting and no request has connected since
         self.reader = Reader(self)
 
     @classmethod
@@ -185,8 +234,9 @@ class PgDatabase:
                     self._pool = ConnectionPool(
                         self.url, min_size=POOL_MIN, max_size=POOL_MAX, timeout=POOL_WAIT, open=True,
                         kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT,
-                                "prepare_threshold": _PREPARE_AFTER},
-                        name="sealbox-meta")
+                                "prepare_threshold": _PREPARE_AFTER, "options": _SESSION_OPTIONS},
+                        name="sealbox-meta", reconnect_timeout=RECONNECT_GIVE_UP,
+                        reconnect_failed=self._gave_up)
                     self._pid = pid
         return self._pool
 
@@ -194,14 +244,16 @@ class PgDatabase:
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
         """A pooled connection (autocommit) for the block; errors reaching the server → StoreUnavailable."""
         pool = self.pool
+        wait = FAIL_FAST_WAIT if self._unreachable else POOL_WAIT
         try:
-            conn_cm = pool.connection()
+            conn_cm = pool.connection(timeout=wait)
             conn = conn_cm.__enter__()
         except PoolTimeout as exc:
             raise StoreUnavailable(f"no connection to the metadata database {redact(self.url)} within"
-                                   f" {POOL_WAIT:.0f} s") from exc
+                                   f" {wait:g} s") from exc
         except psycopg.OperationalError as exc:
             raise StoreUnavailable(f"the metadata database {redact(self.url)} cannot be reached") from exc
+        self._unreachable = False
         try:
             yield conn
         except psycopg.OperationalError as exc:
@@ -209,12 +261,16 @@ class PgDatabase:
             conn_cm.__exit__(type(exc), exc, exc.__traceback__)
             if stale:
                 self._check_idle()
-            raise StoreUnavailable(f"the metadata database {redact(self.url)} failed: {_first_line(exc)}",
+            raise StoreUnavailable(f"the metadata database {redact(self.url)} failed:"
+                                   f" {scrub_secrets(_first_line(exc))}",
                                    stale=stale) from exc
         except BaseException as exc:
             conn_cm.__exit__(type(exc), exc, exc.__traceback__)
             raise
         conn_cm.__exit__(None, None, None)
+
+    def _gave_up(self, pool: object) -> None:
+        self._unreachable = True
 
     def _check_idle(self) -> None:
         """Have the pool test its idle connections in the background (after a server restart they are

@@ -34,6 +34,9 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 
+from sealbox.core.errors import ErrorCode, SealboxError
+from sealbox.core.types import Versioning
+
 from sealbox.storage.meta.base import MetadataCipher
 from sealbox.storage.meta.pg_migrations import PG_MIGRATIONS
 from sealbox.storage.meta.pgconn import PgDatabase, Tx, advisory_key
@@ -77,6 +80,16 @@ class PostgresMetaStore(BucketsMixin, UploadsMixin, PrincipalsMixin, SealedMixin
     def _lock_key(self, db: Db, bucket: str, key: str) -> None:
         db.execute("SELECT pg_advisory_xact_lock(?)", (advisory_key(bucket, key),))
 
+    def _lock_key_versioning(self, db: Db, bucket: str, key: str) -> Versioning:
+        """One round trip: the key's advisory lock is taken as the bucket row is read (the target list is
+        computed before LockRows takes the row FOR SHARE: the same order as two statements; a re-check
+        after waiting for the row calls the lock again, which a holder re-enters)."""
+        row = db.execute("SELECT pg_advisory_xact_lock(?), versioning FROM buckets WHERE name=? FOR SHARE",
+                         (advisory_key(bucket, key), bucket)).fetchone()
+        if row is None:
+            raise SealboxError(ErrorCode.NO_SUCH_BUCKET, "The specified bucket does not exist", BucketName=bucket)
+        return Versioning(row[1])
+
     def close(self) -> None:
         self.database.close()
 
@@ -86,8 +99,12 @@ class PostgresMetaStore(BucketsMixin, UploadsMixin, PrincipalsMixin, SealedMixin
         zero it, so old values may stay in free space and in the WAL until overwritten: the database
         files are the operator's to protect (as its backups are). True once VACUUM ran."""
         with self.database.connection() as conn:  # autocommit: VACUUM cannot run in a transaction
-            for table in ("versions", "uploads", "parts"):
-                conn.execute(f"VACUUM {table}")
+            conn.execute("SET statement_timeout = 0")  # for this session only, until the RESET
+            try:
+                for table in ("versions", "uploads", "parts"):
+                    conn.execute(f"VACUUM {table}")
+            finally:
+                conn.execute("RESET statement_timeout")
         return True
 
 
@@ -108,6 +125,7 @@ def migrate_postgres(db: PgDatabase) -> list[int]:
         return []  # the usual start: one cheap read, no lock
     applied: list[int] = []
     with db.transaction() as tx:
+        tx.execute("SET LOCAL statement_timeout = 0")  # an index on a large table may take long
         tx.execute("SELECT pg_advisory_xact_lock(?, ?)", _MIGRATION_LOCK)
         tx.execute("CREATE TABLE IF NOT EXISTS schema_meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL)")
         row = tx.execute("SELECT v FROM schema_meta WHERE k='version'").fetchone()

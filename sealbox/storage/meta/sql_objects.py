@@ -78,14 +78,14 @@ class ObjectsMixin(SqlStore):
         """Insert ``v`` as the latest version; in non-Enabled modes it replaces the null version."""
         orphaned: list[Extent] = []
         if version_id == NULL_VERSION:
-            old = db.execute("SELECT extents, lock_mode, lock_until, legal_hold FROM versions WHERE bucket=? AND"
-                             " key=? AND version_id=?", (v.bucket, v.key, NULL_VERSION)).fetchone()
-            if old:
+            # Deleted and read back in one statement; if Object Lock forbids it, the exception undoes the
+            # whole write (SQLite: its savepoint; PostgreSQL: its transaction).
+            for old in db.execute("DELETE FROM versions WHERE bucket=? AND key=? AND version_id=?"
+                                  " RETURNING extents, lock_mode, lock_until, legal_hold",
+                                  (v.bucket, v.key, NULL_VERSION)).fetchall():
                 # Replacing the null version removes it: Object Lock applies (no bypass on a write).
                 check_deletable(lock_of(old[1], old[2], old[3]), time.time(), False)
                 orphaned.extend(release(db, extents_of(old[0])))
-                db.execute("DELETE FROM versions WHERE bucket=? AND key=? AND version_id=?",
-                           (v.bucket, v.key, NULL_VERSION))
         db.execute("UPDATE versions SET is_latest=0 WHERE bucket=? AND key=? AND is_latest=1", (v.bucket, v.key))
         db.execute(VERSION_INSERT, version_params(v, version_id, stored))
         return orphaned
@@ -94,8 +94,7 @@ class ObjectsMixin(SqlStore):
                     inline_data: bytes | None = None) -> WriteResult:
         stored = self._stored_version(version)  # sealed before the write lock is taken
         with self._write() as db:
-            self._lock_key(db, version.bucket, version.key)
-            versioning = self._versioning_in_tx(db, version.bucket)
+            versioning = self._lock_key_versioning(db, version.bucket, version.key)
             if condition is not None and condition.active:
                 # The current version's ETag is opened inside the transaction (it may be sealed), so the
                 # comparison and the write stay atomic.
@@ -144,8 +143,7 @@ class ObjectsMixin(SqlStore):
                bypass_governance: bool = False, only_if_latest: str | None = None,
                condition: DeleteCondition | None = None) -> DeleteResult:
         with self._write() as db:
-            self._lock_key(db, bucket, key)
-            versioning = self._versioning_in_tx(db, bucket)
+            versioning = self._lock_key_versioning(db, bucket, key)
             if only_if_latest is not None:
                 latest = db.execute("SELECT version_id FROM versions WHERE bucket=? AND key=? AND is_latest=1",
                                     (bucket, key)).fetchone()

@@ -252,6 +252,11 @@ class SqlStore:
     def _lock_key(self, db: Db, bucket: str, key: str) -> None:
         """Serialize this transaction with every other writer of (bucket, key) until it ends."""
 
+    def _lock_key_versioning(self, db: Db, bucket: str, key: str) -> Versioning:
+        """``_lock_key`` then ``_versioning_in_tx`` (a backend may do both in one round trip)."""
+        self._lock_key(db, bucket, key)
+        return self._versioning_in_tx(db, bucket)
+
     def _versioning_in_tx(self, db: Db, bucket: str, lock: str | None = None) -> Versioning:
         """The bucket's versioning state, its row locked for the rest of the transaction (``lock``:
         the suffix, FOR SHARE unless given) so that it cannot change or go under this write."""

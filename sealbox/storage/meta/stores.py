@@ -12,21 +12,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 from sealbox.kms.store import KmsStore
 from sealbox.storage.meta.base import MetadataCipher, MetaStore
-from sealbox.storage.meta.pgconn import is_postgres_url, redact
-
-
-class UnsupportedMetaUrl(ValueError):
-    pass
+from sealbox.storage.meta.pgconn import UnsupportedMetaUrl, check_url, redact
 
 
 def check_meta_url(url: str | None) -> str | None:
     """``url`` if it names a store this sealbox can open (None: the SQLite default); raises otherwise."""
-    if not url:
-        return None
-    if not is_postgres_url(url):
-        raise UnsupportedMetaUrl(f"--meta-url {redact(url)}: only postgresql://USER[:PASSWORD]@HOST[:PORT]/DB"
-                                 " is supported (without it, SQLite in the data directory)")
-    return url
+    return check_url(url) if url else None
 
 
 def open_meta_store(meta_url: str | None, db_path: Path, metadata: MetadataCipher | None = None,
