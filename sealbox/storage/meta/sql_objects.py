@@ -231,6 +231,9 @@ class ObjectsMixin(SqlStore):
         return ids
 
     # -- maintenance: iteration for scrub and gc (issue #5) ----------------------------------------
+    def count_versions(self) -> int:
+        return int(self._conn().execute("SELECT COUNT(*) FROM versions").fetchone()[0])
+
     def iter_versions(self, after_seq: int, limit: int) -> list[ObjectVersion]:
         rows = self._conn().execute(f"SELECT {VERSION_COLS} FROM versions WHERE id > ? ORDER BY id LIMIT ?",
                                     (after_seq, limit)).fetchall()
