@@ -2,9 +2,11 @@
 
 Terraform compares what it reads back with what it put, so ``terraform plan -detailed-exitcode``
 answering 0 after ``apply`` proves every resource below round-trips exactly: bucket tags,
-versioning, SSE-S3 and SSE-KMS default encryption (a KMS key and alias through sealbox's KMS API),
-a lifecycle configuration of five rules, Object Lock, Block Public Access, Object Ownership, a
-canned ACL, a bucket policy, CORS and an object with tags. The provider comes from the local
+versioning (Enabled and Suspended), SSE-S3 and SSE-KMS default encryption (KMS keys, one rotating,
+and an alias through sealbox's KMS API), a lifecycle configuration of five rules, Object Lock,
+Block Public Access, Object Ownership, a canned ACL and a grant-by-grant one, a bucket policy, CORS,
+and objects with tags, one SSE-KMS with a bucket key under GOVERNANCE retention (``force_destroy``:
+destroy deletes its versions with the bypass header). The provider comes from the local
 filesystem mirror (no network), and the whole test takes ~2 minutes: the provider waits until ten
 reads of a lifecycle configuration 5 s apart agree (~55 s), and each terraform command starts the
 provider again (~5-10 s each).
@@ -77,6 +79,12 @@ def test_terraform_apply_plan_destroy(server: Server, tmp_path: Path) -> None:
     got = s3.get_object(Bucket=plain, Key="hello.txt")
     assert got["Body"].read() == b"hello from terraform\n" and got["ServerSideEncryption"] == "AES256"
     assert s3.get_object_tagging(Bucket=plain, Key="hello.txt")["TagSet"] == [{"Key": "made", "Value": "tf"}]
+    grants = s3.get_bucket_acl(Bucket=plain)["Grants"]
+    assert {"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"},
+            "Permission": "READ"} in grants
+    locked = s3.head_object(Bucket=bucket, Key="backups/locked.bin")
+    assert locked["ObjectLockMode"] == "GOVERNANCE" and locked["ServerSideEncryption"] == "aws:kms"
+    assert locked["BucketKeyEnabled"] is True
 
     plan = _terraform(workdir, env, "plan", "-detailed-exitcode", timeout=120)
     assert plan.returncode == 0, f"terraform sees a difference after apply:\n{plan.stdout[-8000:]}\n{plan.stderr}"

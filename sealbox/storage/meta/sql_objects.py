@@ -27,6 +27,7 @@ from sealbox.storage.meta.sqlrows import (
     VERSION_INSERT,
     VERSION_MEMO,
     Db,
+    hold_column,
     SqlStore,
     Stored,
     extents_of,
@@ -118,7 +119,7 @@ class ObjectsMixin(SqlStore):
                 return None
             lock = update(version)
             db.execute("UPDATE versions SET lock_mode=?, lock_until=?, legal_hold=? WHERE id=?",
-                       (lock.mode, lock.retain_until, int(lock.legal_hold), version.seq))
+                       (lock.mode, lock.retain_until, hold_column(lock.legal_hold), version.seq))
         return dataclasses.replace(version, lock=lock)
 
     def set_object_tags(self, bucket: str, key: str, version_id: str | None,

@@ -192,3 +192,62 @@ resource "aws_s3_object" "hello" {
   tags         = { made = "tf" }
   depends_on   = [aws_s3_bucket_server_side_encryption_configuration.plain]
 }
+
+resource "aws_kms_key" "rotating" {
+  description             = "rotating key"
+  deletion_window_in_days = 10
+  enable_key_rotation     = true
+}
+
+resource "aws_s3_object" "locked" {
+  bucket                 = aws_s3_bucket.main.id
+  key                    = "backups/locked.bin"
+  content                = "kept under GOVERNANCE retention"
+  server_side_encryption = "aws:kms"
+  kms_key_id             = aws_kms_key.rotating.arn
+  bucket_key_enabled     = true
+  force_destroy          = true # versions under GOVERNANCE: destroy deletes them with the bypass header
+  tags                   = { kind = "backup" }
+  # Explicit, since the bucket's default retention would be read back as a change to undo (on AWS too)
+  object_lock_mode              = "GOVERNANCE"
+  object_lock_retain_until_date = "2030-01-01T00:00:00Z"
+  depends_on = [
+    aws_s3_bucket_object_lock_configuration.main,
+    aws_s3_bucket_server_side_encryption_configuration.main,
+    aws_s3_bucket_policy.main,
+  ]
+}
+
+resource "aws_s3_bucket_ownership_controls" "plain" {
+  bucket = aws_s3_bucket.plain.id
+  rule { object_ownership = "ObjectWriter" }
+}
+
+data "aws_canonical_user_id" "me" {}
+
+resource "aws_s3_bucket_acl" "plain" {
+  bucket     = aws_s3_bucket.plain.id
+  depends_on = [aws_s3_bucket_ownership_controls.plain]
+  access_control_policy {
+    owner { id = data.aws_canonical_user_id.me.id }
+    grant {
+      grantee {
+        id   = data.aws_canonical_user_id.me.id
+        type = "CanonicalUser"
+      }
+      permission = "FULL_CONTROL"
+    }
+    grant {
+      grantee {
+        uri  = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
+        type = "Group"
+      }
+      permission = "READ"
+    }
+  }
+}
+
+resource "aws_s3_bucket_versioning" "plain" {
+  bucket = aws_s3_bucket.plain.id
+  versioning_configuration { status = "Suspended" }
+}
