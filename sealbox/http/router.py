@@ -228,9 +228,19 @@ _OBJECT_OPS: dict[str, tuple[_Row, ...]] = {
 
 
 def _lookup(table: dict[str, tuple[_Row, ...]], method: str, q: Mapping[str, str], copy: bool) -> Op:
-    for markers, op, copy_op in table.get(method, ()):
-        if not markers or any(m in q for m in markers):
-            return copy_op if copy and copy_op is not None else op
+    # On every request, so plain loops (an any(<generator>) per row cost a GET ~2.5 µs instead of
+    # ~0.3 µs), and a request without a query goes straight to the method's last, marker-less row.
+    rows = table.get(method, ())
+    if not q and rows and not rows[-1][0]:
+        rows = rows[-1:]
+    for markers, op, copy_op in rows:
+        if markers:
+            for marker in markers:
+                if marker in q:
+                    break
+            else:
+                continue
+        return copy_op if copy and copy_op is not None else op
     raise _not_allowed(method)
 
 
