@@ -257,6 +257,8 @@ class TaskProgress(Progress):
         if failed:
             m.task_processed.labels(task, "failed").inc(failed)
             m.task_items.labels(task, "failed").set(self._failed)
+        if self._total is None and (done or failed):
+            m.task_items.labels(task, "total").set(self._done + self._failed)
 
     def end(self) -> None:
         self._m.task_ended.labels(self._task).set(time.time())

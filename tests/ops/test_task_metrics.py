@@ -107,8 +107,12 @@ def test_task_progress_is_visible_in_the_servers_metrics(tmp_path: Path) -> None
         # the lifecycle worker inside the server: a pass over the bucket's 12 versions
         s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
             {"ID": "never-yet", "Filter": {"Prefix": "other/"}, "Status": "Enabled", "Expiration": {"Days": 30}}]})
-        m = wait_for(server, lambda m: (value(m, "sealbox_task_items", task="lifecycle", state="done") or 0) >= 12)
+        m = wait_for(server, lambda m: (value(m, "sealbox_task_items", task="lifecycle", state="done") or 0) >= 12
+                     and value(m, "sealbox_task_items", task="lifecycle", state="total") ==
+                     value(m, "sealbox_task_items", task="lifecycle", state="done"))
         assert (value(m, "sealbox_task_items", task="lifecycle", state="done") or 0) >= 12
+        assert value(m, "sealbox_task_items", task="lifecycle", state="total") == \
+            value(m, "sealbox_task_items", task="lifecycle", state="done")  # no total up front: the count so far
         assert (value(m, "sealbox_task_last_end_timestamp_seconds", task="lifecycle") or 0) >= before
 
         # a console bulk job (encrypt the folder): 12 of 12, in whichever worker ran it
