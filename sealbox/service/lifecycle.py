@@ -266,7 +266,11 @@ class Summary:
 # -- the S3 operations -------------------------------------------------------------------------
 
 
-def get_rules(objects: ObjectService, principal: Principal, bucket_name: str) -> tuple[list[Rule], str]:
+def get_rules(objects: ObjectService, principal: Principal, bucket_name: str) -> list[Rule]:
+    return get_configuration(objects, principal, bucket_name)[0]
+
+
+def get_configuration(objects: ObjectService, principal: Principal, bucket_name: str) -> tuple[list[Rule], str]:
     """The rules and the transition default minimum object size."""
     bucket = objects.buckets.get(principal, bucket_name, "s3:GetLifecycleConfiguration")
     rules = loads(bucket.lifecycle)
@@ -278,10 +282,12 @@ def get_rules(objects: ObjectService, principal: Principal, bucket_name: str) ->
 
 async def put_rules(objects: ObjectService, principal: Principal, bucket_name: str, rules: list[Rule],
                     min_size: str | None = None) -> str:
-    """Store the rules; returns the transition default minimum object size in force."""
+    """Store the rules; returns the transition default minimum object size in force. ``min_size`` None
+    keeps the stored one (the console edits rules only); PutBucketLifecycleConfiguration passes the
+    header's value, or AWS's default when it has none."""
     bucket = objects.buckets.get(principal, bucket_name, "s3:PutLifecycleConfiguration")
     if min_size is None:
-        min_size = DEFAULT_MIN_SIZE
+        min_size = min_size_of(bucket.lifecycle)
     elif min_size not in MIN_SIZES:
         raise _bad("Invalid TransitionDefaultMinimumObjectSize", "x-amz-transition-default-minimum-object-size",
                    min_size)

@@ -138,12 +138,12 @@ async def put_bucket_lifecycle(s: Services, r: Request) -> Response:
     if root.tag != "LifecycleConfiguration" or any(c.tag != "Rule" for c in root):
         raise SealboxError(ErrorCode.MALFORMED_XML)
     min_size = await lc.put_rules(s.objects, r.principal, r.bucket, [_rule(n) for n in root.findall("Rule")],
-                                  r.headers.get(MIN_SIZE))
+                                  r.headers.get(MIN_SIZE, lc.DEFAULT_MIN_SIZE))
     return Response(200, {MIN_SIZE: min_size})
 
 
 async def get_bucket_lifecycle(s: Services, r: Request) -> Response:
-    rules, min_size = lc.get_rules(s.objects, r.principal, r.bucket)
+    rules, min_size = lc.get_configuration(s.objects, r.principal, r.bucket)
     return Response.xml(doc("LifecycleConfiguration", [_render(rule) for rule in rules]), headers={MIN_SIZE: min_size})
 
 
