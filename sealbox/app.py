@@ -75,6 +75,7 @@ def build_handlers(settings: Settings, kinds: set[str]) -> dict[str, Handler]:
     one metadata connection set and group-commit writer, one I/O thread pool, one keyring source,
     one credential cache per worker, whichever port a request arrives on."""
     from sealbox.ops import wiring
+    from sealbox.ops.metrics import TaskProgress
 
     ops = wiring.observer(settings)
     services = build_services(settings, ops.observe_commit)
@@ -88,7 +89,8 @@ def build_handlers(settings: Settings, kinds: set[str]) -> dict[str, Handler]:
 
         s3 = S3Endpoint(settings.public_endpoint, "https" if settings.tls_cert else "http",
                         settings.tls_port or settings.port)
-        console = ConsoleApp(services, settings.data_dir, settings.meta_url, s3)
+        console = ConsoleApp(services, settings.data_dir, settings.meta_url, s3,
+                             lambda: TaskProgress(ops.metrics, "console_job"))
         console.ops = ops.requests.endpoints.answer_exchange
         handlers["console"] = console
     return handlers

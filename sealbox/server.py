@@ -155,6 +155,7 @@ def run_worker(settings: Settings, socks: list[Listener], boards: dict[str, Boar
 def _start_lifecycle(settings: Settings) -> None:
     """The lifecycle worker (issue 17): a thread per worker; a file lock lets one pass run at a time. Its
     store opens SSE rows' sealed metadata (their tags decide Tag filters, issue 16)."""
+    from sealbox.ops.metrics import TaskProgress, metrics
     from sealbox.service.keys import key_source
     from sealbox.service.lifecycle_worker import start_in_worker
     from sealbox.service.metadata import MetadataSealer
@@ -166,7 +167,8 @@ def _start_lifecycle(settings: Settings) -> None:
     sealer = Sealer(key_source(settings))
     meta = open_meta_store(settings.meta_url, settings.db_path, MetadataSealer(sealer))
     sse_c.attach(meta, sealer)  # SSE-C rows' metadata opens with the server share
-    start_in_worker(meta, LocalBlobStore(settings.data_dir), settings.data_dir, settings.lifecycle_day_seconds)
+    start_in_worker(meta, LocalBlobStore(settings.data_dir), settings.data_dir, settings.lifecycle_day_seconds,
+                    TaskProgress(metrics(), "lifecycle"))
 
 
 def supervise(settings: Settings, socks: list[Listener]) -> None:

@@ -108,6 +108,7 @@ def _status(args: argparse.Namespace) -> int:
 
 def _rotate(args: argparse.Namespace) -> int:
     from sealbox.crypto.errors import CryptoError
+    from sealbox.ops.metrics import command_progress
     from sealbox.service.keys import KeyCheckError, rotate
 
     if args.batch < 1:
@@ -117,7 +118,8 @@ def _rotate(args: argparse.Namespace) -> int:
     if meta is None:
         return EXIT_UNUSABLE
     try:
-        report = rotate(meta, settings, new_key=args.new_key, batch=args.batch, pause=args.pause)
+        report = rotate(meta, settings, new_key=args.new_key, batch=args.batch, pause=args.pause,
+                        progress=command_progress(settings.data_dir, "key_rotation"))
     except KeyCheckError as exc:
         return _fail(exc, EXIT_REFUSED)
     except CryptoError as exc:

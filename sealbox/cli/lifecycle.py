@@ -56,6 +56,7 @@ def _stores(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _run(args: argparse.Namespace) -> int:
+    from sealbox.ops.metrics import command_progress
     from sealbox.service.lifecycle_worker import LifecyclePass
 
     opened = _stores(args)
@@ -63,7 +64,7 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     settings, meta, blobs = opened
     result = LifecyclePass(meta, blobs, settings.data_dir, day_seconds=args.lifecycle_day_seconds, pause=args.pause,
-                           batch=args.batch).run()
+                           batch=args.batch, progress=command_progress(settings.data_dir, "lifecycle")).run()
     if result is None:
         print("sealbox: a lifecycle pass is already running", file=sys.stderr)
         return 1

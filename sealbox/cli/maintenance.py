@@ -89,6 +89,7 @@ def _sealer(settings: Settings) -> Any:
 
 
 def _scrub(args: argparse.Namespace) -> int:
+    from sealbox.ops.metrics import command_progress
     from sealbox.service.scrub import Problem, Scrubber
 
     settings = dataclasses.replace(data_settings(args), kms_endpoint=args.kms_endpoint)
@@ -99,6 +100,7 @@ def _scrub(args: argparse.Namespace) -> int:
     sealer = _sealer(settings)
     if sealer is not None:
         sse_c.attach(meta, sealer)  # SSE-C rows' metadata opens under the server share
+    progress = command_progress(settings.data_dir, "scrub")  # into the metrics of a server running on it
 
     def show(problem: Problem) -> None:
         if not args.json:
@@ -109,7 +111,7 @@ def _scrub(args: argparse.Namespace) -> int:
     try:
         while True:
             scrubber = Scrubber(meta, blobs, sealer, grace=args.grace,
-                                rate=args.rate * 1e6 if args.rate else None, on_problem=show)
+                                rate=args.rate * 1e6 if args.rate else None, on_problem=show, progress=progress)
             report = scrubber.run()
             passes += 1
             if args.json:
@@ -128,14 +130,17 @@ def _scrub(args: argparse.Namespace) -> int:
 
 
 def _gc(args: argparse.Namespace) -> int:
+    from sealbox.ops.metrics import command_progress
     from sealbox.service.gc import Collector
 
-    stores = _open(data_settings(args))
+    settings = data_settings(args)
+    stores = _open(settings)
     if stores is None:
         return EXIT_UNUSABLE
     meta, blobs = stores
     try:
-        report = Collector(meta, blobs, grace=args.grace, dry_run=args.dry_run).run()
+        report = Collector(meta, blobs, grace=args.grace, dry_run=args.dry_run,
+                           progress=command_progress(settings.data_dir, "gc")).run()
     finally:
         meta.close()
     if args.json:

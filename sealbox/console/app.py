@@ -21,6 +21,7 @@ import hashlib
 import logging
 import mimetypes
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 
 from sealbox.console.context import Console
@@ -52,6 +53,7 @@ from sealbox.console.web import (
     url,
 )
 from sealbox.core.errors import SealboxError
+from sealbox.core.progress import Progress
 from sealbox.http.exchange import Exchange, Refusal, Reply, Responder, plain_refusal
 
 log = logging.getLogger("sealbox.console")
@@ -96,13 +98,13 @@ class ConsoleApp:
     gives the S3 API and the console the same set)."""
 
     def __init__(self, services: ServiceSet, data_dir: Path, meta_url: str | None = None,
-                 s3: S3Endpoint | None = None) -> None:
+                 s3: S3Endpoint | None = None, job_progress: Callable[[], Progress] = Progress) -> None:
         store = ConsoleStore(data_dir / STORE_FILE, meta_url)
         codec = SessionCodec(load_or_create_key(data_dir), services.identity)
         self.static = StaticFiles(STATIC)
         renderer = Renderer()
         renderer.env.globals["asset_version"] = self.static.version
-        self.console = Console(services, codec, store, renderer, JobRunner(services, store),
+        self.console = Console(services, codec, store, renderer, JobRunner(services, store, job_progress),
                                s3 or S3Endpoint(None, "http", 9000))
         self.router = Router()
         for module in (auth, buckets, cors, objects, object, jobs, users, master_keys, tags, keys,

@@ -25,11 +25,13 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import Callable
 
 from sealbox.console.actions import Action, Encryption, Outcome, apply, version_item
 from sealbox.console.policy_context import acting_on, context_from_json, context_to_json
 from sealbox.console.services import ServiceSet
 from sealbox.console.store import ConsoleStore, ItemResult, Job
+from sealbox.core.progress import Progress
 from sealbox.service.identity import Principal
 
 log = logging.getLogger("sealbox.console.jobs")
@@ -53,9 +55,11 @@ def process_alive(pid: int) -> bool:
 
 
 class JobRunner:
-    def __init__(self, services: ServiceSet, store: ConsoleStore) -> None:
+    def __init__(self, services: ServiceSet, store: ConsoleStore,
+                 progress: Callable[[], Progress] = Progress) -> None:
         self._services = services
         self._store = store
+        self._progress = progress  # one per run; items: the job's objects (sealbox.ops.metrics: console_job)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(CONCURRENCY)
 
@@ -90,6 +94,8 @@ class JobRunner:
 
     async def _run(self, job_id: str) -> None:
         beat = asyncio.get_running_loop().create_task(self._beat(job_id))
+        progress = self._progress()
+        progress.begin()
         try:
             job = await asyncio.to_thread(self._store.get_job, job_id)
             if job is None:
@@ -107,7 +113,7 @@ class JobRunner:
             if job.state == "listing":
                 await self._expand(job, principal)
                 await asyncio.to_thread(self._store.set_state, job_id, "running")
-            await self._process(job, principal, *Encryption.of_job(job.action))
+            await self._process(job, principal, progress, *Encryption.of_job(job.action))
             await asyncio.to_thread(self._store.set_state, job_id, "done")
         except asyncio.CancelledError:
             raise  # the worker is stopping: the job stays active and is resumed after it goes stale
@@ -116,6 +122,7 @@ class JobRunner:
             await asyncio.to_thread(self._store.set_state, job_id, "failed", f"{type(exc).__name__}: {exc}")
         finally:
             beat.cancel()
+            progress.end()
 
     def _principal(self, job: Job) -> Principal | None:
         """Who the job acts for, with the starting request's policy context."""
@@ -187,8 +194,9 @@ class JobRunner:
                     break
                 key_marker, version_marker = page.next_marker, page.next_version_marker or ""
 
-    async def _process(self, job: Job, principal: Principal, action: Action,
+    async def _process(self, job: Job, principal: Principal, progress: Progress, action: Action,
                        encryption: Encryption | None = None) -> None:
+        await self._show(job.id, progress)
         while True:
             batch = await asyncio.to_thread(self._store.pending_items, job.id, BATCH)
             if not batch:
@@ -197,6 +205,15 @@ class JobRunner:
                                              for _, key in batch))
             results = [ItemResult(seq, o.state, o.reason) for (seq, _), o in zip(batch, outcomes, strict=True)]
             await asyncio.to_thread(self._store.record, job.id, results)
+            failed = sum(1 for r in results if r.state == "failed")
+            progress.add(done=len(results) - failed, failed=failed)
+            await self._show(job.id, progress)
+
+    async def _show(self, job_id: str, progress: Progress) -> None:
+        """The job's own counts (a resumed job's include what the worker before this one did)."""
+        job = await asyncio.to_thread(self._store.get_job, job_id)
+        if job is not None:
+            progress.show(job.succeeded + job.skipped, job.failed, job.total)
 
     async def _one(self, principal: Principal, bucket: str, key: str, action: Action,
                    encryption: Encryption | None = None) -> Outcome:

@@ -70,7 +70,9 @@ class ObjectLock:
 
     mode: str | None = None  # GOVERNANCE | COMPLIANCE; None: no retention
     retain_until: float | None = None  # epoch seconds
-    legal_hold: bool = False
+    # True: ON; False: set OFF; None: never set. AWS sends x-amz-object-lock-legal-hold on GET/HEAD only
+    # for a version that has had a legal hold put (Terraform's aws_s3_object sees "OFF" as a change).
+    legal_hold: bool | None = None
 
     def retained(self, now: float) -> bool:
         return self.mode is not None and self.retain_until is not None and self.retain_until > now

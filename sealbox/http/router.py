@@ -171,76 +171,86 @@ def _part_number(op: Op, query: Mapping[str, str]) -> int:
     return number
 
 
-def _bucket_op(method: str, q: Mapping[str, str]) -> Op:
-    table: dict[str, list[tuple[str | None, Op]]] = {
-        "GET": [("location", Op.GET_BUCKET_LOCATION), ("versioning", Op.GET_BUCKET_VERSIONING),
-                ("encryption", Op.GET_BUCKET_ENCRYPTION), ("policy", Op.GET_BUCKET_POLICY),
-                ("acl", Op.GET_BUCKET_ACL), ("ownershipControls", Op.GET_BUCKET_OWNERSHIP_CONTROLS),
-                ("publicAccessBlock", Op.GET_PUBLIC_ACCESS_BLOCK), ("policyStatus", Op.GET_BUCKET_POLICY_STATUS),
-                ("cors", Op.GET_BUCKET_CORS), ("versions", Op.LIST_OBJECT_VERSIONS),
-                ("uploads", Op.LIST_MULTIPART_UPLOADS), ("object-lock", Op.GET_OBJECT_LOCK_CONFIGURATION),
-                ("lifecycle", Op.GET_BUCKET_LIFECYCLE), ("tagging", Op.GET_BUCKET_TAGGING), (None, Op.LIST_OBJECTS)],
-        "PUT": [("versioning", Op.PUT_BUCKET_VERSIONING), ("encryption", Op.PUT_BUCKET_ENCRYPTION),
-                ("policy", Op.PUT_BUCKET_POLICY), ("acl", Op.PUT_BUCKET_ACL),
-                ("ownershipControls", Op.PUT_BUCKET_OWNERSHIP_CONTROLS),
-                ("publicAccessBlock", Op.PUT_PUBLIC_ACCESS_BLOCK),
-                ("object-lock", Op.PUT_OBJECT_LOCK_CONFIGURATION), ("lifecycle", Op.PUT_BUCKET_LIFECYCLE),
-                ("cors", Op.PUT_BUCKET_CORS), ("tagging", Op.PUT_BUCKET_TAGGING), (None, Op.CREATE_BUCKET)],
-        "HEAD": [(None, Op.HEAD_BUCKET)],
-        "DELETE": [("encryption", Op.DELETE_BUCKET_ENCRYPTION), ("policy", Op.DELETE_BUCKET_POLICY),
-                   ("ownershipControls", Op.DELETE_BUCKET_OWNERSHIP_CONTROLS),
-                   ("publicAccessBlock", Op.DELETE_PUBLIC_ACCESS_BLOCK),
-                   ("lifecycle", Op.DELETE_BUCKET_LIFECYCLE), ("cors", Op.DELETE_BUCKET_CORS),
-                   ("tagging", Op.DELETE_BUCKET_TAGGING),
-                   (None, Op.DELETE_BUCKET)],
-        "POST": [("delete", Op.DELETE_OBJECTS), (None, Op.POST_OBJECT)],
-    }
-    for marker, op in table.get(method, []):
-        if marker is None or marker in q:
-            if op is Op.LIST_OBJECTS and q.get("list-type") == "2":
-                return Op.LIST_OBJECTS_V2
-            return op
+# Sub-resource tables: per method, the first row one of whose query markers is present names the
+# operation (a row without markers matches every request: the plain operation); the second Op of a
+# row, when given, is the operation when ``x-amz-copy-source`` is present. Order matters only where
+# a request may carry two markers (``?uploadId`` with ``?partNumber``; ``?acl`` before ``?uploadId``).
+_Row = tuple[tuple[str, ...], Op, Op | None]
+_BUCKET_OPS: dict[str, tuple[_Row, ...]] = {
+    "GET": (
+        (("location",), Op.GET_BUCKET_LOCATION, None), (("versioning",), Op.GET_BUCKET_VERSIONING, None),
+        (("encryption",), Op.GET_BUCKET_ENCRYPTION, None), (("policy",), Op.GET_BUCKET_POLICY, None),
+        (("acl",), Op.GET_BUCKET_ACL, None), (("ownershipControls",), Op.GET_BUCKET_OWNERSHIP_CONTROLS, None),
+        (("publicAccessBlock",), Op.GET_PUBLIC_ACCESS_BLOCK, None),
+        (("policyStatus",), Op.GET_BUCKET_POLICY_STATUS, None), (("cors",), Op.GET_BUCKET_CORS, None),
+        (("versions",), Op.LIST_OBJECT_VERSIONS, None), (("uploads",), Op.LIST_MULTIPART_UPLOADS, None),
+        (("object-lock",), Op.GET_OBJECT_LOCK_CONFIGURATION, None), (("lifecycle",), Op.GET_BUCKET_LIFECYCLE, None),
+        (("tagging",), Op.GET_BUCKET_TAGGING, None), ((), Op.LIST_OBJECTS, None),
+    ),
+    "PUT": (
+        (("versioning",), Op.PUT_BUCKET_VERSIONING, None), (("encryption",), Op.PUT_BUCKET_ENCRYPTION, None),
+        (("policy",), Op.PUT_BUCKET_POLICY, None), (("acl",), Op.PUT_BUCKET_ACL, None),
+        (("ownershipControls",), Op.PUT_BUCKET_OWNERSHIP_CONTROLS, None),
+        (("publicAccessBlock",), Op.PUT_PUBLIC_ACCESS_BLOCK, None),
+        (("object-lock",), Op.PUT_OBJECT_LOCK_CONFIGURATION, None), (("lifecycle",), Op.PUT_BUCKET_LIFECYCLE, None),
+        (("cors",), Op.PUT_BUCKET_CORS, None), (("tagging",), Op.PUT_BUCKET_TAGGING, None),
+        ((), Op.CREATE_BUCKET, None),
+    ),
+    "HEAD": (((), Op.HEAD_BUCKET, None),),
+    "DELETE": (
+        (("encryption",), Op.DELETE_BUCKET_ENCRYPTION, None), (("policy",), Op.DELETE_BUCKET_POLICY, None),
+        (("ownershipControls",), Op.DELETE_BUCKET_OWNERSHIP_CONTROLS, None),
+        (("publicAccessBlock",), Op.DELETE_PUBLIC_ACCESS_BLOCK, None),
+        (("lifecycle",), Op.DELETE_BUCKET_LIFECYCLE, None), (("cors",), Op.DELETE_BUCKET_CORS, None),
+        (("tagging",), Op.DELETE_BUCKET_TAGGING, None), ((), Op.DELETE_BUCKET, None),
+    ),
+    "POST": ((("delete",), Op.DELETE_OBJECTS, None), ((), Op.POST_OBJECT, None)),
+}
+_OBJECT_OPS: dict[str, tuple[_Row, ...]] = {
+    "PUT": (
+        (("acl",), Op.PUT_OBJECT_ACL, None), (("retention",), Op.PUT_OBJECT_RETENTION, None),
+        (("legal-hold",), Op.PUT_OBJECT_LEGAL_HOLD, None), (("tagging",), Op.PUT_OBJECT_TAGGING, None),
+        (("uploadId", "partNumber"), Op.UPLOAD_PART, Op.UPLOAD_PART_COPY), ((), Op.PUT_OBJECT, Op.COPY_OBJECT),
+    ),
+    "GET": (
+        (("acl",), Op.GET_OBJECT_ACL, None), (("retention",), Op.GET_OBJECT_RETENTION, None),
+        (("legal-hold",), Op.GET_OBJECT_LEGAL_HOLD, None), (("tagging",), Op.GET_OBJECT_TAGGING, None),
+        (("attributes",), Op.GET_OBJECT_ATTRIBUTES, None), (("uploadId",), Op.LIST_PARTS, None),
+        ((), Op.GET_OBJECT, None),
+    ),
+    "HEAD": (((), Op.HEAD_OBJECT, None),),
+    "DELETE": (
+        (("tagging",), Op.DELETE_OBJECT_TAGGING, None), (("uploadId",), Op.ABORT_MULTIPART_UPLOAD, None),
+        ((), Op.DELETE_OBJECT, None),
+    ),
+    "POST": ((("uploads",), Op.CREATE_MULTIPART_UPLOAD, None), (("uploadId",), Op.COMPLETE_MULTIPART_UPLOAD, None)),
+}
+
+
+def _lookup(table: dict[str, tuple[_Row, ...]], method: str, q: Mapping[str, str], copy: bool) -> Op:
+    # On every request, so plain loops (an any(<generator>) per row cost a GET ~2.5 µs instead of
+    # ~0.3 µs), and a request without a query goes straight to the method's last, marker-less row.
+    rows = table.get(method, ())
+    if not q and rows and not rows[-1][0]:
+        rows = rows[-1:]
+    for markers, op, copy_op in rows:
+        if markers:
+            for marker in markers:
+                if marker in q:
+                    break
+            else:
+                continue
+        return copy_op if copy and copy_op is not None else op
     raise _not_allowed(method)
+
+
+def _bucket_op(method: str, q: Mapping[str, str]) -> Op:
+    op = _lookup(_BUCKET_OPS, method, q, False)
+    return Op.LIST_OBJECTS_V2 if op is Op.LIST_OBJECTS and q.get("list-type") == "2" else op
 
 
 def _object_op(method: str, q: Mapping[str, str], headers: Mapping[str, str]) -> Op:
-    copy = "x-amz-copy-source" in headers
-    if method == "PUT":
-        if "acl" in q:
-            return Op.PUT_OBJECT_ACL
-        if "retention" in q:
-            return Op.PUT_OBJECT_RETENTION
-        if "legal-hold" in q:
-            return Op.PUT_OBJECT_LEGAL_HOLD
-        if "tagging" in q:
-            return Op.PUT_OBJECT_TAGGING
-        if "uploadId" in q or "partNumber" in q:
-            return Op.UPLOAD_PART_COPY if copy else Op.UPLOAD_PART
-        return Op.COPY_OBJECT if copy else Op.PUT_OBJECT
-    if method == "GET":
-        if "acl" in q:
-            return Op.GET_OBJECT_ACL
-        if "retention" in q:
-            return Op.GET_OBJECT_RETENTION
-        if "legal-hold" in q:
-            return Op.GET_OBJECT_LEGAL_HOLD
-        if "tagging" in q:
-            return Op.GET_OBJECT_TAGGING
-        if "attributes" in q:
-            return Op.GET_OBJECT_ATTRIBUTES
-        return Op.LIST_PARTS if "uploadId" in q else Op.GET_OBJECT
-    if method == "HEAD":
-        return Op.HEAD_OBJECT
-    if method == "DELETE":
-        if "tagging" in q:
-            return Op.DELETE_OBJECT_TAGGING
-        return Op.ABORT_MULTIPART_UPLOAD if "uploadId" in q else Op.DELETE_OBJECT
-    if method == "POST":
-        if "uploads" in q:
-            return Op.CREATE_MULTIPART_UPLOAD
-        if "uploadId" in q:
-            return Op.COMPLETE_MULTIPART_UPLOAD
-    raise _not_allowed(method)
+    return _lookup(_OBJECT_OPS, method, q, "x-amz-copy-source" in headers)
 
 
 def _not_allowed(method: str) -> SealboxError:

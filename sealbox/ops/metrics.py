@@ -15,9 +15,19 @@ Exposed (see docs/grafana-dashboard.json):
 - ``sealbox_objects_written_total{encryption}`` (``none``, ``AES256``, ``aws:kms``...)
 - ``sealbox_meta_commit_seconds`` (histogram of the metadata store's group COMMIT)
 - ``sealbox_open_connections`` (sampled every second in each worker)
-- ``sealbox_task_items{task,state}`` and ``sealbox_task_running{task}``: progress of scrub, gc, key
-  rotation and console bulk jobs (``state``: done, failed, total). Defined, with ``Metrics.task`` and
-  ``attach_if_served`` for the commands to report through, but NOT yet fed by any of them.
+- Progress of long tasks, ``task`` = ``scrub``, ``gc``, ``key_rotation``, ``lifecycle``, ``console_job``
+  (fed through :class:`TaskProgress`, a ``sealbox.core.progress.Progress``):
+  ``sealbox_task_running{task}`` (runs under way, summed over processes),
+  ``sealbox_task_items{task,state}`` (``done``, ``failed``, ``total`` of the latest run; for console
+  jobs, of the job that last made progress), ``sealbox_task_items_processed_total{task,outcome}``
+  (every item ever handled, ``done`` | ``failed``: rate() is throughput), and
+  ``sealbox_task_last_start_timestamp_seconds{task}`` / ``sealbox_task_last_end_timestamp_seconds{task}``.
+  The lifecycle worker and console jobs run inside the workers. ``sealbox scrub``, ``gc``, ``keys
+  rotate`` and ``lifecycle run`` are processes of their own: when a server runs on the same data
+  directory they write into its metrics directory (:func:`attach_if_served`), so its scrape shows them
+  too, and their last run stays visible after they exit (until the server restarts). Without a
+  running server they report nowhere. A command killed with SIGKILL cannot clear its running flag:
+  a scrape drops the live gauges of processes that no longer exist (:func:`_sweep_dead`).
 
 The hot path only adds to dicts in the worker; the sums go to prometheus_client every second and
 before a scrape (``Metrics.flush``), so a scrape may miss up to the last second of other workers.
@@ -28,9 +38,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shutil
+import threading
+import time
 from bisect import bisect_left
 from pathlib import Path
+
+from sealbox.core.progress import NO_PROGRESS, Progress
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
 WRITE_OPS = frozenset({"PutObject", "CopyObject", "CompleteMultipartUpload", "PostObject"})
@@ -39,6 +54,7 @@ _COMMIT_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0
 
 
 _SHM = Path("/dev/shm")
+TASKS = ("scrub", "gc", "key_rotation", "lifecycle", "console_job")
 
 
 def metrics_dir(data_dir: Path) -> Path:
@@ -69,13 +85,21 @@ def prepare(data_dir: Path) -> Path:
 
 
 def attach_if_served(data_dir: Path) -> bool:
-    """A maintenance command (scrub, gc, keys rotate) reports its progress into the metrics of the
-    server of the same data directory, when one runs."""
+    """A maintenance command (scrub, gc, keys rotate, lifecycle run) reports its progress into the
+    metrics of the server of the same data directory, when one runs (its directory exists and is
+    ours to write: the server makes it 0700). Before anything imports ``prometheus_client``."""
     path = metrics_dir(data_dir)
-    if ENV in os.environ or not path.is_dir():
+    if ENV in os.environ or not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
         return False
     os.environ[ENV] = str(path)
     return True
+
+
+def command_progress(data_dir: Path, task: str) -> Progress:
+    """The progress reporter of a maintenance command: into the server's metrics, or nowhere."""
+    if os.environ.get(ENV) or attach_if_served(data_dir):
+        return TaskProgress(metrics(), task)
+    return NO_PROGRESS
 
 
 def worker_exited(pid: int) -> None:
@@ -106,10 +130,20 @@ class Metrics:
                                 buckets=_COMMIT_BUCKETS)
         self.connections = Gauge("sealbox_open_connections", "open client connections (S3 and console)",
                                  multiprocess_mode="livesum")
-        self.task_items = Gauge("sealbox_task_items", "items of a maintenance task or bulk job by state",
-                                ("task", "state"), multiprocess_mode="mostrecent")
-        self.task_running = Gauge("sealbox_task_running", "1 while a maintenance task or bulk job runs",
-                                  ("task",), multiprocess_mode="livesum")
+        self.task_items = Gauge("sealbox_task_items", "items of the latest run of a task by state (done, failed,"
+                                " total)", ("task", "state"), multiprocess_mode="mostrecent")
+        self.task_processed = Counter("sealbox_task_items_processed", "items handled by every run of a task, by"
+                                      " outcome", ("task", "outcome"))
+        self.task_running = Gauge("sealbox_task_running", "runs of a task under way", ("task",),
+                                  multiprocess_mode="livesum")
+        self.task_started = Gauge("sealbox_task_last_start_timestamp_seconds", "when the latest run of a task"
+                                  " started (Unix time)", ("task",), multiprocess_mode="mostrecent")
+        self.task_ended = Gauge("sealbox_task_last_end_timestamp_seconds", "when the latest run of a task ended"
+                                " (Unix time)", ("task",), multiprocess_mode="mostrecent")
+        for task in TASKS:  # the series exist from the start: 0, not absent, while nothing runs
+            self.task_running.labels(task).set(0)
+        self._runs: dict[str, int] = {}  # task -> runs under way in this process
+        self._runs_lock = threading.Lock()  # runs begin and end in worker threads (lifecycle) too
         # The hot path adds to plain dicts; flush() hands the sums to prometheus_client (each of its
         # increments in multiprocess mode takes a lock, a getpid() and a write to the mapped file:
         # ~1 µs, six of them per request). A worker flushes every second and before it renders a scrape.
@@ -175,11 +209,69 @@ class Metrics:
             self.commit.observe(seconds)
         self.in_flight.set(self._in_flight)
 
-    def task(self, task: str, done: int, failed: int, total: int | None) -> None:
-        self.task_items.labels(task, "done").set(done)
-        self.task_items.labels(task, "failed").set(failed)
-        if total is not None:
-            self.task_items.labels(task, "total").set(total)
+    def task_run(self, task: str, delta: int) -> None:
+        with self._runs_lock:
+            n = self._runs[task] = self._runs.get(task, 0) + delta
+        self.task_running.labels(task).set(n)
+
+
+class TaskProgress(Progress):
+    """A run of ``task`` published as the ``sealbox_task_*`` metrics (see the module docstring).
+
+    Each call writes to the memory-mapped files directly (~1 µs a value): the tasks report per
+    item or per batch, far from the request path's rate."""
+
+    def __init__(self, m: Metrics, task: str) -> None:
+        self._m = m
+        self._task = task
+        self._done = 0
+        self._failed = 0
+        self._total: int | None = None
+        self._running = False
+
+    def begin(self, total: int | None = None) -> None:
+        m, task = self._m, self._task
+        self._done = self._failed = 0
+        self._total = total
+        m.task_started.labels(task).set(time.time())
+        self._publish()
+        if not self._running:
+            self._running = True
+            m.task_run(task, +1)
+
+    def set_total(self, total: int) -> None:
+        self._total = total
+        self._m.task_items.labels(self._task, "total").set(total)
+
+    def show(self, done: int, failed: int, total: int | None) -> None:
+        self._done, self._failed, self._total = done, failed, total
+        self._publish()
+
+    def add(self, done: int = 0, failed: int = 0) -> None:
+        m, task = self._m, self._task
+        self._done += done
+        self._failed += failed
+        if done:
+            m.task_processed.labels(task, "done").inc(done)
+            m.task_items.labels(task, "done").set(self._done)
+        if failed:
+            m.task_processed.labels(task, "failed").inc(failed)
+            m.task_items.labels(task, "failed").set(self._failed)
+        if self._total is None and (done or failed):
+            m.task_items.labels(task, "total").set(self._done + self._failed)
+
+    def end(self) -> None:
+        self._m.task_ended.labels(self._task).set(time.time())
+        if self._running:
+            self._running = False
+            self._m.task_run(self._task, -1)
+
+    def _publish(self) -> None:
+        items = self._m.task_items
+        items.labels(self._task, "done").set(self._done)
+        items.labels(self._task, "failed").set(self._failed)
+        # total: unknown is shown as the items so far, so done/total stays a fraction of at most 1
+        items.labels(self._task, "total").set(self._total if self._total is not None else self._done + self._failed)
 
 
 _METRICS: list[Metrics] = []
@@ -212,7 +304,34 @@ def render() -> tuple[bytes, str]:
     if os.environ.get(ENV):
         from prometheus_client import multiprocess
 
+        _sweep_dead(Path(os.environ[ENV]))
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+_LIVE_FILE = re.compile(r"gauge_live(?:sum|all|max|min)_(\d+)\.db")
+
+
+def _sweep_dead(path: Path) -> None:
+    """Drop the live gauges of processes that are gone without saying so: a maintenance command
+    killed with SIGKILL would otherwise count as running for as long as the server runs (the
+    supervisor already does this for its workers, :func:`worker_exited`). One listdir per scrape."""
+    from prometheus_client import multiprocess
+
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return
+    for name in names:
+        found = _LIVE_FILE.fullmatch(name)
+        if found is None:
+            continue
+        pid = int(found.group(1))
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(pid, str(path))  # type: ignore[no-untyped-call]
+        except PermissionError:
+            pass  # exists, another user's

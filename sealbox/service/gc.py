@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sealbox.core.progress import NO_PROGRESS, Progress
 from sealbox.service.scrub import DEFAULT_GRACE
 from sealbox.storage.data.base import BlobStore
 from sealbox.storage.meta.base import MetaStore
@@ -45,33 +46,43 @@ class GcReport:
 
 class Collector:
     def __init__(self, meta: MetaStore, blobs: BlobStore, *, grace: float = DEFAULT_GRACE,
-                 dry_run: bool = False, clock: Callable[[], float] = time.time) -> None:
+                 dry_run: bool = False, clock: Callable[[], float] = time.time,
+                 progress: Progress = NO_PROGRESS) -> None:
         self.meta = meta
         self.blobs = blobs
         self.grace = grace
         self.dry_run = dry_run
         self.clock = clock
+        self.progress = progress  # items: blob and temp files examined; failed: removals that failed
 
     def run(self) -> GcReport:
+        with self.progress:
+            return self._run()
+
+    def _run(self) -> GcReport:
         report = GcReport(dry_run=self.dry_run)
         now = self.clock()
         blobs = [info for blob_id in self.blobs.blob_ids() if (info := self.blobs.stat(blob_id)) is not None]
         temps = list(self.blobs.temp_blobs())
         referenced = self.meta.referenced_blob_ids()  # read after the listing: see the module docstring
+        self.progress.set_total(len(blobs) + len(temps))
         for blob in blobs:
             if blob.blob_id in referenced:
+                self.progress.add(done=1)
                 continue
             if now - blob.mtime >= self.grace:
                 self._remove(report, blob.location, blob.size, report.removed_blobs,
                              functools.partial(self.blobs.delete, [blob.blob_id]))
             else:
                 report.kept_young += 1
+                self.progress.add(done=1)
         for temp in temps:
             if now - temp.mtime >= self.grace:
                 self._remove(report, temp.location, temp.size, report.removed_temp,
                              functools.partial(self.blobs.remove_temp, temp.name))
             else:
                 report.kept_young += 1
+                self.progress.add(done=1)
         return report
 
     def _remove(self, report: GcReport, location: str, size: int, removed: list[str],
@@ -81,6 +92,8 @@ class Collector:
                 remove()
         except OSError as exc:
             report.errors.append(f"{location}: {exc}")
+            self.progress.add(failed=1)
             return
+        self.progress.add(done=1)
         removed.append(location)
         report.bytes_freed += size

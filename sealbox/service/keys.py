@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sealbox.config import Settings, env_default
+from sealbox.core.progress import NO_PROGRESS, Progress
 from sealbox.crypto import kms_format, ssec
 from sealbox.crypto.errors import CryptoError, KeyFileError
 from sealbox.crypto.keyring import Keyring, keyring_from_env, load_keyring, save_keyring
@@ -213,13 +214,32 @@ def keyring_lock(path: Path) -> Iterator[None]:
 
 
 def rotate(meta: MetaStore, settings: Settings, *, new_key: bool = False, batch: int = 500,
-           pause: float = 0.0, on_batch: BatchHook | None = None) -> RotationReport:
-    """Make a new active key (file keyring) and re-seal every stored value under the active key."""
+           pause: float = 0.0, on_batch: BatchHook | None = None,
+           progress: Progress = NO_PROGRESS) -> RotationReport:
+    """Make a new active key (file keyring) and re-seal every stored value under the active key.
+
+    ``progress``: items are sealed values re-sealed (total: those under another key when the
+    re-sealing began); failed: values that did not open."""
+    def counted(kind: str, done: int) -> None:
+        progress.add(done=done)
+        if on_batch is not None:
+            on_batch(kind, done)
+
+    with progress:
+        report = _rotate(meta, settings, new_key, batch, pause, counted, progress)
+        progress.add(failed=len(report.failed))
+        return report
+
+
+def _rotate(meta: MetaStore, settings: Settings, new_key: bool, batch: int, pause: float, on_batch: BatchHook,
+            progress: Progress) -> RotationReport:
     from_env = env_default("MASTER_KEYS")
     if from_env:
         # The environment cannot be rewritten from here: the operator puts the new key first in
         # SEALBOX_MASTER_KEYS (and restarts the server); rotate then moves everything under it.
-        return _reseal_all(meta, keyring_from_env(from_env), False, batch, pause, on_batch)
+        keyring = keyring_from_env(from_env)
+        progress.set_total(pending(meta, keyring.active.key_id))
+        return _reseal_all(meta, keyring, False, batch, pause, on_batch)
     with keyring_lock(settings.keyring_path):
         keyring = load_keyring(settings.keyring_path)
         created = new_key or pending(meta, keyring.active.key_id) == 0
@@ -227,6 +247,7 @@ def rotate(meta: MetaStore, settings: Settings, *, new_key: bool = False, batch:
             keyring = keyring.with_new_active()
             save_keyring(settings.keyring_path, keyring)
             log.info("new active master key %s saved in %s", keyring.active.key_id, settings.keyring_path)
+        progress.set_total(pending(meta, keyring.active.key_id))
         return _reseal_all(meta, keyring, created, batch, pause, on_batch)
 
 

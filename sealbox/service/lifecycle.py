@@ -33,7 +33,12 @@ if TYPE_CHECKING:
 
 DAY = 86400
 MAX_RULES = 1000
-FORMAT = 1  # the stored JSON's version
+FORMAT = 2  # the stored JSON's version (2 added "min_size"; 1 is read as the default)
+# x-amz-transition-default-minimum-object-size: AWS's two values, and its default since September 2024.
+# sealbox has no transitions, so the value changes nothing here; it is kept so that a client reads
+# back what it put (Terraform compares it after every put, issue 17).
+MIN_SIZES = ("all_storage_classes_128K", "varies_by_storage_class")
+DEFAULT_MIN_SIZE = MIN_SIZES[0]
 
 
 @dataclass(frozen=True)
@@ -196,8 +201,17 @@ def date_seconds(text: str) -> float:
 # -- storage ---------------------------------------------------------------------------------
 
 
-def dumps(rules: list[Rule]) -> str:
-    return json.dumps({"v": FORMAT, "rules": [dataclasses.asdict(r) for r in rules]}, separators=(",", ":"))
+def dumps(rules: list[Rule], min_size: str = DEFAULT_MIN_SIZE) -> str:
+    return json.dumps({"v": FORMAT, "rules": [dataclasses.asdict(r) for r in rules], "min_size": min_size},
+                      separators=(",", ":"))
+
+
+def min_size_of(text: str | None) -> str:
+    """The stored transition default minimum object size (format 1 had none: AWS's default)."""
+    if not text:
+        return DEFAULT_MIN_SIZE
+    value: str = json.loads(text).get("min_size", DEFAULT_MIN_SIZE)
+    return value
 
 
 def loads(text: str | None) -> list[Rule]:
@@ -253,18 +267,33 @@ class Summary:
 
 
 def get_rules(objects: ObjectService, principal: Principal, bucket_name: str) -> list[Rule]:
+    return get_configuration(objects, principal, bucket_name)[0]
+
+
+def get_configuration(objects: ObjectService, principal: Principal, bucket_name: str) -> tuple[list[Rule], str]:
+    """The rules and the transition default minimum object size."""
     bucket = objects.buckets.get(principal, bucket_name, "s3:GetLifecycleConfiguration")
     rules = loads(bucket.lifecycle)
     if not rules:
         raise SealboxError(ErrorCode.NO_SUCH_LIFECYCLE_CONFIG, "The lifecycle configuration does not exist",
                            BucketName=bucket_name)
-    return rules
+    return rules, min_size_of(bucket.lifecycle)
 
 
-async def put_rules(objects: ObjectService, principal: Principal, bucket_name: str, rules: list[Rule]) -> None:
+async def put_rules(objects: ObjectService, principal: Principal, bucket_name: str, rules: list[Rule],
+                    min_size: str | None = None) -> str:
+    """Store the rules; returns the transition default minimum object size in force. ``min_size`` None
+    keeps the stored one (the console edits rules only); PutBucketLifecycleConfiguration passes the
+    header's value, or AWS's default when it has none."""
     bucket = objects.buckets.get(principal, bucket_name, "s3:PutLifecycleConfiguration")
-    text = dumps(validate(rules))
+    if min_size is None:
+        min_size = min_size_of(bucket.lifecycle)
+    elif min_size not in MIN_SIZES:
+        raise _bad("Invalid TransitionDefaultMinimumObjectSize", "x-amz-transition-default-minimum-object-size",
+                   min_size)
+    text = dumps(validate(rules), min_size)
     await objects.run(objects.meta.set_bucket_lifecycle, bucket.name, text)
+    return min_size
 
 
 async def delete_rules(objects: ObjectService, principal: Principal, bucket_name: str) -> None:

@@ -35,6 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sealbox.core.errors import ErrorCode, SealboxError
+from sealbox.core.progress import NO_PROGRESS, Progress
 from sealbox.core.types import Bucket, ObjectVersion, Versioning
 from sealbox.service.lifecycle import DAY, Rule, Summary, current_expiry, due, loads
 from sealbox.storage.data.base import BlobStore
@@ -52,7 +53,8 @@ def _marker(bucket: str, key: str, now: float) -> ObjectVersion:
 
 class LifecyclePass:
     def __init__(self, meta: MetaStore, blobs: BlobStore, data_dir: Path, *, day_seconds: float = DAY,
-                 pause: float = 0.01, batch: int = BATCH, clock: Callable[[], float] = time.time) -> None:
+                 pause: float = 0.01, batch: int = BATCH, clock: Callable[[], float] = time.time,
+                 progress: Progress = NO_PROGRESS) -> None:
         self.meta = meta
         self.blobs = blobs
         self.lock_path = data_dir / "lifecycle.lock"
@@ -60,6 +62,7 @@ class LifecyclePass:
         self.pause = pause
         self.batch = max(2, batch)
         self.clock = clock
+        self.progress = progress  # items: versions looked at (no total: not counted up front); failed: errors
 
     def run(self) -> dict[str, object] | None:
         """One whole pass (resuming an interrupted one); None if another process is running one."""
@@ -69,7 +72,8 @@ class LifecyclePass:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 return None
-            return self._run_locked()
+            with self.progress:  # only the process holding the lock runs (and reports) a pass
+                return self._run_locked()
         finally:
             os.close(fd)  # releases the lock
 
@@ -137,6 +141,7 @@ class LifecyclePass:
                 summary.kept_locked += 1
                 return False
             summary.errors.append(f"{what}: {exc}")
+            self.progress.add(failed=1)
             return False
         orphaned = getattr(result, "orphaned", [])
         if orphaned:
@@ -146,6 +151,7 @@ class LifecyclePass:
     def _key(self, bucket: Bucket, rules: list[Rule], versions: list[ObjectVersion], summary: Summary) -> None:
         now = self.clock()
         summary.versions_seen += len(versions)
+        self.progress.add(done=len(versions))
         current = versions[0] if versions[0].is_latest else None
         name, key = bucket.name, versions[0].key
         if current is not None and not current.is_delete_marker:
@@ -194,11 +200,12 @@ class LifecyclePass:
                     break
 
 
-def start_in_worker(meta: MetaStore, blobs: BlobStore, data_dir: Path, day_seconds: float) -> threading.Thread:
+def start_in_worker(meta: MetaStore, blobs: BlobStore, data_dir: Path, day_seconds: float,
+                    progress: Progress = NO_PROGRESS) -> threading.Thread:
     """A daemon thread in each worker process that tries a pass every interval; the file lock lets
     one process at a time run it. Interval: a tenth of a lifecycle day, between 1 s and 1 h."""
     interval = min(3600.0, max(1.0, day_seconds / 10))
-    runner = LifecyclePass(meta, blobs, data_dir, day_seconds=day_seconds)
+    runner = LifecyclePass(meta, blobs, data_dir, day_seconds=day_seconds, progress=progress)
 
     def loop() -> None:
         while True:

@@ -133,7 +133,7 @@ def get_retention(objects: ObjectService, principal: Principal, bucket_name: str
 def get_legal_hold(objects: ObjectService, principal: Principal, bucket_name: str, key: str,
                    version_id: str | None) -> bool:
     _, version = _version(objects, principal, bucket_name, key, version_id, "s3:GetObjectLegalHold")
-    return version.lock.legal_hold
+    return bool(version.lock.legal_hold)
 
 
 def _not_a_version(version: ObjectVersion, key: str, version_id: str | None) -> None:

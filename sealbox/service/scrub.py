@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 
 from sealbox.core.checksums import Checksum, b64, new_checksum
 from sealbox.core.errors import ErrorCode, SealboxError
+from sealbox.core.progress import NO_PROGRESS, Progress
 from sealbox.core.types import SSE_C, Buffer, Extent, ObjectVersion
 from sealbox.crypto import dsse, kms_format
 from sealbox.crypto import stream as aead
@@ -228,7 +229,7 @@ class Scrubber:
     def __init__(self, meta: MetaStore, blobs: BlobStore, sealer: Sealer | None, *,
                  grace: float = DEFAULT_GRACE, rate: float | None = None,
                  on_problem: Callable[[Problem], None] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, progress: Progress = NO_PROGRESS) -> None:
         self.meta = meta
         self.blobs = blobs
         self.sealer = sealer  # None: master keys unavailable; SSE objects are reported, not skipped
@@ -239,23 +240,27 @@ class Scrubber:
         self.throttle = Throttle(rate)
         self.on_problem = on_problem
         self.clock = clock
+        self.progress = progress  # items: versions checked (total: the versions when the pass began); failed: problems
 
     def run(self) -> ScrubReport:
         report = ScrubReport()
         started = time.monotonic()
-        # Files are listed *before* the metadata is read: a blob committed after this listing is
-        # not seen at all, and one removed meanwhile is re-checked before it is called an orphan.
-        on_disk = self._blob_files()
-        report.blob_files = len(on_disk)
-        self._check_versions(report)
-        self._check_parts(report)
-        self._check_orphans(report, on_disk)
-        self._check_temp(report)
+        with self.progress:
+            self.progress.set_total(self.meta.count_versions())
+            # Files are listed *before* the metadata is read: a blob committed after this listing is
+            # not seen at all, and one removed meanwhile is re-checked before it is called an orphan.
+            on_disk = self._blob_files()
+            report.blob_files = len(on_disk)
+            self._check_versions(report)
+            self._check_parts(report)
+            self._check_orphans(report, on_disk)
+            self._check_temp(report)
         report.seconds = time.monotonic() - started
         return report
 
     def _problem(self, report: ScrubReport, problem: Problem) -> None:
         report.problems.append(problem)
+        self.progress.add(failed=1)
         if self.on_problem is not None:
             self.on_problem(problem)
 
@@ -270,6 +275,7 @@ class Scrubber:
                 else:
                     self._check_version(report, version)
                 report.versions += 1
+                self.progress.add(done=1)
 
     def _check_version(self, report: ScrubReport, v: ObjectVersion) -> None:
         def problem(kind: str, detail: str) -> None:

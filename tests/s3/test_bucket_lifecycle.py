@@ -73,6 +73,22 @@ def test_lifecycle_round_trip(s3: Any, bucket: str) -> None:
     assert _err(s3.get_bucket_lifecycle_configuration, Bucket=bucket) == (404, "NoSuchLifecycleConfiguration")
 
 
+def test_transition_default_minimum_object_size_round_trip(s3: Any, bucket: str) -> None:
+    """The header Terraform sends on every put and compares on every read (issue 17)."""
+    rule = {"ID": "r", "Filter": {}, "Status": "Enabled", "Expiration": {"Days": 1}}
+    put = s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [rule]})
+    assert put["TransitionDefaultMinimumObjectSize"] == "all_storage_classes_128K"  # AWS's default
+    got = s3.get_bucket_lifecycle_configuration(Bucket=bucket)
+    assert got["TransitionDefaultMinimumObjectSize"] == "all_storage_classes_128K"
+    put = s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [rule]},
+                                                TransitionDefaultMinimumObjectSize="varies_by_storage_class")
+    assert put["TransitionDefaultMinimumObjectSize"] == "varies_by_storage_class"
+    got = s3.get_bucket_lifecycle_configuration(Bucket=bucket)
+    assert got["TransitionDefaultMinimumObjectSize"] == "varies_by_storage_class" and got["Rules"] == [rule]
+    assert _err(s3.put_bucket_lifecycle_configuration, Bucket=bucket, LifecycleConfiguration={"Rules": [rule]},
+                TransitionDefaultMinimumObjectSize="tiny") == (400, "InvalidArgument")
+
+
 @pytest.mark.parametrize("rule, code", [
     ({"ID": "t", "Filter": {}, "Status": "Enabled", "Transitions": [{"Days": 1, "StorageClass": "GLACIER"}]},
      "InvalidRequest"),

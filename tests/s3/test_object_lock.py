@@ -107,6 +107,22 @@ def test_retention_and_legal_hold_headers_on_get_and_head(s3: Any, lock_bucket: 
     s3.delete_object(Bucket=lock_bucket, Key="k", VersionId=vid, BypassGovernanceRetention=True)
 
 
+def test_legal_hold_header_only_once_a_hold_was_put(s3: Any, lock_bucket: str) -> None:
+    """AWS: x-amz-object-lock-legal-hold "is not returned if the specified version of this object has
+    never had a legal hold applied" (Terraform's aws_s3_object read an "OFF" as a change to undo)."""
+    vid = _put(s3, lock_bucket, "never", "GOVERNANCE")
+    for call in (s3.head_object, s3.get_object):
+        got = call(Bucket=lock_bucket, Key="never")
+        assert "ObjectLockLegalHoldStatus" not in got and got["ObjectLockMode"] == "GOVERNANCE"
+    s3.put_object_legal_hold(Bucket=lock_bucket, Key="never", VersionId=vid, LegalHold={"Status": "ON"})
+    s3.put_object_legal_hold(Bucket=lock_bucket, Key="never", VersionId=vid, LegalHold={"Status": "OFF"})
+    assert s3.head_object(Bucket=lock_bucket, Key="never")["ObjectLockLegalHoldStatus"] == "OFF"
+    plain = s3.put_object(Bucket=lock_bucket, Key="off", Body=b"x", ObjectLockLegalHoldStatus="OFF",
+                          ChecksumAlgorithm="CRC32")
+    assert s3.head_object(Bucket=lock_bucket, Key="off", VersionId=plain["VersionId"])[
+        "ObjectLockLegalHoldStatus"] == "OFF"
+
+
 def test_invalid_lock_headers(s3: Any, lock_bucket: str) -> None:
     assert _err(s3.put_object, Bucket=lock_bucket, Key="k", Body=b"x", ObjectLockMode="GOVERNANCE",
                 ChecksumAlgorithm="CRC32")[1] == "InvalidArgument"

@@ -15,6 +15,7 @@ from sealbox.http.xml import child_text, doc, el, http_date, int_text, iso8601, 
 from sealbox.service import lifecycle as lc
 
 _MAX_BODY = 2 * 1024 * 1024
+MIN_SIZE = "x-amz-transition-default-minimum-object-size"
 ONE_CLASS = ("sealbox has one storage class (STANDARD): Transition and NoncurrentVersionTransition rules are not"
              " supported, and are refused rather than stored and ignored.")
 
@@ -136,13 +137,14 @@ async def put_bucket_lifecycle(s: Services, r: Request) -> Response:
     root = parse(await r.payload().read_all(_MAX_BODY), _MAX_BODY)
     if root.tag != "LifecycleConfiguration" or any(c.tag != "Rule" for c in root):
         raise SealboxError(ErrorCode.MALFORMED_XML)
-    await lc.put_rules(s.objects, r.principal, r.bucket, [_rule(n) for n in root.findall("Rule")])
-    return Response(200)
+    min_size = await lc.put_rules(s.objects, r.principal, r.bucket, [_rule(n) for n in root.findall("Rule")],
+                                  r.headers.get(MIN_SIZE, lc.DEFAULT_MIN_SIZE))
+    return Response(200, {MIN_SIZE: min_size})
 
 
 async def get_bucket_lifecycle(s: Services, r: Request) -> Response:
-    rules = lc.get_rules(s.objects, r.principal, r.bucket)
-    return Response.xml(doc("LifecycleConfiguration", [_render(rule) for rule in rules]))
+    rules, min_size = lc.get_configuration(s.objects, r.principal, r.bucket)
+    return Response.xml(doc("LifecycleConfiguration", [_render(rule) for rule in rules]), headers={MIN_SIZE: min_size})
 
 
 async def delete_bucket_lifecycle(s: Services, r: Request) -> Response:

@@ -73,7 +73,7 @@ def lock_request(headers: Mapping[str, str]) -> ObjectLock | None:
     if date is not None and date <= time.time():
         raise SealboxError(ErrorCode.INVALID_ARGUMENT, "The retain until date must be in the future!",
                            ArgumentName=UNTIL, ArgumentValue=until or "")
-    return ObjectLock(mode, date, hold == "ON")
+    return ObjectLock(mode, date, None if hold is None else hold == "ON")
 
 
 def lock_headers(v: ObjectVersion, principal: Principal | None = None, bucket: Bucket | None = None) -> dict[str, str]:
@@ -88,7 +88,7 @@ def lock_headers(v: ObjectVersion, principal: Principal | None = None, bucket: B
         return bucket is None or allowed(principal, action, bucket, v.key)
 
     headers: dict[str, str] = {}
-    if may("s3:GetObjectLegalHold"):
+    if lock.legal_hold is not None and may("s3:GetObjectLegalHold"):
         headers[HOLD] = "ON" if lock.legal_hold else "OFF"
     if lock.mode is not None and lock.retain_until is not None and may("s3:GetObjectRetention"):
         headers[MODE] = lock.mode

@@ -356,6 +356,10 @@ class MetaStore(Protocol):
     def close(self) -> None: ...
 
     # -- maintenance: iteration for scrub and gc (issue #5) ----------------------------------------
+    def count_versions(self) -> int:
+        """Version rows (delete markers included) in every bucket: the total of a scrub's progress."""
+        ...
+
     def iter_versions(self, after_seq: int, limit: int) -> list[ObjectVersion]:
         """Up to ``limit`` version rows (delete markers included) with ``seq > after_seq``, by seq.
 

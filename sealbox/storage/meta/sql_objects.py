@@ -27,6 +27,7 @@ from sealbox.storage.meta.sqlrows import (
     VERSION_INSERT,
     VERSION_MEMO,
     Db,
+    hold_column,
     SqlStore,
     Stored,
     extents_of,
@@ -118,7 +119,7 @@ class ObjectsMixin(SqlStore):
                 return None
             lock = update(version)
             db.execute("UPDATE versions SET lock_mode=?, lock_until=?, legal_hold=? WHERE id=?",
-                       (lock.mode, lock.retain_until, int(lock.legal_hold), version.seq))
+                       (lock.mode, lock.retain_until, hold_column(lock.legal_hold), version.seq))
         return dataclasses.replace(version, lock=lock)
 
     def set_object_tags(self, bucket: str, key: str, version_id: str | None,
@@ -231,6 +232,9 @@ class ObjectsMixin(SqlStore):
         return ids
 
     # -- maintenance: iteration for scrub and gc (issue #5) ----------------------------------------
+    def count_versions(self) -> int:
+        return int(self._conn().execute("SELECT COUNT(*) FROM versions").fetchone()[0])
+
     def iter_versions(self, after_seq: int, limit: int) -> list[ObjectVersion]:
         rows = self._conn().execute(f"SELECT {VERSION_COLS} FROM versions WHERE id > ? ORDER BY id LIMIT ?",
                                     (after_seq, limit)).fetchall()

@@ -17,6 +17,7 @@ from sealbox.storage.meta.sqlrows import (
     UPLOAD_COLS,
     UPLOAD_WIDTH,
     dumps,
+    hold_column,
     no_such_upload,
     upload_owner,
 )
@@ -37,7 +38,7 @@ class UploadsMixin(ObjectsMixin):
                        (upload.upload_id, upload.bucket, upload.key, upload.object_uid, upload.initiated,
                         upload.owner, dumps(clear.content_headers), dumps(clear.user_meta), upload.sse,
                         upload.sealed_key, upload.checksum_algorithm, upload.checksum_type, upload.storage_class,
-                        blob, upload.lock.mode, upload.lock.retain_until, int(upload.lock.legal_hold),
+                        blob, upload.lock.mode, upload.lock.retain_until, hold_column(upload.lock.legal_hold),
                         dumps(clear.tags), upload.bucket, upload.key))
 
     def get_upload(self, upload_id: str) -> Upload | None:

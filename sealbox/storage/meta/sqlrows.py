@@ -160,12 +160,20 @@ def version_params(v: ObjectVersion, version_id: str, stored: Stored) -> tuple[A
         v.bucket, v.key, version_id, v.object_uid, v.size, clear.etag, v.last_modified, v.owner,
         int(v.is_delete_marker), dumps(clear.content_headers), dumps(clear.user_meta), dumps(clear.checksums),
         v.checksum_type, v.sse, v.sealed_key, extents_json(v.extents), v.part_count, v.storage_class, blob,
-        v.lock.mode, v.lock.retain_until, int(v.lock.legal_hold), dumps(clear.tags), dumps(list(clear.part_checksums)),
+        v.lock.mode, v.lock.retain_until, hold_column(v.lock.legal_hold), dumps(clear.tags), dumps(list(clear.part_checksums)),
     )
 
 
+def hold_column(hold: bool | None) -> int:
+    """The ``legal_hold`` column: 0 never set, 1 ON, 2 set OFF (before this, an OFF that had been set
+    was stored as 0 too, and now reads as never set: the one difference is that GET/HEAD omit the
+    header for it, as they do for a version that never had a hold)."""
+    return 0 if hold is None else (1 if hold else 2)
+
+
 def lock_of(mode: str | None, until: float | None, hold: int | None) -> ObjectLock:
-    return ObjectLock(mode, until, bool(hold)) if mode or hold else NO_LOCK
+    legal_hold = None if not hold else hold == 1
+    return ObjectLock(mode, until, legal_hold) if mode or hold else NO_LOCK
 
 
 def version_owner(v: ObjectVersion) -> MetadataOwner | None:
