@@ -11,14 +11,14 @@ Two implementations:
 - ``generation.ChangeTokens`` (SQLite): random tokens in a memory-mapped file next to the database.
   A read is a slice of shared memory (~0.1 µs), but only processes on the host that maps the file
   see it (``host_local``); on a shared file system another host's page cache is not coherent with it.
-- ``pg_changes.PgChangeFeed`` (PostgreSQL): one sequence per slot, ``nextval`` after the commit, and
-  ``current`` one indexed round trip to the server (measured in docs/ARCHITECTURE.md, "Change feed").
-  Sequences rather than a counter row bumped inside the writer's transaction: ``nextval`` takes no
-  row lock, so writers to different keys do not queue behind one hot row until their COMMIT.
+- ``pg_changes.PgChangeFeed`` (PostgreSQL): a sequence for BUCKETS, ``nextval`` after the commit,
+  and ``current`` one round trip to the server (~100 µs here, docs/ARCHITECTURE.md "Several
+  gateways"). A sequence rather than a counter row bumped inside the writer's transaction:
+  ``nextval`` takes no row lock, so bucket writers do not queue behind one hot row until COMMIT.
 
-Which slots a backend uses is its choice: a round trip per lookup costs as much as the query it
-would save, so the PostgreSQL store keeps bucket rows, CORS texts and KMS state (rare changes, read
-on every request) and reads object rows afresh each time.
+Which slots a backend keeps is its choice: a round trip per lookup costs as much as the query it
+would save, so the PostgreSQL store keeps bucket rows and CORS texts (rare changes, read on every
+request) and reads object rows afresh each time (COMMITS: a fresh token at every look).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The change feed of a PostgreSQL store (``sealbox.storage.meta.changes``): one sequence per slot.
+"""The change feed of a PostgreSQL store (``sealbox.storage.meta.changes``): a sequence for the
+bucket rows, nothing kept for the rest.
 
 ``bump`` is ``nextval`` after the change's COMMIT (the writer's client is answered after it), and
 ``current`` reads the sequence's ``last_value``: a sequence is not transactional, so a reader in
@@ -8,10 +9,12 @@ reads the new value, drops what B kept, reads the row afresh. A reader that read
 before a bump may cache the row it reads next under the old token; the next lookup sees the new
 token and drops it (the same order as the memory-mapped tokens, generation.py).
 
-Object rows are not kept at all (``COMMITS`` reads a token that differs at every look, and its
-bump costs nothing): every write anywhere changes that slot, a check is a round trip, and a
-primary-key lookup of the row costs the same round trip; only bucket rows, CORS texts and KMS
-state, which change rarely and are read on most requests, are worth a check.
+Object rows are not kept at all (``COMMITS``, like any slot without a sequence, reads a token that
+differs at every look, and its bump costs nothing): every write anywhere changes that slot, a check
+is a round trip, and a primary-key lookup of the row costs the same round trip; bucket rows and CORS
+texts, which change rarely and are read on most requests, are worth a check. (The key service's
+PostgreSQL store keeps its own change counter, ``kms_account.changes``, bumped inside its writes:
+they are rare, and it needs no ``ChangeFeed``.)
 
 Why not a counter row updated inside the writer's transaction: the row lock would queue every
 writer of the slot behind the one before it until its COMMIT (a few ms with fsync), one at a time.
@@ -27,10 +30,10 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
-from sealbox.storage.meta.generation import BUCKETS, COMMITS, KMS
+from sealbox.storage.meta.generation import BUCKETS
 
-# One sequence per kept slot (BUCKETS, KMS); COMMITS is never kept (see the module docstring).
-SEQUENCES = {BUCKETS: "sealbox_change_buckets", KMS: "sealbox_change_kms"}
+# The kept slots' sequences; any other slot (COMMITS) is never kept (see the module docstring).
+SEQUENCES = {BUCKETS: "sealbox_change_buckets"}
 # (created by PostgreSQL migration 2, storage/meta/pg_migrations.py)
 
 Connect = Callable[[], AbstractContextManager[Any]]  # e.g. psycopg_pool.ConnectionPool.connection
@@ -41,10 +44,10 @@ class PgChangeFeed:
 
     def __init__(self, connect: Connect) -> None:
         self._connect = connect
-        self._never = itertools.count(1)  # COMMITS: a fresh token at every look
+        self._never = itertools.count(1)  # slots not kept (COMMITS, KMS): a fresh token at every look
 
     def current(self, slot: int) -> bytes:
-        if slot == COMMITS:
+        if slot not in SEQUENCES:
             return next(self._never).to_bytes(8, "big")  # racing threads never get one twice either
         with self._connect() as conn:
             row = conn.execute(f"SELECT last_value, is_called FROM {SEQUENCES[slot]}").fetchone()
@@ -52,7 +55,7 @@ class PgChangeFeed:
         return value.to_bytes(8, "big", signed=True)
 
     def bump(self, slot: int) -> None:
-        if slot == COMMITS:
+        if slot not in SEQUENCES:
             return
         with self._connect() as conn:
             conn.execute("SELECT nextval(%s)", (SEQUENCES[slot],))
