@@ -34,7 +34,7 @@ from sealbox.storage.meta.generation import BUCKETS
 
 # The kept slots' sequences; any other slot (COMMITS) is never kept (see the module docstring).
 SEQUENCES = {BUCKETS: "sealbox_change_buckets"}
-# (created by PostgreSQL migration 2, storage/meta/pg_migrations.py)
+# (made by PostgreSQL migration 3, storage/meta/pg_migrations.py: a new one needs a new migration)
 
 Connect = Callable[[], AbstractContextManager[Any]]  # e.g. psycopg_pool.ConnectionPool.connection
 

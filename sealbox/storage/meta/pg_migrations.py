@@ -15,8 +15,6 @@ whatever locale the database was created with.
 
 from __future__ import annotations
 
-from sealbox.storage.meta.pg_changes import SEQUENCES as CHANGE_SEQUENCES
-
 _C = 'TEXT COLLATE "C"'
 
 PG_MIGRATIONS: list[list[str]] = [
@@ -123,7 +121,7 @@ PG_MIGRATIONS: list[list[str]] = [
     [
         f"""CREATE TABLE sse_c_shares(ref {_C} PRIMARY KEY, sealed TEXT NOT NULL, created DOUBLE PRECISION NOT NULL)""",
     ],
-    # 3: the change feed's sequences (storage/meta/pg_changes.py: bucket rows and KMS state kept per
-    # worker until one of them moves)
-    [f"CREATE SEQUENCE IF NOT EXISTS {name} AS bigint CYCLE" for name in CHANGE_SEQUENCES.values()],
+    # 3: the change feed's sequence (storage/meta/pg_changes.py: bucket rows and CORS texts kept per
+    # worker until it moves)
+    ["CREATE SEQUENCE IF NOT EXISTS sealbox_change_buckets AS bigint CYCLE"],
 ]
