@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cluster
 import psutil
 from diskref import run_disk_case
 from report import make_row, problems, put_ceiling_lines, text_table, write_outputs
@@ -109,6 +110,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=2, help="sealbox --workers (default 2)")
     p.add_argument("--with-moto", action="store_true", help="also benchmark moto_server (the Python peer)")
     p.add_argument("--no-sealbox", action="store_true", help="skip sealbox (develop the client against moto)")
+    p.add_argument("--no-cluster", action="store_true",
+                   help="skip the cluster case (2 gateways on PostgreSQL, 4KiB and 64MiB, SSE-S3)")
     p.add_argument("--client", choices=("raw", "aiohttp"), default="raw", help="HTTP client (default raw)")
     p.add_argument("--client-check", action="store_true", help="also measure nginx with the other client")
     p.add_argument("--no-uvloop", action="store_true", help="use the default asyncio event loop")
@@ -211,6 +214,33 @@ async def s3_cases(ctx: Context, target: str, size: int) -> None:
                 await http_case(ctx, spec, server, plan)
 
 
+async def cluster_cases(ctx: Context, size: int) -> None:
+    """The same PUT/GET cases, SSE-S3, against two gateways on PostgreSQL (bench/cluster.py): the
+    concurrent connections go to the gateways in turn."""
+    group = ctx.servers["cluster"]
+    assert isinstance(group, cluster.Gateways)
+    host = f"{HOST}:{group.port}"
+    for op in ("PUT", "GET"):
+        for conc in CONCS:
+            connect = cluster.connector(ctx.args.client, group.ports, host, REQUEST_TIMEOUT)
+            spec = spec_for(ctx, "cluster", op, size, conc, cluster.SSE)
+            if op == "PUT":
+                plan = s3_put_planner(spec, ctx.signer, host, BUCKET, ctx.pools[size], ctx.store)
+            elif ctx.store.get(("cluster", size, cluster.SSE)):
+                plan = s3_get_planner(spec, ctx.signer, host, BUCKET, ctx.store, VERIFY_EVERY[size])
+            else:
+                continue
+            verify_after = VERIFY_AFTER[spec.size] if op == "GET" else 0
+            try:
+                result = await run_http_case(spec, plan, ctx.pools[size], connect, group.cpu_seconds, ctx.store,
+                                             verify_after, ctx.owned_cpu)
+            except (OSError, HttpError, TimeoutError) as exc:
+                result = CaseResult(spec)
+                result.error(f"connect {type(exc).__name__}", repr(exc))
+            ctx.results.append(result)
+            progress(result)
+
+
 async def nginx_cases(ctx: Context, size: int) -> None:
     files = min(NGINX_FILES[size], POOL_COUNT[size])
     for conc in CONCS:
@@ -245,12 +275,14 @@ async def create_bucket(ctx: Context, target: str) -> None:
 
 async def benchmark(ctx: Context) -> None:
     s3_targets = [t for t in ("sealbox", "moto") if t in ctx.servers]
-    for target in s3_targets:
+    for target in [*s3_targets, *(["cluster"] if "cluster" in ctx.servers else [])]:
         await create_bucket(ctx, target)
     for size in chosen_sizes(ctx.args.sizes):
         print(f"== {size_label(size)}", flush=True)
         for target in s3_targets:
             await s3_cases(ctx, target, size)
+        if "cluster" in ctx.servers and size // KiB in cluster.SIZES_KIB:
+            await cluster_cases(ctx, size)
         await nginx_cases(ctx, size)
     if ctx.args.client_check:
         print("== client check (nginx with the other HTTP client)", flush=True)
@@ -291,6 +323,11 @@ def start_servers(ctx: Context, root: Path, sampler: RssSampler) -> None:
         if not os.access(binary, os.X_OK):
             raise RuntimeError(f"sealbox binary not found at {binary} (run `make install`)")
         ctx.servers["sealbox"] = start_sealbox(binary, ctx.workdir, ACCESS_KEY, SECRET_KEY, ctx.args.workers)
+        missing = None if ctx.args.no_cluster else cluster.available()
+        if missing:
+            print(f"note: no cluster case: {missing}", flush=True)
+        elif not ctx.args.no_cluster:
+            ctx.servers["cluster"] = cluster.start_gateways(binary, ctx.workdir, ACCESS_KEY, SECRET_KEY)  # type: ignore[assignment]
     if ctx.args.with_moto:
         ctx.servers["moto"] = start_moto(ctx.workdir)
     for server in ctx.servers.values():
@@ -404,6 +441,7 @@ def summary_lines(ctx: Context, rows: list[dict[str, Any]], sampler: RssSampler)
         )
     lines += put_ceiling_lines(rows, ctx.md5_mb_per_cpu_s, os.cpu_count() or 1)
     lines += kms_ratio_lines(rows)
+    lines += cluster.ratio_lines(rows)
     verified = sum(r["verified"] for r in rows)
     failed = sum(r["verify_failed"] for r in rows)
     lines.append(f"body checks: {verified} sampled GET bodies compared by sha256, {failed} mismatches")

@@ -140,7 +140,8 @@ def start_sealbox(
     port = free_port()
     env = {**os.environ, "SEALBOX_ACCESS_KEY": access_key, "SEALBOX_SECRET_KEY": secret_key}
     cmd = [binary, "serve", "--host", HOST, "--port", str(port), "--data-dir", str(data_dir)]
-    cmd += ["--workers", str(workers), "--allow-sse-c-over-http"]  # the SSE-C cases run over loopback HTTP
+    # SSE-C cases run over loopback HTTP; no console: 9001 may be taken
+    cmd += ["--workers", str(workers), "--allow-sse-c-over-http", "--console-port", "0"]
     return _spawn("sealbox", cmd, port, workdir, env)
 
 

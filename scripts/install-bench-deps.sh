@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Installs the system packages `make bench` needs: nginx (the static-file reference server).
-# Idempotent: does nothing when nginx is already on PATH (or in /usr/sbin).
+# Installs the system packages `make bench` needs: nginx (the static-file reference server) and
+# PostgreSQL (the cluster case: two gateways on one database; the tests' installer is reused).
+# Idempotent: does nothing when both are already there.
 set -euo pipefail
+
+bash "$(dirname "$0")/install-test-deps.d/postgresql.sh" \
+  || echo "install-bench-deps: PostgreSQL could not be installed; the cluster case will be skipped" >&2
 
 if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then
   exit 0

@@ -153,7 +153,7 @@ def run_worker(settings: Settings, socks: list[Listener], boards: dict[str, Boar
 
 
 def _start_lifecycle(settings: Settings) -> None:
-    """The lifecycle worker (issue 17): a thread per worker; a file lock lets one pass run at a time. Its
+    """The lifecycle worker (issue 17): a thread per worker; a run-once lock lets one pass run at a time in the deployment. Its
     store opens SSE rows' sealed metadata (their tags decide Tag filters, issue 16)."""
     from sealbox.ops.metrics import TaskProgress, metrics
     from sealbox.service.keys import key_source
@@ -162,13 +162,14 @@ def _start_lifecycle(settings: Settings) -> None:
     from sealbox.service import sse_c
     from sealbox.service.sealing import Sealer
     from sealbox.storage.data.local import LocalBlobStore
+    from sealbox.storage.locks import run_once
     from sealbox.storage.meta.stores import open_meta_store
 
     sealer = Sealer(key_source(settings))
     meta = open_meta_store(settings.meta_url, settings.db_path, MetadataSealer(sealer))
     sse_c.attach(meta, sealer)  # SSE-C rows' metadata opens with the server share
-    start_in_worker(meta, LocalBlobStore(settings.data_dir), settings.data_dir, settings.lifecycle_day_seconds,
-                    TaskProgress(metrics(), "lifecycle"))
+    start_in_worker(meta, LocalBlobStore(settings.data_dir), run_once(settings.data_dir, settings.meta_url),
+                    settings.lifecycle_day_seconds, TaskProgress(metrics(), "lifecycle"))
 
 
 def supervise(settings: Settings, socks: list[Listener]) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,19 +23,37 @@ PG_MODULES = frozenset({
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "server" in metafunc.fixturenames and metafunc.module.__name__ in PG_MODULES \
-            and meta_backend() == "sqlite":
+            and meta_backend() == "sqlite" and not os.environ.get(GATEWAYS_ENV):
         metafunc.parametrize("server", ["sqlite", "postgres"], indirect=True, scope="session")
+
+
+GATEWAYS_ENV = "SEALBOX_TEST_GATEWAYS"  # N: the black-box suite runs against N gateways on PostgreSQL
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Server]:
     """One real sealbox process (2 workers, plain HTTP + an HTTPS listener) shared by the black-box tests;
-    one more on PostgreSQL for the modules in PG_MODULES."""
-    meta = getattr(request, "param", meta_backend())
-    srv = start_server(tmp_path_factory.mktemp("sealbox") / "data", workers=2, tls=True, meta=meta)
-    yield srv
-    srv.stop()
-    assert "Traceback" not in srv.log(), srv.log()
+    one more on PostgreSQL for the modules in PG_MODULES.
+
+    With SEALBOX_TEST_GATEWAYS=N: N gateways on one PostgreSQL database and one data directory
+    (tests/cluster/test_s3_suite_on_gateways.py), the first one's ``client()`` spreading its requests
+    over all of them; raw-HTTP tests talk to the first."""
+    gateways = int(os.environ.get(GATEWAYS_ENV, "0") or 0)
+    data_dir = tmp_path_factory.mktemp("sealbox") / "data"
+    if gateways:
+        from tests import pg_support
+        from tests.cluster.support import start_gateways
+
+        url = pg_support.shared_server().database("s3_suite")
+        servers = start_gateways(data_dir, url, gateways, workers=1, tls_first=True)
+        servers[0].extra["spread"] = servers
+    else:
+        servers = [start_server(data_dir, workers=2, tls=True, meta=getattr(request, "param", meta_backend()))]
+    yield servers[0]
+    for srv in servers:
+        srv.stop()
+    for srv in servers:
+        assert "Traceback" not in srv.log(), srv.log()
 
 
 @pytest.fixture

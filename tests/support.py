@@ -65,6 +65,16 @@ class Server:
         return f"https://localhost:{self.tls_port}"
 
     def client(self, tls: bool = False, **config: object) -> S3Client:
+        """With ``extra["spread"]`` (several gateways, tests/cluster): plain-HTTP requests go to each in turn."""
+        client = self._client(tls, **config)
+        gateways = self.extra.get("spread")
+        if gateways and not tls:
+            from tests.cluster.support import spread
+
+            return spread(client, gateways)  # type: ignore[arg-type]
+        return client
+
+    def _client(self, tls: bool = False, **config: object) -> S3Client:
         return boto3.client(
             "s3", endpoint_url=self.tls_endpoint if tls else self.endpoint, region_name=REGION,
             aws_access_key_id=self.access_key, aws_secret_access_key=self.secret_key,

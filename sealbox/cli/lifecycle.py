@@ -58,15 +58,17 @@ def _stores(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 def _run(args: argparse.Namespace) -> int:
     from sealbox.ops.metrics import command_progress
     from sealbox.service.lifecycle_worker import LifecyclePass
+    from sealbox.storage.locks import run_once
 
     opened = _stores(args)
     if opened is None:
         return 2
     settings, meta, blobs = opened
-    result = LifecyclePass(meta, blobs, settings.data_dir, day_seconds=args.lifecycle_day_seconds, pause=args.pause,
+    locks = run_once(settings.data_dir, settings.meta_url)
+    result = LifecyclePass(meta, blobs, locks, day_seconds=args.lifecycle_day_seconds, pause=args.pause,
                            batch=args.batch, progress=command_progress(settings.data_dir, "lifecycle")).run()
     if result is None:
-        print("sealbox: a lifecycle pass is already running", file=sys.stderr)
+        print(f"sealbox: a lifecycle pass is already running on {locks.scope}", file=sys.stderr)
         return 1
     print(json.dumps(result))
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
@@ -109,6 +110,7 @@ def _serve(args: argparse.Namespace) -> int:
     from sealbox.server import bound_settings, listeners, supervise
 
     from sealbox.ops import lock, metrics
+    from sealbox.storage.meta.pgconn import is_postgres_url
 
     settings = _settings(args)
     if bool(settings.tls_cert) != bool(settings.tls_key):
@@ -123,8 +125,11 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"sealbox: {exc}", file=sys.stderr)
             return 2
     try:
-        lock.hold(settings.data_dir)  # before anything touches the directory; the workers inherit it
-        metrics.prepare(settings.data_dir)  # before anything imports prometheus_client
+        # Before anything touches the directory; the workers inherit it. Gateways on PostgreSQL share it.
+        shared = is_postgres_url(settings.meta_url)
+        lock.hold(settings.data_dir, shared=shared)
+        # Before anything imports prometheus_client; one directory per gateway when several share one.
+        metrics.prepare(settings.data_dir, str(settings.port or os.getpid()) if shared else "")
         socks = listeners(settings)  # bound first: --port 0 picks a free port, reported in the banner
         settings = bound_settings(settings, socks)
         banner = initialize(settings)

@@ -7,7 +7,9 @@ Scheduling a scrub: ``sealbox scrub --data-dir D --interval 86400 --rate 50`` ke
 scrubs once a day at 50 MB/s (run it beside the server, e.g. as a second systemd unit); or run a
 single pass from cron: ``0 3 * * 0 sealbox scrub --data-dir D --rate 50 || mail -s scrub admin``.
 The exit status is 0 when nothing is wrong, 1 when a problem was found, 2 when the data directory
-cannot be used.
+cannot be used, 3 when another scrub (gc) of the deployment holds its run-once lock
+(``sealbox.storage.locks``: one at a time across every gateway on one PostgreSQL, so each host may
+schedule one).
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from typing import Any
 from sealbox.cli.common import add_data_dir, add_key_file, data_settings, has_store, open_meta
 from sealbox.config import Settings
 from sealbox.service import sse_c
+from sealbox.storage.locks import run_once
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE = 0, 1, 2
+EXIT_BUSY = 3  # another scrub (gc) holds the deployment's run-once lock: nothing was done
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -101,6 +105,7 @@ def _scrub(args: argparse.Namespace) -> int:
     if sealer is not None:
         sse_c.attach(meta, sealer)  # SSE-C rows' metadata opens under the server share
     progress = command_progress(settings.data_dir, "scrub")  # into the metrics of a server running on it
+    locks = run_once(settings.data_dir, settings.meta_url)
 
     def show(problem: Problem) -> None:
         if not args.json:
@@ -112,7 +117,14 @@ def _scrub(args: argparse.Namespace) -> int:
         while True:
             scrubber = Scrubber(meta, blobs, sealer, grace=args.grace,
                                 rate=args.rate * 1e6 if args.rate else None, on_problem=show, progress=progress)
-            report = scrubber.run()
+            with locks.hold("scrub") as held:  # one scrub at a time however many hosts schedule one
+                report = scrubber.run() if held is not None else None
+            if report is None:
+                print(f"sealbox: a scrub is already running on {locks.scope}; skipped", file=sys.stderr, flush=True)
+                if args.interval is None:
+                    return EXIT_BUSY
+                time.sleep(args.interval)
+                continue
             passes += 1
             if args.json:
                 print(json.dumps(report.as_dict()), flush=True)
@@ -138,11 +150,16 @@ def _gc(args: argparse.Namespace) -> int:
     if stores is None:
         return EXIT_UNUSABLE
     meta, blobs = stores
+    locks = run_once(settings.data_dir, settings.meta_url)
     try:
-        report = Collector(meta, blobs, grace=args.grace, dry_run=args.dry_run,
-                           progress=command_progress(settings.data_dir, "gc")).run()
+        with locks.hold("gc") as held:
+            report = Collector(meta, blobs, grace=args.grace, dry_run=args.dry_run,
+                               progress=command_progress(settings.data_dir, "gc")).run() if held else None
     finally:
         meta.close()
+    if report is None:
+        print(f"sealbox: a gc is already running on {locks.scope}; skipped", file=sys.stderr)
+        return EXIT_BUSY
     if args.json:
         print(json.dumps(report.as_dict()))
     else:

@@ -7,7 +7,7 @@ the state from the store. The run has two phases: *listing* expands the selected
 items (every key under each prefix, a page of 1000 at a time), then *running* applies the action
 to pending items in batches with bounded concurrency, recording each outcome. The job row names the
 worker's pid and the worker beats a heartbeat while it runs; if that worker dies (or the server is
-restarted), the next view of the job from any worker claims it and carries on with the items still
+restarted), the next view of the job from any worker (of any gateway) claims it and carries on with the items still
 pending (a listing that was cut short starts over).
 
 A job acts for the principal who started it, with the policy context of the request that started
@@ -81,12 +81,15 @@ class JobRunner:
     async def resume_if_stale(self, job: Job) -> None:
         """Called when a job is viewed: adopt it if the worker running it is gone.
 
-        Gone means its process no longer exists (workers share one host), or — should the pid have
-        been reused — it has not beaten its heartbeat for ``STALE_SECONDS``.
+        Gone means its process no longer exists (when the store is one host's: its workers share
+        the pid space), or — should the pid have been reused, or the job run on another gateway,
+        whose pids mean nothing here — it has not beaten its heartbeat for ``STALE_SECONDS``. The
+        claim is a compare-and-set in the store, so of several gateways viewing it one adopts it.
         """
         if not job.active or job.id in self._tasks:
             return
-        if process_alive(job.worker_pid) and job.heartbeat > time.time() - STALE_SECONDS:
+        fresh = job.heartbeat > time.time() - STALE_SECONDS
+        if fresh and (not self._store.host_local or process_alive(job.worker_pid)):
             return
         if await asyncio.to_thread(self._store.claim, job.id, job.worker_pid, job.heartbeat):
             log.warning("console job %s: its worker (pid %d) stopped; resuming here", job.id, job.worker_pid)

@@ -135,6 +135,9 @@ class ConsoleStore:
     failed sign-in; ``path`` is then unused."""
 
     def __init__(self, path: Path, meta_url: str | None = None) -> None:
+        # One host's file: a job's worker_pid can be checked with kill(pid, 0); in PostgreSQL, jobs
+        # of other hosts' gateways are there too, and only their heartbeat tells whether they live.
+        self.host_local = not meta_url
         self._path = path
         self._local = threading.local()
         self._pg: PgDatabase | None = None

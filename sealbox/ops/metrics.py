@@ -57,7 +57,7 @@ _SHM = Path("/dev/shm")
 TASKS = ("scrub", "gc", "key_rotation", "lifecycle", "console_job")
 
 
-def metrics_dir(data_dir: Path) -> Path:
+def metrics_dir(data_dir: Path, instance: str = "") -> Path:
     """Where this data directory's server keeps its metrics files: in shared memory (``/dev/shm``)
     where there is one, else under ``<data dir>/run``.
 
@@ -65,18 +65,21 @@ def metrics_dir(data_dir: Path) -> Path:
     grown file on a full file system is a SIGBUS when touched. With the data directory full, the
     first new label (``errors{code="ServiceUnavailable"}``) killed the worker that was answering
     the 503s (``tests/faults/test_disk_full.py``). The name is derived from the data directory's
-    path, so maintenance commands find their server's directory."""
+    path, so maintenance commands find their server's directory. ``instance`` tells apart several
+    gateways on PostgreSQL serving one data directory from one host (each has its own metrics; a
+    maintenance command does not attach to theirs)."""
+    name = str(data_dir.resolve()) + (f"\0{instance}" if instance else "")
     if _SHM.is_dir() and os.access(_SHM, os.W_OK):
-        digest = hashlib.sha256(str(data_dir.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+        digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:16]
         return _SHM / f"sealbox-metrics-{digest}"
-    return data_dir / "run" / "metrics"
+    return data_dir / "run" / (f"metrics-{instance}" if instance else "metrics")
 
 
-def prepare(data_dir: Path) -> Path:
+def prepare(data_dir: Path, instance: str = "") -> Path:
     """Empty the directory and point ``prometheus_client`` at it: in the supervisor, before any
     import of the library, and only while holding the data directory's serve lock. The directory
     is created afresh (0700, never one that already existed: /dev/shm is writable by everyone)."""
-    path = metrics_dir(data_dir)
+    path = metrics_dir(data_dir, instance)
     shutil.rmtree(path, ignore_errors=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.mkdir(mode=0o700)  # FileExistsError if someone else made it between the two calls

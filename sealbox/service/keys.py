@@ -37,6 +37,7 @@ from sealbox.crypto import kms_format, ssec
 from sealbox.crypto.errors import CryptoError, KeyFileError
 from sealbox.crypto.keyring import Keyring, keyring_from_env, load_keyring, save_keyring
 from sealbox.service.sealing import FixedKeySource, Sealer
+from sealbox.storage.locks import run_once
 from sealbox.storage.meta.base import SEALED_KINDS, MetaStore, SealedRow
 
 log = logging.getLogger("sealbox.keys")
@@ -218,6 +219,8 @@ def rotate(meta: MetaStore, settings: Settings, *, new_key: bool = False, batch:
            progress: Progress = NO_PROGRESS) -> RotationReport:
     """Make a new active key (file keyring) and re-seal every stored value under the active key.
 
+    One rotation at a time in the deployment (the run-once lock ``key-rotation``: with several
+    gateways on PostgreSQL, an advisory lock), whichever gateway's host it is started on.
     ``progress``: items are sealed values re-sealed (total: those under another key when the
     re-sealing began); failed: values that did not open."""
     def counted(kind: str, done: int) -> None:
@@ -225,10 +228,13 @@ def rotate(meta: MetaStore, settings: Settings, *, new_key: bool = False, batch:
         if on_batch is not None:
             on_batch(kind, done)
 
-    with progress:
-        report = _rotate(meta, settings, new_key, batch, pause, counted, progress)
-        progress.add(failed=len(report.failed))
-        return report
+    with run_once(settings.data_dir, settings.meta_url).hold("key-rotation") as held:
+        if held is None:
+            raise KeyCheckError("another key rotation is running; wait for it (`sealbox keys status`)")
+        with progress:
+            report = _rotate(meta, settings, new_key, batch, pause, counted, progress)
+            progress.add(failed=len(report.failed))
+            return report
 
 
 def _rotate(meta: MetaStore, settings: Settings, new_key: bool, batch: int, pause: float, on_batch: BatchHook,

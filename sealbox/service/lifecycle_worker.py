@@ -1,7 +1,9 @@
 """The lifecycle pass (issue 17): apply every bucket's rules, one pass at a time across all processes.
 
-- One pass at a time: an exclusive, non-blocking ``flock`` on ``<data-dir>/lifecycle.lock`` (one
-  host); a worker that does not get it skips this round.
+- One pass at a time in the whole deployment: the run-once lock ``lifecycle``
+  (``sealbox.storage.locks``: a ``flock`` on ``<data-dir>/lifecycle.lock`` with SQLite, an advisory
+  lock with PostgreSQL, so one of N gateways runs it); a worker that does not get it skips this
+  round, and a holder whose lock was lost (its lock connection cut) stops after the step it is in.
 - Bounded work per step: a step handles one listing page (at most ``BATCH`` versions) and then
   sleeps ``pause`` seconds, so serving is not starved; the expirations of a step are single-row
   transactions of the metadata store, each a compare-and-swap (``only_if_latest`` for a current
@@ -23,22 +25,20 @@ than DaysAfterInitiation and deletes their parts.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import functools
 import json
 import logging
-import os
 import secrets
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from sealbox.core.errors import ErrorCode, SealboxError
 from sealbox.core.progress import NO_PROGRESS, Progress
 from sealbox.core.types import Bucket, ObjectVersion, Versioning
 from sealbox.service.lifecycle import DAY, Rule, Summary, current_expiry, due, loads
 from sealbox.storage.data.base import BlobStore
+from sealbox.storage.locks import Held, RunOnce
 from sealbox.storage.meta.base import MetaStore
 
 log = logging.getLogger("sealbox.lifecycle")
@@ -51,13 +51,18 @@ def _marker(bucket: str, key: str, now: float) -> ObjectVersion:
                          etag="", last_modified=now, owner="lifecycle", is_delete_marker=True)
 
 
+class LockLost(Exception):
+    pass
+
+
 class LifecyclePass:
-    def __init__(self, meta: MetaStore, blobs: BlobStore, data_dir: Path, *, day_seconds: float = DAY,
+    def __init__(self, meta: MetaStore, blobs: BlobStore, locks: RunOnce, *, day_seconds: float = DAY,
                  pause: float = 0.01, batch: int = BATCH, clock: Callable[[], float] = time.time,
                  progress: Progress = NO_PROGRESS) -> None:
         self.meta = meta
         self.blobs = blobs
-        self.lock_path = data_dir / "lifecycle.lock"
+        self.locks = locks
+        self._held: Held | None = None
         self.day = day_seconds
         self.pause = pause
         self.batch = max(2, batch)
@@ -65,17 +70,20 @@ class LifecyclePass:
         self.progress = progress  # items: versions looked at (no total: not counted up front); failed: errors
 
     def run(self) -> dict[str, object] | None:
-        """One whole pass (resuming an interrupted one); None if another process is running one."""
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+        """One whole pass (resuming an interrupted one); None if another process is running one
+        (or this one lost its lock midway: the pass resumes from its cursor wherever it is taken next)."""
+        with self.locks.hold("lifecycle") as held:
+            if held is None:
                 return None
-            with self.progress:  # only the process holding the lock runs (and reports) a pass
-                return self._run_locked()
-        finally:
-            os.close(fd)  # releases the lock
+            self._held = held
+            try:
+                with self.progress:  # only the process holding the lock runs (and reports) a pass
+                    return self._run_locked()
+            except LockLost:
+                log.warning("lifecycle: the run-once lock was lost; the pass resumes from its cursor elsewhere")
+                return None
+            finally:
+                self._held = None
 
     def _run_locked(self) -> dict[str, object]:
         saved = self.meta.get_state(STATE_PASS)
@@ -105,6 +113,8 @@ class LifecyclePass:
     def _save(self, state: dict[str, object], summary: Summary) -> None:
         summary.errors = summary.errors[-20:]
         state["summary"] = dataclasses.asdict(summary)
+        if self._held is not None and not self._held.alive():
+            raise LockLost  # another gateway may be running the pass now: do not overwrite its cursor
         self.meta.set_state(STATE_PASS, json.dumps(state))
 
     def _bucket(self, bucket: Bucket, rules: list[Rule], after: str, state: dict[str, object],
@@ -200,12 +210,13 @@ class LifecyclePass:
                     break
 
 
-def start_in_worker(meta: MetaStore, blobs: BlobStore, data_dir: Path, day_seconds: float,
+def start_in_worker(meta: MetaStore, blobs: BlobStore, locks: RunOnce, day_seconds: float,
                     progress: Progress = NO_PROGRESS) -> threading.Thread:
-    """A daemon thread in each worker process that tries a pass every interval; the file lock lets
-    one process at a time run it. Interval: a tenth of a lifecycle day, between 1 s and 1 h."""
+    """A daemon thread in each worker process (of every gateway) that tries a pass every interval;
+    the run-once lock lets one process at a time run it. Interval: a tenth of a lifecycle day,
+    between 1 s and 1 h."""
     interval = min(3600.0, max(1.0, day_seconds / 10))
-    runner = LifecyclePass(meta, blobs, data_dir, day_seconds=day_seconds, progress=progress)
+    runner = LifecyclePass(meta, blobs, locks, day_seconds=day_seconds, progress=progress)
 
     def loop() -> None:
         while True:

@@ -33,6 +33,10 @@ _SLOTS = 3
 
 
 class ChangeTokens:
+    """The host-local ``ChangeFeed`` (``sealbox.storage.meta.changes``)."""
+
+    host_local = True
+
     def __init__(self, path: Path) -> None:
         size = TOKEN_SIZE * _SLOTS
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)

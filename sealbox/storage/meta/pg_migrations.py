@@ -121,4 +121,7 @@ PG_MIGRATIONS: list[list[str]] = [
     [
         f"""CREATE TABLE sse_c_shares(ref {_C} PRIMARY KEY, sealed TEXT NOT NULL, created DOUBLE PRECISION NOT NULL)""",
     ],
+    # 3: the change feed's sequence (storage/meta/pg_changes.py: bucket rows and CORS texts kept per
+    # worker until it moves)
+    ["CREATE SEQUENCE IF NOT EXISTS sealbox_change_buckets AS bigint CYCLE"],
 ]

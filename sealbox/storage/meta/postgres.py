@@ -7,9 +7,9 @@ Semantics, as on SQLite:
 
 - **Strong read-after-write.** Every read is a statement on a pooled connection in autocommit mode
   at READ COMMITTED: it sees every transaction committed before it started, whichever gateway
-  committed it. Nothing is cached across requests here (``NeverCached``): a row kept by one gateway
-  could not see another gateway's change (the cross-host invalidation of issue 19 plugs in through
-  ``_init_caches``' tokens).
+  committed it. Object rows are not kept across requests; bucket rows and CORS texts are, until the
+  change feed's BUCKETS sequence moves (``pg_changes.PgChangeFeed``: a bump by any gateway after
+  its commit, checked by one round trip before each use).
 - **Atomic conditional writes, last writer wins.** Each write is one transaction. One that reads a
   key's versions before changing them (PUT, conditional PUT, DELETE, tags, Object Lock, Complete)
   first takes ``pg_advisory_xact_lock`` on a 64-bit hash of (bucket, key): writers of one key queue
@@ -44,7 +44,8 @@ from sealbox.storage.meta.sql_buckets import BucketsMixin
 from sealbox.storage.meta.sql_principals import PrincipalsMixin
 from sealbox.storage.meta.sql_sealed import SealedMixin
 from sealbox.storage.meta.sql_uploads import UploadsMixin
-from sealbox.storage.meta.sqlrows import Db, NeverCached
+from sealbox.storage.meta.pg_changes import PgChangeFeed
+from sealbox.storage.meta.sqlrows import Db
 
 # The advisory lock (two-int form: its own key space, apart from the per-key locks' bigints) under
 # which migrations run: "sbox" and 1.
@@ -63,7 +64,8 @@ class PostgresMetaStore(BucketsMixin, UploadsMixin, PrincipalsMixin, SealedMixin
     def __init__(self, url: str, metadata: MetadataCipher | None = None, *, migrate: bool = True) -> None:
         self._cipher = metadata
         self.database = PgDatabase.shared(url)
-        self._init_caches(NeverCached())
+        # Bucket rows, CORS texts: kept until the feed's BUCKETS sequence moves; object rows never.
+        self._init_caches(PgChangeFeed(self.database.connection))
         if migrate:
             migrate_postgres(self.database)
 
