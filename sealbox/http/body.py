@@ -50,7 +50,12 @@ class RequestPayload:
         self.content_length = _int_header(headers, "content-length")
         self.decoded_length = _int_header(headers, "x-amz-decoded-content-length")
         encodings = [c.strip().lower() for c in headers.get("content-encoding", "").split(",")]
-        self.chunked = auth.payload_mode in _STREAMING or "aws-chunked" in encodings
+        # A body whose SHA-256 was signed is that body, whatever Content-Encoding says (botocore sends
+        # ``gzip, aws-chunked`` on a plain signed PUT when asked to; AWS stores it and drops the coding);
+        # Content-Encoding alone announces framing only with the decoded length that framing needs.
+        self.chunked = auth.payload_mode in _STREAMING or (
+            "aws-chunked" in encodings and auth.payload_mode is not PayloadMode.SIGNED
+            and self.decoded_length is not None)
         if self.chunked and self.decoded_length is None and auth.payload_mode in _STREAMING:
             raise SealboxError(ErrorCode.MISSING_CONTENT_LENGTH, "You must provide the Content-Length HTTP header.")
         size = self.decoded_length if self.chunked else self.content_length

@@ -73,6 +73,9 @@ ERRORS: dict[ErrorCode, tuple[int, str]] = {
     E.OWNERSHIP_CONTROLS_NOT_FOUND_ERROR: (404, "The bucket ownership controls were not found"),
     E.NO_SUCH_PUBLIC_ACCESS_BLOCK_CONFIGURATION: (404, "The public access block configuration was not found"),
     E.NO_SUCH_CORS_CONFIGURATION: (404, "The CORS configuration does not exist"),
+    E.NO_SUCH_CONFIGURATION: (404, "The specified configuration does not exist."),
+    E.NO_SUCH_WEBSITE_CONFIGURATION: (404, "The specified bucket does not have a website configuration"),
+    E.REPLICATION_CONFIGURATION_NOT_FOUND: (404, "The replication configuration was not found"),
     E.NO_SUCH_KEY: (404, "The specified key does not exist."),
     E.NO_SUCH_TAG_SET: (404, "The TagSet does not exist"),
     E.NO_SUCH_UPLOAD: (404, "The specified upload does not exist. The upload ID may be invalid, or the upload"

@@ -77,6 +77,17 @@ class Op(enum.Enum):
     GET_BUCKET_LIFECYCLE = "GetBucketLifecycleConfiguration"
     PUT_BUCKET_LIFECYCLE = "PutBucketLifecycleConfiguration"
     DELETE_BUCKET_LIFECYCLE = "DeleteBucketLifecycle"
+    # Bucket features sealbox does not offer, read as AWS answers a bucket that never configured them
+    GET_BUCKET_REQUEST_PAYMENT = "GetBucketRequestPayment"
+    GET_BUCKET_ACCELERATE = "GetBucketAccelerateConfiguration"
+    GET_BUCKET_WEBSITE = "GetBucketWebsite"
+    GET_BUCKET_LOGGING = "GetBucketLogging"
+    GET_BUCKET_REPLICATION = "GetBucketReplication"
+    GET_BUCKET_NOTIFICATION = "GetBucketNotificationConfiguration"
+    GET_BUCKET_ANALYTICS = "ListBucketAnalyticsConfigurations"  # with ?id=: GetBucketAnalyticsConfiguration
+    GET_BUCKET_METRICS = "ListBucketMetricsConfigurations"  # with ?id=: GetBucketMetricsConfiguration
+    GET_BUCKET_INVENTORY = "ListBucketInventoryConfigurations"  # with ?id=: GetBucketInventoryConfiguration
+    GET_BUCKET_INTELLIGENT_TIERING = "ListBucketIntelligentTieringConfigurations"  # ?id=: the Get... one
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +109,11 @@ MAX_PART_NUMBER = 10000
 _UNSUPPORTED = ("website", "logging", "notification", "replication",
                 "requestPayment", "accelerate", "analytics",
                 "inventory", "metrics", "intelligent-tiering", "restore", "select", "torrent")
+# ... except reading one of these on a bucket: AWS answers a bucket that never configured the feature
+# with a default (an empty document, or 404 with the feature's own code), and Terraform's and
+# s3cmd's bucket reads fail on a 501. Writes stay 501: sealbox would not do what they configure.
+_READ_AS_UNCONFIGURED = frozenset({"website", "logging", "notification", "replication", "requestPayment",
+                                   "accelerate", "analytics", "inventory", "metrics", "intelligent-tiering"})
 
 
 def host_bucket(host: str, domain: str | None) -> str | None:
@@ -143,7 +159,7 @@ def route(method: str, bucket: str | None, key: str | None, query: Mapping[str, 
             return Route(Op.LIST_BUCKETS, None, None)
         raise _not_allowed(method)
     for name in _UNSUPPORTED if query else ():
-        if name in query:
+        if name in query and not (key is None and method == "GET" and name in _READ_AS_UNCONFIGURED):
             raise SealboxError(ErrorCode.NOT_IMPLEMENTED, f"The {name} sub-resource is not implemented by sealbox.")
     if key is None:
         return Route(_bucket_op(method, query), bucket, None)
@@ -185,7 +201,13 @@ _BUCKET_OPS: dict[str, tuple[_Row, ...]] = {
         (("policyStatus",), Op.GET_BUCKET_POLICY_STATUS, None), (("cors",), Op.GET_BUCKET_CORS, None),
         (("versions",), Op.LIST_OBJECT_VERSIONS, None), (("uploads",), Op.LIST_MULTIPART_UPLOADS, None),
         (("object-lock",), Op.GET_OBJECT_LOCK_CONFIGURATION, None), (("lifecycle",), Op.GET_BUCKET_LIFECYCLE, None),
-        (("tagging",), Op.GET_BUCKET_TAGGING, None), ((), Op.LIST_OBJECTS, None),
+        (("tagging",), Op.GET_BUCKET_TAGGING, None),
+        (("requestPayment",), Op.GET_BUCKET_REQUEST_PAYMENT, None), (("accelerate",), Op.GET_BUCKET_ACCELERATE, None),
+        (("website",), Op.GET_BUCKET_WEBSITE, None), (("logging",), Op.GET_BUCKET_LOGGING, None),
+        (("replication",), Op.GET_BUCKET_REPLICATION, None), (("notification",), Op.GET_BUCKET_NOTIFICATION, None),
+        (("analytics",), Op.GET_BUCKET_ANALYTICS, None), (("metrics",), Op.GET_BUCKET_METRICS, None),
+        (("inventory",), Op.GET_BUCKET_INVENTORY, None),
+        (("intelligent-tiering",), Op.GET_BUCKET_INTELLIGENT_TIERING, None), ((), Op.LIST_OBJECTS, None),
     ),
     "PUT": (
         (("versioning",), Op.PUT_BUCKET_VERSIONING, None), (("encryption",), Op.PUT_BUCKET_ENCRYPTION, None),

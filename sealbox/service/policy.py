@@ -73,11 +73,12 @@ _OBJECT_ACTIONS = """AbortMultipartUpload BypassGovernanceRetention DeleteObject
     ListMultipartUploadParts PutObject PutObjectAcl PutObjectLegalHold PutObjectRetention PutObjectTagging
     PutObjectVersionAcl PutObjectVersionTagging ReplicateDelete ReplicateObject ReplicateTags RestoreObject"""
 _BUCKET_ACTIONS = """CreateBucket DeleteBucket DeleteBucketPolicy DeleteBucketWebsite
-    GetAccelerateConfiguration GetBucketAcl GetBucketCORS GetBucketLocation GetBucketLogging
+    GetAccelerateConfiguration GetAnalyticsConfiguration GetBucketAcl GetBucketCORS GetBucketLocation GetBucketLogging
     GetBucketNotification
     GetBucketObjectLockConfiguration GetBucketOwnershipControls GetBucketPolicy GetBucketPolicyStatus
     GetBucketPublicAccessBlock GetBucketRequestPayment GetBucketTagging GetBucketVersioning GetBucketWebsite
-    GetEncryptionConfiguration GetLifecycleConfiguration GetReplicationConfiguration ListBucket
+    GetEncryptionConfiguration GetIntelligentTieringConfiguration GetInventoryConfiguration
+    GetLifecycleConfiguration GetMetricsConfiguration GetReplicationConfiguration ListBucket
     ListBucketMultipartUploads ListBucketVersions PutAccelerateConfiguration PutBucketAcl PutBucketCORS
     PutBucketLogging PutBucketNotification PutBucketObjectLockConfiguration PutBucketOwnershipControls
     PutBucketPolicy PutBucketPublicAccessBlock PutBucketRequestPayment PutBucketTagging PutBucketVersioning

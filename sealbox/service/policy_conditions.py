@@ -144,6 +144,8 @@ _KEYS = (
     ConditionKey("s3:x-amz-server-side-encryption", _header("x-amz-server-side-encryption")),
     ConditionKey("s3:x-amz-server-side-encryption-aws-kms-key-id",
                  _header("x-amz-server-side-encryption-aws-kms-key-id")),
+    ConditionKey("s3:x-amz-server-side-encryption-customer-algorithm",  # SSE-C; the key itself is no condition
+                 _header("x-amz-server-side-encryption-customer-algorithm")),
     ConditionKey("s3:x-amz-acl", _header("x-amz-acl")),
     ConditionKey("s3:x-amz-storage-class", _header("x-amz-storage-class")),
     ConditionKey("s3:x-amz-copy-source", _header("x-amz-copy-source")),

@@ -150,3 +150,13 @@ def test_aws_cli_acls_ownership_and_public_access_block(server: Server, tmp_path
     aws(server, "s3api", "delete-bucket-ownership-controls", "--bucket", bucket)
     missing = aws(server, "s3api", "get-bucket-ownership-controls", "--bucket", bucket, check=False)
     assert missing.returncode != 0 and "OwnershipControlsNotFoundError" in missing.stderr
+
+
+def test_s3cmd_bucket_info_reads_the_unconfigured_features(server: Server, s3cmd: Any) -> None:
+    """s3cmd info on a bucket reads ?location, ?requestPayment, ?versioning, ?lifecycle, ?policy, ?cors, ?acl;
+    Requester Pays is not built, so GetBucketRequestPayment answers AWS's default (it used to be 501)."""
+    bucket = unique_bucket()
+    server.client().create_bucket(Bucket=bucket)
+    info = s3cmd("info", f"s3://{bucket}").stdout
+    assert "Payer:     BucketOwner" in info, info
+    assert "ERROR" not in info

@@ -188,3 +188,23 @@ def test_tls_version(server: Server, s3: Any, bucket: str) -> None:
     assert _tls_get(server, path, ssl.TLSVersion.TLSv1_3) == 200
     assert _tls_get(server, path, ssl.TLSVersion.TLSv1_2) == 403
     assert raw_get(server, path)[0] == 200  # absent: NumericLessThan does not hold, the Allow stands
+
+
+def test_sse_c_algorithm_condition_key(server: Server, bucket: str) -> None:
+    """s3:x-amz-server-side-encryption-customer-algorithm (PutObject, as in AWS's authorization reference):
+    "deny uploads without SSE-C" and "deny SSE-C with another algorithm" policies work."""
+    tls: Any = server.client(tls=True)  # SSE-C needs TLS on the shared server
+    ssec: dict[str, Any] = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": bytes(range(32))}
+    resource = f"arn:aws:s3:::{bucket}/*"
+    tls.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": resource,
+         "Condition": {"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "true"}}},
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": resource,
+         "Condition": {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-customer-algorithm": "AES256"}}},
+    ]}))
+    with pytest.raises(ClientError) as exc:
+        tls.put_object(Bucket=bucket, Key="plain", Body=b"x")
+    assert exc.value.response["Error"]["Code"] == "AccessDenied"
+    tls.put_object(Bucket=bucket, Key="sealed", Body=b"x", **ssec)
+    assert tls.get_object(Bucket=bucket, Key="sealed", **ssec)["Body"].read() == b"x"
+    tls.delete_bucket_policy(Bucket=bucket)

@@ -137,7 +137,7 @@ def test_missing_bucket_errors(s3, server: Server) -> None:
 
 
 def test_unsupported_subresource_is_not_implemented(server: Server, bucket: str) -> None:
-    resp = signed_request(server, "GET", f"/{bucket}", params={"website": ""})
+    resp = signed_request(server, "GET", f"/{bucket}", params={"select": ""})
     assert resp.status_code == 501 and xml_code(resp) == "NotImplemented"
 
 

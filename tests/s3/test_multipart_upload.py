@@ -295,6 +295,29 @@ def test_full_object_crc32_checksum(s3, bucket: str) -> None:
     assert result["ChecksumType"] == "FULL_OBJECT"
 
 
+@pytest.mark.parametrize("checksum_type", ["FULL_OBJECT", "COMPOSITE"])
+def test_get_object_part_number_returns_the_part_checksum(s3, bucket: str, checksum_type: str) -> None:
+    """GetObject/HeadObject ?partNumber=N with ChecksumMode ENABLED: the part's own checksum and the
+    object's checksum type (as UploadPart answered it); without checksum mode, none."""
+    parts = [os.urandom(PART), b"crc tail"]
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="k", ChecksumAlgorithm="CRC32",
+                                           ChecksumType=checksum_type)["UploadId"]
+    done = []
+    for number, data in enumerate(parts, start=1):
+        out = s3.upload_part(Bucket=bucket, Key="k", UploadId=upload_id, PartNumber=number, Body=data,
+                             ChecksumAlgorithm="CRC32")
+        done.append({"PartNumber": number, "ETag": out["ETag"], "ChecksumCRC32": out["ChecksumCRC32"]})
+    s3.complete_multipart_upload(Bucket=bucket, Key="k", UploadId=upload_id, MultipartUpload={"Parts": done})
+    for number, data in enumerate(parts, start=1):
+        expected = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+        got = s3.get_object(Bucket=bucket, Key="k", PartNumber=number, ChecksumMode="ENABLED")
+        assert got["Body"].read() == data
+        assert (got["ChecksumCRC32"], got["ChecksumType"]) == (expected, checksum_type)
+        head = s3.head_object(Bucket=bucket, Key="k", PartNumber=number, ChecksumMode="ENABLED")
+        assert (head["ChecksumCRC32"], head["ChecksumType"]) == (expected, checksum_type)
+    assert "ChecksumCRC32" not in s3.head_object(Bucket=bucket, Key="k", PartNumber=1)
+
+
 # -- reading parts back -----------------------------------------------------------------------------------------------
 
 

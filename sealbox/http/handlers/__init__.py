@@ -26,11 +26,12 @@ def _table() -> dict[Op, Handler]:
         policy,
         post_object,
         tagging,
+        unconfigured,
     )
 
     table: dict[Op, Handler] = {}
     for module in (acl, attributes, buckets, copy, cors, lifecycle, listing, multipart, object_lock, objects, policy,
-                   post_object, tagging):
+                   post_object, tagging, unconfigured):
         table.update(module.HANDLERS)
     return table
 

@@ -92,6 +92,18 @@ def checksum_headers(v: ObjectVersion) -> dict[str, str]:
     return headers
 
 
+def part_checksum_headers(v: ObjectVersion, part_number: int) -> dict[str, str]:
+    """GET/HEAD ``?partNumber=N`` of a multipart object, checksum mode on: AWS answers with that part's
+    checksum (the one UploadPart and ListParts gave) and the object's checksum type."""
+    if not v.part_count or not v.checksums or len(v.part_checksums) != len(v.extents):
+        return {}
+    algorithm = next(iter(v.checksums))
+    for extent, value in zip(v.extents, v.part_checksums, strict=True):
+        if extent.index == part_number and value:
+            return {f"{HEADER_PREFIX}{algorithm.lower()}": value, "x-amz-checksum-type": v.checksum_type or "COMPOSITE"}
+    return {}
+
+
 def _default_retention_applies(s: Services, r: Request) -> bool:
     """AWS wants Content-MD5 or a checksum also when the bucket's default retention will lock the version."""
     bucket = s.buckets.existing(r.principal, r.bucket)
@@ -125,8 +137,11 @@ def object_headers(v: ObjectVersion, r: Request, bucket: Bucket | None = None) -
     headers.update(lock_headers(v, r.principal, bucket))
     # A checksum covers the whole object: a ranged or part read must not claim it.
     whole = "partNumber" not in r.query and "range" not in r.headers
-    if r.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED" and whole:
-        headers.update(checksum_headers(v))
+    if r.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED":
+        if whole:
+            headers.update(checksum_headers(v))
+        elif r.route.part_number and "range" not in r.headers:
+            headers.update(part_checksum_headers(v, r.route.part_number))
     for param, header in _RESPONSE_OVERRIDES.items():
         if param in r.query:
             headers[header] = r.query[param]
