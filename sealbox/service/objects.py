@@ -59,7 +59,7 @@ from sealbox.service.pipeline import (
 from sealbox.service.sealing import Sealer
 from sealbox.service.sse_c import CustomerKey, CustomerKeys
 from sealbox.storage.data.base import BlobNotFound, BlobStore, BlobWriter
-from sealbox.storage.meta.base import DeleteResult, MetaStore, WriteResult
+from sealbox.storage.meta.base import DeleteResult, MetaStore, StoreUnavailable, WriteResult
 
 log = logging.getLogger("sealbox.objects")
 T = TypeVar("T")
@@ -277,7 +277,12 @@ class ObjectService:
         """Make the blob durable, then run the metadata write that references it (blocking).
 
         The write state machine of every upload: a blob that fails to commit is removed; a blob
-        whose metadata write fails is removed too, since nothing references it.
+        whose metadata write fails is removed too, since nothing references it — except when the
+        store was lost mid-write (``StoreUnavailable``): a PostgreSQL COMMIT whose answer was lost
+        with the connection may have landed, and then the new row references this blob. Its outcome
+        is unknown, so the blob stays; if nothing references it, ``sealbox gc`` removes it later.
+        (Deleting it here made such a committed version unreadable:
+        tests/faults/test_postgres_outage.py, 1 run in about 3.)
         """
         if writer is not None:
             try:
@@ -287,6 +292,8 @@ class ObjectService:
                 raise
         try:
             return record()
+        except StoreUnavailable:
+            raise
         except BaseException:
             if writer is not None:
                 self.blobs.delete([writer.blob_id])
