@@ -6,27 +6,24 @@ referenced is never unlinked (sealbox.service.freed)."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import socket
-import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from sealbox.storage.data.local import LocalBlobStore
 from tests.cluster.support import running_gateways
 from tests.hostile.raw import request_bytes, sign
-from tests.support import SEALBOX, Server, unique_bucket
+from tests.faults.storage import gc
+from tests.support import Server, unique_bucket
 
 SIZE = 32 * 1024 * 1024  # far more than the socket buffers and the read pipeline hold
-_CLI_TIMEOUT = 120
 
 
-def _gc(data_dir: Path, *args: str) -> dict[str, object]:
-    done = subprocess.run([str(SEALBOX), "gc", "--data-dir", str(data_dir), "--grace", "0", "--json", *args],
-                          capture_output=True, text=True, timeout=_CLI_TIMEOUT)
-    assert done.returncode == 0, done.stderr
-    report: dict[str, object] = json.loads(done.stdout)
+def _gc(data_dir: Path, *args: str) -> dict[str, Any]:
+    status, report = gc(data_dir, "--grace", "0", *args)
+    assert status == 0, report
     return report
 
 
