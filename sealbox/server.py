@@ -130,6 +130,12 @@ def run_worker(settings: Settings, socks: list[Listener], boards: dict[str, Boar
             loop.add_signal_handler(sig, stop.set)
         # One set of services for every listener of this worker (sealbox.app.build_handlers).
         handlers = build_handlers(settings, {_kind(listener) for listener in socks})
+        if "console" in handlers:
+            from sealbox.console.app import ConsoleApp
+
+            console = handlers["console"]
+            assert isinstance(console, ConsoleApp)
+            console.start_background()  # resumes bulk jobs whose gateway died, unviewed
         _start_lifecycle(settings)
         connections = ConnectionSet(settings.max_connections, settings.max_body_memory_mib * 1024 * 1024)
         from sealbox.ops.wiring import worker_hooks
