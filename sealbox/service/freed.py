@@ -112,8 +112,11 @@ def sweep_freed(meta: MetaStore, blobs: BlobStore, grace: float, now: float | No
 
 def periodic_sweep(meta: MetaStore, blobs: BlobStore, locks: RunOnce, grace: float) -> Callable[[], list[str]]:
     """One sweep across the cluster per call: whoever holds the run-once lock ``freed-blobs`` sweeps,
-    the others skip this round."""
+    the others skip this round. Nothing due (one indexed read) takes no lock: a lock is a connection
+    of its own, opened per hold."""
     def sweep() -> list[str]:
+        if not meta.freed_blobs(time.time() - grace, 1):
+            return []
         with locks.hold("freed-blobs") as held:
             return sweep_freed(meta, blobs, grace) if held is not None else []
     return sweep
