@@ -23,6 +23,12 @@ grace on NFS is cut short as before (the client sees a short body and retries).
 Safety: blob ids are random and fresh per write, so a freed blob never becomes referenced again;
 the sweep still reads the referenced set (gc's one scan of versions and parts) once per pass that has
 anything due, and skips any blob found in it: nothing referenced is ever unlinked.
+
+Known gap: the record is written right after the commit that freed the blobs, not inside it. A
+crash between the two leaves the files as orphans (gc removes them, as before); a ``sealbox gc``
+whose referenced-set read falls in that gap (a round trip) may take such a file for an old orphan
+and unlink it at once. Writing the record in the commit's own transaction (``sqlrows.release``
+and the upload paths) would close it.
 """
 
 from __future__ import annotations
