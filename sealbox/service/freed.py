@@ -60,8 +60,10 @@ class DeferredDeletes:
             return
         try:
             self.meta.free_blobs(ids, self.clock())
-        except Exception:  # noqa: BLE001 - the store is unreachable: never leak the files, unlink now
-            log.warning("could not record %d freed blob(s); unlinking them at once", len(ids), exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - the store is unreachable: never leak the files, unlink now
+            # Mostly the blob of a write whose own commit just failed the same way (never visible):
+            # unlinking it at once is right; the message, not a traceback: an outage is expected.
+            log.warning("could not record %d freed blob(s) (%s); unlinking them at once", len(ids), exc)
             self.blobs.delete(ids)
 
     def new_writer(self, inline: bool = False) -> BlobWriter:
