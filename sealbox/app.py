@@ -16,7 +16,7 @@ from sealbox.http.handlers import Services
 from sealbox.kms.backend import EXTERNAL_TTL, BuiltinBackend, ExternalBackend
 from sealbox.kms.external import Credentials, KmsClient
 from sealbox.kms.service import KeyService
-from sealbox.service import sse_c
+from sealbox.service import freed, sse_c
 from sealbox.service.buckets import BucketService
 from sealbox.service.cors import CorsService
 from sealbox.service.identity import Identity
@@ -60,7 +60,8 @@ def build_services(settings: Settings, observe_commit: Callable[[float], None] |
     # SSE rows' ETags, checksums and metadata are sealed under their data keys (service/metadata.py).
     meta = open_meta_store(settings.meta_url, settings.db_path, MetadataSealer(sealer), observe_commit)
     ssec = sse_c.attach(meta, sealer)  # SSE-C records (ssec1:…): their server share lives in the store
-    blobs = LocalBlobStore(settings.data_dir)
+    # Several gateways: replaced blobs are unlinked after a grace, not at once (service/freed.py).
+    blobs = freed.for_store(LocalBlobStore(settings.data_dir), meta, meta.shared)
     identity = Identity(meta, sealer)
     buckets = BucketService(meta, settings.region, settings.default_encryption,
                             Ownership(settings.default_object_ownership))

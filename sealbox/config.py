@@ -34,6 +34,9 @@ class Settings:
     # FOR TESTING ONLY: the length of a lifecycle "day" in seconds (issue 17); rules say days, and
     # tests watch objects expire in seconds. 86400 in production.
     lifecycle_day_seconds: float = 86400.0
+    # Seconds a replaced or deleted blob file stays on disk before it is unlinked, when the store is
+    # shared (PostgreSQL: several gateways): longer than any GET takes (sealbox.service.freed.FREED_GRACE).
+    freed_grace: float = 86400.0
     # Operations (sealbox.ops): the access log ("-" stderr, a path, "off"; None: stderr at --log-level
     # debug, else off), the format of server messages, who may read /_sealbox/metrics besides loopback.
     access_log: str | None = None

@@ -130,6 +130,12 @@ def run_worker(settings: Settings, socks: list[Listener], boards: dict[str, Boar
             loop.add_signal_handler(sig, stop.set)
         # One set of services for every listener of this worker (sealbox.app.build_handlers).
         handlers = build_handlers(settings, {_kind(listener) for listener in socks})
+        if "console" in handlers:
+            from sealbox.console.app import ConsoleApp
+
+            console = handlers["console"]
+            assert isinstance(console, ConsoleApp)
+            console.start_background()  # resumes bulk jobs whose gateway died, unviewed
         _start_lifecycle(settings)
         connections = ConnectionSet(settings.max_connections, settings.max_body_memory_mib * 1024 * 1024)
         from sealbox.ops.wiring import worker_hooks
@@ -162,14 +168,19 @@ def _start_lifecycle(settings: Settings) -> None:
     from sealbox.service import sse_c
     from sealbox.service.sealing import Sealer
     from sealbox.storage.data.local import LocalBlobStore
+    from sealbox.service import freed
     from sealbox.storage.locks import run_once
     from sealbox.storage.meta.stores import open_meta_store
 
     sealer = Sealer(key_source(settings))
     meta = open_meta_store(settings.meta_url, settings.db_path, MetadataSealer(sealer))
     sse_c.attach(meta, sealer)  # SSE-C rows' metadata opens with the server share
-    start_in_worker(meta, LocalBlobStore(settings.data_dir), run_once(settings.data_dir, settings.meta_url),
-                    settings.lifecycle_day_seconds, TaskProgress(metrics(), "lifecycle"))
+    raw = LocalBlobStore(settings.data_dir)
+    shared = meta.shared
+    locks = run_once(settings.data_dir, settings.meta_url)
+    start_in_worker(meta, freed.for_store(raw, meta, shared), locks, settings.lifecycle_day_seconds,
+                    TaskProgress(metrics(), "lifecycle"),
+                    sweep=freed.periodic_sweep(meta, raw, locks, settings.freed_grace) if shared else None)
 
 
 def supervise(settings: Settings, socks: list[Listener]) -> None:

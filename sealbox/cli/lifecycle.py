@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _stores(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from sealbox.app import load_master_keys
-    from sealbox.service import sse_c
+    from sealbox.service import freed, sse_c
     from sealbox.service.metadata import MetadataSealer
     from sealbox.service.sealing import Sealer
     from sealbox.storage.data.local import LocalBlobStore
@@ -52,7 +52,7 @@ def _stores(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     meta = open_meta(settings, cipher)
     if cipher is not None:
         sse_c.attach(meta, cipher.sealer)  # SSE-C rows' metadata opens under the server share
-    return settings, meta, LocalBlobStore(settings.data_dir)
+    return settings, meta, freed.for_store(LocalBlobStore(settings.data_dir), meta, meta.shared)
 
 
 def _run(args: argparse.Namespace) -> int:

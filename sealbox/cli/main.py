@@ -28,6 +28,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         sigv2=not args.no_sigv2,
         default_object_ownership=args.default_object_ownership,
         lifecycle_day_seconds=args.lifecycle_day_seconds,
+        freed_grace=args.freed_grace,
         access_log=args.access_log, log_format=args.log_format,
         metrics_token=args.metrics_token or None, metrics_public=args.metrics_public,
         max_connections=args.max_connections,
@@ -97,6 +98,10 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                         " disabled, as on AWS since 2023; ObjectWriter restores ACLs on new buckets)")
     p.add_argument("--lifecycle-day-seconds", type=float, default=86400.0, metavar="N",
                    help="FOR TESTING ONLY: a lifecycle rule's day lasts N seconds (default 86400)")
+    p.add_argument("--freed-grace", type=float, default=float(env_default("FREED_GRACE", "86400") or 86400),
+                   metavar="SECONDS", help="with several gateways (PostgreSQL): keep replaced and deleted blob"
+                   " files this long before unlinking them, so GETs streaming them on other gateways finish"
+                   " (default 86400 or $SEALBOX_FREED_GRACE)")
     p.add_argument("--max-connections", type=int, default=int(env_default("MAX_CONNECTIONS", "1024") or 1024),
                    help="connections each worker serves at once; beyond, 503 SlowDown (default 1024; 0: no cap)")
     p.add_argument("--max-body-memory", type=int, default=int(env_default("MAX_BODY_MEMORY", "256") or 256),

@@ -49,6 +49,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         description="Remove blob files that no object version or upload part references, and"
                         " temp files of interrupted writes, when older than the grace period.")
     _common(gc)
+    gc.add_argument("--freed-grace", type=float, default=None, metavar="SECONDS",
+                    help="several gateways (PostgreSQL): unlink blobs replaced or deleted at least this long ago"
+                    " (default 86400, the servers' --freed-grace default)")
     gc.add_argument("--dry-run", action="store_true", help="report what would be removed, remove nothing")
     gc.set_defaults(func=_gc)
 
@@ -143,6 +146,7 @@ def _scrub(args: argparse.Namespace) -> int:
 
 def _gc(args: argparse.Namespace) -> int:
     from sealbox.ops.metrics import command_progress
+    from sealbox.service.freed import FREED_GRACE
     from sealbox.service.gc import Collector
 
     settings = data_settings(args)
@@ -153,7 +157,8 @@ def _gc(args: argparse.Namespace) -> int:
     locks = run_once(settings.data_dir, settings.meta_url)
     try:
         with locks.hold("gc") as held:
-            report = Collector(meta, blobs, grace=args.grace, dry_run=args.dry_run,
+            freed_grace = FREED_GRACE if args.freed_grace is None else args.freed_grace
+            report = Collector(meta, blobs, grace=args.grace, dry_run=args.dry_run, freed_grace=freed_grace,
                                progress=command_progress(settings.data_dir, "gc")).run() if held else None
     finally:
         meta.close()

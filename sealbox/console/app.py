@@ -111,6 +111,10 @@ class ConsoleApp:
                        permissions, acl, share, versions, lifecycle, object_lock):
             module.register(self.router, self.console)
 
+    def start_background(self) -> None:
+        """On the worker's running loop: the sweep that resumes bulk jobs whose worker died."""
+        self.console.jobs.start_sweeping()
+
     # /_sealbox/ (health checks, metrics) on the console port too: set by the composition root.
     ops: Responder | None = None
 

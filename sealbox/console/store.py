@@ -215,6 +215,14 @@ class ConsoleStore:
         row = self._conn().execute(f"SELECT {_JOB_COLS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return _job(row) if row else None
 
+    def stale_jobs(self, heartbeat_before: float, limit: int) -> list[Job]:
+        """Active jobs whose heartbeat is older than ``heartbeat_before``, stalest first (the runners'
+        sweep; a scan of the jobs table, one row per job ever started: small next to job_items)."""
+        rows = self._conn().execute(f"SELECT {_JOB_COLS} FROM jobs WHERE state IN ('listing', 'running')"
+                                    " AND heartbeat < ? ORDER BY heartbeat LIMIT ?",
+                                    (heartbeat_before, limit)).fetchall()
+        return [_job(r) for r in rows]
+
     def jobs_of(self, principal: str, limit: int = 50) -> list[Job]:
         rows = self._conn().execute(f"SELECT {_JOB_COLS} FROM jobs WHERE principal = ? ORDER BY created DESC"
                                     " LIMIT ?", (principal, limit)).fetchall()

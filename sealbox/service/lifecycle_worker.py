@@ -211,10 +211,11 @@ class LifecyclePass:
 
 
 def start_in_worker(meta: MetaStore, blobs: BlobStore, locks: RunOnce, day_seconds: float,
-                    progress: Progress = NO_PROGRESS) -> threading.Thread:
+                    progress: Progress = NO_PROGRESS, sweep: Callable[[], object] | None = None) -> threading.Thread:
     """A daemon thread in each worker process (of every gateway) that tries a pass every interval;
     the run-once lock lets one process at a time run it. Interval: a tenth of a lifecycle day,
-    between 1 s and 1 h."""
+    between 1 s and 1 h. ``sweep``: run after each pass (the freed-blob sweep of a shared store,
+    ``service.freed.periodic_sweep``, which takes its own run-once lock)."""
     interval = min(3600.0, max(1.0, day_seconds / 10))
     runner = LifecyclePass(meta, blobs, locks, day_seconds=day_seconds, progress=progress)
 
@@ -225,6 +226,11 @@ def start_in_worker(meta: MetaStore, blobs: BlobStore, locks: RunOnce, day_secon
                 runner.run()
             except Exception:  # noqa: BLE001 - a failed pass is logged and retried next round
                 log.exception("lifecycle pass failed (it resumes from its saved cursor next time)")
+            if sweep is not None:
+                try:
+                    sweep()
+                except Exception:  # noqa: BLE001 - the files wait for the next round
+                    log.exception("freed-blob sweep failed (retried next round)")
 
     thread = threading.Thread(target=loop, name="sealbox-lifecycle", daemon=True)
     thread.start()

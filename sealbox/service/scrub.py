@@ -483,6 +483,7 @@ class Scrubber:
 
     def _check_orphans(self, report: ScrubReport, on_disk: dict[str, float]) -> None:
         referenced = self.meta.referenced_blob_ids()
+        referenced |= self.meta.freed_blob_ids()  # freed, waiting out their grace: not orphans
         now = self.clock()
         for blob_id, mtime in sorted(on_disk.items()):
             if blob_id in referenced:

@@ -665,3 +665,46 @@ def test_a_completion_is_remembered(store: MetaStore) -> None:
     _open_upload(store, "up2")
     store.finish_upload("up2", None)  # an abort is no completion
     assert store.get_completed_upload("up2") is None
+
+
+def test_freed_blobs_wait_for_their_time_and_are_forgotten(store: MetaStore) -> None:
+    a, b, c = (secrets.token_hex(16) for _ in range(3))
+    store.free_blobs([a, b], 100.0)
+    store.free_blobs([c, a], 200.0)  # a freed again keeps its first time
+    store.free_blobs([], 300.0)
+    assert store.freed_blob_ids() == {a, b, c}
+    assert store.freed_blobs(99.0, 10) == []
+    assert sorted(store.freed_blobs(150.0, 10)) == sorted([a, b])
+    assert len(store.freed_blobs(150.0, 1)) == 1  # the limit holds
+    assert store.freed_blobs(200.0, 10)[-1] == c  # oldest first
+    store.forget_freed_blobs([a, secrets.token_hex(16)])  # an unknown id is skipped
+    assert store.freed_blob_ids() == {b, c}
+    store.forget_freed_blobs([])
+
+
+def test_the_freed_sweep_unlinks_due_blobs_and_never_a_referenced_one(store: MetaStore, tmp_path: Path) -> None:
+    from sealbox.service.freed import DeferredDeletes, sweep_freed
+    from sealbox.storage.data.local import LocalBlobStore
+
+    blobs = LocalBlobStore(tmp_path / "data")
+    ids = []
+    for _ in range(3):
+        writer = blobs.new_writer()
+        writer.write(b"x" * 100)
+        writer.commit()
+        ids.append(writer.blob_id)
+    _bucket(store)
+    kept = _version("k", body_id=ids[2])
+    store.put_version(kept)
+    now = [1000.0]
+    deferred = DeferredDeletes(blobs, store, clock=lambda: now[0])
+    deferred.delete([ids[0]])
+    now[0] = 2000.0
+    deferred.delete([ids[1], ids[2]])  # ids[2] is referenced: a wrong record must not unlink it
+    assert all(blobs.stat(i) is not None for i in ids)  # deferred: nothing unlinked yet
+    assert sweep_freed(store, blobs, grace=500.0, now=1400.0) == []  # nothing due yet
+    assert sweep_freed(store, blobs, grace=500.0, now=1600.0) == [ids[0]]
+    assert blobs.stat(ids[0]) is None and blobs.stat(ids[1]) is not None
+    assert sweep_freed(store, blobs, grace=500.0, now=2600.0, batch=1) == [ids[1]]
+    assert blobs.stat(ids[1]) is None and blobs.stat(ids[2]) is not None
+    assert store.freed_blob_ids() == set()

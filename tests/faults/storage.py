@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
 
 from sealbox.core.types import Extent, ObjectVersion
 from sealbox.storage.data.local import LocalBlobStore
@@ -33,6 +38,44 @@ def gc(data_dir: Path, *extra: str) -> tuple[int, dict[str, Any]]:
     done = sealbox("gc", "--data-dir", str(data_dir), "--json", *extra)
     assert done.stdout.strip(), done.stderr
     return done.returncode, json.loads(done.stdout)
+
+
+@contextmanager
+def small_tmpfs(mount_point: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` (``16m``) mounted at ``mount_point`` for the block: a disk that fills up.
+    Needs root (mount); skips the test with the reason otherwise."""
+    mount_point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_point)],
+                          check=False, capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a {size} tmpfs (needs root/CAP_SYS_ADMIN): {done.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def storage_full(exc: ClientError) -> None:
+    """The S3 error of a write that ran out of space: 503 ServiceUnavailable, saying so."""
+    assert exc.response["ResponseMetadata"]["HTTPStatusCode"] == 503, exc.response
+    assert exc.response["Error"]["Code"] == "ServiceUnavailable"
+    assert "space" in exc.response["Error"]["Message"]
+
+
+def temp_files(data_dir: Path) -> list[str]:
+    return os.listdir(data_dir / "tmp")
+
+
+def fill_with_uploads(s3: Any, bucket: str, prefix: str, sse: bool, limit: int = 64) -> tuple[int, ClientError]:
+    """PUT 1 MiB objects until one fails; how many succeeded and the failure. ``limit`` MiB must be more
+    than the disk holds: the loop must end in a failure."""
+    extra = {"ServerSideEncryption": "AES256"} if sse else {}
+    for n in range(limit):
+        try:
+            s3.put_object(Bucket=bucket, Key=f"{prefix}{n}", Body=os.urandom(1024 * 1024), **extra)
+        except ClientError as exc:
+            return n, exc
+    raise AssertionError(f"the disk took {limit} MiB")
 
 
 def kinds(report: dict[str, Any]) -> list[str]:

@@ -8,7 +8,6 @@ is freed the same server accepts writes again. Needs root (mount); skipped with 
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.faults.storage import scrub
+from tests.faults.storage import fill_with_uploads, scrub, small_tmpfs, storage_full, temp_files
 from tests.support import Server, running_server, signed_request, xml_code
 
 SIZE = "16m"
@@ -25,37 +24,8 @@ BUCKET = "full"
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mount_point = tmp_path / "tmpfs"
-    mount_point.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={SIZE}", "tmpfs", str(mount_point)],
-                          check=False, capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a {SIZE} tmpfs (needs root/CAP_SYS_ADMIN): {done.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "tmpfs", SIZE) as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
-
-
-def _storage_full(exc: ClientError) -> None:
-    assert exc.response["ResponseMetadata"]["HTTPStatusCode"] == 503, exc.response
-    assert exc.response["Error"]["Code"] == "ServiceUnavailable"
-    assert "space" in exc.response["Error"]["Message"]
-
-
-def _temp_files(data_dir: Path) -> list[str]:
-    return os.listdir(data_dir / "tmp")
-
-
-def _fill_with_uploads(s3: Any, prefix: str, sse: bool) -> tuple[int, ClientError]:
-    """PUT 1 MiB objects until one fails; returns how many succeeded and the failure."""
-    extra = {"ServerSideEncryption": "AES256"} if sse else {}
-    for n in range(64):  # 64 MiB > the whole disk: the loop must end in a failure
-        try:
-            s3.put_object(Bucket=BUCKET, Key=f"{prefix}{n}", Body=os.urandom(1024 * 1024), **extra)
-        except ClientError as exc:
-            return n, exc
-    raise AssertionError("a 16 MiB disk took 64 MiB")
 
 
 def _earlier_objects(s3: Any) -> dict[str, bytes]:
@@ -77,10 +47,10 @@ def test_put_object_on_full_disk_fails_cleanly_and_recovers(small_disk: Path, ss
         s3: Any = server.client()
         s3.create_bucket(Bucket=BUCKET)
         bodies = _earlier_objects(s3)
-        stored, failure = _fill_with_uploads(s3, "big", sse)
+        stored, failure = fill_with_uploads(s3, BUCKET, "big", sse)
         assert stored >= 5  # the disk really held some before filling up
-        _storage_full(failure)
-        assert _temp_files(data_dir) == []  # the cut upload's temp file is gone
+        storage_full(failure)
+        assert temp_files(data_dir) == []  # the cut upload's temp file is gone
         _check_intact(s3, bodies)
         assert s3.list_buckets()["Buckets"]  # still serving
         # Free space: writes work again on the same server.
@@ -105,7 +75,7 @@ def test_small_writes_on_a_disk_with_no_room_left(small_disk: Path) -> None:
         _fill_disk(filler)
         codes = [_try_put(server, s3, n) for n in range(20)]
         assert codes and all(code == "ServiceUnavailable" for code in codes), codes
-        assert _temp_files(data_dir) == []
+        assert temp_files(data_dir) == []
         _check_intact(s3, bodies)
         filler.unlink()
         s3.put_object(Bucket=BUCKET, Key="after", Body=b"x" * 10_000)
@@ -134,7 +104,7 @@ def test_metadata_database_full_is_503_and_leaves_no_orphan(small_disk: Path) ->
                 break
         assert failure is not None, "5000 metadata rows of 2 KB fitted in 5 MiB"
         assert failure.status_code == 503 and xml_code(failure) == "ServiceUnavailable", failure.text
-        assert _temp_files(data_dir) == []
+        assert temp_files(data_dir) == []
         _check_intact(s3, bodies)
         assert s3.head_object(Bucket=BUCKET, Key="meta0")["Metadata"]["padding"] == "p" * 1900
         filler.unlink()

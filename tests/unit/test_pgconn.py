@@ -11,22 +11,6 @@ from sealbox.storage.meta.base import StoreUnavailable
 from sealbox.storage.meta.pgconn import PgDatabase, UnsupportedMetaUrl, redact, scrub_secrets, translate
 
 
-def test_try_lock_is_held_by_one_database_client_at_a_time(pg_url: str) -> None:
-    a, b = PgDatabase(pg_url), PgDatabase(pg_url)  # two pools: as two gateways
-    try:
-        with a.try_lock("rotation") as got_a:
-            assert got_a
-            with b.try_lock("rotation") as got_b:
-                assert not got_b
-            with b.try_lock("scrub") as other:
-                assert other  # another name is another lock
-        with b.try_lock("rotation") as got_b:
-            assert got_b
-    finally:
-        a.close()
-        b.close()
-
-
 def test_transaction_commits_whole_or_not_at_all(pg_url: str) -> None:
     db = PgDatabase(pg_url)
     try:

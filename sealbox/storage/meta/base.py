@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from sealbox.core.acl import Acl, Ownership, PublicAccessBlock
 from sealbox.core.preconditions import DeleteCondition, WriteCondition
@@ -179,6 +179,10 @@ class ClearMetadataRow:
 
 
 class MetaStore(Protocol):
+    # True when gateways on several hosts may share the store (PostgreSQL): replaced blob files are
+    # then unlinked after a grace, not at once (sealbox.service.freed).
+    shared: bool
+
     # -- buckets ---------------------------------------------------------------------------
     def create_bucket(self, bucket: Bucket) -> Bucket | None:
         """Insert the bucket; return the existing one instead if the name is taken."""
@@ -313,6 +317,24 @@ class MetaStore(Protocol):
                       version_id_marker: str, max_keys: int) -> ListPage: ...
 
     def referenced_blob_ids(self) -> set[str]: ...
+
+    # -- freed blobs (issue 19: kept for a grace period on a shared store, sealbox.service.freed) -------
+    def free_blobs(self, blob_ids: Iterable[str], freed_at: float) -> None:
+        """Record blobs nothing references any more as freed at ``freed_at`` (one freed again keeps
+        its first time)."""
+        ...
+
+    def freed_blobs(self, freed_before: float, limit: int) -> list[str]:
+        """Up to ``limit`` freed blobs freed at or before ``freed_before``, oldest first."""
+        ...
+
+    def freed_blob_ids(self) -> set[str]:
+        """Every blob recorded as freed and not yet forgotten (gc and scrub leave them to the sweep)."""
+        ...
+
+    def forget_freed_blobs(self, blob_ids: Iterable[str]) -> None:
+        """Drop the records (after the sweep unlinked the files); unknown ids are skipped."""
+        ...
 
     # -- multipart uploads ---------------------------------------------------------------------
     def create_upload(self, upload: Upload) -> None:

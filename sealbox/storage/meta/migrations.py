@@ -136,4 +136,11 @@ MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE sse_c_shares(ref TEXT PRIMARY KEY, sealed TEXT NOT NULL, created REAL NOT NULL)""",
     ],
+    # 12: freed blobs (sealbox.storage.meta.sql_freed), for the store contract: a SQLite store itself
+    # unlinks replaced blobs at once (one host: an open file stays readable after unlink), so this
+    # table stays empty unless a deferring BlobStore is put in front of it
+    [
+        "CREATE TABLE freed_blobs(blob_id TEXT PRIMARY KEY, freed_at REAL NOT NULL)",
+        "CREATE INDEX freed_blobs_age ON freed_blobs(freed_at)",
+    ],
 ]

@@ -124,4 +124,10 @@ PG_MIGRATIONS: list[list[str]] = [
     # 3: the change feed's sequence (storage/meta/pg_changes.py: bucket rows and CORS texts kept per
     # worker until it moves)
     ["CREATE SEQUENCE IF NOT EXISTS sealbox_change_buckets AS bigint CYCLE"],
+    # 4: freed blobs (storage/meta/sql_freed.py): replaced and deleted blob files wait here for the
+    # grace period before the sweep unlinks them, since a GET on another gateway may still stream one
+    [
+        "CREATE TABLE freed_blobs(blob_id TEXT PRIMARY KEY, freed_at DOUBLE PRECISION NOT NULL)",
+        "CREATE INDEX freed_blobs_age ON freed_blobs(freed_at)",
+    ],
 ]

@@ -194,9 +194,8 @@ class PgDatabase:
     """The pool of one database URL in this process, shared by the meta, KMS and console stores.
 
     Also the way in for what runs across gateways (issue 19, several gateways): ``connection()``
-    lends a connection for any query; ``transaction()`` one transaction; ``try_lock(name)`` a
-    cluster-wide advisory lock held on a connection of its own for as long as the block runs
-    (released by the server if this process dies, so another gateway can take the job over).
+    lends a connection for any query; ``transaction()`` one transaction. Cluster-wide run-once locks
+    are ``sealbox.storage.locks.PgRunOnce`` (a connection of their own, outside this pool).
     """
 
     _instances: dict[str, PgDatabase] = {}
@@ -301,19 +300,6 @@ class PgDatabase:
             with conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 yield Tx(conn)
-
-    @contextmanager
-    def try_lock(self, name: str) -> Iterator[bool]:
-        """A session-level advisory lock ``name`` across every gateway on this database, held on a
-        connection of its own for the block: True if this caller got it (without waiting)."""
-        with self.connection() as conn:
-            key = advisory_key("sealbox-job", name)
-            got = bool(conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0])  # type: ignore[index]
-            try:
-                yield got
-            finally:
-                if got and not conn.closed:
-                    conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
     def close(self) -> None:
         with PgDatabase._instances_lock:

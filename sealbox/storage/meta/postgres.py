@@ -41,6 +41,7 @@ from sealbox.storage.meta.base import MetadataCipher
 from sealbox.storage.meta.pg_migrations import PG_MIGRATIONS
 from sealbox.storage.meta.pgconn import PgDatabase, Tx, advisory_key
 from sealbox.storage.meta.sql_buckets import BucketsMixin
+from sealbox.storage.meta.sql_freed import FreedBlobsMixin
 from sealbox.storage.meta.sql_principals import PrincipalsMixin
 from sealbox.storage.meta.sql_sealed import SealedMixin
 from sealbox.storage.meta.sql_uploads import UploadsMixin
@@ -52,11 +53,12 @@ from sealbox.storage.meta.sqlrows import Db
 _MIGRATION_LOCK = (0x73626F78, 1)
 
 
-class PostgresMetaStore(BucketsMixin, UploadsMixin, PrincipalsMixin, SealedMixin):
+class PostgresMetaStore(BucketsMixin, UploadsMixin, PrincipalsMixin, SealedMixin, FreedBlobsMixin):
     """``url``: a libpq URL (``postgresql://user[:password]@host[:port]/db[?…]``; ``host=/dir`` for a
     Unix socket). ``metadata``: the cipher of SSE rows' metadata, as for ``SqliteMetaStore``.
     ``migrate``: bring the schema up to date now (every start does; ``sealbox migrate`` too)."""
 
+    shared = True  # several gateways: replaced blobs wait out a grace before unlinking (service/freed.py)
     _SHARE = " FOR SHARE"
     _UPDATE = " FOR UPDATE"
     _KEY_ID_SQL = "split_part({0}, ':', 2)"  # "v1:<key id>:…" (ids never contain ':')

@@ -24,12 +24,13 @@ from sealbox.storage.meta.base import MetadataCipher
 from sealbox.storage.meta.generation import COMMITS, ChangeTokens
 from sealbox.storage.meta.migrations import MIGRATIONS
 from sealbox.storage.meta.sql_buckets import BucketsMixin
+from sealbox.storage.meta.sql_freed import FreedBlobsMixin
 from sealbox.storage.meta.sql_principals import PrincipalsMixin
 from sealbox.storage.meta.sql_sealed import SealedMixin
 from sealbox.storage.meta.sql_uploads import UploadsMixin
 
 
-class SqliteMetaStore(BucketsMixin, UploadsMixin, PrincipalsMixin, SealedMixin):
+class SqliteMetaStore(BucketsMixin, UploadsMixin, PrincipalsMixin, SealedMixin, FreedBlobsMixin):
     """``metadata``: the cipher that seals and opens SSE rows' metadata (``sealbox.service.metadata``).
     Without one (tools that hold no keys) such rows read back with their ``sealed_meta`` set and the
     sealed fields empty, and writing one is refused."""

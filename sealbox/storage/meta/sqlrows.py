@@ -68,21 +68,6 @@ class Tokens(Protocol):
     def bump(self, slot: int) -> None: ...
 
 
-class NeverCached:
-    """Tokens that differ at every look: nothing is remembered (a store shared by several hosts, whose
-    changes a per-host token cannot see; issue 19's cross-host invalidation replaces this)."""
-
-    def __init__(self) -> None:
-        self._n = 0
-
-    def current(self, slot: int) -> bytes:
-        self._n += 1  # racing threads may read one value twice: still never a kept token
-        return self._n.to_bytes(8, "big")
-
-    def bump(self, slot: int) -> None:
-        pass
-
-
 VERSION_COLS = (
     "bucket, key, version_id, object_uid, size, etag, last_modified, owner, is_delete_marker, "
     "content_headers, user_meta, checksums, checksum_type, sse, sealed_key, extents, part_count, "
@@ -236,6 +221,7 @@ class SqlStore:
     _buckets: dict[str, tuple[bytes, Bucket | None]]
     _cors: dict[str, tuple[bytes, str | None]]
     _versions: tuple[bytes, dict[tuple[str, str, str | None], ObjectVersion | None]]
+    shared = False  # one host's store (SQLite); PostgreSQL's is shared by several gateways
     _SHARE = ""  # appended to a SELECT of a row the transaction relies on (PostgreSQL: " FOR SHARE")
     _UPDATE = ""  # appended to a SELECT of a row the transaction will change or delete (" FOR UPDATE")
     _KEY_ID_SQL = "substr({0}, 4, instr(substr({0}, 4), ':') - 1)"
