@@ -93,6 +93,14 @@ def test_a_lost_lock_connection_is_noticed(pg_url: str) -> None:
         with psycopg.connect(pg_url, autocommit=True) as admin:  # an operator (or a failover) cuts it
             admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                           " WHERE application_name = 'sealbox lock job'")
+            # pg_terminate_backend only signals: wait (bounded) until that backend has exited, or
+            # alive() may still find it (this failed once under load).
+            for _ in range(200):
+                row = admin.execute("SELECT count(*) FROM pg_stat_activity"
+                                    " WHERE application_name = 'sealbox lock job'").fetchone()
+                if row is not None and row[0] == 0:
+                    break
+                time.sleep(0.05)
         assert not held.alive()
         with locks.hold("job") as other:
             assert other is not None  # free for the next gateway
